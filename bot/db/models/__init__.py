@@ -1,0 +1,27 @@
+"""Every table, imported in one place so metadata (and Alembic) sees them all."""
+
+from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, Subscription
+from bot.db.models.audit import AuditEvent
+from bot.db.models.outlets import Item, Outlet, Stock
+from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
+from bot.db.models.requests import Offer, Request, RequestItem
+
+__all__ = [
+    "EVERYWHERE",
+    "Alert",
+    "AlertArea",
+    "AuditEvent",
+    "Contact",
+    "ConversationState",
+    "Coordinator",
+    "Delivery",
+    "Invite",
+    "Item",
+    "Offer",
+    "Outlet",
+    "PeerWorker",
+    "Request",
+    "RequestItem",
+    "Stock",
+    "Subscription",
+]

@@ -1,0 +1,84 @@
+"""Where supplies are handed over: outlets, the item catalogue mirror, and stock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db.base import Base
+from bot.db.models._columns import created_column, enum_column, when_column
+from bot.domain import ItemCategory, OutletKind
+
+
+class Outlet(Base):
+    """A peer-run secondary NSP point, pharmacy, fixed site or van.
+
+    Its exact position is used for routing only; people see ``area_code`` until a peer accepts.
+    """
+
+    __tablename__ = "outlets"
+    __table_args__ = (
+        # The routing query prefilters on a latitude band, then longitude.
+        Index("ix_outlets_active_lat_lon", "active", "latitude", "longitude"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[OutletKind] = enum_column(OutletKind)
+    area_code: Mapped[str] = mapped_column(String(32))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    timezone: Mapped[str] = mapped_column(String(64))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime | None] = when_column()
+
+
+class Item(Base):
+    """One catalogue entry, mirrored from content/ so stock and requests can refer to it."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    category: Mapped[ItemCategory] = enum_column(ItemCategory)
+    pack_size: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Stock(Base):
+    """How many packs of an item an outlet holds; ``reserved`` is promised to accepted requests."""
+
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    )
+
+    outlet_id: Mapped[int] = mapped_column(
+        ForeignKey("outlets.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    low_threshold: Mapped[int] = mapped_column(Integer, default=5)
+    # Set when coordinators were told the count crossed the threshold; cleared on restock.
+    low_notified: Mapped[bool] = mapped_column(Boolean, default=False)

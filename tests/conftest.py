@@ -1,0 +1,141 @@
+"""Shared fixtures: a fresh, Alembic-migrated database per test on SQLite and PostgreSQL.
+
+The suite runs on SQLite always, and again on PostgreSQL when ``HRBOT_TEST_POSTGRES_URL`` is set
+(an asyncpg URL whose user may create databases). Each backend is migrated once per session into
+a template; every test then gets its own copy (a file copy on SQLite, ``CREATE DATABASE ...
+TEMPLATE`` on PostgreSQL), so tests are isolated and still cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.migrate import upgrade
+
+POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
+
+
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+async def _pg_admin(admin_url: str, *statements: str) -> None:
+    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def _blocking(coro: Coroutine[Any, Any, None]) -> None:
+    """Run set-up work in its own thread and loop, whatever loop the caller is in."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+def pg_url_for(admin_url: str, database: str) -> str:
+    """The admin URL pointed at another database."""
+    return make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _blocking(_migrate(f"sqlite+aiosqlite:///{path}"))
+    # Fold the WAL into the main file so one file copy is a whole database.
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    admin_url = os.environ[POSTGRES_ENV]
+    name = f"hrbot_tmpl_{uuid.uuid4().hex[:12]}"
+    _blocking(_pg_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    _blocking(_migrate(pg_url_for(admin_url, name)))
+    yield name
+    _blocking(_pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database kind this test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """URL of a fresh, migrated database that only this test uses."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template_name: str = request.getfixturevalue("postgres_template")
+    admin_url = os.environ[POSTGRES_ENV]
+    name = f"hrbot_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    try:
+        yield pg_url_for(admin_url, name)
+    finally:
+        await _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on this test's own database."""
+    eng = make_engine(db_url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Session factory for this test's database."""
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def empty_db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """URL of a brand-new database with no tables at all (for migration tests)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    admin_url = os.environ[POSTGRES_ENV]
+    name = f"hrbot_empty_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url_for(admin_url, name)
+    finally:
+        await _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
