@@ -1,0 +1,78 @@
+"""The composition root: settings → keys → content → engine → services (→ channels).
+
+Everything long-lived is built here, once, and passed down; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.content import Content, load_content
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.migrate import current_revision, head_revision, upgrade
+from bot.privacy import AddressBox, Keys, derive_keys
+from bot.services.catalogue import sync_items
+from bot.settings import Settings, SettingsError, resolve_secret
+
+
+class SchemaError(Exception):
+    """The database is not at the revision this code expects."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The long-lived parts of a running bot, built by :func:`build_runtime`."""
+
+    settings: Settings
+    keys: Keys
+    box: AddressBox
+    content: Content
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def close(self) -> None:
+        """Release database connections."""
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Wire the parts; raises SettingsError or ContentError with a one-line reason."""
+    keys = derive_keys(resolve_secret(settings))
+    content = load_content(settings.content_dir)
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    return Runtime(
+        settings=settings,
+        keys=keys,
+        box=AddressBox(keys.address),
+        content=content,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+    )
+
+
+async def prepare_database(runtime: Runtime, *, auto_upgrade: bool | None = None) -> None:
+    """Make sure the schema is current and the item catalogue mirrored.
+
+    SQLite is upgraded automatically (a single-file install should just work); PostgreSQL
+    must be upgraded explicitly with ``hrbot db upgrade`` so a deploy never migrates by surprise.
+    """
+    if auto_upgrade is None:
+        auto_upgrade = runtime.settings.is_sqlite
+    if auto_upgrade:
+        await upgrade(runtime.engine)
+    else:
+        current, head = await current_revision(runtime.engine), head_revision()
+        if current != head:
+            raise SchemaError(
+                f"database schema is at {current or 'nothing'}, this version needs {head}: "
+                "run `hrbot db upgrade`"
+            )
+    async with runtime.sessions.begin() as session:
+        await sync_items(session, catalogue=runtime.content.catalogue)
+
+
+__all__ = ["Runtime", "SchemaError", "SettingsError", "build_runtime", "prepare_database"]

@@ -1,0 +1,183 @@
+"""The ``hrbot`` command line: run the bot, migrate, import outlets, invite coordinators."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from bot.app import Runtime, SchemaError, build_runtime, prepare_database
+from bot.content import ContentError, load_outlets
+from bot.db.migrate import current_revision, head_revision, upgrade
+from bot.domain import Role
+from bot.logs import configure_logging
+from bot.services import invites
+from bot.services.outlets import import_outlets, list_outlets
+from bot.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="hrbot: anonymous harm-reduction supplies, naloxone and referrals over Telegram and Signal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+outlets_app = typer.Typer(help="Peer-run outlets.", no_args_is_help=True)
+invite_app = typer.Typer(help="One-time enrolment codes.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(outlets_app, name="outlets")
+app.add_typer(invite_app, name="invite")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"hrbot: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]], *, prepare: bool = True) -> T:
+    """Build the runtime, run ``work`` in an event loop, and turn known errors into one line."""
+    settings = _settings()
+    try:
+        runtime = build_runtime(settings)
+    except (SettingsError, ContentError) as exc:
+        raise _fail(str(exc)) from None
+
+    async def main() -> T:
+        try:
+            if prepare:
+                await prepare_database(runtime)
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except (SchemaError, ContentError, SettingsError) as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot reach the database: {exc.strerror or exc}") from None
+
+
+@app.command()
+def run() -> None:
+    """Run the bot on every configured channel (SQLite is upgraded automatically)."""
+
+    async def work(runtime: Runtime) -> None:
+        settings = runtime.settings
+        if settings.telegram_token is None and not (
+            settings.signal_number and settings.signal_service
+        ):
+            raise SettingsError(
+                "no channel configured: set HRBOT_TELEGRAM_TOKEN (Telegram) or "
+                "HRBOT_SIGNAL_NUMBER and HRBOT_SIGNAL_SERVICE (Signal)"
+            )
+        raise SettingsError("channels are not part of this version yet")
+
+    _with_runtime(work)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+
+    async def work(runtime: Runtime) -> None:
+        await upgrade(runtime.engine)
+        await prepare_database(runtime, auto_upgrade=False)
+        typer.echo(f"database at revision {await current_revision(runtime.engine)}")
+
+    _with_runtime(work, prepare=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and of this code."""
+
+    async def work(runtime: Runtime) -> None:
+        typer.echo(f"database: {await current_revision(runtime.engine) or 'empty'}")
+        typer.echo(f"code:     {head_revision()}")
+
+    _with_runtime(work, prepare=False)
+
+
+@outlets_app.command("import")
+def outlets_import(
+    file: Annotated[Path, typer.Argument(help="outlets.yaml or outlets.csv")],
+) -> None:
+    """Import outlets from YAML or CSV: every row is checked first, then all are applied."""
+
+    async def work(runtime: Runtime) -> None:
+        content = runtime.content
+        specs = load_outlets(file, content.catalogue, content.gazetteer)
+        async with runtime.sessions.begin() as session:
+            result = await import_outlets(session, specs=specs, catalogue=content.catalogue)
+        typer.echo(
+            f"imported {len(specs)} outlets: {result.created} created, "
+            f"{result.updated} updated, {result.unchanged} unchanged"
+        )
+
+    try:
+        _with_runtime(work)
+    except typer.Exit as exit_:
+        if exit_.exit_code:
+            typer.echo("nothing was imported", err=True)
+        raise
+
+
+@outlets_app.command("list")
+def outlets_list() -> None:
+    """List outlets: key, kind, area, active, items in stock."""
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            rows = await list_outlets(session)
+        if not rows:
+            typer.echo("no outlets yet: hrbot outlets import FILE")
+            return
+        for row in rows:
+            state = "active" if row.active else "inactive"
+            typer.echo(
+                f"{row.key:<28} {row.kind:<10} {row.area_code:<22} {state:<8} "
+                f"{row.items_in_stock:>3} items  {row.name}"
+            )
+
+    _with_runtime(work)
+
+
+@invite_app.command("coordinator")
+def invite_coordinator() -> None:
+    """Print a one-time code that makes whoever sends it to the bot a coordinator."""
+
+    async def work(runtime: Runtime) -> None:
+        ttl = runtime.settings.invite_ttl
+        async with runtime.sessions.begin() as session:
+            code = await invites.create(
+                session, codes_key=runtime.keys.codes, role=Role.COORDINATOR, ttl=ttl
+            )
+        hours = int(ttl.total_seconds() // 3600)
+        typer.echo(code)
+        typer.echo(
+            f"Send `/join {code}` to the bot within {hours} hours. It works once; "
+            "it is not stored anywhere in readable form.",
+            err=True,
+        )
+
+    _with_runtime(work)
+
+
+def main() -> None:
+    """Entry point of the ``hrbot`` script."""
+    app()

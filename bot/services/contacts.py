@@ -1,0 +1,80 @@
+"""Finding and creating contacts by pseudonym; the reply address is only ever stored sealed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.models import Contact
+from bot.domain import Channel
+from bot.privacy import AddressBox, pseudonym
+
+
+async def find_or_create(
+    session: AsyncSession,
+    *,
+    pseudonym_key: bytes,
+    box: AddressBox,
+    channel: Channel,
+    platform_id: str,
+    address: str,
+    locale: str | None = None,
+    now: datetime | None = None,
+) -> Contact:
+    """The contact for ``channel`` + ``platform_id``, created on first contact.
+
+    Safe under concurrency: two first messages at once create one row (insert-or-ignore).
+    """
+    now = now or utcnow()
+    alias = pseudonym(pseudonym_key, channel.value, platform_id)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    values = {
+        "pseudonym": alias,
+        "channel": channel,
+        "reply_address": box.seal(address),
+        "locale": locale,
+        "reachable": True,
+        "created_at": now,
+        "last_seen_on": today,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Contact).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
+    )
+    contact = (
+        await session.execute(select(Contact).where(Contact.pseudonym == alias))
+    ).scalar_one()
+    if contact.last_seen_on != today or not contact.reachable:
+        # Writing to someone who wrote to us proves they can be reached again.
+        await session.execute(
+            update(Contact)
+            .where(Contact.id == contact.id)
+            .values(last_seen_on=today, reachable=True)
+        )
+        contact.last_seen_on, contact.reachable = today, True
+    return contact
+
+
+async def find(
+    session: AsyncSession, *, pseudonym_key: bytes, channel: Channel, platform_id: str
+) -> Contact | None:
+    """The contact for ``channel`` + ``platform_id`` if it exists."""
+    alias = pseudonym(pseudonym_key, channel.value, platform_id)
+    return (
+        await session.execute(select(Contact).where(Contact.pseudonym == alias))
+    ).scalar_one_or_none()
+
+
+async def forget(session: AsyncSession, *, contact_id: int) -> bool:
+    """Delete a contact and, through ON DELETE CASCADE, everything tied to it."""
+    result = await session.get(Contact, contact_id)
+    if result is None:
+        return False
+    await session.delete(result)
+    return True
