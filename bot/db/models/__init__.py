@@ -1,7 +1,7 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
 from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, Subscription
-from bot.db.models.audit import AuditEvent
+from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.outlets import Item, Outlet, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
 from bot.db.models.requests import Offer, Request, RequestItem
@@ -22,6 +22,7 @@ __all__ = [
     "PeerWorker",
     "Request",
     "RequestItem",
+    "SeenUpdate",
     "Stock",
     "Subscription",
 ]

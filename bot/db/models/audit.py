@@ -27,3 +27,16 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(48))
     subject: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SeenUpdate(Base):
+    """A platform update already handled: re-deliveries (webhook retries) are dropped.
+
+    The key is the channel's update id (``tg:12345``), which identifies no person; rows are
+    purged after a day.
+    """
+
+    __tablename__ = "seen_updates"
+
+    key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    seen_at: Mapped[datetime] = created_column()
