@@ -128,7 +128,7 @@ def resolve_secret(settings: Settings) -> str:
     stored reply address unreadable, hence the warning.
     """
     if settings.secret_key is not None:
-        secret = settings.secret_key.get_secret_value()
+        secret = settings.secret_key.get_secret_value().strip()
         if len(secret) < MIN_SECRET_LENGTH:
             raise SettingsError(
                 f"invalid setting HRBOT_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters"

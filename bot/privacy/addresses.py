@@ -1,0 +1,65 @@
+"""Reply addresses (chat ids, Signal numbers/UUIDs) encrypted at rest with Fernet.
+
+A seized database or a stolen backup holds only tokens; without the address key they
+cannot be turned back into a way to reach a person. Note that a Fernet token carries its
+creation time in the clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+__all__ = ["AddressBox", "AddressUnreadable"]
+
+
+class AddressUnreadable(Exception):
+    """A stored address token cannot be decrypted (wrong key, tampered or corrupt)."""
+
+
+def _fernet(key: bytes | str) -> Fernet:
+    try:
+        return Fernet(key)
+    except (ValueError, TypeError):
+        # Fernet's own message is fine, but never let the key near a traceback.
+        raise ValueError("address key must be 32 url-safe base64-encoded bytes") from None
+
+
+class AddressBox:
+    """Seal and open reply addresses.
+
+    ``key`` seals; ``old_keys`` (newest first) are only tried when opening, so keys can be
+    rotated: add the new key, keep the old ones until :meth:`rotate` has rewritten every
+    stored token, then drop them.
+    """
+
+    __slots__ = ("_fernet",)
+
+    def __init__(self, key: bytes | str, old_keys: Sequence[bytes | str] = ()) -> None:
+        if isinstance(old_keys, bytes | str):
+            raise TypeError("old_keys must be a sequence of keys")
+        self._fernet = MultiFernet([_fernet(key), *(_fernet(k) for k in old_keys)])
+
+    def __repr__(self) -> str:
+        return "AddressBox(<keys hidden>)"
+
+    def seal(self, address: str) -> bytes:
+        """Encrypt ``address`` into a Fernet token (random IV: equal addresses differ)."""
+        if not isinstance(address, str) or not address:
+            raise ValueError("address must be a non-empty string")
+        return self._fernet.encrypt(address.encode("utf-8"))
+
+    def open(self, token: bytes) -> str:
+        """Decrypt a token made by :meth:`seal` with this key or one of the old keys."""
+        try:
+            return self._fernet.decrypt(token).decode("utf-8")
+        except (InvalidToken, UnicodeDecodeError, TypeError):
+            raise AddressUnreadable("stored reply address cannot be decrypted") from None
+
+    def rotate(self, token: bytes) -> bytes:
+        """Re-encrypt a token under the current key (keeps its original timestamp)."""
+        try:
+            return self._fernet.rotate(token)
+        except (InvalidToken, TypeError):
+            raise AddressUnreadable("stored reply address cannot be decrypted") from None
