@@ -1,0 +1,125 @@
+"""What a handler gets for one update: the session, the clock, who is asking, and outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content import Content
+from bot.core.messages import Option, Reply
+from bot.core.words import Translator, Words
+from bot.domain import Channel
+from bot.privacy import Keys
+from bot.services.conversations import State
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings handlers need (a subset of Settings, easy to build in tests)."""
+
+    offer_timeout: timedelta = timedelta(minutes=15)
+    request_ttl: timedelta = timedelta(hours=24)
+    shift_hours: float = 8.0
+    invite_ttl: timedelta = timedelta(hours=72)
+    state_ttl: timedelta = timedelta(hours=2)
+    bot_username: str | None = None  # for t.me deep links, learnt from getMe
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Long-lived, read-only things every handler may use."""
+
+    content: Content
+    keys: Keys
+    words: Words
+    config: Config
+
+
+Render = Callable[[Translator], Reply]
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A message for a contact other than the sender, rendered in that contact's language."""
+
+    contact_id: int
+    render: Render
+
+
+@dataclass
+class Scope:
+    """One unit of work: a transaction, a clock reading, and messages to send after commit."""
+
+    session: AsyncSession
+    now: datetime
+    deps: Deps
+    outbound: list[Outbound] = field(default_factory=list)
+
+    def notify(self, contact_id: int, render: Render) -> None:
+        """Queue a message for another contact; sent only if the transaction commits."""
+        self.outbound.append(Outbound(contact_id, render))
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who is talking: a contact id and its roles. Never a platform id or a name."""
+
+    contact_id: int
+    channel: Channel
+    locale: str | None
+    peer_ids: tuple[int, ...] = ()
+    coordinator_id: int | None = None
+
+    @property
+    def is_peer(self) -> bool:
+        return bool(self.peer_ids)
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.coordinator_id is not None
+
+
+@dataclass
+class Context(Scope):
+    """A :class:`Scope` for one person's update, with replies and conversation state."""
+
+    who: Person | None = None
+    t: Translator | None = None
+    state: State | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def person(self) -> Person:
+        assert self.who is not None, "Context built without a person"
+        return self.who
+
+    @property
+    def tr(self) -> Translator:
+        assert self.t is not None, "Context built without a translator"
+        return self.t
+
+    def reply(
+        self,
+        text: str,
+        options: tuple[Option, ...] | list[Option] = (),
+        *,
+        ask_location: bool = False,
+        columns: int = 1,
+    ) -> None:
+        """Answer the sender."""
+        self.replies.append(
+            Reply(text=text, options=tuple(options), ask_location=ask_location, columns=columns)
+        )
+
+    def goto(self, flow: str, step: str, **data: object) -> None:
+        """Move the conversation to ``flow``/``step`` (data merges into what is kept)."""
+        keep = dict(self.state.data) if self.state and self.state.flow == flow else {}
+        keep.update(data)
+        self.state = State(flow=flow, step=step, data=keep)
+
+    def end(self) -> None:
+        """Leave any conversation."""
+        self.state = None

@@ -1,0 +1,210 @@
+"""The engine: one update in, one transaction, replies and notices out after commit.
+
+Order of work for an update: flood control → de-duplication → contact by pseudonym →
+conversation state → handler → commit → send. An exception in a handler rolls the transaction
+back, is logged without identifiers, and the person gets a short apology: it never stops the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core.context import Context, Deps, Outbound, Person, Scope
+from bot.core.messages import Incoming, Reply, SendStatus
+from bot.core.ratelimit import RateLimiter, Verdict
+from bot.core.routes import Routes
+from bot.db.base import utcnow
+from bot.db.models import Contact, Coordinator, PeerWorker, SeenUpdate
+from bot.domain import Channel
+from bot.privacy import AddressBox, AddressUnreadable, pseudonym
+from bot.services import contacts, conversations
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class Sender(Protocol):
+    """What a channel offers the engine: deliver one reply to one address."""
+
+    async def send(self, address: str, reply: Reply) -> SendStatus: ...
+
+
+class Engine:
+    """Turns neutral updates into handler calls and delivers what they produce."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        deps: Deps,
+        box: AddressBox,
+        routes: Routes,
+        clock: Clock = utcnow,
+        limiter: RateLimiter | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions = sessions
+        self.deps = deps
+        self.box = box
+        self.routes = routes
+        self.clock = clock
+        self.limiter = limiter or RateLimiter()
+        self.monotonic = monotonic
+        self.senders: dict[Channel, Sender] = {}
+
+    def add_sender(self, channel: Channel, sender: Sender) -> None:
+        """Register the channel that delivers to contacts of ``channel``."""
+        self.senders[channel] = sender
+
+    async def handle(self, msg: Incoming) -> None:
+        """Process one update completely; never raises."""
+        alias = pseudonym(self.deps.keys.pseudonym, msg.channel.value, msg.sender_id)
+        verdict = self.limiter.check(alias, self.monotonic())
+        if verdict is Verdict.DROP:
+            return
+        translator = self.deps.words.for_locale(msg.locale_hint)
+        if verdict is Verdict.WARN:
+            text = translator("You are sending messages very fast. Please wait a moment.")
+            await self._send(msg.channel, msg.address, Reply(text))
+            return
+        try:
+            ctx = await self._run(msg)
+        except Exception:
+            # Only the type and where it happened: the update itself may hold identifiers.
+            log.exception("update failed (channel=%s kind=%s)", msg.channel.value, msg.kind.value)
+            sorry = translator("Sorry, something went wrong. Nothing was changed; please try again.")
+            await self._send(msg.channel, msg.address, Reply(sorry))
+            return
+        if ctx is None:
+            return
+        for reply in ctx.replies:
+            await self._send(msg.channel, msg.address, reply, contact_id=ctx.person.contact_id)
+        await self.deliver(ctx.outbound)
+
+    async def _run(self, msg: Incoming) -> Context | None:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            if msg.update_key and not await self._first_sight(session, msg.update_key, now):
+                return None
+            contact = await contacts.find_or_create(
+                session,
+                pseudonym_key=self.deps.keys.pseudonym,
+                box=self.box,
+                channel=msg.channel,
+                platform_id=msg.sender_id,
+                address=msg.address,
+                locale=_locale_tag(msg.locale_hint),
+                now=now,
+            )
+            person = await self._person(session, contact)
+            state = await conversations.load(session, contact_id=contact.id, now=now)
+            ctx = Context(
+                session=session,
+                now=now,
+                deps=self.deps,
+                who=person,
+                t=self.deps.words.for_locale(contact.locale),
+                state=state,
+            )
+            handler = self.routes.resolve(msg, state)
+            await handler(msg, ctx)
+            if await session.get(Contact, contact.id) is not None:  # /forget deletes it
+                await conversations.save(
+                    session,
+                    contact_id=contact.id,
+                    state=ctx.state,
+                    now=now,
+                    ttl=self.deps.config.state_ttl,
+                )
+        return ctx
+
+    async def _first_sight(self, session: AsyncSession, key: str, now: datetime) -> bool:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        result = await session.execute(
+            insert(SeenUpdate)
+            .values(key=key, seen_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(SeenUpdate.key)
+        )
+        return result.first() is not None
+
+    async def _person(self, session: AsyncSession, contact: Contact) -> Person:
+        peer_ids = tuple(
+            (
+                await session.scalars(
+                    select(PeerWorker.id).where(
+                        PeerWorker.contact_id == contact.id, PeerWorker.active.is_(True)
+                    )
+                )
+            ).all()
+        )
+        coordinator_id = await session.scalar(
+            select(Coordinator.id).where(Coordinator.contact_id == contact.id)
+        )
+        return Person(
+            contact_id=contact.id,
+            channel=contact.channel,
+            locale=contact.locale,
+            peer_ids=peer_ids,
+            coordinator_id=coordinator_id,
+        )
+
+    def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:
+        """A scope for due work that has no sender (timeouts, expiry)."""
+        return Scope(session=session, now=now or self.clock(), deps=self.deps)
+
+    async def deliver(self, outbound: list[Outbound]) -> None:
+        """Render each message in its recipient's language and send it on their channel."""
+        if not outbound:
+            return
+        ids = {o.contact_id for o in outbound}
+        async with self.sessions() as session:
+            rows = (await session.scalars(select(Contact).where(Contact.id.in_(ids)))).all()
+        by_id: Mapping[int, Contact] = {c.id: c for c in rows}
+        for item in outbound:
+            contact = by_id.get(item.contact_id)
+            if contact is None or not contact.reachable:
+                continue
+            try:
+                address = self.box.open(contact.reply_address)
+            except AddressUnreadable:
+                log.warning("reply address unreadable (key changed?); contact skipped")
+                continue
+            reply = item.render(self.deps.words.for_locale(contact.locale))
+            await self._send(contact.channel, address, reply, contact_id=contact.id)
+
+    async def _send(
+        self, channel: Channel, address: str, reply: Reply, *, contact_id: int | None = None
+    ) -> SendStatus:
+        sender = self.senders.get(channel)
+        if sender is None:
+            log.warning("no sender for channel %s; message dropped", channel.value)
+            return SendStatus.FAILED
+        try:
+            status = await sender.send(address, reply)
+        except Exception:
+            log.exception("send failed (channel=%s)", channel.value)
+            return SendStatus.FAILED
+        if status is SendStatus.UNREACHABLE and contact_id is not None:
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(Contact).where(Contact.id == contact_id).values(reachable=False)
+                )
+        return status
+
+
+def _locale_tag(hint: str | None) -> str | None:
+    if not hint:
+        return None
+    tag = hint.strip()[:16]
+    return tag if tag.replace("-", "").replace("_", "").isalnum() else None

@@ -1,0 +1,99 @@
+"""Neutral message types: what a channel turns a native update into, and what it renders.
+
+Channels (``bot/channels/``) are the only code that knows Telegram or Signal; handlers see
+only these frozen values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.domain import Channel
+
+MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit; Signal maps digits to payloads.
+MAX_TEXT_CHARS = 4096  # Telegram's message limit; Signal splits longer texts itself.
+
+
+class InputKind(StrEnum):
+    """What the person did."""
+
+    COMMAND = "command"
+    TEXT = "text"
+    OPTION = "option"
+    LOCATION = "location"
+    UNSUPPORTED = "unsupported"  # stickers, photos, voice...
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A shared position, used in memory for routing and never stored."""
+
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One update from a person, in neutral form.
+
+    ``sender_id`` and ``address`` are platform identifiers: the engine turns the first into a
+    pseudonym and seals the second; neither is ever stored or logged in clear.
+    """
+
+    channel: Channel
+    sender_id: str = field(repr=False)
+    address: str = field(repr=False)
+    kind: InputKind
+    text: str = field(default="", repr=False)
+    command: str | None = None
+    option: str | None = None
+    location: Location | None = field(default=None, repr=False)
+    locale_hint: str | None = None
+    update_key: str | None = None
+
+    @property
+    def args(self) -> str:
+        """For a command, the text after it (``/join ABC`` → ``ABC``)."""
+        return self.text if self.kind is InputKind.COMMAND else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A choice offered to the person: a button on Telegram, a numbered line on Signal."""
+
+    label: str
+    payload: str
+
+    def __post_init__(self) -> None:
+        size = len(self.payload.encode("utf-8"))
+        if not 1 <= size <= MAX_PAYLOAD_BYTES:
+            raise ValueError(f"option payload must be 1-{MAX_PAYLOAD_BYTES} bytes, got {size}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Plain text (channels escape it) with optional choices."""
+
+    text: str
+    options: tuple[Option, ...] = ()
+    ask_location: bool = False
+    # Options laid out this many per row where the channel shows rows (Telegram).
+    columns: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for another contact (a peer's offer, a person's pickup code...)."""
+
+    contact_id: int
+    reply: Reply
+
+
+class SendStatus(StrEnum):
+    """How a send ended, as far as the channel can tell."""
+
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # blocked the bot / unregistered: stop trying
+    RETRY = "retry"  # rate limited or a transient error: nothing was delivered
+    FAILED = "failed"

@@ -1,0 +1,124 @@
+"""The engine: routing, state in the database, de-duplication, flood control, failures."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core.context import Context
+from bot.core.messages import Incoming, InputKind
+from bot.core.routes import Routes
+from bot.db.models import Contact, ConversationState
+from bot.domain import Channel
+from tests.support.chat import Chat, Clock, texts
+from tests.support.engine import make_engine
+
+
+async def _start(msg: Incoming, ctx: Context) -> None:
+    ctx.goto("echo", "waiting")
+    ctx.reply("say something")
+
+
+async def _echo(msg: Incoming, ctx: Context) -> None:
+    count = int(ctx.state.data.get("count", 0)) + 1 if ctx.state else 1
+    ctx.goto("echo", "waiting", count=count)
+    ctx.reply(f"heard {count}")
+
+
+async def _boom(msg: Incoming, ctx: Context) -> None:
+    ctx.goto("echo", "broken")
+    raise RuntimeError("handler bug with +447700900123 in it")
+
+
+async def _fallback(msg: Incoming, ctx: Context) -> None:
+    ctx.reply("menu")
+
+
+async def _unknown(msg: Incoming, ctx: Context) -> None:
+    ctx.reply("unknown command")
+
+
+async def _unsupported(msg: Incoming, ctx: Context) -> None:
+    ctx.reply("text only please")
+
+
+ROUTES = Routes(
+    commands={"start": _start, "boom": _boom},
+    options={},
+    flows={"echo": _echo},
+    fallback=_fallback,
+    unknown_command=_unknown,
+    unsupported=_unsupported,
+)
+
+
+async def test_state_lives_in_the_database(sessions: async_sessionmaker[AsyncSession]) -> None:
+    chat = Chat(make_engine(sessions, ROUTES))
+    assert texts(await chat.say("ana", "/start")) == "say something"
+    assert texts(await chat.say("ana", "hello")) == "heard 1"
+    # A second engine (a restart, or another instance) continues the same conversation.
+    other = Chat(make_engine(sessions, ROUTES))
+    assert texts(await other.say("ana", "again")) == "heard 2"
+    assert texts(await chat.say("bob", "hello")) == "menu"
+
+
+async def test_unknown_and_unsupported(sessions: async_sessionmaker[AsyncSession]) -> None:
+    chat = Chat(make_engine(sessions, ROUTES))
+    assert texts(await chat.say("ana", "/nope")) == "unknown command"
+    assert texts(await chat.send_sticker("ana")) == "text only please"
+
+
+async def test_duplicate_update_is_dropped(sessions: async_sessionmaker[AsyncSession]) -> None:
+    engine = make_engine(sessions, ROUTES)
+    chat = Chat(engine)
+    msg = Incoming(
+        channel=Channel.TELEGRAM,
+        sender_id="id-ana",
+        address="telegram-ana",
+        kind=InputKind.TEXT,
+        text="hi",
+        update_key="tg:77",
+    )
+    await engine.handle(msg)
+    await engine.handle(msg)
+    assert texts(chat.inbox("ana")) == "menu"
+
+
+async def test_failure_rolls_back_and_apologises(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(make_engine(sessions, ROUTES))
+    await chat.say("ana", "/start")
+    replies = await chat.say("ana", "/boom")
+    assert "Nothing was changed" in texts(replies)
+    async with sessions() as session:
+        state = (await session.scalars(select(ConversationState))).one()
+    assert state.step == "waiting"
+    assert texts(await chat.say("ana", "still here")) == "heard 1"
+
+
+async def test_flood_answers_once_then_drops(sessions: async_sessionmaker[AsyncSession]) -> None:
+    engine = make_engine(sessions, ROUTES)
+    now = [0.0]
+    engine.monotonic = lambda: now[0]
+    chat = Chat(engine)
+    for _ in range(30):
+        await chat.say("ana", "x")
+    received = texts(chat.inbox("ana")).splitlines()
+    assert received.count("menu") == engine.limiter.burst
+    assert sum("very fast" in line for line in received) == 1
+    now[0] += 60
+    assert texts(await chat.say("ana", "x")) == "menu"
+
+
+async def test_blocked_contact_marked_unreachable(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(make_engine(sessions, ROUTES, clock=Clock()))
+    await chat.say("ana", "hi")
+    chat.sender.blocked.add("telegram-ana")
+    await chat.say("ana", "hi")
+    async with sessions() as session:
+        contact = (await session.scalars(select(Contact))).one()
+        assert not contact.reachable
+        assert await session.scalar(select(func.count()).select_from(Contact)) == 1

@@ -1,0 +1,45 @@
+"""Build a real engine on a test database, with shipped content and a fixed clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content import load_content
+from bot.core.context import Config, Deps
+from bot.core.engine import Engine
+from bot.core.routes import Routes
+from bot.core.words import Words
+from bot.privacy import AddressBox, derive_keys
+from tests.support.chat import Clock
+
+CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
+TEST_KEYS = derive_keys("test-secret-" + "x" * 40)
+
+
+def make_deps(config: Config | None = None) -> Deps:
+    """Deps with the shipped content, English words and test keys."""
+    return Deps(
+        content=load_content(CONTENT_DIR),
+        keys=TEST_KEYS,
+        words=Words(),
+        config=config or Config(),
+    )
+
+
+def make_engine(
+    sessions: async_sessionmaker[AsyncSession],
+    routes: Routes,
+    *,
+    clock: Clock | None = None,
+    config: Config | None = None,
+) -> Engine:
+    """An engine wired like production, minus channels."""
+    return Engine(
+        sessions=sessions,
+        deps=make_deps(config),
+        box=AddressBox(TEST_KEYS.address),
+        routes=routes,
+        clock=clock or Clock(),
+    )
