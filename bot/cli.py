@@ -21,7 +21,7 @@ from bot.settings import Settings, SettingsError, load_settings
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="hrbot: anonymous harm-reduction supplies, naloxone and referrals over Telegram and Signal.",
+    help="hrbot: anonymous harm-reduction supplies, naloxone and referrals (Telegram, Signal).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

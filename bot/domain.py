@@ -45,7 +45,9 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"
 
 
-OPEN_REQUEST_STATUSES = frozenset({RequestStatus.NEW, RequestStatus.OFFERED, RequestStatus.ACCEPTED})
+OPEN_REQUEST_STATUSES = frozenset(
+    {RequestStatus.NEW, RequestStatus.OFFERED, RequestStatus.ACCEPTED}
+)
 
 
 class OfferStatus(StrEnum):

@@ -20,7 +20,7 @@ from bot.privacy.keys import generate_secret
 log = logging.getLogger(__name__)
 
 _REPO_CONTENT = Path(__file__).resolve().parent.parent / "content"
-SECRET_FILE_NAME = "secret.key"
+SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 32
 
 

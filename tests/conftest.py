@@ -27,8 +27,6 @@ from bot.db.migrate import upgrade
 POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
 
 
-
-
 def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
@@ -92,7 +90,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def db_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[str]:
     """URL of a fresh, migrated database that only this test uses."""
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")

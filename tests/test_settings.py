@@ -25,7 +25,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_use_sqlite_in_data_dir(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.is_sqlite
-    assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'hrbot.sqlite3'}"
+    assert (
+        settings.effective_database_url
+        == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'hrbot.sqlite3'}"
+    )
     assert settings.offer_timeout == timedelta(minutes=15)
     assert settings.telegram_token is None
 

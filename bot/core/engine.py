@@ -82,7 +82,9 @@ class Engine:
         except Exception:
             # Only the type and where it happened: the update itself may hold identifiers.
             log.exception("update failed (channel=%s kind=%s)", msg.channel.value, msg.kind.value)
-            sorry = translator("Sorry, something went wrong. Nothing was changed; please try again.")
+            sorry = translator(
+                "Sorry, something went wrong. Nothing was changed; please try again."
+            )
             await self._send(msg.channel, msg.address, Reply(sorry))
             return
         if ctx is None:

@@ -22,5 +22,7 @@ async def record(
 ) -> None:
     """Add one event. ``actor`` is a role (cli, coordinator, peer, system), never an id."""
     session.add(
-        AuditEvent(at=now or utcnow(), actor=actor, action=action, subject=subject, detail=detail or {})
+        AuditEvent(
+            at=now or utcnow(), actor=actor, action=action, subject=subject, detail=detail or {}
+        )
     )

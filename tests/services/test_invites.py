@@ -37,7 +37,11 @@ async def _new_code(
 ) -> str:
     async with sessions.begin() as session:
         return await invites.create(
-            session, codes_key=KEYS.codes, role=role, ttl=timedelta(hours=1), **kw  # type: ignore[arg-type]
+            session,
+            codes_key=KEYS.codes,
+            role=role,
+            ttl=timedelta(hours=1),
+            **kw,  # type: ignore[arg-type]
         )
 
 
@@ -53,7 +57,9 @@ async def test_redeem_once_makes_coordinator(sessions: async_sessionmaker[AsyncS
     code = await _new_code(sessions)
     who = await _contact_id(sessions, "1001")
     async with sessions.begin() as session:
-        redeemed = await invites.redeem(session, codes_key=KEYS.codes, code=code.lower(), contact_id=who)
+        redeemed = await invites.redeem(
+            session, codes_key=KEYS.codes, code=code.lower(), contact_id=who
+        )
     assert redeemed.role is Role.COORDINATOR
     other = await _contact_id(sessions, "1002")
     with pytest.raises(invites.InviteError, match="already used"):
@@ -86,8 +92,15 @@ async def test_expired_and_garbage_codes_are_refused(
 async def test_peer_invite_enrols_at_outlet(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
         outlet = Outlet(
-            key="o1", name="O1", kind=OutletKind.PEER, area_code="a", latitude=49.0,
-            longitude=-123.0, timezone="America/Vancouver", instructions="", hours={},
+            key="o1",
+            name="O1",
+            kind=OutletKind.PEER,
+            area_code="a",
+            latitude=49.0,
+            longitude=-123.0,
+            timezone="America/Vancouver",
+            instructions="",
+            hours={},
         )
         session.add(outlet)
     with pytest.raises(invites.InviteError):
@@ -109,7 +122,9 @@ async def test_twenty_racers_one_winner(sessions: async_sessionmaker[AsyncSessio
     async def attempt(contact_id: int) -> bool:
         try:
             async with sessions.begin() as session:
-                await invites.redeem(session, codes_key=KEYS.codes, code=code, contact_id=contact_id)
+                await invites.redeem(
+                    session, codes_key=KEYS.codes, code=code, contact_id=contact_id
+                )
         except invites.InviteError:
             return False
         return True

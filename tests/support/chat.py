@@ -6,6 +6,7 @@ replies that message produced; ``chat.inbox("peer1")`` shows what another person
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,7 @@ class Chat:
         self.sender = MemorySender()
         engine.add_sender(channel, self.sender)
         self._update = 0
+        self._run = uuid.uuid4().hex[:8]  # update keys unique across Chat objects
 
     def _address(self, who: str) -> str:
         return f"{self.channel.value}-{who}"
@@ -73,7 +75,7 @@ class Chat:
             channel=self.channel,
             sender_id=f"id-{who}",
             address=self._address(who),
-            update_key=f"mem:{self._update}",
+            update_key=f"mem:{self._run}:{self._update}",
             **fields,  # type: ignore[arg-type]
         )
         await self.engine.handle(msg)

@@ -1,0 +1,157 @@
+"""The hrbot command line, run as a person would, against each database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner, Result
+
+from bot.cli import app
+from bot.db.models import Coordinator, Invite, Outlet, Stock
+
+CONTENT = Path(__file__).resolve().parents[1] / "content"
+DEMO_YAML = CONTENT / "outlets.demo.yaml"
+DEMO_CSV = CONTENT / "outlets.demo.csv"
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name in list(os.environ):
+        if name.startswith("HRBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return {"HRBOT_DATABASE_URL": db_url, "HRBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+async def _hrbot(env: dict[str, str], *args: str) -> Result:
+    # The CLI runs its own event loop, so it goes to a thread of its own.
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_demo_import_twice_is_idempotent(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    first = await _hrbot(env, "outlets", "import", str(DEMO_YAML))
+    assert first.exit_code == 0, first.output
+    assert "8 created, 0 updated, 0 unchanged" in first.output
+    stock_rows = await _count(sessions, Stock)
+    second = await _hrbot(env, "outlets", "import", str(DEMO_YAML))
+    assert second.exit_code == 0, second.output
+    assert "0 created, 0 updated, 8 unchanged" in second.output
+    # The CSV holds the same outlets: importing it changes nothing either.
+    third = await _hrbot(env, "outlets", "import", str(DEMO_CSV))
+    assert "0 created, 0 updated, 8 unchanged" in third.output, third.output
+    assert await _count(sessions, Outlet) == 8
+    assert await _count(sessions, Stock) == stock_rows > 0
+
+    listing = await _hrbot(env, "outlets", "list")
+    assert listing.exit_code == 0
+    assert len(listing.stdout.strip().splitlines()) == 8
+    assert "inactive" in listing.output
+
+
+async def test_reimport_updates_by_key(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    await _hrbot(env, "outlets", "import", str(DEMO_YAML))
+    changed = tmp_path / "changed.yaml"
+    text = DEMO_YAML.read_text(encoding="utf-8")
+    first_name = text.split("name:", 1)[1].splitlines()[0].strip()
+    changed.write_text(text.replace(first_name, '"Renamed outlet"', 1), encoding="utf-8")
+    result = await _hrbot(env, "outlets", "import", str(changed))
+    assert "0 created, 1 updated, 7 unchanged" in result.output, result.output
+    async with sessions() as session:
+        names = set((await session.scalars(select(Outlet.name))).all())
+    assert "Renamed outlet" in names
+
+
+async def test_one_bad_row_imports_nothing_and_names_it(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    lines = DEMO_CSV.read_text(encoding="utf-8").splitlines()
+    data_rows = [i for i, line in enumerate(lines) if line and not line.startswith(("#", "key,"))]
+    bad_index = data_rows[3]
+    cells = lines[bad_index].split(",")
+    header = next(line for line in lines if line.startswith("key,")).split(",")
+    cells[header.index("lat")] = "north-ish"
+    lines[bad_index] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = await _hrbot(env, "outlets", "import", str(bad))
+    assert result.exit_code != 0
+    assert f"bad.csv:{bad_index + 1}: lat:" in result.output
+    assert "nothing was imported" in result.output
+    assert "Traceback" not in result.output
+    assert await _count(sessions, Outlet) == 0
+
+
+async def test_missing_file_and_wrong_type(env: dict[str, str], tmp_path: Path) -> None:
+    for path in (tmp_path / "nope.yaml", tmp_path / "outlets.txt"):
+        if path.suffix == ".txt":
+            path.write_text("x")
+        result = await _hrbot(env, "outlets", "import", str(path))
+        assert result.exit_code != 0
+        assert "Traceback" not in result.output
+
+
+async def test_invite_coordinator_prints_a_one_time_code(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    result = await _hrbot(env, "invite", "coordinator")
+    assert result.exit_code == 0, result.output
+    code = result.stdout.strip().splitlines()[0]
+    assert len(code.replace("-", "")) == 10
+    async with sessions() as session:
+        invite = (await session.scalars(select(Invite))).one()
+    assert code not in invite.code_hash
+    assert await _count(sessions, Coordinator) == 0
+
+
+async def test_run_without_channel_says_what_to_set(env: dict[str, str]) -> None:
+    result = await _hrbot(env, "run")
+    assert result.exit_code == 2
+    assert "HRBOT_TELEGRAM_TOKEN" in result.output
+    assert "Traceback" not in result.output
+
+
+async def test_wrong_setting_is_one_line(env: dict[str, str]) -> None:
+    result = await _hrbot({**env, "HRBOT_RETENTION_DAYS": "many"}, "outlets", "list")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "hrbot: invalid setting HRBOT_RETENTION_DAYS: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    )
+
+
+async def test_db_upgrade_and_current(env: dict[str, str]) -> None:
+    result = await _hrbot(env, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    current = await _hrbot(env, "db", "current")
+    lines = current.output.strip().splitlines()
+    assert lines[0].split()[-1] == lines[1].split()[-1]
+
+
+def test_help_for_every_command() -> None:
+    runner = CliRunner()
+    for args in (
+        [],
+        ["run"],
+        ["db", "upgrade"],
+        ["outlets", "import"],
+        ["outlets", "list"],
+        ["invite", "coordinator"],
+    ):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+        assert "Usage" in result.output
