@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (run as modules, e.g. ``python -m bench.routing``)."""
