@@ -1,0 +1,479 @@
+"""The Telegram channel: python-telegram-bot updates in, neutral ``Incoming`` out; ``Reply`` in,
+Bot API calls out.
+
+This is the only module that imports ``telegram``. It translates and renders, nothing else:
+every decision about what to answer belongs to the engine and its handlers.
+
+Privacy: nothing here logs or keeps a user id, username, name, text or coordinates. Logs name
+an error class at most. Two small in-memory maps are keyed by chat id (which chats were told
+"private chat only", and the labels of a reply keyboard on screen); both are bounded, lost on
+restart by design, and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import secrets
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram import Location as TgLocation
+from telegram.constants import ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+
+from bot.core.engine import Engine
+from bot.core.messages import (
+    MAX_TEXT_CHARS,
+    Incoming,
+    InputKind,
+    Location,
+    Option,
+    Reply,
+    SendStatus,
+)
+from bot.core.text import clean, parse_command
+from bot.domain import Channel
+from bot.privacy import validate_location
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL: Final = "https://api.telegram.org/bot"
+LOCATION_LABEL: Final = "📍 Share location"
+PRIVATE_ONLY: Final = "I only work in a private chat. Please message me directly."
+# Ask Telegram only for what the bot reads: less data received is less data to protect.
+ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
+MAX_BUTTONS_PER_ROW: Final = 8
+_REMEMBERED_CHATS: Final = 10_000
+_DEEP_LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+_T = TypeVar("_T")
+# Application's six type parameters do not matter here; only this module touches it.
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where Telegram should POST updates, and where PTB's web server listens for them."""
+
+    url: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    secret: str | None = None  # a random one is generated when None
+
+    @property
+    def path(self) -> str:
+        """The URL path the local server answers (a reverse proxy may sit in front)."""
+        return urlsplit(self.url).path or "/"
+
+
+class TelegramChannel:
+    """Runs python-telegram-bot for one bot and connects it to the engine.
+
+    Use ``async with TelegramChannel(engine, token=...):`` or :meth:`start`/:meth:`stop`.
+    Polling by default; webhook mode when ``webhook`` is given. Once started, it is the
+    engine's :class:`~bot.core.engine.Sender` for :attr:`Channel.TELEGRAM`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        token: str,
+        base_url: str = DEFAULT_API_URL,
+        webhook: WebhookConfig | None = None,
+        poll_timeout: float = 10.0,
+        location_label: str = LOCATION_LABEL,
+        max_retries: int = 3,
+    ) -> None:
+        self.engine = engine
+        self.webhook = webhook
+        self.poll_timeout = poll_timeout
+        self.location_label = location_label
+        self.username: str | None = None
+        self._token = token
+        self.base_url = base_url
+        self._max_retries = max_retries
+        self._secret = (webhook.secret or secrets.token_urlsafe(32)) if webhook else None
+        self._app: TelegramApp | None = None
+        self._can_send = False  # from a successful start until the HTTP clients close
+        self._told_groups: OrderedDict[int, None] = OrderedDict()
+        self._keyboards: OrderedDict[int, dict[str, str]] = OrderedDict()
+        _withhold_update_payloads()
+        # Opt in to PTB's coming timedelta durations now: otherwise every 429 (RetryAfter)
+        # raises a PTBDeprecationWarning inside PTB itself. Nothing here reads those fields.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings) -> Self:
+        """Build from ``HRBOT_TELEGRAM_*`` and ``HRBOT_WEBHOOK_*`` settings."""
+        if settings.telegram_token is None:
+            raise SettingsError("invalid setting HRBOT_TELEGRAM_TOKEN: not set")
+        webhook = None
+        if settings.webhook_url is not None:
+            webhook = WebhookConfig(
+                url=str(settings.webhook_url),
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                secret=(
+                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                ),
+            )
+        return cls(
+            engine,
+            token=settings.telegram_token.get_secret_value(),
+            base_url=str(settings.telegram_api_url),
+            webhook=webhook,
+        )
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether updates are being received and replies can be sent."""
+        return self._app is not None and self._app.running
+
+    def deep_link(self, code: str) -> str:
+        """``https://t.me/<bot>?start=<code>``: opens the bot and sends ``/start <code>``."""
+        if self.username is None:
+            raise RuntimeError("the bot's username is known only after start()")
+        if not _DEEP_LINK_CODE.fullmatch(code):
+            raise ValueError("a start code is 1-64 characters of A-Z, a-z, 0-9, _ and -")
+        return f"https://t.me/{self.username}?start={code}"
+
+    async def start(self) -> None:
+        """Check the token (getMe), publish the command menu, start polling or the webhook."""
+        if self._app is not None:
+            raise RuntimeError("the Telegram channel is already started")
+        app = (
+            ApplicationBuilder()
+            .token(self._token)
+            .base_url(self.base_url)
+            .rate_limiter(AIORateLimiter(max_retries=self._max_retries))
+            # One update at a time keeps each person's messages in order.
+            .concurrent_updates(False)
+            # Timers are the project's own scheduler; PTB's would be a second clock.
+            .job_queue(None)
+            .build()
+        )
+        app.add_handler(TypeHandler(Update, self._on_update))
+        app.add_error_handler(self._on_error)
+        self._app = app
+        try:
+            await app.initialize()  # calls getMe: a wrong token fails here
+            self.username = app.bot.username
+            await self._publish_menu(app)
+            await app.start()
+            assert app.updater is not None
+            if self.webhook is not None:
+                await app.updater.start_webhook(
+                    listen=self.webhook.listen,
+                    port=self.webhook.port,
+                    url_path=self.webhook.path,
+                    webhook_url=self.webhook.url,
+                    secret_token=self._secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            else:
+                await app.updater.start_polling(
+                    timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+                )
+        except InvalidToken:
+            await self.stop()
+            # PTB's message quotes the token; this one names the setting instead.
+            raise SettingsError(
+                "invalid setting HRBOT_TELEGRAM_TOKEN: rejected by the Telegram server"
+            ) from None
+        except BaseException:
+            await self.stop()
+            raise
+        self._can_send = True
+        self.engine.add_sender(Channel.TELEGRAM, self)
+
+    async def stop(self) -> None:
+        """Stop receiving, let the update in hand finish, close connections (idempotent)."""
+        app = self._app
+        if app is None:
+            return
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()  # the update in hand finishes and may still reply
+        finally:
+            self._app, self._can_send = None, False
+            await app.shutdown()
+            # After a failed initialize() the app thinks there is nothing to shut down, but
+            # the bot's HTTP clients are open (idempotent otherwise).
+            await app.bot.shutdown()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _publish_menu(self, app: TelegramApp) -> None:
+        commands = [BotCommand(c.name, c.description) for c in self.engine.routes.menu]
+        try:
+            await app.bot.set_my_commands(commands)
+        except TelegramError as exc:
+            # A missing menu is cosmetic: the bot still answers every command.
+            log.warning("could not publish the command menu: %s", type(exc).__name__)
+
+    # -- incoming ------------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, _context: object) -> None:
+        try:
+            incoming = await self._translate(update)
+            if incoming is not None:
+                await self.engine.handle(incoming)
+        except Exception:
+            # A fixed message: the update and the exception text may hold identifiers.
+            log.exception("telegram update could not be handled")
+
+    async def _on_error(self, _update: object, context: Any) -> None:
+        error = getattr(context, "error", None)
+        log.error("telegram error outside an update handler: %s", type(error).__name__)
+
+    async def _translate(self, update: Update) -> Incoming | None:
+        query = update.callback_query
+        if query is not None:
+            # Stop the button's spinner whatever happens next.
+            await self._answer(query)
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return None
+        if user.is_bot:
+            return None  # never serve bots: two bots answering each other would loop
+        if chat.type != ChatType.PRIVATE:
+            if update.message is not None:
+                await self._refuse_group(chat.id, user.language_code)
+            return None
+
+        def make(kind: InputKind, **fields: Any) -> Incoming:
+            return Incoming(
+                channel=Channel.TELEGRAM,
+                sender_id=str(user.id),
+                address=str(chat.id),
+                kind=kind,
+                locale_hint=user.language_code,
+                update_key=f"tg:{update.update_id}",
+                **fields,
+            )
+
+        if query is not None:
+            if query.data is None:
+                return make(InputKind.UNSUPPORTED)  # a game button
+            return make(InputKind.OPTION, option=query.data)
+        message = update.message
+        if message is None:
+            return None  # edits and the like: not a new request from the person
+        if message.text is not None:
+            command = parse_command(message.text)
+            if command is not None:
+                return make(InputKind.COMMAND, command=command[0], text=command[1])
+            payload = self._keyboards.get(chat.id, {}).get(message.text)
+            if payload is not None:
+                # A reply-keyboard button sends its label; map it back to the option.
+                return make(InputKind.OPTION, option=payload)
+            return make(InputKind.TEXT, text=clean(message.text))
+        if message.location is not None:
+            location = _location(message.location)
+            if location is None:
+                return make(InputKind.UNSUPPORTED)
+            return make(InputKind.LOCATION, location=location)
+        return make(InputKind.UNSUPPORTED)  # stickers, photos, voice, contacts...
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            log.info("callback query not answered: %s", type(exc).__name__)
+
+    async def _refuse_group(self, chat_id: int, language: str | None) -> None:
+        if chat_id in self._told_groups:
+            return
+        _remember(self._told_groups, chat_id, None)
+        text = self.engine.deps.words.for_locale(language)(PRIVATE_ONLY)
+        await self._send_part(chat_id, text, None)
+
+    # -- outgoing ------------------------------------------------------------------------
+
+    async def send(self, address: str, reply: Reply) -> SendStatus:
+        """Deliver ``reply`` to the chat ``address`` (a chat id), split if it is too long."""
+        if not self._can_send:
+            return SendStatus.RETRY
+        try:
+            chat_id = int(address)
+        except ValueError:
+            log.warning("telegram reply address is not a chat id")
+            return SendStatus.FAILED
+        parts = split_text(reply.text)
+        if not parts:
+            log.warning("empty telegram reply not sent")
+            return SendStatus.FAILED
+        markup = self._markup(chat_id, reply)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            status = await self._send_part(chat_id, part, markup if last else None)
+            if status is not SendStatus.SENT:
+                return status
+        return SendStatus.SENT
+
+    async def _send_part(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None,
+    ) -> SendStatus:
+        app = self._app
+        if app is None:
+            return SendStatus.RETRY
+        try:
+            await app.bot.send_message(
+                chat_id=chat_id,
+                # Replies are plain text: every <, > and & is escaped, so nothing a person
+                # typed can become markup.
+                text=html.escape(text, quote=False),
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                # No previews: Telegram would fetch any link a reply contains.
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except Forbidden:
+            return SendStatus.UNREACHABLE
+        except BadRequest as exc:  # a NetworkError subclass: must come first
+            log.warning("telegram refused a message: %s", type(exc).__name__)
+            return SendStatus.FAILED
+        except (RetryAfter, NetworkError) as exc:  # TimedOut is a NetworkError
+            log.info("telegram send to retry: %s", type(exc).__name__)
+            return SendStatus.RETRY
+        except TelegramError as exc:
+            log.warning("telegram send failed: %s", type(exc).__name__)
+            return SendStatus.FAILED
+        return SendStatus.SENT
+
+    def _markup(
+        self, chat_id: int, reply: Reply
+    ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+        rows = _rows(reply.options, reply.columns)
+        if reply.ask_location:
+            labels: dict[str, str] = {}
+            for option in reply.options:
+                labels.setdefault(option.label, option.payload)
+            _remember(self._keyboards, chat_id, labels)
+            keyboard = [[KeyboardButton(self.location_label, request_location=True)]]
+            keyboard += [[KeyboardButton(o.label) for o in row] for row in rows]
+            return ReplyKeyboardMarkup(keyboard, one_time_keyboard=True, resize_keyboard=True)
+        had_keyboard = self._keyboards.pop(chat_id, None) is not None
+        if rows:
+            return InlineKeyboardMarkup(
+                [[InlineKeyboardButton(o.label, callback_data=o.payload) for o in r] for r in rows]
+            )
+        # A one-time keyboard stays up when the person typed instead: take it down.
+        return ReplyKeyboardRemove() if had_keyboard else None
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
+    """Cut ``text`` into parts of at most ``limit`` UTF-16 code units (Telegram's unit),
+    at a line break where possible, else at a space, else anywhere. Blank parts are dropped."""
+    parts: list[str] = []
+    rest = text.strip()
+    while rest:
+        cut = _fitting_prefix(rest, limit)
+        if cut == len(rest):
+            parts.append(rest)
+            break
+        head = rest[:cut]
+        at = head.rfind("\n")
+        if at <= 0:
+            at = head.rfind(" ")
+        if at <= 0:
+            at = cut
+        part = rest[:at].strip()
+        if part:
+            parts.append(part)
+        rest = rest[at:].strip()
+    return parts
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` UTF-16 code units."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return index
+    return len(text)
+
+
+def _rows(options: Sequence[Option], columns: int) -> list[list[Option]]:
+    width = max(1, min(columns, MAX_BUTTONS_PER_ROW))
+    return [list(options[i : i + width]) for i in range(0, len(options), width)]
+
+
+def _location(location: TgLocation) -> Location | None:
+    try:
+        lat, lon = validate_location(location.latitude, location.longitude)
+    except ValueError:
+        return None  # NaN, infinity, out of range or not numbers: handlers see UNSUPPORTED
+    return Location(lat, lon)
+
+
+def _remember(store: OrderedDict[int, _T], key: int, value: _T) -> None:
+    store.pop(key, None)
+    store[key] = value
+    while len(store) > _REMEMBERED_CHATS:
+        store.popitem(last=False)
+
+
+class _WithholdPayload(logging.Filter):
+    """PTB logs an update it cannot parse *with its data* ("Received data was ..."). That data
+    is a person's message: keep the event, drop the payload and the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Received data" in str(record.msg):
+            record.msg = "an update from Telegram could not be parsed and was dropped"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _withhold_update_payloads() -> None:
+    updater_log = logging.getLogger("telegram.ext.Updater")
+    if not any(isinstance(f, _WithholdPayload) for f in updater_log.filters):
+        updater_log.addFilter(_WithholdPayload())
