@@ -1,0 +1,1020 @@
+"""The Signal channel: signalbot data messages in, neutral ``Incoming`` out; ``Reply`` in,
+signal-cli-rest-api sends out.
+
+This is the only module that imports ``signalbot``. It translates and renders, nothing else:
+what to answer is the engine's and its handlers' business. Signal has no buttons, so options
+are a numbered list answered with a digit (or the option's label typed out), and there is no
+location button: a maps link with coordinates in a message counts as a shared location.
+
+**One receiver per Signal number.** signal-cli-rest-api (json-rpc mode) pushes every incoming
+message to *every* websocket connected for the number and keeps nothing for later. Two running
+instances would therefore each handle every message; the engine's de-duplication of update
+keys in the database makes that mostly harmless, but it is unsupported. Pass a
+:class:`ReceiverLock` (``from_settings`` uses a :class:`FileReceiverLock` in the data
+directory, which covers one host; across hosts use a database lock or lease) and a second
+instance refuses to start. For the same reason messages sent while this channel is not
+connected are lost: the receive loop reconnects with back-off, including after a clean
+websocket close (code 1000), after which signalbot's own loop would simply end.
+
+**How signalbot is driven.** signalbot 2.2 is run inside the caller's event loop, and its
+private pieces are touched in a few marked places, for reasons given there:
+
+- start-up runs ``SignalBot._async_init`` and starts the message pipeline *without* its
+  producer; this module owns the receive loop (clean-close reconnect, bounded back-off, frames
+  it cannot parse skipped instead of killing the loop, sync messages from the account's other
+  devices ignored, nothing printed to stderr);
+- shutdown is ``await bot._pipeline.stop(); await bot.close()`` in :func:`_close_bot`, never
+  ``SignalBot.stop()``, which calls ``loop.stop()``;
+- sends go straight to ``POST /v2/send`` with the body signalbot builds, because signalbot
+  turns a 429 into a plain ``SendError`` (losing the rate-limit challenge token), drops
+  per-recipient failures and logs the message text and the recipient's number.
+
+Privacy: nothing here logs or keeps a number, UUID, profile name, text or coordinates. Logs name
+an error class or an HTTP status at most; signalbot's own log records are reduced to their
+fixed templates. Small in-memory maps are keyed by reply address (the numbered options last
+sent, for digits; pacing state); they are bounded, lost on restart by design, never written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal, Protocol, Self, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiohttp
+from signalbot import (
+    LOGGER_NAME,
+    Config,
+    ConnectionMode,
+    DataMessage,
+    DataMessageContext,
+    DataMessageHandler,
+    EditMessage,
+    InMemoryConfig,
+    SendMessage,
+    SignalBot,
+    TextMode,
+    parse,
+)
+
+from bot.core.engine import Engine
+from bot.core.messages import Incoming, InputKind, Location, Option, Reply, SendStatus
+from bot.core.text import clean, parse_command
+from bot.domain import Channel
+from bot.privacy import pseudonym, scrub, validate_location
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+# Signal keeps a body inline up to 2 KiB of UTF-8 (longer texts travel as a "long text"
+# attachment that minimal clients show as a file); 2000 bytes leaves a margin.
+MAX_PART_BYTES: Final = 2000
+NUMBER_HINT: Final = "Reply with a number."
+LOCATION_HINT: Final = "To say where you are, type the name of a street, area or place near you."
+RECEIVER_LOCK_FILE: Final = "signal-receiver.lock"
+SIGNALBOT_LOGGER: Final = LOGGER_NAME  # whose records this module reduces to templates
+# No "auto": signalbot would pick the scheme at run time, and sends here must use the same.
+ConnectionModeName = Literal["http_only", "https_only"]
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_CHOICE = re.compile(r"(\d{1,2})\.?")  # any script's digits: "٢" picks option 2 too
+_REMEMBERED: Final = 10_000
+_UPDATE_KEY_HEX: Final = 32
+# Per-recipient result types (signal-cli) worth retrying, and those that mean "captcha".
+_RETRY_REASONS: Final = frozenset({"NETWORK_FAILURE", "RATE_LIMIT_FAILURE"})
+_CAPTCHA_REASONS: Final = frozenset({"RATE_LIMIT_FAILURE", "PROOF_REQUIRED_FAILURE"})
+_REASON = re.compile(r"[A-Z_]{1,40}")
+
+_T = TypeVar("_T")
+RateLimitHook = Callable[["RateLimitChallenge"], Awaitable[None]]
+
+
+class SignalUnavailable(RuntimeError):
+    """signal-cli-rest-api did not become ready (down, wrong mode or too old)."""
+
+
+class SignalReceiverBusy(RuntimeError):
+    """Another instance already receives for this Signal number."""
+
+
+@dataclass(frozen=True)
+class SignalPacing:
+    """How fast the channel sends: per recipient, ``recipient_burst`` messages at once and
+    then one every ``recipient_interval`` seconds; overall, ``global_burst`` at once and
+    then one every ``global_interval`` seconds. Signal's server limits are unpublished and
+    answer with captchas when exceeded, so the defaults are conservative."""
+
+    recipient_burst: int = 3
+    recipient_interval: float = 1.0
+    global_burst: int = 10
+    global_interval: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.recipient_burst < 1 or self.global_burst < 1:
+            raise ValueError("bursts must be at least 1 message")
+        if self.recipient_interval < 0 or self.global_interval < 0:
+            raise ValueError("intervals must not be negative")
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """Back-off of the receive loop: ``initial`` seconds after a drop, doubling up to
+    ``maximum``; back to ``initial`` once a connection lasted ``stable_after`` seconds.
+    Kept short: messages that arrive while disconnected are lost."""
+
+    initial: float = 0.1
+    maximum: float = 30.0
+    stable_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum:
+            raise ValueError("need 0 < initial <= maximum")
+
+
+@dataclass(frozen=True)
+class RateLimitChallenge:
+    """Signal asked for a captcha before sending more (HTTP 429 with challenge tokens).
+
+    Solve one at https://signalcaptchas.org/challenge/generate.html and pass the
+    ``signalcaptcha://…`` result to :meth:`SignalChannel.submit_captcha`.
+    """
+
+    tokens: tuple[str, ...]
+    since: datetime
+    hits: int = 1
+
+
+class ReceiverLock(Protocol):
+    """Guarantees one receiver per Signal number (a file lock, a database lock, a lease)."""
+
+    async def acquire(self) -> bool:
+        """Take the lock without waiting; False when someone else holds it."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lock back (idempotent)."""
+        ...
+
+
+class FileReceiverLock:
+    """An exclusive ``flock`` on a file: one receiver per host (and per shared data volume).
+
+    The kernel drops the lock when the process dies, so a crash never leaves it stale. It
+    does not span hosts; network file systems may not honour it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    async def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    async def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+class SignalChannel:
+    """Runs signalbot for one Signal number and connects it to the engine.
+
+    Use ``async with SignalChannel(engine, number=..., service=...):`` or
+    :meth:`start`/:meth:`stop`. Once started it is the engine's
+    :class:`~bot.core.engine.Sender` for :attr:`Channel.SIGNAL`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        number: str,
+        service: str,
+        connection_mode: ConnectionModeName = "http_only",
+        pacing: SignalPacing | None = None,
+        reconnect: Reconnect | None = None,
+        receiver_lock: ReceiverLock | None = None,
+        on_rate_limit: RateLimitHook | None = None,
+        ready_timeout: float = 30.0,
+        send_timeout: float = 30.0,
+        drain_timeout: float = 10.0,
+        number_hint: str = NUMBER_HINT,
+        location_hint: str = LOCATION_HINT,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not _E164.fullmatch(number):
+            raise ValueError("the Signal number must be in E.164 form, e.g. +16045550100")
+        self.engine = engine
+        self.number = number
+        self.service = service
+        self.connection_mode = connection_mode
+        self.reconnect = reconnect or Reconnect()
+        self.receiver_lock = receiver_lock
+        self.on_rate_limit = on_rate_limit
+        self.ready_timeout = ready_timeout
+        self.send_timeout = send_timeout
+        self.drain_timeout = drain_timeout
+        self.number_hint = number_hint
+        self.location_hint = location_hint
+        self.username: str | None = None  # Signal bots have no public username
+        self.challenge: RateLimitChallenge | None = None
+        self.reconnects = 0
+        self._pacer = _Pacer(pacing or SignalPacing(), monotonic)
+        self._bot: SignalBot | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._locked = False
+        self._stopping = False
+        self._hooks: set[asyncio.Task[None]] = set()
+        # address → the options last shown there, so a digit or a label can answer them.
+        self._menus: OrderedDict[str, tuple[Option, ...]] = OrderedDict()
+        # address → whether the turn being handled for it has already shown options.
+        self._turn_options: dict[str, bool] = {}
+        self._turns: dict[str, _Turn] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        engine: Engine,
+        settings: Settings,
+        *,
+        receiver_lock: ReceiverLock | None = None,
+        on_rate_limit: RateLimitHook | None = None,
+    ) -> Self:
+        """Build from ``HRBOT_SIGNAL_NUMBER`` and ``HRBOT_SIGNAL_SERVICE``; without
+        ``receiver_lock``, a :class:`FileReceiverLock` in the data directory."""
+        number = settings.signal_number
+        if not number:
+            raise SettingsError("invalid setting HRBOT_SIGNAL_NUMBER: not set")
+        if not _E164.fullmatch(number):
+            # The value itself is not repeated: it is a phone number.
+            raise SettingsError(
+                "invalid setting HRBOT_SIGNAL_NUMBER: must be in E.164 form, e.g. +16045550100"
+            )
+        if not settings.signal_service:
+            raise SettingsError(
+                "invalid setting HRBOT_SIGNAL_SERVICE: not set (host:port of signal-cli-rest-api)"
+            )
+        lock = receiver_lock or FileReceiverLock(settings.data_dir / RECEIVER_LOCK_FILE)
+        return cls(
+            engine,
+            number=number,
+            service=settings.signal_service,
+            receiver_lock=lock,
+            on_rate_limit=on_rate_limit,
+        )
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the channel is started and not stopping."""
+        return self._bot is not None and not self._stopping
+
+    @property
+    def receiving(self) -> bool:
+        """Whether the receive loop is alive (it may be between reconnection attempts)."""
+        return self._receiver is not None and not self._receiver.done()
+
+    @property
+    def challenge_pending(self) -> bool:
+        """Signal wants a captcha: defer bulk sends (alerts) and tell the coordinators."""
+        return self.challenge is not None
+
+    async def start(self) -> None:
+        """Take the receiver lock, connect to signal-cli-rest-api, start receiving.
+
+        Raises :class:`SignalReceiverBusy` when another instance holds the lock and
+        :class:`SignalUnavailable` when the service is not ready within ``ready_timeout``.
+        """
+        if self._bot is not None:
+            raise RuntimeError("the Signal channel is already started")
+        if self.receiver_lock is not None:
+            if not await self.receiver_lock.acquire():
+                raise SignalReceiverBusy(
+                    "another instance is already receiving for this Signal number; only one may"
+                )
+            self._locked = True
+        self._stopping = False
+        try:
+            await self._start_bot()
+        except BaseException:
+            await self.stop()
+            raise
+        self.engine.add_sender(Channel.SIGNAL, self)
+
+    async def _start_bot(self) -> None:
+        config = Config(
+            phone_number=self.number,
+            signal_service=self.service,
+            connection_mode=ConnectionMode(self.connection_mode),
+            storage=InMemoryConfig(),
+            # The bot never reads files people send: less data fetched, less to protect.
+            download_attachments=False,
+            logging_level=logging.WARNING,
+        )
+        signalbot_log = logging.getLogger(SIGNALBOT_LOGGER)
+        handlers = set(signalbot_log.handlers)
+        bot = SignalBot(config)  # inside the running loop: signalbot adopts it
+        _tame_signalbot_log(signalbot_log, handlers)
+        bot.register(_Handler(self), contacts=True, groups=False)
+        self._bot = bot
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.send_timeout),
+            # Pool apart from signalbot's, whose session lives and dies with the bot.
+            raise_for_status=False,
+        )
+        bot.init_task = asyncio.create_task(_initialise(bot), name="signal-init")
+        try:
+            async with asyncio.timeout(self.ready_timeout):
+                await bot.wait_until_ready()
+        except TimeoutError:
+            raise SignalUnavailable(
+                f"signal-cli-rest-api (HRBOT_SIGNAL_SERVICE) was not ready within "
+                f"{self.ready_timeout:g} s"
+            ) from None
+        except Exception as exc:  # wrong mode or version, an error answer...
+            # signalbot's words, scrubbed: an error may quote a URL with the account number.
+            reason = scrub(str(exc)) or type(exc).__name__
+            raise SignalUnavailable(f"signal-cli-rest-api refused start-up: {reason}") from None
+        self._start_receiver(bot)
+
+    async def stop(self) -> None:
+        """Stop receiving, let messages in hand finish (and their replies go out), close
+        connections, release the receiver lock (idempotent)."""
+        self._stopping = True
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.cancel()
+            await asyncio.gather(receiver, return_exceptions=True)
+        bot = self._bot
+        try:
+            if bot is not None:
+                if not await _drain(bot, self.drain_timeout):
+                    log.warning("signal channel stopped with messages still being handled")
+                await _close_bot(bot)
+        finally:
+            self._bot = None
+            http, self._http = self._http, None
+            if http is not None:
+                await http.close()
+            hooks = list(self._hooks)
+            for task in hooks:
+                task.cancel()
+            await asyncio.gather(*hooks, return_exceptions=True)
+            if self._locked and self.receiver_lock is not None:
+                self._locked = False
+                await self.receiver_lock.release()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _start_receiver(self, bot: SignalBot) -> None:
+        task = asyncio.create_task(self._receive_forever(bot), name="signal-receive")
+        task.add_done_callback(self._watchdog)
+        self._receiver = task
+
+    def _watchdog(self, task: asyncio.Task[None]) -> None:
+        # The loop below only ends by cancellation; anything else is a bug that must not
+        # leave the bot deaf, so it is logged and the loop restarted (after a pause, so a
+        # loop that dies at once cannot spin).
+        if task.cancelled() or task is not self._receiver or not self.running:
+            return
+        error = task.exception()
+        log.error("signal receive loop died (%s); restarting it", type(error).__name__)
+        asyncio.get_running_loop().call_later(self.reconnect.initial, self._restart, task)
+
+    def _restart(self, dead: asyncio.Task[None]) -> None:
+        if self._receiver is dead and self.running and self._bot is not None:
+            self._start_receiver(self._bot)
+
+    async def _receive_forever(self, bot: SignalBot) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self.reconnect.initial
+        while not self._stopping:
+            started = loop.time()
+            try:
+                await self._receive_once(bot)
+                # A clean close (1000) ends signalbot's stream without an error.
+                log.info("signal receive stream closed by the server; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("signal receive stream failed (%s); reconnecting", type(exc).__name__)
+            if loop.time() - started >= self.reconnect.stable_after:
+                delay = self.reconnect.initial
+            self.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.reconnect.maximum)
+
+    async def _receive_once(self, bot: SignalBot) -> None:
+        # Private: signalbot's websocket stream (an async generator; closing it on the way
+        # out, cancellation included, closes the socket now rather than at GC time).
+        stream = bot._signal.messages.receive()
+        try:
+            async for raw in stream:
+                message = await self._parse(bot, raw)
+                if message is not None:
+                    # Private: queue for the pipeline's consumers, which run _Handler.
+                    await bot._pipeline._dispatch_to_handlers(message)
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _parse(self, bot: SignalBot, raw: str) -> DataMessage | None:
+        """A person's data message from a frame, or None for everything this bot ignores."""
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            log.warning("unreadable frame from signal-cli-rest-api dropped")
+            return None
+        if not isinstance(frame, dict):
+            return None
+        envelope = frame.get("envelope")
+        if not isinstance(envelope, dict):
+            if "error" in frame:
+                log.warning("signal-cli-rest-api reported a receive error")
+            return None
+        if frame.get("account") not in (None, self.number):
+            return None
+        data = envelope.get("dataMessage")
+        # Typing, receipts, calls, stories, edits and sync messages (what the account's
+        # other devices sent, with the *recipient* as source) are not requests.
+        if not isinstance(data, dict) or envelope.get("syncMessage") is not None:
+            return None
+        if any(data.get(flag) for flag in ("isExpirationUpdate", "isProfileKeyUpdate")):
+            return None
+        if envelope.get("sourceNumber") == self.number:
+            return None  # never answer ourselves
+        try:
+            message = await parse(bot._signal, raw)
+        except Exception as exc:
+            # pydantic's message would quote the frame: the class name only.
+            log.warning("signal message could not be parsed (%s); dropped", type(exc).__name__)
+            return None
+        if not isinstance(message, DataMessage) or isinstance(message, EditMessage):
+            return None  # reactions, remote deletes, group updates
+        return message
+
+    async def _on_message(self, message: DataMessage) -> None:
+        try:
+            if message.is_group() or isinstance(message, EditMessage):
+                return
+            sender = message.source_uuid or message.source_number
+            if not sender or not _is_recipient(sender):
+                return
+            # One message per person at a time, in arrival order (the pipeline runs
+            # several consumers); different people are handled concurrently.
+            async with self._turn(sender):
+                incoming = self._translate(message, sender)
+                self._turn_options[sender] = False
+                try:
+                    await self.engine.handle(incoming)
+                finally:
+                    self._turn_options.pop(sender, None)
+        except Exception as exc:
+            # A fixed message: the message and the exception text may hold identifiers.
+            log.error("signal message could not be handled (%s)", type(exc).__name__)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, sender: str) -> AsyncIterator[None]:
+        turn = self._turns.setdefault(sender, _Turn())
+        turn.waiting += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.waiting -= 1
+            if turn.waiting == 0:  # nobody queued behind: forget the sender
+                self._turns.pop(sender, None)
+
+    def _translate(self, message: DataMessage, sender: str) -> Incoming:
+        key = pseudonym(
+            self.engine.deps.keys.pseudonym, "signal_update", f"{sender}:{message.timestamp}"
+        )
+
+        def make(kind: InputKind, **fields: Any) -> Incoming:
+            return Incoming(
+                channel=Channel.SIGNAL,
+                sender_id=sender,
+                address=sender,
+                kind=kind,
+                # Keyed hash: the raw key would hold the sender's identifier.
+                update_key=f"sig:{key[:_UPDATE_KEY_HEX]}",
+                **fields,
+            )
+
+        raw = message.text or ""
+        place = maps_location(raw)
+        if place is _Place.INVALID:
+            return make(InputKind.UNSUPPORTED)
+        if isinstance(place, Location):
+            return make(InputKind.LOCATION, location=place)
+        if raw:
+            command = parse_command(raw)
+            if command is not None:
+                return make(InputKind.COMMAND, command=command[0], text=command[1])
+            text = clean(raw)
+            payload = self._chosen(sender, text)
+            if payload is not None:
+                return make(InputKind.OPTION, option=payload)
+            return make(InputKind.TEXT, text=text)
+        # Attachments, stickers, contact cards, payments...: nothing the bot can read.
+        return make(InputKind.UNSUPPORTED)
+
+    def _chosen(self, address: str, text: str) -> str | None:
+        """The payload a typed digit or label picks from the options last shown, if any."""
+        menu = self._menus.get(address)
+        if not menu:
+            return None  # after a restart, or no menu: plain text, and the handler re-asks
+        digits = _CHOICE.fullmatch(text)
+        if digits is not None:
+            index = int(digits.group(1))
+            return menu[index - 1].payload if 1 <= index <= len(menu) else None
+        wanted = text.casefold()
+        for option in menu:
+            if clean(option.label).casefold() == wanted:
+                return option.payload
+        return None
+
+    def _remember_menu(self, address: str, reply: Reply) -> None:
+        if reply.options:
+            _remember(self._menus, address, reply.options)
+            if address in self._turn_options:
+                self._turn_options[address] = True
+        elif not self._turn_options.get(address, False):
+            # A plain reply (a question expecting a typed number, say) retires the old list;
+            # a note after a list in the same turn does not.
+            self._menus.pop(address, None)
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def send(self, address: str, reply: Reply) -> SendStatus:
+        """Deliver ``reply`` to ``address`` (a UUID or an E.164 number), split and paced."""
+        if self._http is None:  # not started, or stopped (open while stop() drains)
+            return SendStatus.RETRY
+        if not _is_recipient(address):
+            log.warning("signal reply address is neither a number nor a UUID")
+            return SendStatus.FAILED
+        t = self.engine.deps.words.for_locale(None)
+        parts = render(reply, number_hint=t(self.number_hint), location_hint=t(self.location_hint))
+        if not parts:
+            log.warning("empty signal reply not sent")
+            return SendStatus.FAILED
+        # Before sending: the answer to an out-of-turn message can arrive before send returns.
+        self._remember_menu(address, reply)
+        for part in parts:
+            delay = self._pacer.delay(address)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            status = await self._send_part(address, part)
+            if status is not SendStatus.SENT:
+                return status
+        return SendStatus.SENT
+
+    async def _send_part(self, address: str, text: str) -> SendStatus:
+        http = self._http
+        if http is None:
+            return SendStatus.RETRY
+        # signalbot builds the body; "normal" text mode so that *, _ and ~ stay literal.
+        message = SendMessage(text=text, text_mode=TextMode.NORMAL)
+        body = (await message.to_generated(self.number, [address])).model_dump_json(
+            exclude_none=True, by_alias=True
+        )
+        try:
+            async with http.post(
+                self._url("/v2/send"), data=body, headers={"Content-Type": "application/json"}
+            ) as response:
+                status = response.status
+                answer = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("signal send to retry: %s", type(exc).__name__)
+            return SendStatus.RETRY
+        return self._outcome(status, _json(answer), address)
+
+    def _outcome(self, status: int, answer: object, address: str) -> SendStatus:
+        if status in (200, 201):
+            return self._results(answer)
+        if status == 429:
+            tokens = answer.get("challenge_tokens") if isinstance(answer, dict) else None
+            self._rate_limited(tokens if isinstance(tokens, list) else [])
+            return SendStatus.RETRY
+        if status >= 500:
+            log.info("signal send to retry: HTTP %s", status)
+            return SendStatus.RETRY
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if status == 400 and isinstance(error, str) and _says_unregistered(error, address):
+            return SendStatus.UNREACHABLE
+        log.warning("signal refused a message: HTTP %s", status)
+        return SendStatus.FAILED
+
+    def _results(self, answer: object) -> SendStatus:
+        """Per-recipient failures inside a 201 (signal-cli sent, Signal refused)."""
+        reasons: list[str] = []
+        for result in answer if isinstance(answer, list) else []:
+            errors = result.get("errors") if isinstance(result, dict) else None
+            failed = errors.get("recipients") if isinstance(errors, dict) else None
+            for item in failed if isinstance(failed, list) else []:
+                reason = item.get("reason") if isinstance(item, dict) else None
+                reasons.append(reason if isinstance(reason, str) else "")
+        if not reasons:
+            return SendStatus.SENT
+        if "UNREGISTERED_FAILURE" in reasons:
+            return SendStatus.UNREACHABLE
+        if _CAPTCHA_REASONS.intersection(reasons):
+            self._rate_limited([])
+        if _RETRY_REASONS.union(_CAPTCHA_REASONS).issuperset(reasons):
+            return SendStatus.RETRY
+        shown = reasons[0] if _REASON.fullmatch(reasons[0]) else "other"
+        log.warning("signal could not deliver a message: %s", shown)
+        return SendStatus.FAILED
+
+    def _rate_limited(self, tokens: Sequence[object]) -> None:
+        fresh = tuple(t for t in tokens if isinstance(t, str) and 0 < len(t) <= 200)
+        before = self.challenge
+        if before is None:
+            self.challenge = RateLimitChallenge(tokens=fresh[-5:], since=datetime.now(UTC))
+            log.warning(
+                "Signal is rate limiting this number and asks for a captcha (see README, "
+                "'Signal captcha'); messages are retried later"
+            )
+            if self.on_rate_limit is not None:
+                task = asyncio.create_task(self._run_hook(self.on_rate_limit, self.challenge))
+                self._hooks.add(task)
+                task.add_done_callback(self._hooks.discard)
+            return
+        kept = tuple(dict.fromkeys(before.tokens + fresh))[-5:]
+        self.challenge = RateLimitChallenge(tokens=kept, since=before.since, hits=before.hits + 1)
+
+    async def _run_hook(self, hook: RateLimitHook, challenge: RateLimitChallenge) -> None:
+        # A task, not awaited inline: the hook may itself send (to coordinators) and must
+        # not run inside the send that hit the limit.
+        try:
+            await hook(challenge)
+        except Exception as exc:
+            log.error("on_rate_limit hook failed (%s)", type(exc).__name__)
+
+    def clear_challenge(self) -> None:
+        """Forget the pending challenge (after it was solved some other way)."""
+        self.challenge = None
+
+    async def submit_captcha(self, captcha: str) -> bool:
+        """Lift the rate limit with a solved captcha (``signalcaptcha://…``); True if
+        signal-cli-rest-api accepted it for the newest challenge token."""
+        http, challenge = self._http, self.challenge
+        if http is None or challenge is None or not challenge.tokens:
+            return False
+        body = {"challenge_token": challenge.tokens[-1], "captcha": captcha.strip()}
+        path = f"/v1/accounts/{self.number}/rate-limit-challenge"
+        try:
+            async with http.post(self._url(path), json=body) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("captcha not submitted: %s", type(exc).__name__)
+            return False
+        if status not in (200, 201, 204):
+            log.warning("Signal refused the captcha: HTTP %s", status)
+            return False
+        self.challenge = None
+        log.info("Signal rate-limit challenge solved")
+        return True
+
+    def _url(self, path: str) -> str:
+        scheme = "https" if self.connection_mode == "https_only" else "http"
+        return f"{scheme}://{self.service}{path}"
+
+
+@dataclass
+class _Turn:
+    """One sender's messages are handled one at a time, in arrival order."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+class _Handler(DataMessageHandler):
+    """The one signalbot handler: hands every private data message to the channel."""
+
+    def __init__(self, channel: SignalChannel) -> None:
+        self._channel = channel
+
+    async def handle_data_message(self, context: DataMessageContext) -> None:
+        await self._channel._on_message(context.message)
+
+
+# -- signalbot plumbing (private attributes used only here) ---------------------------------
+
+
+async def _initialise(bot: SignalBot) -> None:
+    # SignalBot.start() would run this with signalbot's producer and retry failures forever
+    # (printing tracebacks); here the channel owns receiving and start() reports failures.
+    await bot._async_init()
+    await bot._pipeline.start(producers=0)
+
+
+async def _drain(bot: SignalBot, within: float) -> bool:
+    """Wait until the messages already queued have been handled (replies sent); False
+    when some were still in hand after ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            await bot._pipeline._q.join()
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _close_bot(bot: SignalBot) -> None:
+    """The one way this module shuts signalbot down: ``SignalBot.stop()`` would also call
+    ``loop.stop()`` and break the caller's event loop (asyncio.run, pytest)."""
+    init = bot.init_task
+    if init is not None and not init.done():
+        init.cancel()
+        await asyncio.gather(init, return_exceptions=True)
+    await bot._pipeline.stop()
+    await bot.close()
+    # The in-memory storage is an sqlite3 connection nobody else closes.
+    with contextlib.suppress(Exception):
+        closer = getattr(getattr(bot.storage, "_sqlite", None), "close", None)
+        if callable(closer):
+            closer()
+
+
+class _SignalbotLogRecords(logging.Filter):
+    """signalbot logs raw messages, sent texts and recipients' numbers in its arguments.
+    Keep each record's fixed template and the exception class; drop everything else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
+        if record.exc_info and record.exc_info[1] is not None:
+            template = f"{template} [{type(record.exc_info[1]).__name__}]"
+        record.msg = scrub(template)
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def _tame_signalbot_log(logger: logging.Logger, keep: set[logging.Handler]) -> None:
+    # Every SignalBot() adds a stderr handler to the "signalbot" logger, which would print
+    # around the application's redacting handlers: remove what it added, filter the rest.
+    for handler in list(logger.handlers):
+        if handler not in keep:
+            logger.removeHandler(handler)
+    if not any(isinstance(f, _SignalbotLogRecords) for f in logger.filters):
+        logger.addFilter(_SignalbotLogRecords())
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def render(
+    reply: Reply,
+    *,
+    number_hint: str = NUMBER_HINT,
+    location_hint: str = LOCATION_HINT,
+    limit: int = MAX_PART_BYTES,
+) -> list[str]:
+    """Plain-text messages for ``reply``: its text (split to ``limit`` UTF-8 bytes), then
+    the location hint and the options as a numbered list with ``number_hint``."""
+    parts = split_message(reply.text, limit)
+    blocks: list[str] = []
+    if reply.ask_location:
+        blocks.append(location_hint)
+    if reply.options:
+        lines = [f"{n}. {' '.join(o.label.split())}" for n, o in enumerate(reply.options, 1)]
+        blocks.append("\n".join([*lines, number_hint]))
+    if blocks:
+        tail = "\n\n".join(blocks)
+        if parts and _utf8_len(f"{parts[-1]}\n\n{tail}") <= limit:
+            parts[-1] = f"{parts[-1]}\n\n{tail}"
+        else:
+            parts += split_message(tail, limit)
+    return parts
+
+
+def split_message(text: str, limit: int = MAX_PART_BYTES) -> list[str]:
+    """Cut ``text`` into parts of at most ``limit`` UTF-8 bytes, at a line break where
+    possible, else at a space, else between characters. Blank parts are dropped."""
+    if limit < 4:
+        raise ValueError("a part must hold at least one character (4 bytes)")
+    parts: list[str] = []
+    rest = text.strip()
+    while rest:
+        cut = _fitting_prefix(rest, limit)
+        if cut == len(rest):
+            parts.append(rest)
+            break
+        head = rest[:cut]
+        at = head.rfind("\n")
+        if at <= 0:
+            at = head.rfind(" ")
+        if at <= 0:
+            at = cut
+        part = rest[:at].strip()
+        if part:
+            parts.append(part)
+        rest = rest[at:].strip()
+    return parts
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    used = 0
+    for index, char in enumerate(text):
+        used += _utf8_len(char)
+        if used > limit:
+            return index
+    return len(text)
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+# -- shared locations ------------------------------------------------------------------------
+
+
+class _Place(Enum):
+    INVALID = "invalid"  # a maps link whose coordinates are out of range
+
+
+_SCAN_CHARS: Final = 4000
+_LINK = re.compile(r"(?:https?://|geo:)[^\s<>\"']{1,2000}", re.IGNORECASE)
+_NUM = r"[-+]?\d{1,3}(?:\.\d{1,15})?"
+_PAIR = re.compile(rf"\s*({_NUM})\s*,\s*({_NUM})\s*")
+_AT_PAIR = re.compile(rf"@({_NUM}),({_NUM})")
+_OSM_FRAGMENT = re.compile(rf"map=\d{{1,2}}/({_NUM})/({_NUM})")
+_ONE_NUM = re.compile(rf"\s*({_NUM})\s*")
+_OSM_HOSTS: Final = frozenset({"openstreetmap.org", "www.openstreetmap.org", "osm.org"})
+_GOOGLE_KEYS: Final = ("q", "query", "ll", "center", "daddr", "destination", "sll")
+_APPLE_KEYS: Final = ("ll", "sll", "q", "daddr", "coordinate")
+
+
+def maps_location(text: str) -> Location | _Place | None:
+    """The place in the first maps link with coordinates in ``text``: ``geo:lat,lon``,
+    Google Maps (``?q=lat,lon``, ``/@lat,lon``), OpenStreetMap (``?mlat=&mlon=``,
+    ``#map=z/lat/lon``) or Apple Maps (``?ll=lat,lon``). None when there is none;
+    ``_Place.INVALID`` when the coordinates are impossible."""
+    for match in _LINK.finditer(text[:_SCAN_CHARS]):
+        pair = _link_coordinates(match.group(0).rstrip(".,;:!?)]"))
+        if pair is None:
+            continue
+        try:
+            lat, lon = validate_location(float(pair[0]), float(pair[1]))
+        except ValueError:
+            return _Place.INVALID
+        return Location(lat, lon)
+    return None
+
+
+def _link_coordinates(link: str) -> tuple[str, str] | None:
+    if link[:4].lower() == "geo:":
+        return _geo_coordinates(link[4:])
+    try:
+        url = urlsplit(link)
+    except ValueError:
+        return None
+    host = (url.hostname or "").lower()
+    query = parse_qs(url.query)
+
+    def first(keys: Sequence[str]) -> tuple[str, str] | None:
+        for key in keys:
+            for value in query.get(key, []):
+                found = _PAIR.fullmatch(value.split("(")[0])
+                if found is not None:
+                    return found.group(1), found.group(2)
+        return None
+
+    if _is_google_maps(host, url.path):
+        at = _AT_PAIR.search(unquote(url.path))
+        return first(_GOOGLE_KEYS) or ((at.group(1), at.group(2)) if at else None)
+    if host in _OSM_HOSTS:
+        lat = _ONE_NUM.fullmatch((query.get("mlat") or [""])[0])
+        lon = _ONE_NUM.fullmatch((query.get("mlon") or [""])[0])
+        if lat is not None and lon is not None:
+            return lat.group(1), lon.group(1)
+        fragment = _OSM_FRAGMENT.search(url.fragment)
+        return (fragment.group(1), fragment.group(2)) if fragment else None
+    if host == "maps.apple.com":
+        return first(_APPLE_KEYS)
+    return None
+
+
+def _geo_coordinates(rest: str) -> tuple[str, str] | None:
+    # geo:lat,lon[;u=..][?q=lat,lon(label)] (RFC 5870; Android adds the q form, 0,0 first)
+    path, _, query = unquote(rest).partition("?")
+    point = _PAIR.fullmatch(path.split(";")[0])
+    label = parse_qs(query).get("q", [""])[0]
+    named = _PAIR.fullmatch(label.split("(")[0]) if label else None
+    if point is not None and (named is None or float(point.group(1)) or float(point.group(2))):
+        return point.group(1), point.group(2)
+    return (named.group(1), named.group(2)) if named else None
+
+
+def _is_google_maps(host: str, path: str) -> bool:
+    if host.startswith("maps.google."):
+        return True
+    google = host in ("google.com", "www.google.com") or host.startswith("www.google.")
+    return google and path.startswith("/maps")
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _is_recipient(value: str) -> bool:
+    return bool(_E164.fullmatch(value) or _UUID.fullmatch(value))
+
+
+def _says_unregistered(error: str, address: str) -> bool:
+    # signal-cli: "The user <recipient> is not registered." Requiring the recipient in the
+    # text keeps an unregistered *account* (our own number) from retiring every contact.
+    lowered = error.lower()
+    return address.lower() in lowered and ("not registered" in lowered or "unregistered" in lowered)
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _remember(store: OrderedDict[str, _T], key: str, value: _T) -> None:
+    store.pop(key, None)
+    store[key] = value
+    while len(store) > _REMEMBERED:
+        store.popitem(last=False)
+
+
+class _Gcra:
+    """Generic cell rate algorithm: ``burst`` at once, then one per ``interval``."""
+
+    def __init__(self, interval: float, burst: int) -> None:
+        self.interval = interval
+        self.tolerance = interval * (burst - 1)
+        self.tat = float("-inf")  # theoretical arrival time of the next conforming send
+
+    def reserve(self, wanted: float) -> float:
+        """Book the earliest slot at or after ``wanted``; return its time."""
+        slot = max(wanted, self.tat - self.tolerance)
+        self.tat = max(self.tat, slot) + self.interval
+        return slot
+
+
+class _Pacer:
+    """Per-recipient and overall send pacing. Reservations happen without awaiting, so
+    concurrent senders queue up in order instead of racing."""
+
+    def __init__(self, pacing: SignalPacing, clock: Callable[[], float]) -> None:
+        self.pacing = pacing
+        self.clock = clock
+        self._overall = _Gcra(pacing.global_interval, pacing.global_burst)
+        self._recipients: OrderedDict[str, _Gcra] = OrderedDict()
+
+    def delay(self, address: str) -> float:
+        """Seconds to wait before sending the next message to ``address``."""
+        now = self.clock()
+        bucket = self._recipients.get(address)
+        if bucket is None:
+            bucket = _Gcra(self.pacing.recipient_interval, self.pacing.recipient_burst)
+        _remember(self._recipients, address, bucket)
+        slot = self._overall.reserve(bucket.reserve(now))
+        return max(0.0, slot - now)

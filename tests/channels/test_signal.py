@@ -1,0 +1,861 @@
+"""The Signal channel: the real signalbot client against the signal-cli-rest-api emulator.
+
+Each test runs signalbot inside the test's event loop with the real engine on a fresh database
+and a small route table. One person's messages are handled one at a time and in order, so once
+a later message is answered every earlier one from that person has been handled completely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import pathlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.signal import (
+    LOCATION_HINT,
+    MAX_PART_BYTES,
+    NUMBER_HINT,
+    SIGNALBOT_LOGGER,
+    FileReceiverLock,
+    RateLimitChallenge,
+    Reconnect,
+    SignalChannel,
+    SignalPacing,
+    SignalReceiverBusy,
+    SignalUnavailable,
+    _Pacer,
+    _tame_signalbot_log,
+    maps_location,
+    render,
+    split_message,
+)
+from bot.core.context import Context
+from bot.core.engine import Engine
+from bot.core.messages import Incoming, InputKind, Location, Option, Reply, SendStatus
+from bot.core.ratelimit import RateLimiter
+from bot.core.routes import Routes
+from bot.db.base import Base
+from bot.db.models import Contact
+from bot.domain import Channel
+from bot.privacy import RedactionFilter
+from bot.settings import Settings, SettingsError
+from bot.signal_emulator import (
+    FaultKind,
+    MapStyle,
+    SentMessage,
+    SignalEmulator,
+    Unregistered,
+    maps_link,
+)
+from tests.support.engine import make_engine
+
+LONG_LINE = "Line with *stars* and _underscores_ — кириллица too"
+LONG_TEXT = "\n".join(f"{n:03d} {LONG_LINE}" for n in range(120))  # ≈8600 UTF-8 bytes
+FAST = SignalPacing(recipient_burst=50, recipient_interval=0.001, global_interval=0.0)
+QUICK_RECONNECT = Reconnect(initial=0.02, maximum=0.2)
+CHOICES = (Option("Yes", "pick:yes"), Option("No", "pick:no"), Option("Maybe later", "pick:?"))
+
+
+def build_routes(seen: list[Incoming]) -> Routes:
+    """Echo, a choice, a location question, a very long answer; every call recorded."""
+
+    async def start(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply(f"welcome {msg.args}".strip())
+
+    async def choose(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply("Pick one", CHOICES)
+
+    async def where(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply("Where are you?", [Option("Skip", "skip:loc")], ask_location=True)
+
+    async def count(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply("How many?")  # expects a typed number: no menu may swallow it
+
+    async def long(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply(LONG_TEXT)
+
+    async def option(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply(f"picked {msg.option}")
+
+    async def fallback(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        if msg.kind is InputKind.LOCATION and msg.location is not None:
+            ctx.reply(f"location {msg.location.lat:.3f} {msg.location.lon:.3f}")
+        else:
+            ctx.reply(f"you said: {msg.text}")
+
+    async def unknown(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply("unknown command")
+
+    async def unsupported(msg: Incoming, ctx: Context) -> None:
+        seen.append(msg)
+        ctx.reply("text only please")
+
+    return Routes(
+        commands={"start": start, "choose": choose, "where": where, "count": count, "long": long},
+        options={"pick": option, "skip": option},
+        flows={},
+        fallback=fallback,
+        unknown_command=unknown,
+        unsupported=unsupported,
+    )
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[SignalEmulator]:
+    emulator = SignalEmulator(seed=7)
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+def seen() -> list[Incoming]:
+    return []
+
+
+@pytest.fixture
+def engine(sessions: async_sessionmaker[AsyncSession], seen: list[Incoming]) -> Engine:
+    built = make_engine(sessions, build_routes(seen))
+    built.limiter = RateLimiter(burst=100)  # transcripts here are faster than any person
+    return built
+
+
+@pytest.fixture
+def challenges() -> list[RateLimitChallenge]:
+    return []
+
+
+@pytest.fixture
+async def bot(
+    emu: SignalEmulator, engine: Engine, challenges: list[RateLimitChallenge]
+) -> AsyncIterator[SignalChannel]:
+    async def told(challenge: RateLimitChallenge) -> None:
+        challenges.append(challenge)
+
+    channel = SignalChannel(
+        engine,
+        number=emu.number,
+        service=emu.service,
+        pacing=FAST,
+        reconnect=QUICK_RECONNECT,
+        on_rate_limit=told,
+        ready_timeout=5,
+    )
+    await channel.start()
+    try:
+        await emu.wait_for_receivers()
+        yield channel
+    finally:
+        await channel.stop()
+
+
+def texts(messages: list[SentMessage]) -> list[str]:
+    return [m.text for m in messages]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Poll ``check`` until it holds (for effects the emulator cannot see, like rows)."""
+    for _ in range(int(within / 0.02)):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+async def contact_reachable(sessions: async_sessionmaker[AsyncSession]) -> list[bool]:
+    async with sessions() as session:
+        return list((await session.scalars(select(Contact.reachable))).all())
+
+
+# -- start-up ------------------------------------------------------------------------------
+
+
+async def test_start_registers_sender_and_connects_once(
+    emu: SignalEmulator, bot: SignalChannel, engine: Engine
+) -> None:
+    assert bot.running
+    assert bot.receiving
+    assert engine.senders[Channel.SIGNAL] is bot
+    assert bot.username is None
+    assert emu.receivers == 1
+    # signalbot's own stderr handler is gone: its records go through the app's handlers.
+    assert logging.getLogger(SIGNALBOT_LOGGER).handlers == []
+    paths = [c.path for c in emu.calls]
+    assert "/v1/health" in paths
+    assert "/v1/about" in paths
+    assert f"/v1/groups/{emu.number}" in paths
+    assert emu.problems == []
+
+
+async def test_wrong_mode_or_no_service_fails_start_cleanly(engine: Engine) -> None:
+    async with SignalEmulator(mode="normal") as wrong:
+        channel = SignalChannel(engine, number=wrong.number, service=wrong.service, ready_timeout=3)
+        with pytest.raises(SignalUnavailable, match="json-rpc"):
+            await channel.start()
+        assert not channel.running
+        assert not channel.receiving
+        assert Channel.SIGNAL not in engine.senders
+        service = wrong.service
+    # Nothing listens there any more: start gives up after ready_timeout.
+    channel = SignalChannel(engine, number="+16045550100", service=service, ready_timeout=0.3)
+    with pytest.raises(SignalUnavailable, match="HRBOT_SIGNAL_SERVICE"):
+        await channel.start()
+    assert not channel.running
+
+
+async def test_stop_never_stops_the_event_loop(emu: SignalEmulator, engine: Engine) -> None:
+    channel = SignalChannel(engine, number=emu.number, service=emu.service, ready_timeout=5)
+    try:
+        for _ in range(2):  # start again after a stop: nothing left over
+            await channel.start()
+            await emu.wait_for_receivers()
+            await channel.stop()
+            await channel.stop()  # idempotent
+            assert asyncio.get_running_loop().is_running()
+            await emu.wait_for(lambda: emu.receivers == 0)
+    finally:
+        await channel.stop()
+    assert not channel.running
+    assert await channel.send("+16045550101", Reply("after stop")) is SendStatus.RETRY
+
+
+async def test_second_receiver_is_refused(
+    emu: SignalEmulator, engine: Engine, tmp_path: pathlib.Path
+) -> None:
+    path = tmp_path / "signal.lock"
+    first = SignalChannel(
+        engine, number=emu.number, service=emu.service, receiver_lock=FileReceiverLock(path)
+    )
+    second = SignalChannel(
+        engine, number=emu.number, service=emu.service, receiver_lock=FileReceiverLock(path)
+    )
+    await first.start()
+    try:
+        with pytest.raises(SignalReceiverBusy):
+            await second.start()
+        assert not second.running
+        await emu.wait_for_receivers()
+        assert emu.connections == 1
+    finally:
+        await first.stop()
+    try:
+        await second.start()  # the lock was released
+        assert second.running
+    finally:
+        await second.stop()
+
+
+def test_from_settings(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    for name in [n for n in os.environ if n.startswith("HRBOT_")]:
+        monkeypatch.delenv(name)
+    channel = SignalChannel.from_settings(
+        engine,
+        Settings(signal_number="+16045550100", signal_service="127.0.0.1:8080", data_dir=tmp_path),
+    )
+    assert (channel.number, channel.service) == ("+16045550100", "127.0.0.1:8080")
+    assert isinstance(channel.receiver_lock, FileReceiverLock)
+    assert channel.receiver_lock.path.parent == tmp_path
+    with pytest.raises(SettingsError, match="HRBOT_SIGNAL_NUMBER"):
+        SignalChannel.from_settings(engine, Settings(signal_service="127.0.0.1:8080"))
+    with pytest.raises(SettingsError, match="HRBOT_SIGNAL_NUMBER") as raised:
+        SignalChannel.from_settings(
+            engine, Settings(signal_number="604 555 0100", signal_service="127.0.0.1:8080")
+        )
+    assert "604 555 0100" not in str(raised.value)  # a phone number is never repeated
+    with pytest.raises(SettingsError, match="HRBOT_SIGNAL_SERVICE"):
+        SignalChannel.from_settings(engine, Settings(signal_number="+16045550100"))
+
+
+# -- incoming ------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("bot")
+async def test_text_and_command_round_trip(emu: SignalEmulator, seen: list[Incoming]) -> None:
+    ana = emu.person("ana")
+    assert texts(await ana.say("/start ABC")) == ["welcome ABC"]
+    assert texts(await ana.say("hello  there\u200b")) == ["you said: hello there"]
+    assert texts(await ana.say("/nope")) == ["unknown command"]
+
+    first = seen[0]
+    assert (first.kind, first.command, first.text) == (InputKind.COMMAND, "start", "ABC")
+    assert first.channel is Channel.SIGNAL
+    assert first.sender_id == first.address == ana.uuid  # the UUID, not the number
+    assert first.update_key is not None
+    assert first.update_key.startswith("sig:")
+    for msg in seen:
+        assert msg.update_key is not None
+        assert ana.uuid not in msg.update_key
+        assert ana.number not in msg.update_key
+    assert len({m.update_key for m in seen}) == len(seen)
+    assert all(m.recipient == ana.uuid for m in ana.inbox)
+    assert all(m.text_mode == "normal" for m in ana.inbox)  # *stars* stay literal
+    assert emu.problems == []
+    assert emu.errors == []
+
+
+@pytest.mark.usefixtures("bot")
+async def test_number_only_sender_is_answered_on_the_number(
+    emu: SignalEmulator, seen: list[Incoming]
+) -> None:
+    ana = emu.person("ana")
+    frame = ana.frame("hi")
+    frame["envelope"]["sourceUuid"] = None  # an old client that shows only the number
+    assert texts(await ana.send_frame(frame)) == ["you said: hi"]
+    assert seen[-1].sender_id == ana.number
+    assert ana.last.recipient == ana.number
+
+
+@pytest.mark.usefixtures("bot")
+async def test_a_digit_or_the_label_picks_the_option(
+    emu: SignalEmulator, seen: list[Incoming]
+) -> None:
+    ana = emu.person("ana")
+    [menu] = await ana.say("/choose")
+    assert menu.text == f"Pick one\n\n1. Yes\n2. No\n3. Maybe later\n{NUMBER_HINT}"
+    assert texts(await ana.say("2")) == ["picked pick:no"]
+    assert seen[-1].kind is InputKind.OPTION
+    # The plain answer retired the list: a digit is text again until a list is shown.
+    assert texts(await ana.say("2")) == ["you said: 2"]
+    await ana.say("/choose")
+    assert texts(await ana.say("  maybe LATER ")) == ["picked pick:?"]
+    await ana.say("/choose")
+    assert texts(await ana.say("7")) == ["you said: 7"]  # not on the list: plain text
+    await ana.say("/choose")
+    assert texts(await ana.say("yes please")) == ["you said: yes please"]
+    await ana.say("/choose")
+    assert texts(await ana.pick("Yes")) == ["picked pick:yes"]
+    # Someone else's menu is not Ana's.
+    bob = emu.person("bob")
+    assert texts(await bob.say("1")) == ["you said: 1"]
+
+
+@pytest.mark.usefixtures("bot")
+async def test_a_plain_question_retires_the_old_menu(emu: SignalEmulator) -> None:
+    ana = emu.person("ana")
+    await ana.say("/choose")
+    assert texts(await ana.say("/count")) == ["How many?"]
+    assert texts(await ana.say("2")) == ["you said: 2"]  # a quantity, not option 2
+
+
+async def test_a_digit_after_a_restart_is_plain_text(emu: SignalEmulator, engine: Engine) -> None:
+    ana = emu.person("ana")
+    channel = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST)
+    await channel.start()
+    try:
+        await emu.wait_for_receivers()
+        await ana.say("/choose")
+    finally:
+        await channel.stop()
+    channel = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST)
+    await channel.start()
+    try:
+        await emu.wait_for_receivers()
+        assert texts(await ana.say("1")) == ["you said: 1"]
+    finally:
+        await channel.stop()
+
+
+@pytest.mark.usefixtures("bot")
+async def test_location_question_and_maps_links(emu: SignalEmulator, seen: list[Incoming]) -> None:
+    ana = emu.person("ana")
+    [question] = await ana.say("/where")
+    assert question.text == f"Where are you?\n\n{LOCATION_HINT}\n\n1. Skip\n{NUMBER_HINT}"
+    for style in MapStyle:
+        replies = await ana.share_location_link(49.2827, -123.1207, style=style)
+        assert texts(replies) == ["location 49.283 -123.121"]
+        assert seen[-1].kind is InputKind.LOCATION
+        assert seen[-1].text == ""  # the link held the coordinates: not kept as text
+    # Signal Android: a place name, a blank line, the link (with a map picture).
+    frame = ana.frame(
+        f"Main St & Hastings\n\n{maps_link(49.2811, -123.0987)}",
+        attachments=[
+            {"contentType": "image/jpeg", "id": "map.jpg", "size": 9000, "isVoiceNote": False}
+        ],
+    )
+    assert texts(await ana.send_frame(frame)) == ["location 49.281 -123.099"]
+    assert texts(await ana.say("geo:91,0")) == ["text only please"]  # impossible place
+
+
+@pytest.mark.usefixtures("bot")
+async def test_attachments_and_stickers_alone_are_unsupported(
+    emu: SignalEmulator, seen: list[Incoming]
+) -> None:
+    ana = emu.person("ana")
+    assert texts(await ana.send_attachment()) == ["text only please"]
+    assert texts(await ana.send_attachment(content_type="audio/aac", voice_note=True)) == [
+        "text only please"
+    ]
+    assert texts(await ana.send_sticker()) == ["text only please"]
+    assert {m.kind for m in seen} == {InputKind.UNSUPPORTED}
+    # A caption is something the person typed.
+    assert texts(await ana.send_attachment(caption="is this clean?")) == [
+        "you said: is this clean?"
+    ]
+    assert not any(c.path.startswith("/v1/attachments") for c in emu.calls)  # never fetched
+
+
+@pytest.mark.usefixtures("bot")
+async def test_groups_own_devices_and_housekeeping_are_ignored(
+    emu: SignalEmulator, seen: list[Incoming]
+) -> None:
+    ana = emu.person("ana")
+    await ana.say_in_group("hello group")
+    await emu.push(emu.own_device_frame(ana, "sent from the bot's phone"))
+    await emu.push(emu.typing_frame(ana))
+    await emu.push(emu.receipt_frame(ana, [1, 2]))
+    await ana.send_frame(ana.frame(None, isExpirationUpdate=True, expiresInSeconds=3600), expect=0)
+    await ana.send_frame(ana.frame(None, isProfileKeyUpdate=True), expect=0)
+    await emu.push_error("Failed to decrypt message")
+    await emu.push_raw("not json")
+    broken = ana.frame("no server timestamps")
+    del broken["envelope"]["serverReceivedTimestamp"]
+    await ana.send_frame(broken, expect=0)
+    # The loop survived all of that, and only this message is answered.
+    assert texts(await ana.say("still there?")) == ["you said: still there?"]
+    assert [m.text for m in seen] == ["still there?"]
+    assert ana.texts == ["you said: still there?"]
+
+
+@pytest.mark.usefixtures("bot")
+async def test_long_reply_is_split_below_the_inline_limit(emu: SignalEmulator) -> None:
+    ana = emu.person("ana")
+    count = len(split_message(LONG_TEXT))
+    assert count >= 3
+    replies = await ana.say("/long", expect=count)
+    assert len(replies) == count
+    assert all(m.inline and len(m.text.encode()) <= MAX_PART_BYTES for m in replies)
+    assert "\n".join(texts(replies)) == LONG_TEXT
+    assert emu.problems == []
+
+
+@pytest.mark.usefixtures("bot")
+async def test_duplicate_frame_is_handled_once(emu: SignalEmulator, seen: list[Incoming]) -> None:
+    ana = emu.person("ana")
+    frame = ana.frame("once please")
+    await emu.push(frame)
+    await emu.push(frame)  # the same source and timestamp, delivered again
+    await ana.say("after", expect=0)
+    # Ana's messages are handled in order: once "after" is answered, so are both copies.
+    await emu.wait_for(lambda: "you said: after" in ana.texts)
+    assert ana.texts == ["you said: once please", "you said: after"]
+
+
+# -- reliability ---------------------------------------------------------------------------
+
+
+async def test_clean_close_mid_conversation_reconnects(
+    emu: SignalEmulator, bot: SignalChannel
+) -> None:
+    ana = emu.person("ana")
+    assert texts(await ana.say("before")) == ["you said: before"]
+    for _ in range(2):
+        connected = emu.connections
+        assert await emu.close_websockets(code=1000) == 1
+        # Faithful to the real server: while nobody is connected a message is lost.
+        await ana.say("into the void", expect=0)
+        await emu.wait_for_receivers(connections=connected + 1)
+        assert texts(await ana.say("after")) == ["you said: after"]
+    assert bot.reconnects >= 2
+    assert bot.receiving
+    assert [f["envelope"]["dataMessage"]["message"] for f in emu.lost] == ["into the void"] * 2
+
+
+async def test_error_close_and_server_restart_reconnect(
+    emu: SignalEmulator, bot: SignalChannel
+) -> None:
+    ana = emu.person("ana")
+    connected = emu.connections
+    await emu.close_websockets(code=1011, message="internal error")
+    await emu.wait_for_receivers(connections=connected + 1)
+    assert texts(await ana.say("still here")) == ["you said: still here"]
+
+
+async def test_watchdog_restarts_a_dead_receive_loop(
+    emu: SignalEmulator,
+    bot: SignalChannel,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Buggy:
+        """Back-off settings that blow up the loop itself once the stream has ended."""
+
+        initial = maximum = 0.01
+
+        @property
+        def stable_after(self) -> float:
+            raise RuntimeError("a bug in the receive loop")
+
+    monkeypatch.setattr(bot, "reconnect", Buggy())
+    connected = emu.connections
+    await emu.close_websockets()
+    await emu.wait_for_receivers(connections=connected + 1)
+    assert "signal receive loop died (RuntimeError); restarting it" in caplog.text
+    assert texts(await emu.person("ana").say("hello?")) == ["you said: hello?"]
+
+
+async def test_stop_lets_the_message_in_hand_finish(
+    emu: SignalEmulator, bot: SignalChannel, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ana = emu.person("ana")
+    real_handle = engine.handle
+    busy = asyncio.Event()
+
+    async def slow(msg: Incoming) -> None:
+        busy.set()
+        await asyncio.sleep(0.3)
+        await real_handle(msg)
+
+    monkeypatch.setattr(engine, "handle", slow)
+    await ana.say("last words", expect=0)
+    await asyncio.wait_for(busy.wait(), 5)
+    await bot.stop()
+    assert ana.texts == ["you said: last words"]
+    assert not bot.running
+
+
+async def test_one_person_in_order_others_in_parallel(
+    emu: SignalEmulator, bot: SignalChannel, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_handle = engine.handle
+    active: dict[str, int] = {}
+    overlap: list[str] = []
+
+    async def tracked(msg: Incoming) -> None:
+        active[msg.sender_id] = active.get(msg.sender_id, 0) + 1
+        if active[msg.sender_id] > 1:
+            overlap.append("same person twice at once")
+        try:
+            await asyncio.sleep(0.05)
+            await real_handle(msg)
+        finally:
+            active[msg.sender_id] -= 1
+
+    monkeypatch.setattr(engine, "handle", tracked)
+    ana, bob = emu.person("ana"), emu.person("bob")
+    for n in range(4):
+        await emu.push(ana.frame(f"a{n}"))
+        await emu.push(bob.frame(f"b{n}"))
+    await emu.wait_for(lambda: len(ana.inbox) == 4 and len(bob.inbox) == 4)
+    assert ana.texts == [f"you said: a{n}" for n in range(4)]
+    assert bob.texts == [f"you said: b{n}" for n in range(4)]
+    assert overlap == []
+
+
+# -- sending and its failures --------------------------------------------------------------
+
+
+async def test_rate_limit_challenge_is_recorded_and_solved(
+    emu: SignalEmulator,
+    bot: SignalChannel,
+    challenges: list[RateLimitChallenge],
+) -> None:
+    ana = emu.person("ana")
+    assert texts(await ana.say("hi")) == ["you said: hi"]
+    emu.require_captcha()
+    await ana.say("are you there?", expect=0)
+    await emu.wait_for(lambda: bot.challenge_pending)
+    assert await bot.send(ana.uuid, Reply("direct")) is SendStatus.RETRY
+
+    async def told() -> bool:
+        return bool(challenges)
+
+    await eventually(told)
+    issued = list(emu.challenges)
+    assert bot.challenge is not None
+    assert bot.challenge.tokens == tuple(issued[-len(bot.challenge.tokens) :])
+    assert bot.challenge.hits == 2
+    assert len(challenges) == 1  # coordinators are told once, not per message
+    assert [e.status for e in emu.errors] == [429, 429]
+
+    assert await bot.submit_captcha("signalcaptcha://solved-by-a-coordinator")
+    assert not bot.challenge_pending
+    assert emu.challenges[issued[-1]].solved_with == "signalcaptcha://solved-by-a-coordinator"
+    assert texts(await ana.say("now?")) == ["you said: now?"]
+    assert not await bot.submit_captcha("signalcaptcha://nothing-pending")
+
+
+async def test_send_maps_errors_to_statuses(
+    emu: SignalEmulator, bot: SignalChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    ana = emu.person("ana")
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        assert await bot.send(ana.uuid, Reply("direct")) is SendStatus.SENT
+        emu.fail_next_send(FaultKind.SERVER_ERROR)
+        assert await bot.send(ana.uuid, Reply("text-for-later")) is SendStatus.RETRY
+        emu.fail_next_send(FaultKind.BAD_REQUEST)
+        assert await bot.send(ana.uuid, Reply("text-refused")) is SendStatus.FAILED
+        assert await bot.send("not-an-address", Reply("x")) is SendStatus.FAILED
+        assert await bot.send(ana.uuid, Reply(" \n ")) is SendStatus.FAILED
+        ana.unregister(Unregistered.RESULTS)
+        assert await bot.send(ana.uuid, Reply("gone")) is SendStatus.UNREACHABLE
+        ana.unregister(Unregistered.ERROR)
+        assert await bot.send(ana.uuid, Reply("gone")) is SendStatus.UNREACHABLE
+        assert await bot.send(ana.number, Reply("gone")) is SendStatus.UNREACHABLE
+    assert not bot.challenge_pending
+    assert ana.texts == ["direct"]
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot."))
+    assert "HTTP 400" in logged
+    assert "HTTP 500" in logged
+    for leak in (ana.uuid, ana.number, "text-refused", "text-for-later", "not registered"):
+        assert leak not in logged
+
+
+async def test_unregistered_person_is_marked_unreachable(
+    emu: SignalEmulator, bot: SignalChannel, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ana = emu.person("ana")
+    assert texts(await ana.say("hi")) == ["you said: hi"]
+    assert await contact_reachable(sessions) == [True]
+    ana.unregister()
+    await ana.say("deleting my account now", expect=0)
+
+    async def unreachable() -> bool:
+        return await contact_reachable(sessions) == [False]
+
+    await eventually(unreachable)
+    # Writing again proves they can be reached.
+    ana.register()
+    assert texts(await ana.say("back again")) == ["you said: back again"]
+    assert await contact_reachable(sessions) == [True]
+
+
+# -- privacy -------------------------------------------------------------------------------
+
+
+async def test_no_identifier_or_text_in_tables_or_logs(
+    emu: SignalEmulator,
+    engine: Engine,
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What a production log handler would print: everything at DEBUG, behind redaction.
+    printed = io.StringIO()
+    production = logging.StreamHandler(printed)
+    production.addFilter(RedactionFilter())
+    root = logging.getLogger()
+    root.addHandler(production)
+    caplog.set_level(logging.DEBUG)
+    ana = emu.person("ana maria")
+    bob = emu.person("bob", share_number=False)
+    channel = SignalChannel(
+        engine, number=emu.number, service=emu.service, pacing=FAST, reconnect=QUICK_RECONNECT
+    )
+    try:
+        await channel.start()
+        # As if an operator turned signalbot's own logging up: its records still carry
+        # nothing but their fixed templates.
+        logging.getLogger(SIGNALBOT_LOGGER).setLevel(logging.DEBUG)
+        await emu.wait_for_receivers()
+        await ana.say("/start secret-invite")
+        await ana.say("/choose")
+        await ana.say("2")
+        await ana.share_location_link(49.2827, -123.1207)
+        await ana.say("I need 10 syringes at the blue door")
+        await bob.say("hello from bob")
+        await bob.send_sticker()
+        await emu.push(ana.frame("broken", group_id=None, attachments="not a list"))
+        connected = emu.connections
+        await emu.close_websockets()
+        await emu.wait_for_receivers(connections=connected + 1)
+        emu.fail_next_send(FaultKind.RATE_LIMIT)
+        await ana.say("rate limited", expect=0)
+        await emu.wait_for(lambda: channel.challenge_pending)
+        bob.unregister(Unregistered.ERROR)
+        await bob.say("gone", expect=0)
+        await emu.wait_for(lambda: any(e.status == 400 for e in emu.errors))
+        ana.unregister()
+        await ana.say("gone too", expect=0)
+        await emu.wait_for(lambda: ana.uuid in emu.undelivered)
+        await channel.stop()
+    finally:
+        await channel.stop()
+        root.removeHandler(production)
+        logging.getLogger(SIGNALBOT_LOGGER).setLevel(logging.WARNING)
+
+    dump: list[str] = []
+    async with sessions() as session:
+        connection = await session.connection()
+        present = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+        assert {"contacts", "seen_updates", "conversation_states"} <= present
+        # Every model's table and anything else the migrations made, with SELECT *: a model
+        # running ahead of its migration can neither hide a column nor break the dump.
+        for name in sorted({t.name for t in Base.metadata.sorted_tables} | present):
+            if name not in present:
+                continue  # a model whose migration is not written yet holds nothing
+            query = text(f'SELECT * FROM "{name}"')  # noqa: S608 - names from the inspector
+            for row in (await session.execute(query)).all():
+                dump.append(f"{name}: {row!r}")
+    assert any(line.startswith("contacts:") for line in dump)
+    assert any(r.name == SIGNALBOT_LOGGER for r in caplog.records)  # signalbot did log
+    ours = "\n".join(
+        r.getMessage() + (r.exc_text or "")
+        for r in caplog.records
+        if r.name.startswith(("bot", "signalbot"))
+    )
+    leaks = [
+        *(p.number for p in (ana, bob)),
+        *(p.number.lstrip("+") for p in (ana, bob)),
+        *(p.uuid for p in (ana, bob)),
+        *(p.uuid.replace("-", "") for p in (ana, bob)),
+        *(p.profile_name for p in (ana, bob)),
+        "49.28",
+        "123.12",
+        "syringes",
+        "secret-invite",
+        "hello from bob",
+        *emu.challenges,  # the captcha tokens are the operator's business, not the log's
+    ]
+    for name, content in (
+        ("tables", "\n".join(dump)),
+        ("our log records", ours),
+        ("production log", printed.getvalue()),
+    ):
+        for leak in leaks:
+            assert leak not in content, f"{leak!r} found in {name}"
+    assert "Signal is rate limiting" in printed.getvalue()
+
+
+def test_signalbot_records_keep_only_their_template(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger(SIGNALBOT_LOGGER)
+    _tame_signalbot_log(logger, set(logger.handlers))
+    caplog.set_level(logging.DEBUG, logger=SIGNALBOT_LOGGER)
+    try:
+        raise ValueError("+16045550123 said: I need naloxone")
+    except ValueError:
+        logger.exception(
+            "[Bot] Message %s not delivered to %s: %s", 1700000000000, "+16045550123", "x"
+        )
+    logger.warning("Received from 0d6e6f0a-4a42-4b4e-9d55-1b8e7b5f2c11 at 49.28271,-123.12074")
+    [first, second] = [r for r in caplog.records if r.name == SIGNALBOT_LOGGER]
+    assert first.getMessage() == "[Bot] Message %s not delivered to %s: %s [ValueError]"
+    assert first.exc_info is None
+    assert first.exc_text is None
+    assert "0d6e6f0a" not in second.getMessage()
+    assert "49.28271" not in second.getMessage()
+
+
+# -- pure parts ----------------------------------------------------------------------------
+
+
+def test_render() -> None:
+    assert render(Reply("plain")) == ["plain"]
+    assert render(Reply("  ")) == []
+    choice = Reply("Pick", (Option("A  b\nc", "x:1"), Option("D", "x:2")))
+    assert render(choice, number_hint="Type a number") == ["Pick\n\n1. A b c\n2. D\nType a number"]
+    where = Reply("Where?", ask_location=True)
+    assert render(where, location_hint="Type a place") == ["Where?\n\nType a place"]
+    # A list that does not fit after the text goes in its own message.
+    big = Reply("x" * 1990, (Option("Yes", "y:1"),))
+    parts = render(big)
+    assert parts == ["x" * 1990, f"1. Yes\n{NUMBER_HINT}"]
+
+
+def test_split_message() -> None:
+    assert split_message("short") == ["short"]
+    assert split_message("  \n ") == []
+    assert split_message("aaa\nbbb ccc", limit=7) == ["aaa", "bbb ccc"]
+    assert split_message("aaaa bbbb", limit=6) == ["aaaa", "bbbb"]
+    assert split_message("abcdefgh", limit=4) == ["abcd", "efgh"]
+    # Counted in UTF-8 bytes: Cyrillic letters take two, this emoji four.
+    assert split_message("жжжж", limit=4) == ["жж", "жж"]
+    assert split_message("💉💉", limit=4) == ["💉", "💉"]
+    with pytest.raises(ValueError, match="at least one character"):
+        split_message("x", limit=3)
+    parts = split_message(LONG_TEXT)
+    assert all(len(p.encode()) <= MAX_PART_BYTES for p in parts)
+    assert "\n".join(parts) == LONG_TEXT
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("geo:49.2827,-123.1207", (49.2827, -123.1207)),
+        ("geo:0,0?q=49.2827,-123.1207(Needle drop)", (49.2827, -123.1207)),
+        ("geo:49.2827,-123.1207;u=35", (49.2827, -123.1207)),
+        ("https://maps.google.com/maps?q=49.2827%2C-123.1207", (49.2827, -123.1207)),
+        ("https://maps.google.com/?q=49.2827,-123.1207", (49.2827, -123.1207)),
+        ("see https://www.google.com/maps/@49.2827,-123.1207,15z ok", (49.2827, -123.1207)),
+        (
+            "https://www.google.com/maps/search/?api=1&query=49.2827%2C-123.1207",
+            (49.2827, -123.1207),
+        ),
+        (
+            "https://www.openstreetmap.org/?mlat=49.2827&mlon=-123.1207#map=17/1/2",
+            (49.2827, -123.1207),
+        ),
+        ("https://www.openstreetmap.org/#map=16/49.2827/-123.1207", (49.2827, -123.1207)),
+        ("https://maps.apple.com/?ll=49.2827,-123.1207&q=Dropped%20Pin", (49.2827, -123.1207)),
+        ("(https://maps.apple.com/?ll=-33.8688,151.2093).", (-33.8688, 151.2093)),
+        ("https://maps.google.com/maps?q=Main+Street", None),
+        ("https://example.org/?q=49.2827,-123.1207", None),
+        ("meet at 49.2827,-123.1207", None),
+        ("https://maps.app.goo.gl/AbCdEf", None),
+        ("", None),
+    ],
+)
+def test_maps_location(text: str, expected: tuple[float, float] | None) -> None:
+    found = maps_location(text)
+    if expected is None:
+        assert found is None
+    else:
+        assert found == Location(*expected)
+
+
+def test_impossible_coordinates_are_flagged() -> None:
+    found = maps_location("geo:91,0")
+    assert found is not None
+    assert not isinstance(found, Location)
+    assert maps_location("https://maps.apple.com/?ll=10,181") == found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=3000))
+def test_maps_location_never_raises(text: str) -> None:
+    maps_location(text)
+    maps_location(f"https://maps.google.com/?q={text}")
+    maps_location(f"geo:{text}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=6000), st.integers(min_value=4, max_value=3000))
+def test_split_message_keeps_every_word(text: str, limit: int) -> None:
+    parts = split_message(text, limit)
+    assert all(p and len(p.encode("utf-8", "surrogatepass")) <= limit for p in parts)
+    assert "".join("".join(parts).split()) == "".join(text.split())
+
+
+def test_pacing_bursts_then_spaces() -> None:
+    now = [100.0]
+    pacer = _Pacer(
+        SignalPacing(
+            recipient_burst=3, recipient_interval=1.0, global_burst=5, global_interval=0.5
+        ),
+        lambda: now[0],
+    )
+    assert [pacer.delay("a") for _ in range(5)] == [0.0, 0.0, 0.0, 1.0, 2.0]
+    # Another person is not held back by a's spacing, only by the overall rate.
+    assert pacer.delay("b") == pytest.approx(0.5)
+    now[0] += 60
+    assert pacer.delay("a") == 0.0
