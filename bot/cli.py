@@ -77,15 +77,22 @@ def run() -> None:
     """Run the bot on every configured channel (SQLite is upgraded automatically)."""
 
     async def work(runtime: Runtime) -> None:
+        from bot.channels.telegram import TelegramChannel
+        from bot.runner import BotService, ChannelService, build_engine, serve
+        from handlers.routes import build_routes
+
         settings = runtime.settings
-        if settings.telegram_token is None and not (
-            settings.signal_number and settings.signal_service
-        ):
+        engine = build_engine(runtime, build_routes())
+        channels: list[ChannelService] = []
+        if settings.telegram_token is not None:
+            channels.append(TelegramChannel.from_settings(engine, settings))
+        if not channels:
             raise SettingsError(
                 "no channel configured: set HRBOT_TELEGRAM_TOKEN (Telegram) or "
-                "HRBOT_SIGNAL_NUMBER and HRBOT_SIGNAL_SERVICE (Signal)"
+                "HRBOT_SIGNAL_NUMBER and HRBOT_SIGNAL_SERVICE (Signal); `hrbot demo` runs "
+                "without either"
             )
-        raise SettingsError("channels are not part of this version yet")
+        await serve(BotService(engine, channels))
 
     _with_runtime(work)
 

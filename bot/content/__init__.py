@@ -1,4 +1,4 @@
-"""Content: the item catalogue, area gazetteer and referral directory, validated on load."""
+"""Content: item catalogue, area gazetteer, referral directory and info cards, validated on load."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.areas import AreaSpec, City, Gazetteer, load_gazetteer, normalize_name
+from bot.content.cards import Card, Cards, load_cards
 from bot.content.errors import ContentError, Problem
 from bot.content.geo import haversine_km
 from bot.content.hours import OpeningHours
@@ -15,6 +16,8 @@ from bot.content.referrals import Directory, ReferralService, ServiceType, load_
 
 __all__ = [
     "AreaSpec",
+    "Card",
+    "Cards",
     "Catalogue",
     "City",
     "Content",
@@ -30,6 +33,7 @@ __all__ = [
     "ReferralService",
     "ServiceType",
     "haversine_km",
+    "load_cards",
     "load_catalogue",
     "load_content",
     "load_directory",
@@ -46,12 +50,15 @@ class Content:
     catalogue: Catalogue
     gazetteer: Gazetteer
     directory: Directory
+    cards: Cards
 
 
 def load_content(content_dir: Path) -> Content:
-    """Load ``items.yaml``, ``areas.yaml`` and ``referrals.yaml`` from ``content_dir``.
+    """Load ``items.yaml``, ``areas.yaml``, ``referrals.yaml`` and ``cards.yaml``.
 
-    Raises one ContentError listing the problems of every file that failed.
+    Raises one ContentError listing the problems of every file that failed. Cards are read once
+    the other files are sound: their placeholders are filled from the gazetteer, and a list of
+    problems is easier to work through when it starts with the files everything else needs.
     """
     problems: list[Problem] = []
     catalogue = gazetteer = directory = None
@@ -71,4 +78,5 @@ def load_content(content_dir: Path) -> Content:
             problems += exc.problems
     if catalogue is None or gazetteer is None or directory is None:
         raise ContentError(problems)  # each None above came with its problems
-    return Content(catalogue=catalogue, gazetteer=gazetteer, directory=directory)
+    cards = load_cards(content_dir / "cards.yaml")
+    return Content(catalogue=catalogue, gazetteer=gazetteer, directory=directory, cards=cards)

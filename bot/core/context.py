@@ -25,6 +25,7 @@ class Config:
     shift_hours: float = 8.0
     invite_ttl: timedelta = timedelta(hours=72)
     state_ttl: timedelta = timedelta(hours=2)
+    retention_days: int = 30
     bot_username: str | None = None  # for t.me deep links, learnt from getMe
 
 

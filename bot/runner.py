@@ -1,0 +1,124 @@
+"""A running bot: the engine, its channels and the clock that wakes due work.
+
+APScheduler is only an in-process timer here: each tick claims due rows from the database
+(offer deadlines, expiries, purges), so a restart or a second instance loses and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import replace
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import Runtime
+from bot.core.context import Config, Deps
+from bot.core.engine import Clock, Engine
+from bot.core.routes import Routes
+from bot.core.words import Words
+from bot.db.base import utcnow
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 15.0
+
+
+class ChannelService(Protocol):
+    """A channel the bot runs (Telegram, Signal)."""
+
+    username: str | None
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock = utcnow) -> Engine:
+    """The engine with the runtime's content, keys and settings."""
+    settings = runtime.settings
+    config = Config(
+        offer_timeout=settings.offer_timeout,
+        request_ttl=settings.request_ttl,
+        shift_hours=settings.shift_hours,
+        invite_ttl=settings.invite_ttl,
+        retention_days=settings.retention_days,
+    )
+    deps = Deps(content=runtime.content, keys=runtime.keys, words=Words(), config=config)
+    return Engine(sessions=runtime.sessions, deps=deps, box=runtime.box, routes=routes, clock=clock)
+
+
+class BotService:
+    """Starts channels and the due-work clock together, and stops them in reverse."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        channels: list[ChannelService],
+        *,
+        tick_seconds: float = TICK_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.channels = channels
+        self.tick_seconds = tick_seconds
+        self._scheduler: AsyncIOScheduler | None = None
+        self._started: list[ChannelService] = []
+
+    async def start(self) -> None:
+        """Start every channel, catch up on due work missed while down, start the clock."""
+        for channel in self.channels:
+            await channel.start()
+            self._started.append(channel)
+            if channel.username and self.engine.deps.config.bot_username is None:
+                config = replace(self.engine.deps.config, bot_username=channel.username)
+                self.engine.deps = replace(self.engine.deps, config=config)
+        await self.tick()
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        # One tick at a time; a late tick is merged, not queued: the rows say what is due.
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.tick_seconds,
+            max_instances=1,
+            coalesce=True,
+            id="due-work",
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def tick(self) -> None:
+        """One round of due work; a failure is logged and retried at the next tick."""
+        from handlers.due import run_due
+
+        try:
+            await run_due(self.engine)
+        except Exception:
+            log.exception("due work failed; will retry at the next tick")
+
+    async def stop(self) -> None:
+        """Stop the clock, then the channels (newest first)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        while self._started:
+            channel = self._started.pop()
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel did not stop cleanly")
+
+
+async def serve(service: BotService) -> None:
+    """Run ``service`` until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info("hrbot is running; press Ctrl+C to stop")
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()

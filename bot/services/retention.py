@@ -1,0 +1,143 @@
+"""Forgetting on a schedule: request details and silent contacts go after the retention period.
+
+What goes, once ``retention`` has passed:
+
+- **closed requests** (handed over, unrouted, cancelled, expired) with their items and offers:
+  what someone asked for, where roughly, and which outlet served them is exactly what a seized
+  server or stolen backup must not hold. Open requests stay until they close (their expiry
+  closes them).
+- **contacts** not seen for the whole period that have no open request, no role and no alert
+  subscription. A contact row is a pseudonym plus a sealed reply address: it is needed to answer
+  someone, and nothing else. Peer workers and coordinators keep theirs because their role is
+  tied to it (they leave through their coordinator or /forget); subscribers keep theirs because
+  a subscription is a standing request to be written to, often by someone who never writes
+  back; and a contact with an open request must still hear about it. Deleting a contact
+  cascades to its conversation state and any closed requests still within the period.
+- **invites** used or expired before the cutoff: only hashes, but no longer of any use.
+
+What stays: audit events. They name a role, an action, a public request reference, a kind and
+an outlet id, never a person, code, address or location, and the anonymous numbers in
+:mod:`bot.services.stats` are computed from them alone, so they add up after the purge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    Contact,
+    Coordinator,
+    Invite,
+    Offer,
+    PeerWorker,
+    Request,
+    RequestItem,
+    SeenUpdate,
+    Subscription,
+)
+from bot.domain import OPEN_REQUEST_STATUSES
+
+DEFAULT_RETENTION = timedelta(days=30)
+SEEN_UPDATES_KEPT = timedelta(days=1)
+# Rows deleted per statement: keeps each statement (and its lock) short on a big backlog.
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """How many rows of each kind one purge removed."""
+
+    requests: int = 0
+    contacts: int = 0
+    invites: int = 0
+
+
+async def purge(
+    session: AsyncSession, *, now: datetime, retention: timedelta, batches: int = 20
+) -> Purged:
+    """Delete what is older than ``retention`` (see the module docstring); at most
+    ``batches`` × :data:`BATCH` requests and contacts per call, the rest on the next tick."""
+    if retention <= timedelta(0):
+        raise ValueError("retention must be positive")
+    cutoff = now - retention
+    requests = contacts = 0
+    for _ in range(batches):
+        done = await _purge_requests(session, cutoff)
+        requests += done
+        if done < BATCH:
+            break
+    for _ in range(batches):
+        done = await _purge_contacts(session, cutoff)
+        contacts += done
+        if done < BATCH:
+            break
+    invites = await session.execute(
+        delete(Invite)
+        .where(or_(Invite.expires_at < cutoff, Invite.used_at < cutoff))
+        .returning(Invite.id)
+    )
+    return Purged(requests=requests, contacts=contacts, invites=len(invites.all()))
+
+
+async def _purge_requests(session: AsyncSession, cutoff: datetime) -> int:
+    ids = list(
+        await session.scalars(
+            select(Request.id)
+            .where(
+                Request.status.not_in(sorted(OPEN_REQUEST_STATUSES)),
+                func.coalesce(Request.closed_at, Request.updated_at, Request.created_at) < cutoff,
+            )
+            .order_by(Request.id)
+            .limit(BATCH)
+        )
+    )
+    if not ids:
+        return 0
+    # Children first and explicitly: correct even where foreign keys are not enforced.
+    await session.execute(delete(Offer).where(Offer.request_id.in_(ids)))
+    await session.execute(delete(RequestItem).where(RequestItem.request_id.in_(ids)))
+    await session.execute(delete(Request).where(Request.id.in_(ids)))
+    return len(ids)
+
+
+async def _purge_contacts(session: AsyncSession, cutoff: datetime) -> int:
+    ids = list(
+        await session.scalars(
+            select(Contact.id)
+            .where(
+                func.coalesce(Contact.last_seen_on, Contact.created_at) < cutoff,
+                ~exists().where(
+                    Request.contact_id == Contact.id,
+                    Request.status.in_(sorted(OPEN_REQUEST_STATUSES)),
+                ),
+                ~exists().where(PeerWorker.contact_id == Contact.id),
+                ~exists().where(Coordinator.contact_id == Contact.id),
+                ~exists().where(Subscription.contact_id == Contact.id),
+            )
+            .order_by(Contact.id)
+            .limit(BATCH)
+        )
+    )
+    if not ids:
+        return 0
+    requests = select(Request.id).where(Request.contact_id.in_(ids)).scalar_subquery()
+    await session.execute(delete(Offer).where(Offer.request_id.in_(requests)))
+    await session.execute(delete(RequestItem).where(RequestItem.request_id.in_(requests)))
+    await session.execute(delete(Request).where(Request.contact_id.in_(ids)))
+    # Conversation state, deliveries and the rest go by ON DELETE CASCADE.
+    await session.execute(delete(Contact).where(Contact.id.in_(ids)))
+    return len(ids)
+
+
+async def purge_seen_updates(session: AsyncSession, *, now: datetime) -> int:
+    """Forget platform update ids older than a day (re-deliveries come within minutes)."""
+    result = await session.execute(
+        delete(SeenUpdate)
+        .where(SeenUpdate.seen_at < now - SEEN_UPDATES_KEPT)
+        .returning(SeenUpdate.key)
+    )
+    return len(result.all())

@@ -1,0 +1,220 @@
+"""One tick of due work: offer deadlines, request expiry, shift ends, housekeeping, retention.
+
+:func:`run_due` is what the scheduler calls every minute or so. Everything due is a row with a
+due time, so a restart or a second instance loses nothing and repeats nothing: the services
+claim rows with conditional updates (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two
+instances ticking at once each handle a row at most once between them. Each part runs in its
+own transaction and its messages are sent after that transaction commits; a part that fails is
+logged (no identifiers) and retried on the next tick without holding up the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from bot.core.context import Scope
+from bot.core.engine import Engine
+from bot.core.messages import Reply
+from bot.core.words import Translator
+from bot.db.models import Offer, PeerWorker, Request
+from bot.domain import OfferStatus
+from bot.services import conversations, requests, retention, shifts
+from bot.services.requests import RouteResult
+from handlers import offers
+from handlers.routes import ModuleRoutes
+
+log = logging.getLogger(__name__)
+
+# Rows claimed per transaction, and transactions per part per tick: keeps each transaction short
+# and a tick bounded; whatever is left is due again on the next tick.
+BATCH = 100
+MAX_BATCHES = 20
+
+ROUTES = ModuleRoutes()
+
+T = TypeVar("T")
+
+
+@dataclass
+class DueReport:
+    """What one tick did (counts only)."""
+
+    timed_out: int = 0
+    offered: int = 0
+    unrouted: int = 0
+    expired: int = 0
+    shifts_ended: int = 0
+    states_purged: int = 0
+    updates_purged: int = 0
+    purged: retention.Purged = field(default_factory=retention.Purged)
+    failed: list[str] = field(default_factory=list)
+
+
+async def run_due(engine: Engine, *, retention_period: timedelta | None = None) -> DueReport:
+    """Do everything that is due at ``engine.clock()``; never raises.
+
+    ``retention_period`` defaults to ``engine.deps.config.retention_days``.
+    """
+    now = engine.clock()
+    report = DueReport()
+    if retention_period is None:
+        retention_period = timedelta(days=engine.deps.config.retention_days)
+    period = retention_period
+
+    for _ in range(MAX_BATCHES):
+        claimed = await _part(engine, now, report, "timeouts", _timeouts)
+        if claimed is None or claimed < BATCH:
+            break
+    for _ in range(MAX_BATCHES):
+        claimed = await _part(engine, now, report, "expiry", _expiry)
+        if claimed is None or claimed < BATCH:
+            break
+    await _part(engine, now, report, "shifts", _shifts)
+    await _part(engine, now, report, "housekeeping", _housekeeping)
+
+    async def purge(scope: Scope, report: DueReport) -> int:
+        report.purged = await retention.purge(scope.session, now=scope.now, retention=period)
+        return 0
+
+    await _part(engine, now, report, "retention", purge)
+    return report
+
+
+async def _part(
+    engine: Engine,
+    now: datetime,
+    report: DueReport,
+    name: str,
+    work: Callable[[Scope, DueReport], Awaitable[T]],
+) -> T | None:
+    """Run ``work`` in its own transaction, then send what it queued."""
+    try:
+        async with engine.sessions.begin() as session:
+            scope = engine.scope(session, now)
+            result = await work(scope, report)
+    except Exception:
+        log.exception("due work failed: %s", name)
+        report.failed.append(name)
+        return None
+    await engine.deliver(scope.outbound)
+    return result
+
+
+async def _timeouts(scope: Scope, report: DueReport) -> int:
+    """Offers past their deadline go to the next outlet; the outlet's peers hear it lapsed."""
+    ids = await requests.timeout_due(scope.session, now=scope.now, limit=BATCH)
+    report.timed_out += len(ids)
+    if ids:
+        lapsed = await scope.session.execute(
+            select(Offer.outlet_id, Request.reference)
+            .join(Request, Request.id == Offer.request_id)
+            .where(
+                Offer.request_id.in_(ids),
+                Offer.status == OfferStatus.TIMED_OUT,
+                Offer.answered_at == scope.now,
+            )
+        )
+        for row in lapsed.all():
+            reference = row.reference
+            for contact_id in await offers.on_shift_contacts(
+                scope.session, outlet_id=row.outlet_id, now=scope.now
+            ):
+                scope.notify(contact_id, _lapsed(reference))
+    for request_id in ids:
+        outcome = await offers.dispatch(scope, request_id=request_id)
+        if outcome.result is RouteResult.OFFERED:
+            report.offered += 1
+        elif outcome.result is RouteResult.UNROUTED:
+            report.unrouted += 1
+    return len(ids)
+
+
+async def _expiry(scope: Scope, report: DueReport) -> int:
+    """Open requests past their lifetime close; the person and the outlet holding it hear."""
+    ids = await requests.expire_due(scope.session, now=scope.now, limit=BATCH)
+    report.expired += len(ids)
+    if not ids:
+        return 0
+    rows = await scope.session.execute(
+        select(Request.id, Request.reference, Request.contact_id).where(Request.id.in_(ids))
+    )
+    for row in rows.all():
+        scope.notify(row.contact_id, _expired_to_person(row.reference))
+    withdrawn = await scope.session.execute(
+        select(Offer.outlet_id, Offer.accepted_by_id, Request.reference)
+        .join(Request, Request.id == Offer.request_id)
+        .where(
+            Offer.request_id.in_(ids),
+            Offer.status == OfferStatus.WITHDRAWN,
+            Offer.answered_at == scope.now,
+        )
+    )
+    for offer in withdrawn.all():
+        if offer.accepted_by_id is not None:
+            contacts = await offers.peer_contacts(scope.session, [offer.accepted_by_id])
+            render = _expired_to_holder(offer.reference)
+        else:
+            contacts = await offers.on_shift_contacts(
+                scope.session, outlet_id=offer.outlet_id, now=scope.now
+            )
+            render = _lapsed(offer.reference)
+        for contact_id in contacts:
+            scope.notify(contact_id, render)
+    return len(ids)
+
+
+async def _shifts(scope: Scope, report: DueReport) -> int:
+    """Shifts past their end switch off; each peer is told."""
+    ended = await shifts.end_expired_shifts(scope.session, now=scope.now)
+    report.shifts_ended += len(ended)
+    contacts = await scope.session.scalars(
+        select(PeerWorker.contact_id).where(PeerWorker.id.in_(ended))
+    )
+    for contact_id in set(contacts):
+        scope.notify(
+            contact_id,
+            lambda t: Reply(t("Your shift has ended. Send /shift to start another.")),
+        )
+    return len(ended)
+
+
+async def _housekeeping(scope: Scope, report: DueReport) -> int:
+    """Forget old update ids and lapsed conversation states."""
+    report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
+    report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
+    return 0
+
+
+def _lapsed(reference: str) -> Callable[[Translator], Reply]:
+    def render(t: Translator) -> Reply:
+        return Reply(t("Offer {ref} is no longer open; no need to answer.", ref=reference))
+
+    return render
+
+
+def _expired_to_person(reference: str) -> Callable[[Translator], Reply]:
+    def render(t: Translator) -> Reply:
+        return Reply(
+            t("Your request {ref} has expired. You can make a new one any time.", ref=reference)
+        )
+
+    return render
+
+
+def _expired_to_holder(reference: str) -> Callable[[Translator], Reply]:
+    def render(t: Translator) -> Reply:
+        return Reply(
+            t(
+                "Request {ref} expired before pickup: no need to hand over, and its items "
+                "are free again.",
+                ref=reference,
+            )
+        )
+
+    return render

@@ -1,0 +1,93 @@
+"""``/forget``: delete the contact and everything tied to it, after one confirmation.
+
+Open requests are cancelled first, through the request service, so that outlets are told and
+any stock reserved for them goes back on the shelf; then the contact row is deleted and the
+database's ``ON DELETE CASCADE`` takes the rest (requests, state, subscriptions, roles). A
+later message starts fresh, as a new contact.
+
+Buttons: ``fgt:<run>:yes``, ``fgt:<run>:no``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.core.context import Context
+from bot.core.messages import Incoming, Option
+from bot.core.routes import MenuCommand
+from bot.services import contacts, requests
+from handlers import status, ui
+from handlers.routes import ModuleRoutes
+
+FLOW = "forget"
+PREFIX = "fgt"
+
+
+class Step(StrEnum):
+    CONFIRM = "confirm"
+
+
+async def start(ctx: Context) -> None:
+    """Say what will be deleted and ask to confirm."""
+    ctx.end()
+    ctx.goto(FLOW, Step.CONFIRM, run=ui.new_run())
+    _ask(ctx)
+
+
+def _ask(ctx: Context, hint: str = "") -> None:
+    assert ctx.state is not None
+    run = str(ctx.state.data.get("run", ""))
+    text = ctx.tr(
+        "Delete everything?\n"
+        "This deletes all the bot holds about you: your requests (open ones are cancelled), "
+        "alert areas and any peer or coordinator role. Nobody is told who you were.\n"
+        "It can't be undone. If you write again later, you start fresh."
+    )
+    options = [
+        Option(ctx.tr("Delete everything"), ui.payload(PREFIX, run, "yes")),
+        Option(ctx.tr("Keep"), ui.payload(PREFIX, run, "no")),
+    ]
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2)
+
+
+async def on_command(msg: Incoming, ctx: Context) -> None:
+    """``/forget``."""
+    await start(ctx)
+
+
+async def on_option(msg: Incoming, ctx: Context) -> None:
+    """A ``fgt:`` button."""
+    press = ui.parse(msg.option, PREFIX)
+    step = ui.current(ctx, FLOW, press)
+    if press is None or step != Step.CONFIRM:
+        ui.expired(ctx)
+    elif press.action == "yes":
+        await _forget(ctx)
+    elif press.action == "no":
+        ctx.end()
+        ui.show_menu(ctx, ctx.tr("Kept. Nothing was deleted."))
+    else:
+        ui.expired(ctx)
+
+
+async def _forget(ctx: Context) -> None:
+    contact_id = ctx.person.contact_id
+    for request in await requests.open_for_contact(ctx.session, contact_id=contact_id):
+        await status.cancel_request(ctx, request.id)
+    await contacts.forget(ctx.session, contact_id=contact_id)
+    ctx.end()
+    # On a shared phone the chat itself is the last trace: only the person can remove it.
+    ctx.reply(ctx.tr("Deleted.\nTo remove these messages from this phone too, delete this chat."))
+
+
+async def on_input(msg: Incoming, ctx: Context) -> None:
+    """Typed text or a location while deciding: ask again."""
+    _ask(ctx, ctx.tr("Please choose one of the buttons."))
+
+
+ROUTES = ModuleRoutes(
+    commands={"forget": on_command},
+    options={PREFIX: on_option},
+    flows={FLOW: on_input},
+    menu=(MenuCommand("forget", "Delete everything the bot holds about you"),),
+)

@@ -1,0 +1,212 @@
+"""The shared "where are you?" step of the supplies, naloxone and referral conversations.
+
+A person can share a location, type a place name from the gazetteer (or ``lat, lon``, which is
+what a Signal user can paste), or pick an area from a list. A precise location is never kept:
+it is snapped at once to a coarse cell (about 1 km) for routing, and the request itself stores
+an even coarser cell and the area code. A typed or chosen area stands for its centre.
+
+This step has no buttons of its own: its payloads use the calling conversation's prefix and run
+tag (``sup:<run>:area:dtes``, ``sup:<run>:areas:1``) so the stale-button check stays in one
+place. The caller hands over its input while at the location step and continues with the
+:class:`Place` it gets back; when it gets None, this module has already answered.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.content import AreaSpec
+from bot.core.context import Context
+from bot.core.messages import Incoming, InputKind, Option
+from bot.privacy.coarse import MIN_CELL_DEG, snap, validate_location
+from handlers import offers, ui
+from handlers.routes import ModuleRoutes
+
+AREA = "area"  # choose an area: <prefix>:<run>:area:<code>
+AREAS = "areas"  # a page of the area list: <prefix>:<run>:areas:<page>
+ACTIONS = frozenset({AREA, AREAS})
+LOOKUP_CHARS = 200  # the most of a typed place name that is looked up
+# "49.28, -123.1" or a map link holding it: two decimals separated by a comma.
+_COORDINATES = re.compile(r"(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)")
+
+# Nothing to route here: the conversations that use this step own their buttons.
+ROUTES = ModuleRoutes()
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a request is for: an area and a coarse point to route from."""
+
+    area_code: str
+    lat: float
+    lon: float
+
+    def to_data(self) -> dict[str, Any]:
+        """For the conversation state (coarse values only)."""
+        return {"area": self.area_code, "lat": self.lat, "lon": self.lon}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Place | None:
+        """The place kept in a conversation's state, if there is a sound one."""
+        area, lat, lon = data.get("area"), _number(data.get("lat")), _number(data.get("lon"))
+        if not isinstance(area, str) or lat is None or lon is None:
+            return None
+        return cls(area_code=area, lat=lat, lon=lon)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def of_area(area: AreaSpec) -> Place:
+    """An area, routed from its centre."""
+    return Place(area_code=area.code, lat=area.lat, lon=area.lon)
+
+
+def prompt(
+    ctx: Context,
+    prefix: str,
+    run: str,
+    *,
+    lead: str = "",
+    extra: Sequence[Option] = (),
+) -> None:
+    """Ask where the person is (``lead`` goes first, ``extra`` options before the way out)."""
+    question = ctx.tr(
+        "Where are you?\n"
+        "Share your location (it is used once and not stored), type your area "
+        "(for example Gastown), or choose it from the list."
+    )
+    options = (
+        Option(ctx.tr("Choose an area"), ui.payload(prefix, run, AREAS, 0)),
+        *extra,
+        ui.back_to_menu(ctx.tr),
+    )
+    text = f"{lead}\n\n{question}" if lead else question
+    ctx.reply(text, options, ask_location=True)
+
+
+def on_press(ctx: Context, press: ui.Press, prefix: str) -> Place | None:
+    """An area-list button pressed at the location step."""
+    gazetteer = ctx.deps.content.gazetteer
+    if press.action == AREA:
+        area = gazetteer.by_code(press.arg)
+        if area is not None:
+            return of_area(area)
+        ui.expired(ctx)
+        return None
+    number = ui.as_int(press.arg)
+    if number is None or number >= ui.pages_of(len(gazetteer.areas)):
+        ui.expired(ctx)
+        return None
+    _area_list(ctx, prefix, press.run, number, ctx.tr("Choose your area:"))
+    return None
+
+
+def on_input(
+    msg: Incoming, ctx: Context, prefix: str, run: str, *, service_type: str | None = None
+) -> Place | None:
+    """Typed text or a shared location at the location step.
+
+    ``service_type`` (a referral's) picks which fixed services to list when the place is
+    outside every area.
+    """
+    if msg.kind is InputKind.LOCATION:
+        point = None if msg.location is None else (msg.location.lat, msg.location.lon)
+        return _at_point(ctx, prefix, run, point, service_type)
+    text = msg.text[:LOOKUP_CHARS]
+    area = _find(ctx, text)
+    if area is not None:
+        return of_area(area)
+    match = _COORDINATES.search(text)
+    if match is not None:
+        return _at_point(ctx, prefix, run, (float(match[1]), float(match[2])), service_type)
+    if not text.strip():
+        _area_list(ctx, prefix, run, 0, ctx.tr("Please type your area, or choose it:"))
+        return None
+    _area_list(
+        ctx,
+        prefix,
+        run,
+        0,
+        ctx.tr(
+            "I don't know a place called “{name}”. Type another name, or choose your area:",
+            name=ui.quote(text),
+        ),
+    )
+    return None
+
+
+def _find(ctx: Context, text: str) -> AreaSpec | None:
+    """The area a typed name means; "Main & Hastings" finds "Main and Hastings" too."""
+    gazetteer = ctx.deps.content.gazetteer
+    return gazetteer.find(text) or gazetteer.find(text.replace("&", " and "))
+
+
+def _at_point(
+    ctx: Context,
+    prefix: str,
+    run: str,
+    point: tuple[float, float] | None,
+    service_type: str | None,
+) -> Place | None:
+    try:
+        lat, lon = validate_location(*point) if point is not None else (math.nan, math.nan)
+    except ValueError:
+        lat = lon = math.nan
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        _area_list(
+            ctx,
+            prefix,
+            run,
+            0,
+            ctx.tr("I couldn't read that location. Share it again, or choose your area:"),
+        )
+        return None
+    area = ctx.deps.content.gazetteer.nearest(lat, lon)
+    if area is None:
+        _outside(ctx, prefix, run, lat, lon, service_type)
+        return None
+    # Only a coarse cell is carried on; the shared point goes no further than this function.
+    cell = snap(lat, lon, MIN_CELL_DEG)
+    return Place(area_code=area.code, lat=cell.lat, lon=cell.lon)
+
+
+def _outside(
+    ctx: Context, prefix: str, run: str, lat: float, lon: float, service_type: str | None
+) -> None:
+    """Out of every area: say so, list the nearest fixed services, offer the areas."""
+    content = ctx.deps.content
+    services = offers.fixed_services(
+        content, area_code=None, cell=(lat, lon), referral_type=service_type, now=ctx.now
+    )
+    lines = [
+        ctx.tr(
+            "That place is outside the areas this service covers ({city}).",
+            city=content.gazetteer.city.name,
+        )
+    ]
+    if services.listed:
+        lines.append(ctx.tr("Nearest fixed services:"))
+        lines += [offers.service_line(ctx.tr, service) for service in services.listed]
+    lines.append(ctx.tr("If you are in the area, choose it:"))
+    _area_list(ctx, prefix, run, 0, "\n".join(lines))
+
+
+def _area_list(ctx: Context, prefix: str, run: str, number: int, lead: str) -> None:
+    areas = ctx.deps.content.gazetteer.areas
+    choices = [Option(area.name, ui.payload(prefix, run, AREA, area.code)) for area in areas]
+    options = ui.page(
+        choices,
+        number,
+        more=ui.payload(prefix, run, AREAS),
+        back=[ui.back_to_menu(ctx.tr)],
+        tr=ctx.tr,
+    )
+    ctx.reply(lead, options, columns=2)

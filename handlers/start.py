@@ -1,0 +1,120 @@
+"""``/start``, ``/help``, ``/menu``, the main menu's buttons, and the answers of last resort.
+
+``/start CODE`` (a peer or coordinator invite deep link) is handed to
+:func:`handlers.peer.join_with_code`. ``menu:<target>`` buttons start a conversation afresh, so
+they never go stale. :func:`fallback`, :func:`unknown_command` and :func:`unsupported` answer
+whatever no conversation claims; none of them changes the conversation the person is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.core.context import Context
+from bot.core.messages import Incoming, InputKind
+from bot.core.routes import MenuCommand
+from handlers import forget, info, naloxone, peer, referral, status, supplies, ui
+from handlers.routes import ModuleRoutes
+
+_TARGETS: dict[str, Callable[[Context], Awaitable[None]]] = {
+    "supplies": supplies.start,
+    "naloxone": naloxone.start,
+    "referral": referral.start,
+    "status": status.show,
+    "cancel": status.start_cancel,
+    "info": info.show_list,
+    "emergency": info.show_emergency,
+    "forget": forget.start,
+}
+
+
+def _welcome(ctx: Context) -> str:
+    # The first line is what a lock screen shows: nothing about drugs.
+    return ctx.tr(
+        "Hi. This service is anonymous by design.\n"
+        "No name or phone number is stored, and /forget deletes everything at any time.\n\n"
+        "What do you need?"
+    )
+
+
+async def on_start(msg: Incoming, ctx: Context) -> None:
+    """``/start``, or ``/start CODE`` from an invite link."""
+    code = msg.args.strip()
+    if code:
+        await peer.join_with_code(msg, ctx, code)
+        return
+    ctx.end()
+    ui.show_menu(ctx, _welcome(ctx))
+
+
+async def on_help(msg: Incoming, ctx: Context) -> None:
+    """``/help``: what the commands do."""
+    ctx.reply(
+        ctx.tr(
+            "How this works\n"
+            "/supplies - ask for kit\n"
+            "/naloxone - ask for a naloxone kit\n"
+            "/referral - find a service, or a peer to go with you\n"
+            "/status - your open requests\n"
+            "/cancel - cancel a request\n"
+            "/info - short guides\n"
+            "/emergency - what to do in an emergency\n"
+            "/forget - delete everything about you\n\n"
+            "Nothing asks for your name or number. A peer hands over your request against a "
+            "short code sent to you here."
+        ),
+        ui.menu_options(ctx.tr),
+        columns=2,
+    )
+
+
+async def on_menu(msg: Incoming, ctx: Context) -> None:
+    """``/menu``."""
+    ctx.end()
+    ui.show_menu(ctx, ctx.tr("What do you need?"))
+
+
+async def on_option(msg: Incoming, ctx: Context) -> None:
+    """A ``menu:<target>`` button."""
+    target = (msg.option or "").partition(":")[2]
+    start = _TARGETS.get(target)
+    if start is not None:
+        await start(ctx)
+    elif target == "main":
+        ctx.end()
+        ui.show_menu(ctx, ctx.tr("What do you need?"))
+    else:
+        ui.expired(ctx)
+
+
+async def fallback(msg: Incoming, ctx: Context) -> None:
+    """Anything no conversation claims: a button nobody knows, or input outside a conversation."""
+    if msg.kind is InputKind.OPTION:
+        ui.expired(ctx)
+    elif msg.kind is InputKind.LOCATION:
+        # Not kept: a location is only used while a request is being made.
+        ui.show_menu(
+            ctx, ctx.tr("I only use a location while you make a request. What do you need?")
+        )
+    else:
+        ui.show_menu(ctx, ctx.tr("Please choose from the menu."))
+
+
+async def unknown_command(msg: Incoming, ctx: Context) -> None:
+    """A command nobody answers."""
+    ui.show_menu(ctx, ctx.tr("I don't know that command. Here is the menu."))
+
+
+async def unsupported(msg: Incoming, ctx: Context) -> None:
+    """Stickers, photos, voice...: nothing is read or kept."""
+    ctx.reply(ctx.tr("I can only read text, buttons and locations."))
+
+
+ROUTES = ModuleRoutes(
+    commands={"start": on_start, "help": on_help, "menu": on_menu},
+    options={ui.MENU: on_option},
+    menu=(
+        MenuCommand("menu", "Main menu"),
+        MenuCommand("help", "How this works"),
+    ),
+)

@@ -1,0 +1,70 @@
+"""/forget as transcripts: explain, confirm, delete everything, start fresh."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.db.models import AuditEvent, Contact, ConversationState, Request, Stock
+from tests.handlers.person_world import (
+    Sessions,
+    accept,
+    ask_for_syringes,
+    first_line,
+    labels,
+    make_world,
+)
+from tests.support.chat import texts
+
+
+async def count(sessions: Sessions, model: type[object]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_keep(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    [ask] = await world.chat.say("ana", "/forget")
+    assert first_line(ask) == "Delete everything?"
+    assert "open ones are cancelled" in ask.text
+    assert labels(ask) == ["Delete everything", "Keep"]
+    [kept] = await world.chat.tap("ana", "Keep")
+    assert first_line(kept) == "Kept. Nothing was deleted."
+    assert await world.contacts() == 1
+
+
+async def test_delete_everything(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    pat = await world.peer("pat", "main_hastings_peer")
+    first = await ask_for_syringes(world)
+    await ask_for_syringes(world)
+    await accept(world, pat, first)
+    ana = await world.contact_id("ana")
+    contacts_before = await world.contacts()
+
+    await world.chat.say("ana", "/forget")
+    [typed] = await world.chat.say("ana", "yes")
+    assert first_line(typed) == "Please choose one of the buttons."
+    delete = typed.options[0]
+    [done] = await world.chat.press("ana", delete.payload)
+    assert done.text.splitlines()[0] == "Deleted."
+    assert done.options == ()
+
+    async with sessions() as session:
+        assert await session.get(Contact, ana) is None
+        assert await session.scalar(select(func.count()).where(Request.contact_id == ana)) == 0
+        assert await session.get(ConversationState, ana) is None
+        # Reservations of the accepted request went back on the shelf before the rows went.
+        assert sum((await session.scalars(select(Stock.reserved))).all()) == 0
+        # The audit trail keeps counts by reference, never the contact.
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert actions.count("request.cancelled") == 2
+    assert await world.contacts() == contacts_before - 1
+    # The peer holding the accepted request was told it is off.
+    assert "no need to hand over" in texts(world.chat.inbox("pat"))
+
+    # The old button does nothing to the new contact a later message makes.
+    again = await world.chat.press("ana", delete.payload)
+    assert texts(again) == "That button has expired. Here is the menu."
+    assert await world.contacts() == contacts_before
+    assert await world.requests("ana") == []
+    assert await count(sessions, Request) == 0

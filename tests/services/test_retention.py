@@ -1,0 +1,173 @@
+"""Retention: old request details and silent contacts go; roles, open requests and stats stay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import (
+    AuditEvent,
+    Contact,
+    Coordinator,
+    Invite,
+    Offer,
+    Request,
+    RequestItem,
+    SeenUpdate,
+    Subscription,
+)
+from bot.domain import RequestKind, RequestStatus, Role
+from bot.privacy import derive_keys
+from bot.services import invites, requests, retention, stats
+from tests.services.factories import NOW, add_contact, add_outlet
+from tests.services.test_stats import seed
+
+Sessions = async_sessionmaker[AsyncSession]
+KEY = derive_keys("p" * 40).codes
+PERIOD = timedelta(days=30)
+
+
+async def _count(sessions: Sessions, model: type[object]) -> int:
+    async with sessions() as session:
+        count: int | None = await session.scalar(select(func.count()).select_from(model))
+    return count or 0
+
+
+async def test_purge_keeps_stats_and_open_requests(sessions: Sessions) -> None:
+    await seed(sessions)
+    window = {"since": NOW - timedelta(days=1), "until": NOW + timedelta(days=2)}
+    async with sessions() as session:
+        before = await stats.compute(session, **window)
+        events = await session.scalar(select(func.count()).select_from(AuditEvent))
+    assert await _count(sessions, Request) == 6
+
+    async with sessions.begin() as session:
+        # Not yet: the newest closed request closed seven hours after NOW.
+        early = await retention.purge(
+            session, now=NOW + PERIOD + timedelta(hours=1), retention=PERIOD
+        )
+    assert early.requests == 4  # all but the expiry (closed at +7 h) and the open one
+    async with sessions.begin() as session:
+        late = await retention.purge(
+            session, now=NOW + PERIOD + timedelta(days=1), retention=PERIOD
+        )
+    assert late.requests == 1
+    async with sessions() as session:
+        left = (await session.execute(select(Request.status))).scalars().all()
+        after = await stats.compute(session, **window)
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) == events
+    assert [RequestStatus(s) for s in left] == [RequestStatus.OFFERED]
+    assert await _count(sessions, RequestItem) == 1
+    assert await _count(sessions, Offer) == 1
+    # The numbers are the same after the rows are gone (except what is open now, unchanged).
+    assert after == before
+
+
+async def test_silent_contacts_without_ties_are_forgotten(sessions: Sessions) -> None:
+    old = NOW - PERIOD - timedelta(days=1)
+    async with sessions.begin() as session:
+        outlet = await add_outlet(session, stock={})
+        silent = await add_contact(session)
+        recent = await add_contact(session)
+        coordinator = await add_contact(session)
+        subscriber = await add_contact(session)
+        asking = await add_contact(session)
+        done = await add_contact(session)
+        session.add(Coordinator(contact_id=coordinator, created_at=old))
+        session.add(Subscription(contact_id=subscriber, area_code="dtes", created_at=old))
+        await session.flush()
+        open_request = await requests.create(
+            session,
+            contact_id=asking,
+            kind=RequestKind.REFERRAL,
+            items={},
+            area_code=None,
+            cell=None,
+            ttl=timedelta(days=365),
+            now=old,
+        )
+        closed = await requests.create(
+            session,
+            contact_id=done,
+            kind=RequestKind.REFERRAL,
+            items={},
+            area_code=None,
+            cell=None,
+            ttl=timedelta(days=365),
+            now=old,
+        )
+        await requests.cancel(session, request_id=closed.id, contact_id=done, now=NOW)
+        for contact_id in (silent, coordinator, subscriber, asking, done, *outlet.peer_ids):
+            await session.execute(
+                update(Contact)
+                .where(Contact.id == contact_id)
+                .values(last_seen_on=old, created_at=old)
+            )
+        await session.execute(update(Contact).where(Contact.id == recent).values(last_seen_on=NOW))
+
+    async with sessions.begin() as session:
+        purged = await retention.purge(session, now=NOW, retention=PERIOD)
+
+    assert purged.contacts == 2
+    async with sessions() as session:
+        kept = set((await session.scalars(select(Contact.id))).all())
+        requests_left = set((await session.scalars(select(Request.id))).all())
+    assert silent not in kept
+    assert done not in kept
+    assert {recent, coordinator, subscriber, asking} <= kept
+    # The peer's contact (factories give each peer worker its own) stays too.
+    assert len(kept) == 5
+    assert requests_left == {open_request.id}
+
+
+async def test_old_invites_and_seen_updates(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        for at in (NOW - PERIOD - timedelta(days=1), NOW):
+            await invites.create(
+                session, codes_key=KEY, role=Role.COORDINATOR, ttl=timedelta(hours=1), now=at
+            )
+        await session.execute(
+            insert(SeenUpdate),
+            [
+                {"key": "tg:1", "seen_at": NOW - timedelta(days=2)},
+                {"key": "tg:2", "seen_at": NOW - timedelta(hours=1)},
+            ],
+        )
+    async with sessions.begin() as session:
+        purged = await retention.purge(session, now=NOW, retention=PERIOD)
+        assert await retention.purge_seen_updates(session, now=NOW) == 1
+    assert purged.invites == 1
+    assert await _count(sessions, Invite) == 1
+    assert await _count(sessions, SeenUpdate) == 1
+
+
+async def test_big_backlog_goes_in_batches(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        person = await add_contact(session)
+        await session.execute(update(Contact).where(Contact.id == person).values(last_seen_on=NOW))
+        for _ in range(7):
+            made = await requests.create(
+                session,
+                contact_id=person,
+                kind=RequestKind.REFERRAL,
+                items={},
+                area_code=None,
+                cell=None,
+                ttl=timedelta(hours=1),
+                now=NOW - PERIOD * 2,
+            )
+            await requests.cancel(
+                session, request_id=made.id, contact_id=person, now=made.created_at
+            )
+    original = retention.BATCH
+    retention.BATCH = 3
+    try:
+        async with sessions.begin() as session:
+            first = await retention.purge(session, now=NOW, retention=PERIOD, batches=2)
+        async with sessions.begin() as session:
+            second = await retention.purge(session, now=NOW, retention=PERIOD, batches=2)
+    finally:
+        retention.BATCH = original
+    assert (first.requests, second.requests) == (6, 1)
