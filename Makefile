@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/hrbot run
 
+# A whole journey against a local Telegram emulator: no token, no configuration.
+demo: setup
+	$(BIN)/hrbot demo
+
 # Runs on SQLite; set HRBOT_TEST_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 # to run every database test on PostgreSQL as well.
 test: setup

@@ -97,6 +97,31 @@ def run() -> None:
     _with_runtime(work)
 
 
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the demo database in this folder.")
+    ] = None,
+) -> None:
+    """Watch a whole journey against a local Telegram emulator: no token, no set-up."""
+    import tempfile
+
+    from bot.demo import run_demo
+
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory(prefix="hrbot-demo-") as tmp:
+        folder = keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            result = asyncio.run(run_demo(data_dir=folder, out=typer.echo))
+        except (SettingsError, ContentError) as exc:
+            raise _fail(str(exc)) from None
+    outcome = "handed over" if result.handed_over else "NOT handed over"
+    typer.echo(f"\nrequest {result.reference}: {outcome}")
+    if not result.handed_over:
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
