@@ -77,8 +77,15 @@ def run() -> None:
     """Run the bot on every configured channel (SQLite is upgraded automatically)."""
 
     async def work(runtime: Runtime) -> None:
+        from bot.channels.signal import SignalChannel
         from bot.channels.telegram import TelegramChannel
-        from bot.runner import BotService, ChannelService, build_engine, serve
+        from bot.runner import (
+            BotService,
+            ChannelService,
+            build_engine,
+            serve,
+            signal_challenge_hook,
+        )
         from handlers.routes import build_routes
 
         settings = runtime.settings
@@ -86,6 +93,12 @@ def run() -> None:
         channels: list[ChannelService] = []
         if settings.telegram_token is not None:
             channels.append(TelegramChannel.from_settings(engine, settings))
+        if settings.signal_number or settings.signal_service:
+            channels.append(
+                SignalChannel.from_settings(
+                    engine, settings, on_rate_limit=signal_challenge_hook(engine)
+                )
+            )
         if not channels:
             raise SettingsError(
                 "no channel configured: set HRBOT_TELEGRAM_TOKEN (Telegram) or "

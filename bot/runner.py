@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -108,6 +109,24 @@ class BotService:
                 await channel.stop()
             except Exception:
                 log.exception("channel did not stop cleanly")
+
+
+def signal_challenge_hook(engine: Engine) -> Callable[[object], Awaitable[None]]:
+    """A Signal rate-limit hook that tells coordinators (on any channel that still works)."""
+
+    async def hook(challenge: object) -> None:
+        from handlers.channel_events import signal_needs_captcha
+
+        try:
+            async with engine.sessions.begin() as session:
+                scope = engine.scope(session)
+                tokens = tuple(getattr(challenge, "tokens", ()))
+                await signal_needs_captcha(scope, tokens=tokens)
+            await engine.deliver(scope.outbound)
+        except Exception:
+            log.exception("could not tell coordinators about the Signal captcha")
+
+    return hook
 
 
 async def serve(service: BotService) -> None:

@@ -1,0 +1,189 @@
+"""A person on Signal served by a peer on Telegram, and the other way round.
+
+Both real clients (signalbot, python-telegram-bot) run in one event loop against their
+emulators on 127.0.0.1, sharing one engine and database. Afterwards no table or log holds the
+Signal number or UUID in clear.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import MetaData, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.channels.signal import Reconnect, SignalChannel, SignalPacing
+from bot.channels.telegram import TelegramChannel
+from bot.content import load_outlets
+from bot.core.engine import Engine
+from bot.core.ratelimit import RateLimiter
+from bot.db.models import Outlet
+from bot.domain import Role
+from bot.emulator import TelegramEmulator
+from bot.privacy import install_redaction
+from bot.services import invites
+from bot.services.outlets import import_outlets
+from bot.signal_emulator import SignalEmulator
+from handlers.routes import build_routes
+from tests.support.chat import Clock
+from tests.support.engine import CONTENT_DIR, TEST_KEYS, make_engine
+
+SYRINGES = '1 ml syringe, 29G ½" fixed needle'
+PICKUP = re.compile(r"Your pickup code: (\d{6})")
+
+
+@dataclass
+class World:
+    """Both emulators, both channels, one engine."""
+
+    engine: Engine
+    telegram: TelegramEmulator
+    signal: SignalEmulator
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def peer_invite(self) -> str:
+        async with self.sessions.begin() as session:
+            outlet_id = await session.scalar(
+                select(Outlet.id).where(Outlet.key == "main_hastings_peer")
+            )
+            return await invites.create(
+                session,
+                codes_key=TEST_KEYS.codes,
+                role=Role.PEER,
+                ttl=self.engine.deps.config.invite_ttl,
+                outlet_id=outlet_id,
+                now=self.engine.clock(),
+            )
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    install_redaction(root)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+@pytest.fixture
+async def world(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[World]:
+    clock = Clock()  # a Wednesday, 11:00 in Vancouver: demo outlets are open
+    engine = make_engine(sessions, build_routes(), clock=clock)
+    engine.limiter = RateLimiter(burst=100)
+    content = engine.deps.content
+    specs = load_outlets(CONTENT_DIR / "outlets.demo.yaml", content.catalogue, content.gazetteer)
+    async with sessions.begin() as session:
+        await import_outlets(session, specs=specs, catalogue=content.catalogue, now=clock())
+    async with TelegramEmulator(seed=3) as tg, SignalEmulator(seed=3) as sig:
+        telegram = TelegramChannel(engine, token=tg.token, base_url=tg.base_url, poll_timeout=1)
+        signal = SignalChannel(
+            engine,
+            number=sig.number,
+            service=sig.service,
+            pacing=SignalPacing(recipient_burst=50, recipient_interval=0.001, global_interval=0),
+            reconnect=Reconnect(initial=0.02, maximum=0.2),
+            ready_timeout=5,
+        )
+        await telegram.start()
+        await signal.start()
+        try:
+            await sig.wait_for_receivers()
+            yield World(engine=engine, telegram=tg, signal=sig, sessions=sessions)
+        finally:
+            await signal.stop()
+            await telegram.stop()
+
+
+async def test_signal_person_telegram_peer(world: World) -> None:
+    pat = world.telegram.user("pat")
+    await pat.say(f"/join {await world.peer_invite()}")
+    await pat.say("/shift")
+    await pat.tap("Go on shift")
+
+    ana = world.signal.person("ana")
+    await ana.say("/supplies")
+    await ana.pick("Kit for injecting and smoking")
+    await ana.pick(SYRINGES)
+    await ana.pick("2")
+    where = await ana.pick("Done: choose where")
+    assert "type" in where[-1].text.lower()  # Signal has no location button
+    await ana.say("DTES")
+    before = len(pat.transcript)
+    sent = await ana.pick("Send request")
+    reference = sent[-1].text.split("Reference: ", 1)[1].split()[0]
+    await world.telegram.wait_for(lambda: len(pat.transcript) > before, what="the offer")
+    assert reference in pat.last.text
+
+    waiting = len(ana.inbox)
+    await pat.tap("Accept")
+    await world.signal.wait_for(lambda: len(ana.inbox) > waiting, what="the pickup code")
+    code = PICKUP.search(ana.inbox[-1].text)
+    assert code is not None
+    await pat.tap("Handed over")
+    done = await pat.say(code.group(1))
+    assert f"Handed over {reference}" in done[-1].text
+
+
+async def test_telegram_person_signal_peer(world: World) -> None:
+    sam = world.signal.person("sam")
+    await sam.say(f"/join {await world.peer_invite()}")
+    await sam.say("/shift")
+    await sam.pick("Go on shift")
+
+    ana = world.telegram.user("ana")
+    await ana.say("/naloxone")
+    await ana.tap("Shot kit (injectable)")  # the kind this outlet stocks
+    await ana.share_location(49.28071, -123.09843)
+    before = len(sam.inbox)
+    await ana.tap("Send request")
+    await world.signal.wait_for(lambda: len(sam.inbox) > before, what="the offer")
+    assert sam.inbox[-1].text.startswith("New pickup request")
+
+    waiting = len(ana.transcript)
+    await sam.pick("Accept")
+    await world.telegram.wait_for(lambda: len(ana.transcript) > waiting, what="the code")
+    code = PICKUP.search(ana.transcript[-1].text)
+    assert code is not None
+    await sam.pick("Handed over")
+    done = await sam.say(code.group(1))
+    assert "Handed over" in done[-1].text
+
+
+async def test_no_signal_identifier_in_clear(
+    world: World, engine: AsyncEngine, captured_logs: io.StringIO
+) -> None:
+    ana = world.signal.person("ana")
+    await ana.say("/start")
+    await ana.say("/supplies")
+    await ana.say("/forget")
+    bob = world.signal.person("bob")
+    await bob.say("/start")
+    await bob.say("/alerts")
+    async with engine.connect() as conn:
+        metadata = MetaData()
+        await conn.run_sync(metadata.reflect)
+        rows = [
+            repr(row)
+            for table in metadata.sorted_tables
+            for row in (await conn.execute(select(table))).all()
+        ]
+    dump = "\n".join(rows)
+    logs = captured_logs.getvalue()
+    assert "contacts" in {t.name for t in metadata.sorted_tables}
+    for person in (ana, bob):
+        for identifier in person.identifiers:
+            assert identifier not in dump
+            assert identifier not in logs
+            assert identifier.lstrip("+") not in dump
