@@ -38,7 +38,12 @@ from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Contact, Item, Outlet, PeerWorker, Stock
 from bot.domain import Channel, ItemCategory, OutletKind
-from bot.services.routing import Candidate, brute_force_nearest, nearest_available
+from bot.services.routing import (
+    Candidate,
+    StartRadius,
+    brute_force_nearest,
+    nearest_available,
+)
 
 POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
 CENTRE = (49.25, -123.10)
@@ -239,14 +244,19 @@ async def measure(backend: str, url: str, outlets: int, args: argparse.Namespace
         )
         batch = queries(args.queries, args.radius_km, range(1, ITEMS + 1), seed=outlets + 1)
         scan_count = max(10, min(len(batch), args.scan_budget // outlets))
+        hint = StartRadius()
+
+        async def fast_finder(session: AsyncSession, **query: Any) -> list[Candidate]:
+            return await nearest_available(session, start=hint, **query)
+
         async with make_sessionmaker(engine)() as session:
             # Warm statement caches and let the start radius adapt to this city's density.
-            await _time(session, nearest_available, batch[:50])
+            await _time(session, fast_finder, batch[:50])
             # Measure the queries, not the collector walking the objects set-up left behind.
             gc.collect()
             gc.freeze()
             try:
-                fast, fast_answers = await _time(session, nearest_available, batch)
+                fast, fast_answers = await _time(session, fast_finder, batch)
                 scan, scan_answers = await _time(session, brute_force_nearest, batch[:scan_count])
             finally:
                 gc.unfreeze()

@@ -195,7 +195,12 @@ async def _nearer_kit(ctx: Context, ids: dict[str, int], place: location.Place) 
     best: tuple[float, str] | None = None
     for kind in (NASAL, INJECTABLE):
         found = await routing.nearest_available(
-            ctx.session, lat=place.lat, lon=place.lon, items={ids[ITEMS[kind]]: KITS}, now=ctx.now
+            ctx.session,
+            lat=place.lat,
+            lon=place.lon,
+            items={ids[ITEMS[kind]]: KITS},
+            now=ctx.now,
+            start=ctx.deps.routing,
         )
         if found and (best is None or found[0].distance_km < best[0]):
             best = (found[0].distance_km, kind)

@@ -76,6 +76,7 @@ async def dispatch(
         lon=lon,
         offer_timeout=scope.deps.config.offer_timeout,
         now=scope.now,
+        start=scope.deps.routing,
     )
     if outcome.result is RouteResult.OFFERED:
         await _announce_offer(scope, outcome)

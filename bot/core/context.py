@@ -14,6 +14,7 @@ from bot.core.words import Translator, Words
 from bot.domain import Channel
 from bot.privacy import Keys
 from bot.services.conversations import State
+from bot.services.routing import StartRadius
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Deps:
     keys: Keys
     words: Words
     config: Config
+    # Where routing searches start, learnt per process (a speed hint only).
+    routing: StartRadius = field(default_factory=StartRadius)
 
 
 Render = Callable[[Translator], Reply]

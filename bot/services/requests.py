@@ -224,6 +224,7 @@ async def route(
     lon: float | None = None,
     offer_timeout: timedelta,
     now: datetime,
+    start: routing.StartRadius | None = None,
 ) -> RouteOutcome:
     """Offer a ``new`` request to the nearest available outlet not tried yet, or close it.
 
@@ -268,6 +269,7 @@ async def route(
             items=await _items(session, request_id),
             now=now,
             exclude=tried,
+            start=start,
         )
     if not candidates:
         await session.execute(

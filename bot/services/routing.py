@@ -52,11 +52,12 @@ class Candidate:
     distance_km: float
 
 
-class _StartRadius:
+class StartRadius:
     """Where the next search starts: a running log-space average of recent answers' distances.
 
-    Only a speed hint, per process: correctness never depends on it, because every search keeps
-    widening until its answer is proven (see :func:`nearest_available`).
+    Only a speed hint: correctness never depends on it, because every search keeps widening
+    until its answer is proven (see :func:`nearest_available`). The composition root owns one
+    per process (``Deps.routing``); without one, searches start at a fixed radius.
     """
 
     # Nearest distances are roughly Rayleigh-distributed; starting at 3x their geometric mean
@@ -66,7 +67,7 @@ class _StartRadius:
     # by at most ~15%.
     WEIGHT = 0.1
 
-    def __init__(self, initial_km: float) -> None:
+    def __init__(self, initial_km: float = FIRST_RADIUS_KM) -> None:
         self._log_km = math.log(initial_km)
 
     def get(self) -> float:
@@ -77,9 +78,6 @@ class _StartRadius:
             min(MAX_FIRST_RADIUS_KM, max(MIN_FIRST_RADIUS_KM, distance_km * self.MARGIN))
         )
         self._log_km += self.WEIGHT * (target - self._log_km)
-
-
-_start_radius = _StartRadius(FIRST_RADIUS_KM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +129,7 @@ async def nearest_available(
     exclude: Collection[int] = (),
     max_km: float = 50.0,
     limit: int = 1,
+    start: StartRadius | None = None,
 ) -> list[Candidate]:
     """Up to ``limit`` outlets that can serve ``items`` (item id → packs) now, nearest first.
 
@@ -148,7 +147,7 @@ async def nearest_available(
         params[f"item{n}"], params[f"packs{n}"] = item_id, packs
     if skip:
         params["exclude"] = skip
-    radius = min(_start_radius.get(), max_km)
+    radius = min(start.get() if start else FIRST_RADIUS_KM, max_km)
     while True:
         box = bounding_box(lat, lon, radius)
         params["lat_min"], params["lat_max"] = box.lat_min, box.lat_max
@@ -168,7 +167,8 @@ async def nearest_available(
             if _open(_schedule(hours_json), timezone, now):
                 found.append(Candidate(outlet_id=outlet_id, distance_km=distance))
                 if len(found) == limit:
-                    _start_radius.learn(distance)
+                    if start is not None:
+                        start.learn(distance)
                     return found
         if radius >= max_km:
             return found

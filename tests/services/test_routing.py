@@ -149,9 +149,8 @@ async def test_matches_brute_force_on_random_outlets(
     sessions: Sessions, monkeypatch: pytest.MonkeyPatch, start_km: float
 ) -> None:
     # The learnt start radius is a speed hint only: every start must give the same answers.
-    hint = routing._StartRadius(start_km)
+    hint = routing.StartRadius(start_km)
     monkeypatch.setattr(hint, "learn", lambda _distance: None)
-    monkeypatch.setattr(routing, "_start_radius", hint)
     rng = random.Random(20261125)
     async with sessions.begin() as session:
         items = [await add_item(session, f"item{i}") for i in range(3)]
@@ -194,7 +193,7 @@ async def test_matches_brute_force_on_random_outlets(
                 "max_km": max_km,
                 "limit": limit,
             }
-            fast = await nearest_available(session, **args)  # type: ignore[arg-type]
+            fast = await nearest_available(session, start=hint, **args)  # type: ignore[arg-type]
             slow = await brute_force_nearest(session, **args)  # type: ignore[arg-type]
             assert fast == slow
             assert all(c.distance_km <= max_km for c in fast)
@@ -219,7 +218,7 @@ async def test_antimeridian_and_poles_do_not_crash(sessions: Sessions) -> None:
 
 
 def test_start_radius_learns_within_bounds() -> None:
-    hint = routing._StartRadius(1.0)
+    hint = routing.StartRadius(1.0)
     for _ in range(200):
         hint.learn(0.2)
     assert hint.get() == pytest.approx(0.6, rel=0.01)
