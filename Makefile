@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run demo test lint format check-migrations clean
+.PHONY: setup run demo test lint format check-migrations messages compile check-catalogues \
+	language clean
 
 setup: $(STAMP)
 
@@ -28,7 +29,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup check-migrations
+lint: setup check-migrations check-catalogues
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -44,6 +45,22 @@ check-migrations: setup
 	  $(BIN)/alembic upgrade head && \
 	HRBOT_DATABASE_URL=sqlite+aiosqlite:///$$tmp/check.sqlite3 HRBOT_DATA_DIR=$$tmp \
 	  $(BIN)/alembic check
+
+# Translations (content/locales): extract every string from the code and content/*.yaml into
+# hrbot.pot and update each language's .po; compile .mo files (optional: the bot reads .po);
+# fail on anything a translator still has to do; start a new language (LOCALE=ps).
+messages: setup
+	$(BIN)/python -m bot.i18n messages
+
+compile: setup
+	$(BIN)/python -m bot.i18n compile
+
+check-catalogues: setup
+	$(BIN)/python -m bot.i18n check
+
+language: setup
+	@test -n "$(LOCALE)" || { echo "usage: make language LOCALE=ps"; exit 2; }
+	$(BIN)/python -m bot.i18n init $(LOCALE)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

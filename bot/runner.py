@@ -47,7 +47,9 @@ def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock = utcnow) -> 
         invite_ttl=settings.invite_ttl,
         retention_days=settings.retention_days,
     )
-    deps = Deps(content=runtime.content, keys=runtime.keys, words=Words(), config=config)
+    # Every language with a catalogue in content/locales: a new one needs no code change.
+    words = Words.from_content(settings.content_dir)
+    deps = Deps(content=runtime.content, keys=runtime.keys, words=words, config=config)
     return Engine(sessions=runtime.sessions, deps=deps, box=runtime.box, routes=routes, clock=clock)
 
 

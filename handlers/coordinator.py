@@ -182,7 +182,8 @@ def render_stats(
         )
     )
     rate = numbers.fulfilment_rate
-    lines.append(t("Fulfilment: {rate}", rate=f"{rate:.0%}" if rate is not None else t("no data")))
+    shown = f"{rate:.0%}" if rate is not None else t("no data")
+    lines.append(t("Fulfilment: {rate}", rate=shown))
     wait = numbers.median_time_to_accept
     lines.append(
         t(

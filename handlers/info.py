@@ -26,9 +26,23 @@ def card_text(ctx: Context, code: str) -> str:
 
 def _render(ctx: Context, card: Card) -> str:
     city = ctx.deps.content.gazetteer.city
-    # Card texts are content: a locale's catalogue may carry them like any other message.
+    # Card texts are content: a locale's catalogue carries them like any other message.
     text = ctx.tr(card.text, emergency_number=city.emergency_number, city=city.name)
-    return f"{ctx.tr(card.title)}\n\n{text}"
+    return f"{ctx.tr(card.title)}\n\n{text}{_review_notice(ctx, card)}"
+
+
+def unchecked(ctx: Context, card: Card) -> bool:
+    """Whether the card is shown in a translation no native speaker has reviewed yet."""
+    return card.needs_review(ctx.tr.locale) and ctx.tr.has(card.text)
+
+
+def _review_notice(ctx: Context, card: Card) -> str:
+    if not unchecked(ctx, card):
+        return ""
+    return "\n\n" + ctx.tr(
+        "⚠️ This translation has not been checked by a native speaker yet. "
+        "If anything is unclear, ask a peer."
+    )
 
 
 def _card_button(ctx: Context, card: Card) -> Option:
@@ -38,8 +52,12 @@ def _card_button(ctx: Context, card: Card) -> Option:
 async def show_list(ctx: Context) -> None:
     """The menu of cards."""
     ctx.end()
-    options = [_card_button(ctx, card) for card in ctx.deps.content.cards.cards]
-    ctx.reply(ctx.tr("Info: choose a topic."), [*options, ui.back_to_menu(ctx.tr)])
+    cards = ctx.deps.content.cards.cards
+    options = [_card_button(ctx, card) for card in cards]
+    text = ctx.tr("Info: choose a topic.")
+    if any(unchecked(ctx, card) for card in cards):
+        text += "\n" + ctx.tr("⚠️ Some of these guides are not yet checked by a native speaker.")
+    ctx.reply(text, [*options, ui.back_to_menu(ctx.tr)])
 
 
 async def show_emergency(ctx: Context) -> None:
@@ -56,7 +74,8 @@ async def show_emergency(ctx: Context) -> None:
         for code in EMERGENCY_FOLLOW_UPS
         if (spec := content.cards.by_code(code)) is not None
     ]
-    ctx.reply(f"{ctx.tr(card.title)}\n{first}\n\n{steps}", [*follow_ups, ui.back_to_menu(ctx.tr)])
+    text = f"{ctx.tr(card.title)}\n{first}\n\n{steps}{_review_notice(ctx, card)}"
+    ctx.reply(text, [*follow_ups, ui.back_to_menu(ctx.tr)])
 
 
 async def on_info(msg: Incoming, ctx: Context) -> None:

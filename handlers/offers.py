@@ -33,6 +33,7 @@ from bot.domain import OfferStatus, RequestKind, RequestStatus
 from bot.services import requests, shifts
 from bot.services.requests import RouteOutcome, RouteResult
 from bot.services.stock import LowStock
+from handlers import ui
 from handlers.routes import ModuleRoutes
 
 # Offer buttons: "off:a:<offer id>" accepts, "off:d:<offer id>" declines. Only an offer id:
@@ -235,7 +236,7 @@ async def announce_accepted(scope: Scope, *, request_id: int, outlet_id: int, co
     request = await scope.session.get_one(Request, request_id)
     outlet = await scope.session.get_one(Outlet, outlet_id)
     reference, name, instructions = request.reference, outlet.name, outlet.instructions
-    hours = _hours_text(outlet.hours)
+    hours = _hours(outlet.hours)
     until, timezone, now = request.expires_at, outlet.timezone, scope.now
 
     def render(t: Translator) -> Reply:
@@ -245,8 +246,8 @@ async def announce_accepted(scope: Scope, *, request_id: int, outlet_id: int, co
         ]
         if instructions:
             lines.append(instructions)
-        if hours:
-            lines.append(t("Opening hours: {hours}", hours=hours))
+        if hours is not None:
+            lines.append(t("Opening hours: {hours}", hours=ui.describe_hours(t, hours)))
         lines += [
             t("Please come by {time}.", time=local_time(until, timezone, now)),
             t("Your pickup code: {code}", code=code),
@@ -281,7 +282,12 @@ async def announce_low_stock(scope: Scope, low: Iterable[LowStock]) -> None:
 def _low_stock_notice(outlet: str, item: str, left: int) -> Render:
     def render(t: Translator) -> Reply:
         return Reply(
-            t("Low stock at {outlet}: {item} ({left} left).", outlet=outlet, item=item, left=left)
+            t(
+                "Low stock at {outlet}: {item} ({left} left).",
+                outlet=outlet,
+                item=t(item),
+                left=left,
+            )
         )
 
     return render
@@ -406,7 +412,8 @@ def kind_label(t: Translator, kind: RequestKind) -> str:
 
 def item_lines(t: Translator, items: Iterable[tuple[str, int]]) -> list[str]:
     """``2 × Name`` lines."""
-    return [t("{packs} × {name}", packs=packs, name=name) for name, packs in items]
+    # Names are the catalogue's English names, translated like any message.
+    return [t("{packs} × {name}", packs=packs, name=t(name)) for name, packs in items]
 
 
 def rough_distance(t: Translator, km: float) -> str:
@@ -434,15 +441,15 @@ def service_line(t: Translator, service: ReferralService) -> str:
         "{name} — {address} ({hours})",
         name=service.name,
         address=service.address,
-        hours=service.hours.describe(),
+        hours=ui.describe_hours(t, service.hours),
     )
     if service.phone:
         line += " " + t("tel. {phone}", phone=service.phone)
     return line
 
 
-def _hours_text(hours: Mapping[str, object]) -> str:
+def _hours(hours: Mapping[str, object]) -> OpeningHours | None:
     try:
-        return OpeningHours.parse(hours).describe()
+        return OpeningHours.parse(hours)
     except ValueError:
-        return ""
+        return None

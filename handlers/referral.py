@@ -86,7 +86,7 @@ def _service_block(ctx: Context, number: int, service: ReferralService) -> str:
     if service.phone:
         lines.append(ctx.tr("Phone: {phone}", phone=service.phone))
     if service.notes:
-        lines.append(service.notes)
+        lines.append(ctx.tr(service.notes))
     return "\n".join(lines)
 
 

@@ -71,6 +71,7 @@ def build_routes() -> Routes:
         coordinator,
         forget,
         info,
+        language,
         naloxone,
         peer,
         referral,
@@ -79,7 +80,18 @@ def build_routes() -> Routes:
         supplies,
     )
 
-    modules = (start, supplies, naloxone, referral, status, info, forget, peer, coordinator)
+    modules = (
+        start,
+        supplies,
+        naloxone,
+        referral,
+        status,
+        info,
+        language,
+        forget,
+        peer,
+        coordinator,
+    )
     return merge(
         tuple(module_routes(m) for m in modules),
         fallback=start.fallback,

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind
 from bot.core.routes import MenuCommand
-from handlers import forget, info, naloxone, peer, referral, status, supplies, ui
+from handlers import forget, info, language, naloxone, peer, referral, status, supplies, ui
 from handlers.routes import ModuleRoutes
 
 _TARGETS: dict[str, Callable[[Context], Awaitable[None]]] = {
@@ -30,11 +30,14 @@ _TARGETS: dict[str, Callable[[Context], Awaitable[None]]] = {
 
 def _welcome(ctx: Context) -> str:
     # The first line is what a lock screen shows: nothing about drugs.
-    return ctx.tr(
+    text = ctx.tr(
         "Hi. This service is anonymous by design.\n"
         "No name or phone number is stored, and /forget deletes everything at any time.\n\n"
         "What do you need?"
     )
+    # Each language named in itself: a way out for someone who can't read this one.
+    choices = language.hint(ctx)
+    return f"{text}\n\n{choices}" if choices else text
 
 
 async def on_start(msg: Incoming, ctx: Context) -> None:
@@ -59,7 +62,8 @@ async def on_help(msg: Incoming, ctx: Context) -> None:
             "/cancel - cancel a request\n"
             "/info - short guides\n"
             "/emergency - what to do in an emergency\n"
-            "/forget - delete everything about you\n\n"
+            "/forget - delete everything about you\n"
+            "/language - change the language\n\n"
             "Nothing asks for your name or number. A peer hands over your request against a "
             "short code sent to you here."
         ),

@@ -160,7 +160,7 @@ def _show_categories(ctx: Context, hint: str) -> None:
 def _show_items(ctx: Context, number: int, hint: str) -> None:
     category = _category(ctx) or CATEGORIES[0]
     specs = _items(ctx, category)
-    choices = [_button(ctx, spec.name, "item", spec.code) for spec in specs]
+    choices = [_button(ctx, ctx.tr(spec.name), "item", spec.code) for spec in specs]
     options = ui.page(
         choices,
         number,
@@ -181,13 +181,13 @@ def _show_items(ctx: Context, number: int, hint: str) -> None:
 
 def _show_packs(ctx: Context, spec: ItemSpec, hint: str) -> None:
     if spec.pack_size == 1:
-        text = ctx.tr("How many?\n{name}", name=spec.name)
+        text = ctx.tr("How many?\n{name}", name=ctx.tr(spec.name))
     else:
         text = ctx.tr(
             "How many packs?\n{name}: one pack is {size} {unit}.",
-            name=spec.name,
+            name=ctx.tr(spec.name),
             size=spec.pack_size,
-            unit=spec.unit,
+            unit=ctx.tr(spec.unit),
         )
     options = [_button(ctx, str(n), "packs", n) for n in range(1, spec.max_packs + 1)]
     options.append(_button(ctx, ctx.tr("‹ Back"), "page", _page(ctx)))

@@ -147,20 +147,20 @@ def packs_text(tr: Translator, spec: ItemSpec, packs: int) -> str:
         "{n} packs ({units} {unit})",
         packs,
         units=packs * spec.pack_size,
-        unit=spec.unit,
+        unit=tr(spec.unit),
     )
 
 
 def item_line(tr: Translator, spec: ItemSpec, packs: int) -> str:
     """``- Alcohol swabs: 2 packs (40 swabs)``, or ``- Sharps bin × 2`` for single things."""
     if spec.pack_size == 1:
-        return tr("- {name} × {n}", name=spec.name, n=packs)
-    return tr("- {name}: {packs}", name=spec.name, packs=packs_text(tr, spec, packs))
+        return tr("- {name} × {n}", name=tr(spec.name), n=packs)
+    return tr("- {name}: {packs}", name=tr(spec.name), packs=packs_text(tr, spec, packs))
 
 
 def hours_line(tr: Translator, hours: OpeningHours, zone: ZoneInfo, now: datetime) -> str:
     """``Open now`` or ``Opens Thu 10:00``, then the weekly hours."""
-    weekly = hours.describe()
+    weekly = describe_hours(tr, hours)
     if hours.is_open(now, zone):
         return tr("Open now. Hours: {hours}", hours=weekly)
     opens = hours.next_open(now, zone)
@@ -174,16 +174,22 @@ def hours_line(tr: Translator, hours: OpeningHours, zone: ZoneInfo, now: datetim
 
 
 def _weekday(tr: Translator, day: int) -> str:
-    names = (
-        tr("Mon"),
-        tr("Tue"),
-        tr("Wed"),
-        tr("Thu"),
-        tr("Fri"),
-        tr("Sat"),
-        tr("Sun"),
+    return _weekdays(tr)[day]
+
+
+def _weekdays(tr: Translator) -> tuple[str, ...]:
+    return (tr("Mon"), tr("Tue"), tr("Wed"), tr("Thu"), tr("Fri"), tr("Sat"), tr("Sun"))
+
+
+def describe_hours(tr: Translator, hours: OpeningHours) -> str:
+    """Weekly hours in the reader's words: ``Mon–Fri 10:00–18:00, Sat 12:00–16:00``."""
+    return hours.describe(
+        day_titles=_weekdays(tr),
+        daily=tr("Daily"),
+        always=tr("24/7"),
+        closed=tr("Closed"),
+        whole_day=tr("24h"),
     )
-    return names[day]
 
 
 # --- requests ------------------------------------------------------------------------------------

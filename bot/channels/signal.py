@@ -74,6 +74,7 @@ from signalbot import (
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, InputKind, Location, Option, Reply, SendStatus
 from bot.core.text import clean, parse_command
+from bot.core.words import N_
 from bot.domain import Channel
 from bot.privacy import pseudonym, scrub, validate_location
 from bot.settings import Settings, SettingsError
@@ -83,8 +84,11 @@ log = logging.getLogger(__name__)
 # Signal keeps a body inline up to 2 KiB of UTF-8 (longer texts travel as a "long text"
 # attachment that minimal clients show as a file); 2000 bytes leaves a margin.
 MAX_PART_BYTES: Final = 2000
-NUMBER_HINT: Final = "Reply with a number."
-LOCATION_HINT: Final = "To say where you are, type the name of a street, area or place near you."
+# Worded in the recipient's language when sent (N_ marks them for `make messages`).
+NUMBER_HINT: Final = N_("Reply with a number.")
+LOCATION_HINT: Final = N_(
+    "To say where you are, type the name of a street, area or place near you."
+)
 RECEIVER_LOCK_FILE: Final = "signal-receiver.lock"
 SIGNALBOT_LOGGER: Final = LOGGER_NAME  # whose records this module reduces to templates
 # No "auto": signalbot would pick the scheme at run time, and sends here must use the same.
@@ -594,7 +598,7 @@ class SignalChannel:
         if not _is_recipient(address):
             log.warning("signal reply address is neither a number nor a UUID")
             return SendStatus.FAILED
-        t = self.engine.deps.words.for_locale(None)
+        t = self.engine.deps.words.for_locale(reply.locale)
         parts = render(reply, number_hint=t(self.number_hint), location_hint=t(self.location_hint))
         if not parts:
             log.warning("empty signal reply not sent")

@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
@@ -46,6 +46,7 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+from telegram.request import BaseRequest
 
 from bot.core.engine import Engine
 from bot.core.messages import (
@@ -58,6 +59,7 @@ from bot.core.messages import (
     SendStatus,
 )
 from bot.core.text import clean, parse_command
+from bot.core.words import DEFAULT_LOCALE, N_
 from bot.domain import Channel
 from bot.privacy import validate_location
 from bot.settings import Settings, SettingsError
@@ -65,8 +67,9 @@ from bot.settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL: Final = "https://api.telegram.org/bot"
-LOCATION_LABEL: Final = "📍 Share location"
-PRIVATE_ONLY: Final = "I only work in a private chat. Please message me directly."
+# Worded in the recipient's language when sent (N_ marks them for `make messages`).
+LOCATION_LABEL: Final = N_("📍 Share location")
+PRIVATE_ONLY: Final = N_("I only work in a private chat. Please message me directly.")
 # Ask Telegram only for what the bot reads: less data received is less data to protect.
 ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
 MAX_BUTTONS_PER_ROW: Final = 8
@@ -111,6 +114,7 @@ class TelegramChannel:
         poll_timeout: float = 10.0,
         location_label: str = LOCATION_LABEL,
         max_retries: int = 3,
+        request: Callable[[], BaseRequest] | None = None,
     ) -> None:
         self.engine = engine
         self.webhook = webhook
@@ -120,6 +124,9 @@ class TelegramChannel:
         self._token = token
         self.base_url = base_url
         self._max_retries = max_retries
+        # Makes PTB's two HTTP clients (getUpdates, everything else); None: PTB's own (httpx).
+        # bot.channels.telegram_request.AiohttpRequest costs about half the CPU per call.
+        self._request = request
         self._secret = (webhook.secret or secrets.token_urlsafe(32)) if webhook else None
         self._app: TelegramApp | None = None
         self._can_send = False  # from a successful start until the HTTP clients close
@@ -171,7 +178,7 @@ class TelegramChannel:
         """Check the token (getMe), publish the command menu, start polling or the webhook."""
         if self._app is not None:
             raise RuntimeError("the Telegram channel is already started")
-        app = (
+        builder = (
             ApplicationBuilder()
             .token(self._token)
             .base_url(self.base_url)
@@ -180,8 +187,10 @@ class TelegramChannel:
             .concurrent_updates(False)
             # Timers are the project's own scheduler; PTB's would be a second clock.
             .job_queue(None)
-            .build()
         )
+        if self._request is not None:
+            builder = builder.request(self._request()).get_updates_request(self._request())
+        app = builder.build()
         app.add_handler(TypeHandler(Update, self._on_update))
         app.add_error_handler(self._on_error)
         self._app = app
@@ -246,12 +255,21 @@ class TelegramChannel:
         await self.stop()
 
     async def _publish_menu(self, app: TelegramApp) -> None:
-        commands = [BotCommand(c.name, c.description) for c in self.engine.routes.menu]
-        try:
-            await app.bot.set_my_commands(commands)
-        except TelegramError as exc:
-            # A missing menu is cosmetic: the bot still answers every command.
-            log.warning("could not publish the command menu: %s", type(exc).__name__)
+        """The command menu in English for everyone, then in each language for its users."""
+        words = self.engine.deps.words
+        languages: dict[str | None, str] = {None: DEFAULT_LOCALE}
+        for locale in words.locales:
+            # Telegram menus are per two-letter language: "fa" for fa_AF.
+            languages.setdefault(locale.split("_")[0].lower(), locale)
+        languages.pop(DEFAULT_LOCALE, None)
+        for language, locale in languages.items():
+            t = words.for_locale(locale)
+            commands = [BotCommand(c.name, t(c.description)) for c in self.engine.routes.menu]
+            try:
+                await app.bot.set_my_commands(commands, language_code=language)
+            except TelegramError as exc:
+                # A missing menu is cosmetic: the bot still answers every command.
+                log.warning("could not publish the command menu: %s", type(exc).__name__)
 
     # -- incoming ------------------------------------------------------------------------
 
@@ -305,7 +323,7 @@ class TelegramChannel:
             command = parse_command(message.text)
             if command is not None:
                 return make(InputKind.COMMAND, command=command[0], text=command[1])
-            payload = self._keyboards.get(chat.id, {}).get(message.text)
+            payload = self._keyboards.get(chat.id, {}).get(clean(message.text))
             if payload is not None:
                 # A reply-keyboard button sends its label; map it back to the option.
                 return make(InputKind.OPTION, option=payload)
@@ -393,9 +411,11 @@ class TelegramChannel:
         if reply.ask_location:
             labels: dict[str, str] = {}
             for option in reply.options:
-                labels.setdefault(option.label, option.payload)
+                # Compared cleaned: direction marks in a right-to-left label may not come back.
+                labels.setdefault(clean(option.label), option.payload)
             _remember(self._keyboards, chat_id, labels)
-            keyboard = [[KeyboardButton(self.location_label, request_location=True)]]
+            label = self.engine.deps.words.for_locale(reply.locale)(self.location_label)
+            keyboard = [[KeyboardButton(label, request_location=True)]]
             keyboard += [[KeyboardButton(o.label) for o in row] for row in rows]
             return ReplyKeyboardMarkup(keyboard, one_time_keyboard=True, resize_keyboard=True)
         had_keyboard = self._keyboards.pop(chat_id, None) is not None

@@ -3,12 +3,18 @@
 A card's ``title`` is its menu label and the first line people see, so it must be discreet on a
 lock screen: no drug words. Texts may use the placeholders in :data:`PLACEHOLDERS` (filled in
 when shown) and nothing else; a literal brace is written twice (``{{``).
+
+Cards are written in English and translated in the language catalogues like every other message
+(the English title and text are the message ids). A card is safety content unless it says
+``safety: false``: its translation into a language counts as unchecked until a native speaker
+has reviewed it and ``reviewed: {<locale>: true}`` says so; until then people are told.
 """
 
 from __future__ import annotations
 
 import string
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,6 +58,9 @@ DISCREET_WORDS = (
 )
 """Words a title (a lock-screen first line) must not contain."""
 
+SOURCE_LANGUAGE = "en"
+"""Cards are written in English; other languages translate them."""
+
 _MAX_TEXT = 1500
 
 
@@ -92,12 +101,23 @@ CardText = Annotated[
 Title = Annotated[ShortName, AfterValidator(_discreet)]
 
 
+LocaleCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$")]
+
+
 class Card(Spec):
     """One info card: a discreet title and a short text."""
 
     code: Code
     title: Title
     text: CardText
+    safety: bool = True
+    reviewed: Mapping[LocaleCode, bool] = Field(default_factory=dict)
+
+    def needs_review(self, locale: str) -> bool:
+        """Whether a translation into ``locale`` still waits for a native speaker's review."""
+        if locale.split("_")[0] == SOURCE_LANGUAGE:
+            return False  # the original, which the programme's own reviewers wrote
+        return self.safety and not self.reviewed.get(locale, False)
 
     def render(self, **values: str) -> str:
         """The title and the text with placeholders filled in."""

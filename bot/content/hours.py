@@ -16,7 +16,7 @@ first occurrence, so each range is one unbroken stretch of real time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -149,20 +149,32 @@ class OpeningHours:
 
     # --- rendering ----------------------------------------------------------------------------
 
-    def describe(self) -> str:
-        """Human form, e.g. ``"Mon–Fri 10:00–18:00, Sat 12:00–16:00"`` (``Mon/Wed`` for gaps)."""
+    def describe(
+        self,
+        *,
+        day_titles: Sequence[str] = _DAY_TITLES,
+        daily: str = "Daily",
+        always: str = "24/7",
+        closed: str = "Closed",
+        whole_day: str = "24h",
+    ) -> str:
+        """Human form, e.g. ``"Mon–Fri 10:00–18:00, Sat 12:00–16:00"`` (``Mon/Wed`` for gaps).
+
+        The words are English unless given (``handlers.ui.describe_hours`` passes a language's).
+        """
         if self.always_open:
-            return "24/7"
+            return always
         if not any(self.week):
-            return "Closed"
+            return closed
 
         def times(intervals: tuple[Interval, ...]) -> str:
             return ", ".join(
-                "24h" if (s, e) == (0, DAY) else f"{_clock(s)}–{_clock(e)}" for s, e in intervals
+                whole_day if (s, e) == (0, DAY) else f"{_clock(s)}–{_clock(e)}"
+                for s, e in intervals
             )
 
         return ", ".join(
-            f"{_days_text(days, '–', '/', _DAY_TITLES, 'Daily')} {times(intervals)}"
+            f"{_days_text(days, '–', '/', tuple(day_titles), daily)} {times(intervals)}"
             for days, intervals in self._groups()
         )
 

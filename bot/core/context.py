@@ -115,7 +115,13 @@ class Context(Scope):
     ) -> None:
         """Answer the sender."""
         self.replies.append(
-            Reply(text=text, options=tuple(options), ask_location=ask_location, columns=columns)
+            Reply(
+                text=text,
+                options=tuple(options),
+                ask_location=ask_location,
+                columns=columns,
+                locale=self.t.locale if self.t is not None else None,
+            )
         )
 
     def goto(self, flow: str, step: str, **data: object) -> None:

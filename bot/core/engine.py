@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -75,7 +76,7 @@ class Engine:
         translator = self.deps.words.for_locale(msg.locale_hint)
         if verdict is Verdict.WARN:
             text = translator("You are sending messages very fast. Please wait a moment.")
-            await self._send(msg.channel, msg.address, Reply(text))
+            await self._send(msg.channel, msg.address, Reply(text, locale=translator.locale))
             return
         try:
             ctx = await self._run(msg)
@@ -85,11 +86,13 @@ class Engine:
             sorry = translator(
                 "Sorry, something went wrong. Nothing was changed; please try again."
             )
-            await self._send(msg.channel, msg.address, Reply(sorry))
+            await self._send(msg.channel, msg.address, Reply(sorry, locale=translator.locale))
             return
         if ctx is None:
             return
         for reply in ctx.replies:
+            if reply.locale is None and ctx.t is not None:  # built without ctx.reply()
+                reply = replace(reply, locale=ctx.t.locale)
             await self._send(msg.channel, msg.address, reply, contact_id=ctx.person.contact_id)
         await self.deliver(ctx.outbound)
 
@@ -182,7 +185,10 @@ class Engine:
             except AddressUnreadable:
                 log.warning("reply address unreadable (key changed?); contact skipped")
                 continue
-            reply = item.render(self.deps.words.for_locale(contact.locale))
+            translator = self.deps.words.for_locale(contact.locale)
+            reply = item.render(translator)
+            if reply.locale is None:
+                reply = replace(reply, locale=translator.locale)
             await self._send(contact.channel, address, reply, contact_id=contact.id)
 
     async def _send(

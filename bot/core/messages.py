@@ -80,6 +80,8 @@ class Reply:
     ask_location: bool = False
     # Options laid out this many per row where the channel shows rows (Telegram).
     columns: int = 1
+    # The recipient's locale, for the few words a channel adds itself (button labels, hints).
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +99,20 @@ class SendStatus(StrEnum):
     UNREACHABLE = "unreachable"  # blocked the bot / unregistered: stop trying
     RETRY = "retry"  # rate limited or a transient error: nothing was delivered
     FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """A send's outcome with what bulk sending needs beyond :class:`SendStatus`.
+
+    A channel may offer ``async def send_result(address, reply) -> SendResult`` beside ``send``;
+    the alert outbox prefers it and falls back to ``send`` (wrapping the bare status).
+
+    ``retry_after``: the platform asked for a pause of this many seconds (a 429: nothing was
+    delivered). ``maybe_delivered``: a RETRY after the request may already have reached the
+    platform (a timeout, a connection lost mid-call), so sending again may duplicate it.
+    """
+
+    status: SendStatus
+    retry_after: float | None = None
+    maybe_delivered: bool = False

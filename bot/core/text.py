@@ -9,6 +9,7 @@ MAX_INPUT_CHARS = 1000
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 # Format characters (zero-width, bidi overrides) and controls can hide or reorder text.
 _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_DIRECTION_MARKS = "\u200e\u200f\u2066\u2067\u2068\u2069"
 
 
 def clean(text: str, *, limit: int = MAX_INPUT_CHARS) -> str:
@@ -24,7 +25,8 @@ def clean(text: str, *, limit: int = MAX_INPUT_CHARS) -> str:
 
 def parse_command(text: str) -> tuple[str, str] | None:
     """``"/Join@hrbot  ABC"`` → ``("join", "ABC")``; None when the text is not a command."""
-    match = _COMMAND.match(text.strip())
+    # Direction marks around a command copied from a right-to-left reply (bot.core.bidi).
+    match = _COMMAND.match(text.strip().strip(_DIRECTION_MARKS).strip())
     if match is None:
         return None
     return match.group(1).lower(), clean(match.group(2) or "")

@@ -78,3 +78,12 @@ async def forget(session: AsyncSession, *, contact_id: int) -> bool:
         return False
     await session.delete(result)
     return True
+
+
+async def set_locale(session: AsyncSession, *, contact_id: int, locale: str) -> bool:
+    """Store the language a contact chose (``/language``); it wins over the platform's hint,
+    which is only read when the contact is created. False when the contact is gone."""
+    changed = await session.scalar(
+        update(Contact).where(Contact.id == contact_id).values(locale=locale).returning(Contact.id)
+    )
+    return changed is not None

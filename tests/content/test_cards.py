@@ -107,7 +107,9 @@ def test_unknown_field(write: Write) -> None:
     path = write(
         "cards.yaml", GOOD.replace("    title: Shot kit\n", "    title: Shot kit\n    x: 1\n")
     )
-    assert problems(path) == [f"{path}:12: cards[2].x: unknown field (allowed: code, title, text)"]
+    assert problems(path) == [
+        f"{path}:12: cards[2].x: unknown field (allowed: code, title, text, safety, reviewed)"
+    ]
 
 
 def test_load_content_needs_cards(content_dir: Path, tmp_path: Path, write: Write) -> None:
@@ -118,3 +120,30 @@ def test_load_content_needs_cards(content_dir: Path, tmp_path: Path, write: Writ
     assert [str(p) for p in info.value.problems] == [f"{tmp_path / 'cards.yaml'}: file not found"]
     write("cards.yaml", GOOD)
     assert load_content(tmp_path).cards.codes == set(REQUIRED_CARDS)
+
+
+def test_review_flags(write: Write) -> None:
+    text = GOOD.replace(
+        "    title: Nasal spray\n",
+        "    title: Nasal spray\n    reviewed: {ru: true, fa_AF: false}\n",
+    ).replace("    title: Shot kit\n", "    title: Shot kit\n    safety: false\n")
+    cards = load_cards(write("cards.yaml", text))
+    nasal, shot, overdose = (
+        cards.get(c) for c in ("naloxone_nasal", "naloxone_injectable", "overdose")
+    )
+    assert not nasal.needs_review("ru")  # cleared by a reviewer
+    assert nasal.needs_review("fa_AF")
+    assert nasal.needs_review("uk")  # a language nobody has reviewed yet
+    assert overdose.needs_review("ru")  # safety content unless it says otherwise
+    assert not shot.needs_review("ru")  # not safety content
+    assert not overdose.needs_review("en")  # the original
+
+
+def test_review_flags_name_locales(write: Write) -> None:
+    path = write(
+        "cards.yaml",
+        GOOD.replace(
+            "    title: Shot kit\n", "    title: Shot kit\n    reviewed: {Russian: true}\n"
+        ),
+    )
+    assert "cards[2].reviewed" in problems(path)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,12 +19,21 @@ CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 TEST_KEYS = derive_keys("test-secret-" + "x" * 40)
 
 
-def make_deps(config: Config | None = None) -> Deps:
-    """Deps with the shipped content, English words and test keys."""
+@functools.cache
+def shipped_words() -> Words:
+    """Every shipped language, as the bot loads them (read once per test session)."""
+    return Words.from_content(CONTENT_DIR)
+
+
+def make_deps(config: Config | None = None, *, words: Words | None = None) -> Deps:
+    """Deps with the shipped content, every shipped language and test keys.
+
+    A person with no language hint gets English, as in production.
+    """
     return Deps(
         content=load_content(CONTENT_DIR),
         keys=TEST_KEYS,
-        words=Words(),
+        words=words or shipped_words(),
         config=config or Config(),
     )
 
@@ -34,11 +44,12 @@ def make_engine(
     *,
     clock: Clock | None = None,
     config: Config | None = None,
+    words: Words | None = None,
 ) -> Engine:
     """An engine wired like production, minus channels."""
     return Engine(
         sessions=sessions,
-        deps=make_deps(config),
+        deps=make_deps(config, words=words),
         box=AddressBox(TEST_KEYS.address),
         routes=routes,
         clock=clock or Clock(),
