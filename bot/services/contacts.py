@@ -28,28 +28,31 @@ async def find_or_create(
 ) -> Contact:
     """The contact for ``channel`` + ``platform_id``, created on first contact.
 
-    Safe under concurrency: two first messages at once create one row (insert-or-ignore).
+    Most updates come from known contacts, so this looks first and inserts only on a miss
+    (sealing an address costs a Fernet encryption). Safe under concurrency: two first
+    messages at once create one row (insert-or-ignore, then read).
     """
     now = now or utcnow()
     alias = pseudonym(pseudonym_key, channel.value, platform_id)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    values = {
-        "pseudonym": alias,
-        "channel": channel,
-        "reply_address": box.seal(address),
-        "locale": locale,
-        "reachable": True,
-        "created_at": now,
-        "last_seen_on": today,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(Contact).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
-    )
-    contact = (
-        await session.execute(select(Contact).where(Contact.pseudonym == alias))
-    ).scalar_one()
+    by_alias = select(Contact).where(Contact.pseudonym == alias)
+    contact = (await session.execute(by_alias)).scalar_one_or_none()
+    if contact is None:
+        values = {
+            "pseudonym": alias,
+            "channel": channel,
+            "reply_address": box.seal(address),
+            "locale": locale,
+            "reachable": True,
+            "created_at": now,
+            "last_seen_on": today,
+        }
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(Contact).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
+        )
+        contact = (await session.execute(by_alias)).scalar_one()
     if contact.last_seen_on != today or not contact.reachable:
         # Writing to someone who wrote to us proves they can be reached again.
         await session.execute(
