@@ -21,6 +21,7 @@ from bot.core.engine import Clock, Engine
 from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.db.base import utcnow
+from bot.services.outbox import Fanout, fanout_for, run_alert_due
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class BotService:
         self.channels = channels
         self.tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
+        self._fanout: Fanout | None = None
         self._started: list[ChannelService] = []
 
     async def start(self) -> None:
@@ -99,6 +101,12 @@ class BotService:
             await run_due(self.engine)
         except Exception:
             log.exception("due work failed; will retry at the next tick")
+        try:
+            # One fan-out per process keeps its pacing across ticks.
+            self._fanout = self._fanout or fanout_for(self.engine)
+            await run_alert_due(self.engine, fanout=self._fanout)
+        except Exception:
+            log.exception("alert work failed; will retry at the next tick")
 
     async def stop(self) -> None:
         """Stop the clock, then the channels (newest first)."""

@@ -24,7 +24,7 @@ from bot.core.messages import Reply
 from bot.core.words import Translator
 from bot.db.models import Offer, PeerWorker, Request
 from bot.domain import OfferStatus
-from bot.services import conversations, requests, retention, shifts
+from bot.services import alerts, conversations, reports, requests, retention, shifts
 from bot.services.requests import RouteResult
 from handlers import offers
 from handlers.routes import ModuleRoutes
@@ -53,6 +53,8 @@ class DueReport:
     states_purged: int = 0
     updates_purged: int = 0
     purged: retention.Purged = field(default_factory=retention.Purged)
+    reports_purged: int = 0
+    deliveries_purged: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -80,6 +82,11 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
 
     async def purge(scope: Scope, report: DueReport) -> int:
         report.purged = await retention.purge(scope.session, now=scope.now, retention=period)
+        # Community reports and who-got-which-alert go with the same retention period.
+        report.reports_purged = await reports.purge(scope.session, now=scope.now, retention=period)
+        report.deliveries_purged = await alerts.purge_deliveries(
+            scope.session, now=scope.now, retention=period
+        )
         return 0
 
     await _part(engine, now, report, "retention", purge)

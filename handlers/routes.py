@@ -6,10 +6,12 @@ prefix or command claimed twice is a start-up error, not a silent override.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
+from bot.core.context import Context
+from bot.core.messages import Incoming
 from bot.core.routes import Handler, MenuCommand, Routes
 
 
@@ -68,6 +70,8 @@ def module_routes(module: ModuleType) -> ModuleRoutes:
 def build_routes() -> Routes:
     """The bot's whole route table."""
     from handlers import (
+        alerts,
+        broadcast,
         coordinator,
         forget,
         info,
@@ -75,6 +79,7 @@ def build_routes() -> Routes:
         naloxone,
         peer,
         referral,
+        report,
         start,
         status,
         supplies,
@@ -89,12 +94,40 @@ def build_routes() -> Routes:
         info,
         language,
         forget,
+        alerts,
         peer,
         coordinator,
+        broadcast,
+        report,
     )
-    return merge(
+    routes = merge(
         tuple(module_routes(m) for m in modules),
         fallback=start.fallback,
         unknown_command=start.unknown_command,
         unsupported=start.unsupported,
     )
+    # STOP typed in the middle of any conversation stops alerts; a coordinator composing an
+    # alert is typing its content, so there it stays text.
+    flows = {
+        name: handler
+        if name == broadcast.FLOW
+        else stop_first(handler, alerts.is_stop, alerts.stop)
+        for name, handler in routes.flows.items()
+    }
+    return replace(routes, flows=flows)
+
+
+def stop_first(
+    handler: Handler,
+    is_stop: Callable[[Incoming], bool],
+    stop: Callable[[Context], Awaitable[None]],
+) -> Handler:
+    """``handler``, except that a plain STOP goes to ``stop`` first."""
+
+    async def flow(msg: Incoming, ctx: Context) -> None:
+        if is_stop(msg):
+            await stop(ctx)
+        else:
+            await handler(msg, ctx)
+
+    return flow

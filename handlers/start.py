@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind
 from bot.core.routes import MenuCommand
-from handlers import forget, info, language, naloxone, peer, referral, status, supplies, ui
+from handlers import alerts, forget, info, language, naloxone, peer, referral, status, supplies, ui
 from handlers.routes import ModuleRoutes
 
 _TARGETS: dict[str, Callable[[Context], Awaitable[None]]] = {
@@ -95,6 +95,8 @@ async def fallback(msg: Incoming, ctx: Context) -> None:
     """Anything no conversation claims: a button nobody knows, or input outside a conversation."""
     if msg.kind is InputKind.OPTION:
         ui.expired(ctx)
+    elif alerts.is_stop(msg):
+        await alerts.stop(ctx)
     elif msg.kind is InputKind.LOCATION:
         # Not kept: a location is only used while a request is being made.
         ui.show_menu(

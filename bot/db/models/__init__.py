@@ -1,9 +1,10 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
-from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, Subscription
+from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, FollowUp, Subscription
 from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.outlets import Item, Outlet, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
+from bot.db.models.reports import Report, ReportStatus
 from bot.db.models.requests import Offer, Request, RequestItem
 
 __all__ = [
@@ -15,11 +16,14 @@ __all__ = [
     "ConversationState",
     "Coordinator",
     "Delivery",
+    "FollowUp",
     "Invite",
     "Item",
     "Offer",
     "Outlet",
     "PeerWorker",
+    "Report",
+    "ReportStatus",
     "Request",
     "RequestItem",
     "SeenUpdate",

@@ -1,0 +1,547 @@
+"""Broadcast benchmark: the alert outbox through the real Telegram client against the fake API.
+
+Run ``python -m bench.broadcast`` (``--help`` for sizes). The Bot API emulator runs in a child
+process (so its own bookkeeping stays out of the memory figures, and its per-chat log is the
+witness for duplicates and losses); the bot side runs here, on a fresh SQLite file and, when
+``HRBOT_TEST_POSTGRES_URL`` is set, a throw-away PostgreSQL database.
+
+Rows printed:
+
+- **bare loop, unthrottled**: ``TelegramChannel.send`` in a loop with the same concurrency and
+  no database: the ceiling of client + emulator on this machine (the baseline).
+- **bare loop, PTB limiter**: the same loop behind python-telegram-bot's own ``AIORateLimiter``
+  (30/s, ``max_retries=3``) with the same injected 429s: what sending without the outbox gets.
+- **outbox at the limit**: an alert to ``--rate-subscribers`` people at ``--rate`` messages/s
+  with ``--fault-share`` of sends answered 429 (retry_after 1 s): msgs/s against the limit.
+- **outbox unthrottled**: an alert to ``--memory-subscribers`` people with the limiter off:
+  msgs/s and resident memory growth during the fan-out (peak RSS minus RSS just before it).
+
+``--client aiohttp`` runs every row on ``bot.channels.telegram_request.AiohttpRequest`` instead
+of python-telegram-bot's default httpx client (what ``TelegramChannel`` uses unless told).
+
+msgs/s counts messages delivered (the emulator's log), from the first claim to the last outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram.ext import AIORateLimiter
+
+import bot.channels.telegram as telegram_channel
+from bot.channels.telegram import TelegramChannel
+from bot.content import load_content
+from bot.core.context import Config, Context, Deps
+from bot.core.engine import Engine
+from bot.core.messages import Incoming, Reply
+from bot.core.routes import Routes
+from bot.core.words import Words
+from bot.db.base import utcnow
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.migrate import upgrade
+from bot.db.models import Contact, Subscription
+from bot.domain import AlertKind, Channel
+from bot.emulator import Faults, TelegramEmulator
+from bot.privacy import AddressBox, derive_keys
+from bot.services import alerts
+from bot.services.outbox import Fanout, FanoutConfig, outstanding
+
+POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
+CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
+KEYS = derive_keys("bench-secret-" + "b" * 40)
+CHUNK = 5000
+AREA = "dtes"
+
+
+# --- the emulator, in its own process ------------------------------------------------------------
+
+
+async def _serve(users: int, rate_limit: float, seed: int) -> None:
+    faults = Faults(rate_limit=rate_limit, retry_after=1, seed=seed)
+    emu = TelegramEmulator(seed=seed, faults=faults)
+    await emu.start()
+    chats = []
+    for index in range(users):
+        user = emu.user(f"u{index}")
+        user.started = True
+        chats.append(user.id)
+    print(json.dumps({"base_url": emu.base_url, "token": emu.token, "chats": chats}), flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+        if line == "stats":
+            per_chat = Counter(len(emu.chats[chat].messages) for chat in chats)
+            injected = Counter(e.code for e in emu.errors if e.injected)
+            print(
+                json.dumps(
+                    {
+                        "messages": sum(n * count for n, count in per_chat.items()),
+                        "lost": per_chat.get(0, 0),
+                        "duplicates": sum((n - 1) * c for n, c in per_chat.items() if n > 1),
+                        "rate_limited": injected.get(429, 0),
+                    }
+                ),
+                flush=True,
+            )
+        elif line in ("quit", ""):
+            break
+    await emu.stop()
+
+
+class EmulatorProcess:
+    """The emulator child: start it, ask for its log's figures, stop it."""
+
+    def __init__(self, process: asyncio.subprocess.Process, info: dict[str, Any]) -> None:
+        self.process = process
+        self.base_url: str = info["base_url"]
+        self.token: str = info["token"]
+        self.chats: list[int] = info["chats"]
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, users: int, *, rate_limit: float = 0.0, seed: int = 1
+    ) -> AsyncIterator[EmulatorProcess]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.broadcast",
+            "--serve-emulator",
+            str(users),
+            str(rate_limit),
+            str(seed),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**26,  # the first line lists every chat id
+        )
+        assert process.stdout is not None
+        info = json.loads(await process.stdout.readline())
+        try:
+            yield cls(process, info)
+        finally:
+            if process.stdin is not None:
+                process.stdin.write(b"quit\n")
+                await process.stdin.drain()
+            await process.wait()
+
+    async def stats(self) -> dict[str, int]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(b"stats\n")
+        await self.process.stdin.drain()
+        figures: dict[str, int] = json.loads(await self.process.stdout.readline())
+        return figures
+
+
+# --- the bot side --------------------------------------------------------------------------------
+
+
+async def _ignore(msg: Incoming, ctx: Context) -> None:
+    return None
+
+
+ROUTES = Routes(
+    commands={},
+    options={},
+    flows={},
+    fallback=_ignore,
+    unknown_command=_ignore,
+    unsupported=_ignore,
+)
+
+
+@asynccontextmanager
+async def started_channel(channel: TelegramChannel, *, ptb_rate: float) -> AsyncIterator[None]:
+    """Start ``channel`` with python-telegram-bot's own overall limit set to ``ptb_rate``
+    (0 = off): TelegramChannel hard-codes the default 30/s, and the outbox paces itself."""
+    # A module attribute swapped as monkeypatch does; restored before anything else starts.
+    limited = functools.partial(AIORateLimiter, overall_max_rate=ptb_rate)
+    setattr(telegram_channel, "AIORateLimiter", limited)  # noqa: B010
+    try:
+        await channel.start()  # the limiter is built here
+    finally:
+        setattr(telegram_channel, "AIORateLimiter", AIORateLimiter)  # noqa: B010
+    try:
+        yield
+    finally:
+        await channel.stop()
+
+
+def make_channel(
+    engine: Engine, emu: EmulatorProcess, *, max_retries: int, client: str
+) -> TelegramChannel:
+    """The real Telegram channel against the emulator, on the chosen HTTP client."""
+    request = None
+    if client == "aiohttp":
+        from bot.channels.telegram_request import AiohttpRequest
+
+        request = AiohttpRequest
+    return TelegramChannel(
+        engine,
+        token=emu.token,
+        base_url=emu.base_url,
+        poll_timeout=5,
+        max_retries=max_retries,
+        request=request,
+    )
+
+
+def make_bot_engine(db: AsyncEngine) -> Engine:
+    deps = Deps(content=load_content(CONTENT_DIR), keys=KEYS, words=Words(), config=Config())
+    return Engine(
+        sessions=make_sessionmaker(db), deps=deps, box=AddressBox(KEYS.address), routes=ROUTES
+    )
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now."""
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class RssSampler:
+    """Samples RSS every 50 ms; ``growth`` is the peak minus the first sample."""
+
+    def __init__(self) -> None:
+        gc.collect()
+        self.start = self.peak = rss_bytes()
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, rss_bytes())
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> float:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self.peak = max(self.peak, rss_bytes())
+        return (self.peak - self.start) / 2**20
+
+
+@asynccontextmanager
+async def database(backend: str, workdir: Path) -> AsyncIterator[AsyncEngine]:
+    """A fresh, migrated database of ``backend``, removed afterwards."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex}.db'}")
+        await upgrade(engine)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    admin_url = os.environ[POSTGRES_ENV]
+    name = f"hrbot_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(admin_url).set(database=name).render_as_string(False))
+    try:
+        await upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def populate(db: AsyncEngine, chats: Sequence[int]) -> None:
+    """One reachable contact per chat, subscribed to the area (Core inserts, in chunks)."""
+    box = AddressBox(KEYS.address)
+    now = utcnow()
+    for start in range(0, len(chats), CHUNK):
+        async with db.begin() as conn:
+            rows = await conn.execute(
+                insert(Contact).returning(Contact.id),
+                [
+                    {
+                        "pseudonym": secrets.token_hex(16),
+                        "channel": Channel.TELEGRAM,
+                        "reply_address": box.seal(str(chat)),
+                        "reachable": True,
+                        "created_at": now,
+                    }
+                    for chat in chats[start : start + CHUNK]
+                ],
+            )
+            await conn.execute(
+                insert(Subscription),
+                [{"contact_id": row[0], "area_code": AREA, "created_at": now} for row in rows],
+            )
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    scenario: str
+    backend: str
+    subscribers: int
+    limit: float | None
+    faults: str
+    seconds: float
+    delivered: int
+    duplicates: int
+    lost: int
+    unknown: int | None = None
+    rss_growth_mb: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+
+async def outbox_run(
+    backend: str,
+    workdir: Path,
+    *,
+    subscribers: int,
+    rate: float,
+    fault_share: float,
+    window: int,
+    scenario: str,
+    client: str,
+) -> Row:
+    """One alert to ``subscribers`` people through the outbox; figures from the emulator."""
+    async with (
+        EmulatorProcess.running(subscribers, rate_limit=fault_share) as emu,
+        database(backend, workdir) as db,
+    ):
+        await populate(db, emu.chats)
+        engine = make_bot_engine(db)
+        async with engine.sessions.begin() as session:
+            draft = await alerts.create_draft(
+                session,
+                kind=AlertKind.BAD_BATCH,
+                severity=3,
+                areas=[AREA],
+                fields={
+                    "sold_as": "down (heroin)",
+                    "found_to_contain": "nitazenes, xylazine",
+                    "appearance": "purple rock",
+                    "symptoms": "fast, deep sleep; several doses of naloxone needed",
+                    "advice": "Test first, use with someone, start low.",
+                },
+                gazetteer=engine.deps.content.gazetteer,
+                now=utcnow(),
+                lifetime=timedelta(days=1),
+            )
+            await alerts.send_now(session, alert_id=draft.id, now=utcnow())
+        config = FanoutConfig(
+            rates={Channel.TELEGRAM: rate}, window=window, budget=60.0, send_timeout=30.0
+        )
+        channel = make_channel(engine, emu, max_retries=0, client=client)
+        async with started_channel(channel, ptb_rate=0):
+            fanout = Fanout(engine, config)
+            sampler = RssSampler()
+            started = time.monotonic()
+            while True:
+                await fanout.run()
+                async with engine.sessions() as session:
+                    if await outstanding(session) == 0:
+                        break
+            seconds = time.monotonic() - started
+            growth = await sampler.stop()
+        async with engine.sessions() as session:
+            tally = await alerts.progress(session, alert_id=draft.id)
+        figures = await emu.stats()
+    return Row(
+        scenario=scenario,
+        backend=backend,
+        subscribers=subscribers,
+        limit=rate or None,
+        faults=f"{fault_share:.0%} 429" if fault_share else "none",
+        seconds=seconds,
+        delivered=figures["messages"] - figures["duplicates"],
+        duplicates=figures["duplicates"],
+        lost=figures["lost"],
+        unknown=tally.unknown,
+        rss_growth_mb=growth,
+    )
+
+
+async def bare_loop(
+    workdir: Path,
+    *,
+    messages: int,
+    window: int,
+    ptb_rate: float,
+    fault_share: float,
+    scenario: str,
+    client: str,
+) -> Row:
+    """``TelegramChannel.send`` in a loop, ``window`` at a time; no database, no outbox."""
+    async with EmulatorProcess.running(messages, rate_limit=fault_share) as emu:
+        db = make_engine(f"sqlite+aiosqlite:///{workdir / 'unused.db'}")
+        engine = make_bot_engine(db)
+        channel = make_channel(engine, emu, max_retries=3 if ptb_rate else 0, client=client)
+        reply = Reply("A message of about alert size. " * 30)
+        slots = asyncio.Semaphore(window)
+
+        async def one(chat: int) -> None:
+            async with slots:
+                await channel.send(str(chat), reply)
+
+        async with started_channel(channel, ptb_rate=ptb_rate):
+            started = time.monotonic()
+            await asyncio.gather(*(one(chat) for chat in emu.chats))
+            seconds = time.monotonic() - started
+        await db.dispose()
+        figures = await emu.stats()
+    return Row(
+        scenario=scenario,
+        backend="-",
+        subscribers=messages,
+        limit=ptb_rate or None,
+        faults=f"{fault_share:.0%} 429" if fault_share else "none",
+        seconds=seconds,
+        delivered=figures["messages"] - figures["duplicates"],
+        duplicates=figures["duplicates"],
+        lost=figures["lost"],
+    )
+
+
+HEADER = (
+    f"{'scenario':<28} {'db':<10} {'subs':>7} {'limit/s':>7} {'faults':>7} {'secs':>7} "
+    f"{'msgs/s':>7} {'%limit':>6} {'RSS+MB':>7} {'dups':>5} {'lost':>5} {'unknown':>7}"
+)
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    print(HEADER)
+    print("-" * len(HEADER))
+    for row in rows:
+        print(format_row(row))
+
+
+def format_row(row: Row) -> str:
+    """One table line."""
+    limit = f"{row.limit:.0f}" if row.limit else "-"
+    share = f"{row.rate / row.limit:.0%}" if row.limit else "-"
+    rss = f"{row.rss_growth_mb:+.1f}" if row.rss_growth_mb is not None else "-"
+    unknown = str(row.unknown) if row.unknown is not None else "-"
+    return (
+        f"{row.scenario:<28} {row.backend:<10} {row.subscribers:>7} {limit:>7} "
+        f"{row.faults:>7} {row.seconds:>7.1f} {row.rate:>7.1f} {share:>6} {rss:>7} "
+        f"{row.duplicates:>5} {row.lost:>5} {unknown:>7}"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    backends = args.backends.split(",") if args.backends else ["sqlite"]
+    if not args.backends and os.environ.get(POSTGRES_ENV):
+        backends.append("postgresql")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="hrbot-bench-") as tmp:
+        workdir = Path(tmp)
+        steps: list[Any] = []
+        if args.baseline:
+            steps.append(
+                bare_loop(
+                    workdir,
+                    messages=args.baseline,
+                    window=args.window,
+                    ptb_rate=0,
+                    fault_share=0,
+                    scenario="bare loop, unthrottled",
+                    client=args.client,
+                )
+            )
+        if args.naive:
+            steps.append(
+                bare_loop(
+                    workdir,
+                    messages=args.naive,
+                    window=args.window,
+                    ptb_rate=args.rate,
+                    fault_share=args.fault_share,
+                    scenario="bare loop, PTB limiter",
+                    client=args.client,
+                )
+            )
+        if args.rate_subscribers:
+            steps.append(
+                outbox_run(
+                    "sqlite",
+                    workdir,
+                    subscribers=args.rate_subscribers,
+                    rate=args.rate,
+                    fault_share=args.fault_share,
+                    window=args.window,
+                    scenario="outbox at the limit",
+                    client=args.client,
+                )
+            )
+        if args.memory_subscribers:
+            for backend in backends:
+                steps.append(
+                    outbox_run(
+                        backend,
+                        workdir,
+                        subscribers=args.memory_subscribers,
+                        rate=0,
+                        fault_share=0,
+                        window=args.window,
+                        scenario="outbox unthrottled",
+                        client=args.client,
+                    )
+                )
+        for step in steps:
+            row = await step
+            rows.append(row)
+            print(f"  done: {format_row(row)}", flush=True)
+    print()
+    print_table(rows)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=30.0, help="the limit, messages/s")
+    parser.add_argument("--fault-share", type=float, default=0.05, help="share answered 429")
+    parser.add_argument("--window", type=int, default=16, help="sends in flight")
+    parser.add_argument(
+        "--rate-subscribers", type=int, default=3000, help="size of the at-the-limit run"
+    )
+    parser.add_argument(
+        "--memory-subscribers",
+        type=int,
+        default=20000,
+        help="size of the unthrottled run, per backend",
+    )
+    parser.add_argument("--baseline", type=int, default=2000, help="bare loop, messages")
+    parser.add_argument("--naive", type=int, default=500, help="bare loop behind PTB's limiter")
+    parser.add_argument(
+        "--backends", default="", help="sqlite,postgresql (default: both when the URL is set)"
+    )
+    parser.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument("--serve-emulator", nargs=3, metavar=("USERS", "RATE_LIMIT", "SEED"))
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.serve_emulator:
+        users, share, seed = arguments.serve_emulator
+        asyncio.run(_serve(int(users), float(share), int(seed)))
+    else:
+        asyncio.run(main(arguments))

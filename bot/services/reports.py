@@ -1,0 +1,215 @@
+"""Community reports of a bad batch: anyone sends one, coordinators review them.
+
+A report is anonymous by construction: the table has no contact, pseudonym or address column,
+so nothing here can tie a report to whoever sent it, and its time is kept to the hour only.
+(Flood control is the engine's per-contact limiter; a per-person quota would need exactly the
+link this module refuses to store.)
+
+Review: :func:`queue` lists new reports; :func:`dismiss` drops one; :func:`to_draft` turns one
+into a draft bad-batch alert in one step (the coordinator then edits, previews and sends it
+with :mod:`bot.services.alerts`). Both are conditional updates, so two coordinators acting on
+the same report at once get one winner. :func:`purge` deletes reports past the retention period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content import Gazetteer
+from bot.db.models import EVERYWHERE, Report, ReportStatus
+from bot.domain import AlertKind
+from bot.services import alerts
+from bot.services.alerts import AlertError, AlertView
+
+__all__ = [
+    "LIMITS",
+    "ReportError",
+    "ReportStatus",
+    "ReportView",
+    "count_new",
+    "dismiss",
+    "get",
+    "purge",
+    "queue",
+    "submit",
+    "to_draft",
+]
+
+LIMITS = {"sold_as": 200, "what_happened": 1000, "appearance": 200}
+PURGE_BATCH = 1000
+
+
+class ReportError(ValueError):
+    """A report that cannot be stored; the message names the first problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """A report as coordinators see it."""
+
+    id: int
+    status: ReportStatus
+    sold_as: str
+    area_code: str | None
+    what_happened: str
+    appearance: str | None
+    created_at: datetime
+    alert_id: int | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"R{self.id}"
+
+
+def _view(report: Report) -> ReportView:
+    return ReportView(
+        id=report.id,
+        status=report.status,
+        sold_as=report.sold_as,
+        area_code=report.area_code,
+        what_happened=report.what_happened,
+        appearance=report.appearance,
+        created_at=report.created_at,
+        alert_id=report.alert_id,
+    )
+
+
+def _text(name: str, value: str | None, *, required: bool, multiline: bool = False) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise ReportError(f"{name}: please fill this in")
+        return None
+    try:
+        # The same rules as alert fields: the text may become one.
+        return alerts.check_text(name, value, LIMITS[name], multiline=multiline)
+    except AlertError as exc:
+        raise ReportError(str(exc)) from None
+
+
+async def submit(
+    session: AsyncSession,
+    *,
+    sold_as: str,
+    what_happened: str,
+    area_code: str | None,
+    appearance: str | None = None,
+    gazetteer: Gazetteer,
+    now: datetime,
+) -> ReportView:
+    """Store an anonymous report; raises ReportError for a missing or malformed field."""
+    if area_code is not None and gazetteer.by_code(area_code) is None:
+        raise ReportError("unknown area")
+    report = Report(
+        status=ReportStatus.NEW,
+        sold_as=_text("sold_as", sold_as, required=True),
+        what_happened=_text("what_happened", what_happened, required=True, multiline=True),
+        appearance=_text("appearance", appearance, required=False),
+        area_code=area_code,
+        # To the hour: the exact time could match a message in the platform's records.
+        created_at=now.replace(minute=0, second=0, microsecond=0),
+    )
+    session.add(report)
+    await session.flush()
+    return _view(report)
+
+
+async def queue(
+    session: AsyncSession, *, limit: int = 10, after_id: int | None = None
+) -> list[ReportView]:
+    """New reports, oldest first (``after_id`` pages on)."""
+    query = select(Report).where(Report.status == ReportStatus.NEW).order_by(Report.id).limit(limit)
+    if after_id is not None:
+        query = query.where(Report.id > after_id)
+    return [_view(r) for r in await session.scalars(query)]
+
+
+async def count_new(session: AsyncSession) -> int:
+    """How many reports wait for review."""
+    count = await session.scalar(
+        select(func.count()).select_from(Report).where(Report.status == ReportStatus.NEW)
+    )
+    return int(count or 0)
+
+
+async def get(session: AsyncSession, *, report_id: int) -> ReportView | None:
+    """One report, or None."""
+    report = await session.get(Report, report_id, populate_existing=True)
+    return _view(report) if report is not None else None
+
+
+async def dismiss(session: AsyncSession, *, report_id: int, now: datetime) -> bool:
+    """Drop a new report; False if it was already reviewed (or does not exist)."""
+    won = await session.scalar(
+        update(Report)
+        .where(Report.id == report_id, Report.status == ReportStatus.NEW)
+        .values(status=ReportStatus.DISMISSED, reviewed_at=now)
+        .returning(Report.id)
+    )
+    return won is not None
+
+
+async def to_draft(
+    session: AsyncSession,
+    *,
+    report_id: int,
+    gazetteer: Gazetteer,
+    now: datetime,
+    created_by_id: int | None = None,
+    severity: int = 2,
+) -> AlertView | None:
+    """Turn a new report into a draft bad-batch alert for its area (everywhere when it named
+    none): sold as, appearance and what happened become the alert's fields. None if the
+    report was already reviewed."""
+    won = await session.scalar(
+        update(Report)
+        .where(Report.id == report_id, Report.status == ReportStatus.NEW)
+        .values(status=ReportStatus.DRAFTED, reviewed_at=now)
+        .returning(Report.id)
+    )
+    if won is None:
+        return None
+    report = await session.get_one(Report, report_id, populate_existing=True)
+    draft = await alerts.create_draft(
+        session,
+        kind=AlertKind.BAD_BATCH,
+        severity=severity,
+        areas=[report.area_code or EVERYWHERE],
+        fields={
+            "sold_as": report.sold_as,
+            "appearance": report.appearance,
+            "symptoms": report.what_happened[: alerts.FIELD_LIMITS["symptoms"]],
+        },
+        gazetteer=gazetteer,
+        now=now,
+        created_by_id=created_by_id,
+    )
+    report.alert_id = draft.id
+    await session.flush()
+    return draft
+
+
+async def purge(
+    session: AsyncSession, *, now: datetime, retention: timedelta, batches: int = 20
+) -> int:
+    """Delete reports older than ``retention``, whatever their status; returns how many."""
+    if retention <= timedelta(0):
+        raise ValueError("retention must be positive")
+    cutoff = now - retention
+    done = 0
+    for _ in range(batches):
+        ids = list(
+            await session.scalars(
+                select(Report.id).where(Report.created_at < cutoff).limit(PURGE_BATCH)
+            )
+        )
+        if not ids:
+            break
+        await session.execute(delete(Report).where(Report.id.in_(ids)))
+        done += len(ids)
+        if len(ids) < PURGE_BATCH:
+            break
+    return done

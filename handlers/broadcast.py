@@ -1,0 +1,539 @@
+"""Coordinators: ``/broadcast`` (compose, preview, send or schedule an alert) and ``/scheduled``.
+
+::
+
+    /broadcast → kind → severity → areas (several + Done, or Everywhere)
+               → sold as → found to contain → appearance → symptoms → advice (each skippable)
+               → how long it stays current → preview → [Send now] [Schedule…] [Cancel]
+    Schedule… → typed local date and time (YYYY-MM-DD HH:MM, the areas' time zone)
+    /scheduled → scheduled alerts, each with [Cancel]
+
+What a coordinator types is alert content: it is stored in the alert (that is its purpose) and
+never logged. The draft is made only at the preview, so a conversation left half-way leaves
+nothing behind. Validation is the alerts service's.
+
+Buttons: ``bc:<run>:<action>[:<arg>]`` and ``sch:<run>:cancel:<alert id>``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.core.context import Context
+from bot.core.messages import Incoming, InputKind, Option
+from bot.core.routes import MenuCommand
+from bot.core.words import Translator
+from bot.db.models import EVERYWHERE
+from bot.domain import AlertKind, AlertStatus
+from bot.services import alerts
+from bot.services.alerts import AlertError, AlertView
+from handlers import ui
+from handlers.alerts import area_name
+from handlers.routes import ModuleRoutes
+
+FLOW = "broadcast"
+PREFIX = "bc"
+SCHEDULED_FLOW = "scheduled"
+SCHEDULED_PREFIX = "sch"
+FIELDS = tuple(alerts.FIELD_LIMITS)
+LIFETIMES = (6, 24, 72, 168)  # hours offered for how long an alert stays current
+WHEN_FORMAT = "%Y-%m-%d %H:%M"
+WHEN_CHARS = 40
+
+
+class Step(StrEnum):
+    KIND = "kind"
+    SEVERITY = "severity"
+    AREAS = "areas"
+    FIELD = "field"
+    LIFETIME = "lifetime"
+    PREVIEW = "preview"
+    WHEN = "when"
+
+
+def refuse(ctx: Context) -> bool:
+    """Say the neutral line to anyone who is not a coordinator; True when refused."""
+    if ctx.person.is_coordinator:
+        return False
+    ctx.end()
+    ctx.reply(ctx.tr("This command is for coordinators."))
+    return True
+
+
+def kind_label(t: Translator, kind: AlertKind) -> str:
+    """What a coordinator calls each kind."""
+    if kind is AlertKind.BAD_BATCH:
+        return t("Bad batch")
+    if kind is AlertKind.SAFETY:
+        return t("Safety message")
+    return t("Service change")
+
+
+def severity_label(t: Translator, severity: int) -> str:
+    """1 advisory, 2 warning, 3 danger."""
+    return {1: t("Advisory"), 2: t("Warning"), 3: t("Danger")}.get(severity, str(severity))
+
+
+def field_prompt(t: Translator, name: str) -> str:
+    """The question for one structured field."""
+    prompts = {
+        "sold_as": t("What is it sold as? (for example: down, benzo, crystal)"),
+        "found_to_contain": t("What was it found to contain? (for example: nitazenes, xylazine)"),
+        "appearance": t("What does it look like?"),
+        "symptoms": t("What effects have people seen?"),
+        "advice": t("What should people do?"),
+    }
+    return prompts[name]
+
+
+def lifetime_label(t: Translator, hours: int) -> str:
+    """``6 hours`` or ``3 days``."""
+    if hours % 24 == 0:
+        return t.plural("{n} day", "{n} days", hours // 24)
+    return t.plural("{n} hour", "{n} hours", hours)
+
+
+# --- state ---------------------------------------------------------------------------------------
+
+
+def _data(ctx: Context) -> dict[str, Any]:
+    assert ctx.state is not None
+    return ctx.state.data
+
+
+def _run(ctx: Context) -> str:
+    return str(_data(ctx).get("run", ""))
+
+
+def _areas(ctx: Context) -> list[str]:
+    areas = _data(ctx).get("areas")
+    return [a for a in areas if isinstance(a, str)] if isinstance(areas, list) else []
+
+
+def _fields(ctx: Context) -> dict[str, str]:
+    fields = _data(ctx).get("fields")
+    if not isinstance(fields, dict):
+        return {}
+    return {k: v for k, v in fields.items() if k in FIELDS and isinstance(v, str)}
+
+
+# --- steps ---------------------------------------------------------------------------------------
+
+
+async def start(ctx: Context) -> None:
+    """Begin composing an alert."""
+    if refuse(ctx):
+        return
+    ctx.end()
+    ctx.goto(FLOW, Step.KIND, run=ui.new_run(), areas=[], fields={})
+    _ask_kind(ctx)
+
+
+def _ask_kind(ctx: Context, hint: str = "") -> None:
+    run = _run(ctx)
+    options = [
+        Option(kind_label(ctx.tr, kind), ui.payload(PREFIX, run, "kind", kind.value))
+        for kind in AlertKind
+    ]
+    options.append(Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "quit")))
+    _ask(ctx, hint, ctx.tr("What kind of alert?"), options)
+
+
+def _ask(ctx: Context, hint: str, text: str, options: list[Option], columns: int = 1) -> None:
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=columns)
+
+
+def _ask_severity(ctx: Context, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.SEVERITY)
+    run = _run(ctx)
+    options = [
+        Option(severity_label(ctx.tr, n), ui.payload(PREFIX, run, "sev", n))
+        for n in alerts.SEVERITIES
+    ]
+    _ask(ctx, hint, ctx.tr("How serious is it?"), options)
+
+
+def _ask_areas(ctx: Context, number: int = 0, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.AREAS, page=number)
+    run = _run(ctx)
+    chosen = set(_areas(ctx))
+    choices = [
+        Option(
+            ("✓ " if area.code in chosen else "") + area.name,
+            ui.payload(PREFIX, run, "area", area.code),
+        )
+        for area in ctx.deps.content.gazetteer.areas
+    ]
+    back = [
+        Option(ctx.tr("Everywhere"), ui.payload(PREFIX, run, "every")),
+        Option(ctx.tr("Done"), ui.payload(PREFIX, run, "done")),
+    ]
+    options = ui.page(choices, number, more=ui.payload(PREFIX, run, "page"), back=back, tr=ctx.tr)
+    text = ctx.tr("Which areas? Tap each one, then Done.")
+    _ask(ctx, hint, text, list(options), columns=2)
+
+
+def _ask_field(ctx: Context, index: int, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.FIELD, field=index)
+    run = _run(ctx)
+    name = FIELDS[index]
+    text = ctx.tr(
+        "{question}\nType it (up to {n} characters), or Skip.",
+        question=field_prompt(ctx.tr, name),
+        n=alerts.FIELD_LIMITS[name],
+    )
+    options = [
+        Option(ctx.tr("Skip"), ui.payload(PREFIX, run, "skip", index)),
+        Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "quit")),
+    ]
+    _ask(ctx, hint, text, options, columns=2)
+
+
+def _ask_lifetime(ctx: Context, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.LIFETIME)
+    run = _run(ctx)
+    options = [
+        Option(lifetime_label(ctx.tr, hours), ui.payload(PREFIX, run, "ttl", hours))
+        for hours in LIFETIMES
+    ]
+    _ask(ctx, hint, ctx.tr("How long should it stay current?"), options, columns=2)
+
+
+async def _next_field(ctx: Context, index: int) -> None:
+    """Ask the field after ``index``, or move on once all are asked."""
+    if index + 1 < len(FIELDS):
+        _ask_field(ctx, index + 1)
+        return
+    try:
+        alerts.validate_fields(_fields(ctx))
+    except AlertError:
+        ctx.goto(FLOW, Step.FIELD, fields={})
+        hint = ctx.tr(
+            "An alert needs at least one field, and at most {n} characters in all. "
+            "Let's fill them in again.",
+            n=alerts.MAX_FIELDS_TOTAL,
+        )
+        _ask_field(ctx, 0, hint)
+        return
+    _ask_lifetime(ctx)
+
+
+async def _preview(ctx: Context, hours: int) -> None:
+    """Make the draft and show exactly what people will receive."""
+    try:
+        draft = await alerts.create_draft(
+            ctx.session,
+            kind=AlertKind(str(_data(ctx).get("kind"))),
+            severity=int(_data(ctx).get("severity", 0)),
+            areas=_areas(ctx),
+            fields=_fields(ctx),
+            gazetteer=ctx.deps.content.gazetteer,
+            now=ctx.now,
+            lifetime=timedelta(hours=hours),
+            created_by_id=ctx.person.coordinator_id,
+        )
+    except (AlertError, ValueError):
+        ctx.end()
+        ctx.reply(ctx.tr("Something in this alert was not right. Nothing was saved. /broadcast"))
+        return
+    await show_preview(ctx, draft)
+
+
+async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
+    """The draft as recipients will read it, then Send now / Schedule / Cancel."""
+    if ctx.state is None or ctx.state.flow != FLOW:
+        ctx.end()
+        ctx.goto(FLOW, Step.PREVIEW, run=ui.new_run())
+    ctx.goto(FLOW, Step.PREVIEW, alert=draft.id)
+    run = _run(ctx)
+    content = ctx.deps.content
+    shown = await alerts.preview(
+        ctx.session,
+        alert_id=draft.id,
+        t=ctx.tr,
+        gazetteer=content.gazetteer,
+        cards=content.cards,
+    )
+    lines = [
+        ctx.tr("Preview of {ref}: this is exactly what people will get.", ref=draft.reference),
+        "———",
+        shown.text,
+        "———",
+        ctx.tr.plural(
+            "If sent now, it goes to {n} person.",
+            "If sent now, it goes to {n} people.",
+            shown.recipients,
+        ),
+    ]
+    options = [
+        Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
+        Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
+        Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id)),
+    ]
+    _ask(ctx, hint, "\n".join(lines), options)
+
+
+async def _draft(ctx: Context, arg: str) -> AlertView | None:
+    """The draft this conversation made, if ``arg`` names it and it is still a draft."""
+    alert_id = ui.as_int(arg)
+    if alert_id is None or alert_id != _data(ctx).get("alert"):
+        return None
+    view = await alerts.get(ctx.session, alert_id=alert_id)
+    return view if view is not None and view.status is AlertStatus.DRAFT else None
+
+
+async def _send(ctx: Context, draft: AlertView) -> None:
+    count = await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
+    ctx.end()
+    ctx.reply(
+        ctx.tr.plural(
+            "{ref} is being sent to {n} person. You'll get a summary when it is done.",
+            "{ref} is being sent to {n} people. You'll get a summary when it is done.",
+            count,
+            ref=draft.reference,
+        )
+    )
+
+
+def _ask_when(ctx: Context, draft: AlertView, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.WHEN)
+    zone = alerts.zone_for(draft.areas, ctx.deps.content.gazetteer)
+    example = (ctx.now + timedelta(days=1)).astimezone(zone).strftime("%Y-%m-%d 18:00")
+    text = ctx.tr(
+        "When should it go out? Type the local date and time ({zone}) like {example}.",
+        zone=zone.key,
+        example=example,
+    )
+    options = [Option(ctx.tr("Cancel"), ui.payload(PREFIX, _run(ctx), "drop", draft.id))]
+    _ask(ctx, hint, text, options)
+
+
+async def _schedule(ctx: Context, draft: AlertView, typed: str) -> None:
+    zone = alerts.zone_for(draft.areas, ctx.deps.content.gazetteer)
+    try:
+        local = datetime.strptime(typed.strip()[:WHEN_CHARS], WHEN_FORMAT)
+        at = local.replace(tzinfo=zone)
+        view = await alerts.schedule_once(ctx.session, alert_id=draft.id, at=at, now=ctx.now)
+    except (ValueError, OverflowError):  # AlertError is a ValueError
+        _ask_when(
+            ctx,
+            draft,
+            ctx.tr("That is not a date and time in the future, within a year. Try again."),
+        )
+        return
+    ctx.end()
+    ctx.reply(
+        ctx.tr(
+            "{ref} is scheduled for {when} ({zone}). /scheduled lists it.",
+            ref=view.reference,
+            when=at.strftime(WHEN_FORMAT),
+            zone=zone.key,
+        )
+    )
+
+
+async def _quit(ctx: Context) -> None:
+    alert_id = _data(ctx).get("alert")
+    if isinstance(alert_id, int):
+        await alerts.cancel(ctx.session, alert_id=alert_id, now=ctx.now)
+    ctx.end()
+    ctx.reply(ctx.tr("Cancelled. Nothing was sent."))
+
+
+# --- entry points --------------------------------------------------------------------------------
+
+
+async def on_broadcast(msg: Incoming, ctx: Context) -> None:
+    """``/broadcast``."""
+    await start(ctx)
+
+
+async def on_option(msg: Incoming, ctx: Context) -> None:
+    """A ``bc:`` button."""
+    if refuse(ctx):
+        return
+    press = ui.parse(msg.option, PREFIX)
+    step = ui.current(ctx, FLOW, press)
+    if press is None or step is None:
+        ui.expired(ctx)
+        return
+    action, arg = press.action, press.arg
+    if action == "quit" or (action == "drop" and step in (Step.PREVIEW, Step.WHEN)):
+        await _quit(ctx)
+    elif action == "kind" and step == Step.KIND and arg in {k.value for k in AlertKind}:
+        ctx.goto(FLOW, Step.SEVERITY, kind=arg)
+        _ask_severity(ctx)
+    elif action == "sev" and step == Step.SEVERITY and ui.as_int(arg) in alerts.SEVERITIES:
+        ctx.goto(FLOW, Step.AREAS, severity=ui.as_int(arg))
+        _ask_areas(ctx)
+    elif step == Step.AREAS and action in ("area", "page", "every", "done"):
+        _on_areas(ctx, action, arg)
+    elif action == "skip" and step == Step.FIELD and ui.as_int(arg) == _data(ctx).get("field"):
+        await _next_field(ctx, int(arg))
+    elif action == "ttl" and step == Step.LIFETIME and ui.as_int(arg) in LIFETIMES:
+        await _preview(ctx, int(arg))
+    elif action in ("send", "later") and step == Step.PREVIEW:
+        draft = await _draft(ctx, arg)
+        if draft is None:
+            ctx.end()
+            ui.expired(ctx)
+        elif action == "send":
+            await _send(ctx, draft)
+        else:
+            _ask_when(ctx, draft)
+    else:
+        ui.expired(ctx)
+
+
+def _on_areas(ctx: Context, action: str, arg: str) -> None:
+    chosen = _areas(ctx)
+    page = ui.as_int(str(_data(ctx).get("page", 0))) or 0
+    if action == "area" and ctx.deps.content.gazetteer.by_code(arg) is not None:
+        chosen = [c for c in chosen if c != arg] if arg in chosen else [*chosen, arg]
+        ctx.goto(FLOW, Step.AREAS, areas=chosen)
+        _ask_areas(ctx, page)
+    elif action == "page" and (number := ui.as_int(arg)) is not None:
+        _ask_areas(ctx, min(number, ui.pages_of(len(ctx.deps.content.gazetteer.areas)) - 1))
+    elif action == "every":
+        ctx.goto(FLOW, Step.FIELD, areas=[EVERYWHERE])
+        _ask_field(ctx, 0)
+    elif action == "done" and chosen:
+        _ask_field(ctx, 0)
+    elif action == "done":
+        _ask_areas(ctx, page, ctx.tr("Choose at least one area, or Everywhere."))
+    else:
+        ui.expired(ctx)
+
+
+async def on_input(msg: Incoming, ctx: Context) -> None:
+    """Typed text while composing: a field's content or a schedule time; else ask again."""
+    if refuse(ctx):
+        return
+    assert ctx.state is not None
+    step = ctx.state.step
+    typed = msg.text if msg.kind is InputKind.TEXT else ""
+    if step == Step.FIELD:
+        await _on_field(ctx, typed)
+        return
+    hint = ctx.tr("Please choose one of the buttons.")
+    if step == Step.WHEN or step == Step.PREVIEW:
+        alert_id = _data(ctx).get("alert")
+        draft = await _draft(ctx, str(alert_id))
+        if draft is None:
+            ctx.end()
+            ui.expired(ctx)
+        elif step == Step.WHEN and typed:
+            await _schedule(ctx, draft, typed)
+        else:
+            await show_preview(ctx, draft, hint)
+    elif step == Step.SEVERITY:
+        _ask_severity(ctx, hint)
+    elif step == Step.AREAS:
+        _ask_areas(ctx, ui.as_int(str(_data(ctx).get("page", 0))) or 0, hint)
+    elif step == Step.LIFETIME:
+        _ask_lifetime(ctx, hint)
+    else:
+        _ask_kind(ctx, hint)
+
+
+async def _on_field(ctx: Context, typed: str) -> None:
+    index = _data(ctx).get("field")
+    if not isinstance(index, int) or not 0 <= index < len(FIELDS):
+        ctx.end()
+        ui.expired(ctx)
+        return
+    name = FIELDS[index]
+    limit = alerts.FIELD_LIMITS[name]
+    try:
+        text = alerts.check_text(name, typed, limit, multiline=name in ("symptoms", "advice"))
+    except AlertError:
+        text = None
+    if not text:
+        hint = ctx.tr(
+            "That can't be used: plain text only, up to {n} characters. Type it again, or Skip.",
+            n=limit,
+        )
+        _ask_field(ctx, index, hint)
+        return
+    ctx.goto(FLOW, Step.FIELD, fields={**_fields(ctx), name: text})
+    await _next_field(ctx, index)
+
+
+# --- /scheduled ----------------------------------------------------------------------------------
+
+
+async def on_scheduled(msg: Incoming, ctx: Context) -> None:
+    """``/scheduled``: alerts waiting to go out, each with Cancel."""
+    if refuse(ctx):
+        return
+    ctx.end()
+    ctx.goto(SCHEDULED_FLOW, "list", run=ui.new_run())
+    await _list_scheduled(ctx)
+
+
+async def _list_scheduled(ctx: Context, lead: str = "") -> None:
+    waiting = await alerts.list_alerts(ctx.session, statuses=[AlertStatus.SCHEDULED])
+    lines = [lead] if lead else []
+    if not waiting:
+        ctx.end()
+        lines.append(ctx.tr("No alerts are scheduled."))
+        ctx.reply("\n\n".join(lines))
+        return
+    run = _run(ctx)
+    lines.append(ctx.tr("Scheduled alerts:"))
+    options = []
+    for view in waiting:
+        zone = alerts.zone_for(view.areas, ctx.deps.content.gazetteer)
+        when = view.due_at.astimezone(zone).strftime(WHEN_FORMAT) if view.due_at else "?"
+        areas = ", ".join(area_name(ctx, code) for code in view.areas)
+        lines.append(
+            ctx.tr(
+                "{ref} · {kind} · {areas} · {when} ({zone})",
+                ref=view.reference,
+                kind=kind_label(ctx.tr, view.kind),
+                areas=areas,
+                when=when,
+                zone=zone.key,
+            )
+        )
+        label = ctx.tr("Cancel {ref}", ref=view.reference)
+        options.append(Option(label, ui.payload(SCHEDULED_PREFIX, run, "cancel", view.id)))
+    ctx.reply("\n".join(lines), options)
+
+
+async def on_scheduled_option(msg: Incoming, ctx: Context) -> None:
+    """A ``sch:`` button."""
+    if refuse(ctx):
+        return
+    press = ui.parse(msg.option, SCHEDULED_PREFIX)
+    step = ui.current(ctx, SCHEDULED_FLOW, press)
+    alert_id = ui.as_int(press.arg) if press is not None else None
+    if press is None or step is None or press.action != "cancel" or alert_id is None:
+        ui.expired(ctx)
+        return
+    view = await alerts.get(ctx.session, alert_id=alert_id)
+    if view is None or view.status is not AlertStatus.SCHEDULED:
+        await _list_scheduled(ctx, ctx.tr("That alert is no longer scheduled."))
+        return
+    await alerts.cancel(ctx.session, alert_id=alert_id, now=ctx.now)
+    await _list_scheduled(ctx, ctx.tr("{ref} is cancelled.", ref=view.reference))
+
+
+async def on_scheduled_input(msg: Incoming, ctx: Context) -> None:
+    """Typed text under ``/scheduled``: list again."""
+    if refuse(ctx):
+        return
+    await _list_scheduled(ctx, ctx.tr("Please choose one of the buttons."))
+
+
+ROUTES = ModuleRoutes(
+    commands={"broadcast": on_broadcast, "scheduled": on_scheduled},
+    options={PREFIX: on_option, SCHEDULED_PREFIX: on_scheduled_option},
+    flows={FLOW: on_input, SCHEDULED_FLOW: on_scheduled_input},
+    menu=(
+        MenuCommand("broadcast", "Coordinators: send an alert"),
+        MenuCommand("scheduled", "Coordinators: scheduled alerts"),
+    ),
+)

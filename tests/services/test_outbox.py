@@ -1,0 +1,481 @@
+"""The outbox: exactly once through the real Telegram client with 429/5xx faults, concurrent
+workers, the lease policy (unknown = possible duplicates), retries, pacing, unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import AIORateLimiter
+
+import bot.channels.telegram as telegram_channel
+from bot.channels.telegram import TelegramChannel
+from bot.content import Content
+from bot.core.engine import Engine
+from bot.core.messages import Reply, SendResult, SendStatus
+from bot.db.base import utcnow
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.models import Contact, Delivery, Subscription
+from bot.domain import AlertKind, Channel, DeliveryStatus
+from bot.emulator import Faults, TelegramEmulator
+from bot.services import alerts, outbox
+from bot.services.outbox import Fanout, FanoutConfig, TokenBucket, _Storm
+from bot.services.subscriptions import EVERYWHERE
+from tests.support.alerts import PlainSender, RecordingSender, add_subscribers, alert_engine
+from tests.support.engine import make_deps
+
+Sessions = async_sessionmaker[AsyncSession]
+FAST = FanoutConfig(
+    rates={Channel.TELEGRAM: 0},  # unlimited: these tests are about correctness
+    window=8,
+    # Generous: the fake platform never leaves a send ambiguous, so a timeout here would only
+    # measure a loaded test machine (and rightly end in `unknown`).
+    lease=timedelta(seconds=40),
+    send_timeout=30.0,
+    backoff_base=0.05,
+    backoff_cap=0.5,
+    budget=10.0,
+)
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    return make_deps().content
+
+
+async def _alert(
+    sessions: Sessions,
+    content: Content,
+    areas: list[str],
+    *,
+    lifetime: timedelta = alerts.DEFAULT_LIFETIME,
+) -> int:
+    now = utcnow()
+    async with sessions.begin() as session:
+        draft = await alerts.create_draft(
+            session,
+            kind=AlertKind.BAD_BATCH,
+            severity=3,
+            areas=areas,
+            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
+            gazetteer=content.gazetteer,
+            now=now,
+            lifetime=lifetime,
+        )
+        await alerts.send_now(session, alert_id=draft.id, now=now)
+    return draft.id
+
+
+async def _drain(fanout: Fanout, *, rounds: int = 20) -> outbox.AlertTick:
+    """Run ticks until nothing is outstanding; returns the summed counts."""
+    total = outbox.AlertTick()
+    for _ in range(rounds):
+        tick = await fanout.run()
+        for name in ("sent", "unknown", "failed", "unreachable", "expired", "retried"):
+            setattr(total, name, getattr(total, name) + getattr(tick, name))
+        total.recovered += tick.recovered
+        total.finished += tick.finished
+        if not tick.more:
+            return total
+    raise AssertionError("deliveries still outstanding")
+
+
+async def _tally(sessions: Sessions, alert_id: int) -> alerts.Tally:
+    async with sessions() as session:
+        return await alerts.progress(session, alert_id=alert_id)
+
+
+def _fanout(engine: Engine, **changes: Any) -> Fanout:
+    return Fanout(engine, dataclasses.replace(FAST, **changes))
+
+
+# --- through the real Telegram client ------------------------------------------------------------
+
+
+@pytest.fixture
+def unthrottled_ptb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PTB's own limiter caps the whole bot at 30 requests/s; the outbox paces instead."""
+    monkeypatch.setattr(
+        telegram_channel,
+        "AIORateLimiter",
+        functools.partial(AIORateLimiter, overall_max_rate=0),
+    )
+
+
+@pytest.fixture
+async def faulty_emulator() -> AsyncIterator[TelegramEmulator]:
+    emulator = TelegramEmulator(
+        seed=5, faults=Faults(rate_limit=0.1, server_error=0.1, retry_after=1, seed=9)
+    )
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.mark.usefixtures("unthrottled_ptb")
+async def test_exactly_once_through_telegram_with_429_and_5xx(
+    sessions: Sessions, content: Content, faulty_emulator: TelegramEmulator
+) -> None:
+    emu = faulty_emulator
+    people = {
+        area: [emu.user(f"{area}{i}") for i in range(n)]
+        for area, n in [
+            ("dtes", 90),
+            ("strathcona", 40),
+            ("kitsilano", 50),
+            ("all", 10),
+            ("blocked", 5),
+        ]
+    }
+    for group in people.values():
+        for user in group:
+            user.started = True
+    for user in people["blocked"]:
+        user.blocked = True
+    async with sessions.begin() as session:
+        for area, group in people.items():
+            subscribed = {"all": [EVERYWHERE], "blocked": ["dtes"]}.get(area, [area])
+            await add_subscribers(session, [str(u.id) for u in group], subscribed)
+    alert_id = await _alert(sessions, content, ["dtes", "strathcona"])
+
+    engine = alert_engine(sessions)
+    channel = TelegramChannel(
+        engine, token=emu.token, base_url=emu.base_url, poll_timeout=1, max_retries=0
+    )
+    async with channel:
+        fanout = _fanout(engine, backoff_base=0.2, rates={Channel.TELEGRAM: 500})
+        await _drain(fanout)
+
+    for area in ("dtes", "strathcona", "all"):
+        for user in people[area]:
+            assert len(user.transcript) == 1, f"{user.name} got {len(user.transcript)}"
+            assert user.transcript[0].text.startswith("🔴 Urgent notice")
+    for user in people["kitsilano"] + people["blocked"]:
+        assert user.transcript == []
+    faults = [e.code for e in emu.errors if e.injected]
+    assert faults.count(429) > 5
+    assert faults.count(502) > 5
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.unreachable, tally.unknown, tally.failed) == (140, 5, 0, 0)
+    async with sessions() as session:
+        unreachable = list(
+            await session.scalars(select(Contact.id).where(Contact.reachable.is_(False)))
+        )
+        left = list(
+            await session.scalars(
+                select(Subscription.contact_id).where(Subscription.contact_id.in_(unreachable))
+            )
+        )
+    assert len(unreachable) == 5
+    assert left == []
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+
+async def test_two_workers_never_send_a_delivery_twice(
+    sessions: Sessions, content: Content, db_url: str
+) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, [f"p{i}" for i in range(400)], ["dtes"])
+    await _alert(sessions, content, ["dtes"])
+    other_db = make_engine(db_url)
+    try:
+        platform = RecordingSender(delay=0.001)
+        first, second = alert_engine(sessions), alert_engine(make_sessionmaker(other_db))
+        first.add_sender(Channel.TELEGRAM, platform)
+        second.add_sender(Channel.TELEGRAM, platform)
+        one, two = await asyncio.gather(_fanout(first).run(), _fanout(second).run())
+    finally:
+        await other_db.dispose()
+    assert platform.counts() == {f"p{i}": 1 for i in range(400)}
+    assert one.sent + two.sent == 400
+    assert one.sent > 0, "both workers should have taken part"
+    assert two.sent > 0, "both workers should have taken part"
+
+
+async def test_send_window_bounds_concurrency(sessions: Sessions, content: Content) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, [f"p{i}" for i in range(40)], ["dtes"])
+    await _alert(sessions, content, ["dtes"])
+    in_flight = peak = 0
+
+    class Slow(RecordingSender):
+        async def send_result(self, address: str, reply: Reply) -> SendResult:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                await asyncio.sleep(0.02)
+                return await super().send_result(address, reply)
+            finally:
+                in_flight -= 1
+
+    engine = alert_engine(sessions)
+    engine.add_sender(Channel.TELEGRAM, Slow())
+    await _drain(_fanout(engine, window=4))
+    assert peak == 4
+
+
+async def test_pacing_holds_the_configured_rate(sessions: Sessions, content: Content) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, [f"p{i}" for i in range(60)], ["dtes"])
+    await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    sender = RecordingSender()
+    engine.add_sender(Channel.TELEGRAM, sender)
+    started = time.monotonic()
+    await _drain(_fanout(engine, rates={Channel.TELEGRAM: 50.0}))
+    elapsed = time.monotonic() - started
+    assert len(sender.counts()) == 60
+    # 5 tokens of burst, then 50 a second: at least 1.1 s for 60.
+    assert elapsed >= 1.05
+
+
+def test_token_bucket_arithmetic() -> None:
+    clock = [0.0]
+    bucket = TokenBucket(30.0, monotonic=lambda: clock[0])
+    assert bucket.burst == 3.0
+
+    async def take(n: int) -> int:
+        return await bucket.take(n)
+
+    assert asyncio.run(take(10)) == 3
+    clock[0] += 0.1  # three more tokens
+    assert asyncio.run(take(2)) == 2
+    bucket.refund(5)
+    assert asyncio.run(take(10)) == 3  # capped at the burst
+    assert TokenBucket(0).unlimited
+    assert asyncio.run(TokenBucket(0).take(7)) == 7
+
+
+def test_storm_pauses_when_most_sends_are_refused() -> None:
+    storm = _Storm(size=10, share=0.5)
+    assert [storm.record(refused=i % 20 == 0, retry_after=None) for i in range(40)] == [None] * 40
+    # Half of the last ten refused: pause, at least as long as the platform asked.
+    pauses = [storm.record(refused=True, retry_after=3) for _ in range(5)]
+    assert pauses == [None, None, None, None, 3.0]
+    again = [storm.record(refused=True, retry_after=None) for _ in range(10)]
+    assert again == [None] * 9 + [2.0]  # a second storm in a row pauses longer
+
+
+def test_config_is_checked() -> None:
+    with pytest.raises(ValueError, match="lease"):
+        FanoutConfig(lease=timedelta(milliseconds=100))
+    with pytest.raises(ValueError, match="at least 1"):
+        FanoutConfig(window=0)
+
+
+async def test_a_slow_send_keeps_its_lease(sessions: Sessions, content: Content) -> None:
+    """A send slower than the lease is not taken back while the process is alive."""
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana"], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    platform = RecordingSender(delay=1.5)
+    engine.add_sender(Channel.TELEGRAM, platform)
+    fanout = _fanout(engine, lease=timedelta(milliseconds=600))
+    run = asyncio.create_task(fanout.run())
+    await asyncio.sleep(1.0)
+    async with sessions() as session:
+        lease = await session.scalar(select(Delivery.lease_until))
+    assert lease is not None
+    assert lease > utcnow()
+    await run
+    assert platform.counts() == {"ana": 1}
+    assert (await _tally(sessions, alert_id)).sent == 1
+
+
+# --- outcomes ------------------------------------------------------------------------------------
+
+
+async def test_lease_policy_resends_and_counts_unknown(
+    sessions: Sessions, content: Content
+) -> None:
+    """What a crash leaves: rows `sending` under a lease. Some had reached the platform,
+    some had not; all are resent once the lease expires and end `unknown`, and the platform
+    log holds exactly one duplicate per row that had reached it."""
+    async with sessions.begin() as session:
+        await add_subscribers(session, [f"p{i}" for i in range(20)], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    platform = RecordingSender()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    # The crashed process had claimed six rows; four of those sends had reached the platform.
+    async with sessions.begin() as session:
+        rows = (
+            await session.execute(
+                select(Delivery.id, Contact.reply_address)
+                .join(Contact, Contact.id == Delivery.contact_id)
+                .order_by(Delivery.id)
+                .limit(6)
+            )
+        ).all()
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([r.id for r in rows]))
+            .values(status=DeliveryStatus.SENDING, attempts=1, lease_until=utcnow())
+        )
+    for _, sealed in rows[:4]:
+        platform.sent[engine.box.open(sealed)].append("(the cut-off send)")
+    tick = await _drain(_fanout(engine))
+    tally = await _tally(sessions, alert_id)
+    duplicates = sum(n - 1 for n in platform.counts().values() if n > 1)
+    assert tick.recovered == 6
+    assert (tally.sent, tally.unknown) == (14, 6)
+    assert duplicates == 4 <= tally.unknown
+    assert all(n >= 1 for n in platform.counts().values())
+    assert len(platform.counts()) == 20
+
+
+async def test_a_live_lease_is_not_taken(sessions: Sessions, content: Content) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana"], ["dtes"])
+    await _alert(sessions, content, ["dtes"])
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Delivery).values(
+                status=DeliveryStatus.SENDING, lease_until=utcnow() + timedelta(minutes=5)
+            )
+        )
+    engine = alert_engine(sessions)
+    platform = RecordingSender()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    tick = await _fanout(engine, budget=0.5).run()
+    assert platform.calls == 0
+    assert tick.recovered == 0
+    assert tick.more
+
+
+async def test_timeout_is_ambiguous_and_counted_unknown(
+    sessions: Sessions, content: Content
+) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob"], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    platform = RecordingSender()
+    platform.script["ana"] = ["deliver-then-timeout"]
+    engine.add_sender(Channel.TELEGRAM, platform)
+    await _drain(_fanout(engine, send_timeout=0.2, lease=timedelta(seconds=1)))
+    assert platform.counts() == {"ana": 2, "bob": 1}
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.unknown) == (1, 1)
+
+
+async def test_rate_limit_honours_retry_after_and_is_not_ambiguous(
+    sessions: Sessions, content: Content
+) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob"], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    platform = RecordingSender()
+    platform.script["ana"] = [SendResult(SendStatus.RETRY, retry_after=0.6)]
+    platform.script["bob"] = [SendResult(SendStatus.RETRY), SendResult(SendStatus.RETRY)]
+    engine.add_sender(Channel.TELEGRAM, platform)
+    started = time.monotonic()
+    await _drain(_fanout(engine))
+    assert time.monotonic() - started >= 0.6
+    assert platform.counts() == {"ana": 1, "bob": 1}
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.unknown) == (2, 0)
+
+
+async def test_give_up_and_rejections_fail(sessions: Sessions, content: Content) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob", "cy"], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    platform = RecordingSender()
+    platform.script["ana"] = [SendResult(SendStatus.RETRY)] * 3
+    platform.script["bob"] = [SendResult(SendStatus.FAILED)]
+    engine.add_sender(Channel.TELEGRAM, platform)
+    await _drain(_fanout(engine, max_attempts=3))
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.failed) == (1, 2)
+    async with sessions() as session:
+        errors = set(await session.scalars(select(Delivery.last_error)))
+    assert errors == {None, "gave_up", "rejected"}
+
+
+async def test_blocked_contact_is_unsubscribed_and_skipped(
+    sessions: Sessions, content: Content
+) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob"], ["dtes", "gastown"])
+    first = await _alert(sessions, content, ["dtes"])
+    second = await _alert(sessions, content, ["gastown"])
+    engine = alert_engine(sessions)
+    platform = RecordingSender()
+    platform.blocked.add("ana")
+    engine.add_sender(Channel.TELEGRAM, platform)
+    await _drain(_fanout(engine, window=1))
+    # One refusal was enough: her second alert was never tried.
+    assert platform.calls == 3
+    assert platform.counts() == {"bob": 2}
+    for alert_id in (first, second):
+        tally = await _tally(sessions, alert_id)
+        assert (tally.sent, tally.unreachable) == (1, 1)
+    async with sessions() as session:
+        subscribed = set(await session.scalars(select(Subscription.contact_id)))
+    assert len(subscribed) == 1
+
+
+async def test_alert_expiring_mid_send_stops(sessions: Sessions, content: Content) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, [f"p{i}" for i in range(10)], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"], lifetime=timedelta(hours=1))
+    offset = [timedelta(0)]
+    engine = alert_engine(sessions, clock=lambda: utcnow() + offset[0])
+
+    class Expiring(RecordingSender):
+        async def send_result(self, address: str, reply: Reply) -> SendResult:
+            result = await super().send_result(address, reply)
+            if self.calls == 3:
+                offset[0] = timedelta(hours=2)  # the alert lapses now
+            return result
+
+    platform = Expiring()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    await _drain(_fanout(engine, window=1))
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.expired) == (3, 7)
+    assert platform.calls == 3
+
+
+async def test_a_channel_with_only_send_works(sessions: Sessions, content: Content) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob"], ["dtes"])
+    await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    plain = PlainSender()
+    engine.add_sender(Channel.TELEGRAM, plain)
+    await _drain(_fanout(engine))
+    assert sorted(plain.sent) == ["ana", "bob"]
+
+
+async def test_no_sender_no_claim_and_a_busy_tick_is_skipped(
+    sessions: Sessions, content: Content
+) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana"], ["dtes"], channel=Channel.SIGNAL)
+    await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    engine.add_sender(Channel.TELEGRAM, RecordingSender())
+    fanout = _fanout(engine, budget=0.3)
+    one, two = await asyncio.gather(fanout.run(), fanout.run())
+    assert sorted([one.skipped, two.skipped]) == [False, True]
+    # Signal has no sender here: its row waits (until its alert expires).
+    assert one.more or two.more
+    assert one.claimed + two.claimed == 0

@@ -1,0 +1,86 @@
+"""A bot process that only sends alerts (for the crash test).
+
+Run as ``python -m tests.support.fanout_worker``.
+It is built like the real bot (settings from ``HRBOT_*``, the composition root, the real
+Telegram channel against ``HRBOT_TELEGRAM_API_URL``) and runs the outbox until no delivery is
+outstanding, then prints the delivery counts of every alert as JSON and exits. Knobs (test
+only): ``FANOUT_RATE`` (messages/s, 0 = unlimited), ``FANOUT_WINDOW``, ``FANOUT_LEASE``
+(seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+from datetime import timedelta
+
+from sqlalchemy import select
+from telegram.ext import AIORateLimiter
+
+import bot.channels.telegram as telegram_channel
+from bot.app import build_runtime
+from bot.channels.telegram import TelegramChannel
+from bot.db.models import Alert
+from bot.domain import Channel
+from bot.logs import configure_logging
+from bot.runner import build_engine
+from bot.services import alerts
+from bot.services.outbox import Fanout, FanoutConfig, outstanding
+from bot.settings import load_settings
+from tests.support.alerts import NO_ROUTES
+
+
+def unthrottle_ptb() -> None:
+    """PTB's own limiter caps the whole bot at 30 requests/s; the outbox paces instead.
+    (Until TelegramChannel takes the rate as a parameter.)"""
+    setattr(  # noqa: B010 - a module attribute, swapped like monkeypatch does
+        telegram_channel, "AIORateLimiter", functools.partial(AIORateLimiter, overall_max_rate=0)
+    )
+
+
+async def main() -> int:
+    settings = load_settings()
+    configure_logging("WARNING")
+    unthrottle_ptb()
+    runtime = build_runtime(settings)
+    engine = build_engine(runtime, NO_ROUTES)
+    config = FanoutConfig(
+        rates={Channel.TELEGRAM: float(os.environ.get("FANOUT_RATE", "0"))},
+        window=int(os.environ.get("FANOUT_WINDOW", "8")),
+        lease=timedelta(seconds=float(os.environ.get("FANOUT_LEASE", "2"))),
+        budget=30.0,
+    )
+    assert settings.telegram_token is not None
+    channel = TelegramChannel(
+        engine,
+        token=settings.telegram_token.get_secret_value(),
+        base_url=str(settings.telegram_api_url),
+        poll_timeout=1,
+        max_retries=0,
+    )
+    try:
+        async with channel:
+            fanout = Fanout(engine, config)
+            print("ready", flush=True)
+            while True:
+                await fanout.run()
+                async with runtime.sessions() as session:
+                    if await outstanding(session) == 0:
+                        break
+        async with runtime.sessions() as session:
+            ids = list(await session.scalars(select(Alert.id).order_by(Alert.id)))
+            tallies = {
+                str(alert_id): (await alerts.progress(session, alert_id=alert_id)).as_dict()
+                for alert_id in ids
+            }
+        print(json.dumps(tallies), flush=True)
+    finally:
+        await runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
