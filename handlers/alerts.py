@@ -51,18 +51,13 @@ def area_name(ctx: Context, code: str) -> str:
     return area.name if area is not None else code
 
 
-def _run(ctx: Context) -> str:
-    assert ctx.state is not None
-    return str(ctx.state.data.get("run", ""))
-
-
 async def show(ctx: Context, lead: str = "") -> None:
     """The person's areas, the alerts current for them, and what they can change."""
     if ctx.state is None or ctx.state.flow != FLOW:
         ctx.goto(FLOW, Step.MAIN, run=ui.new_run())
     else:
         ctx.goto(FLOW, Step.MAIN)
-    run = _run(ctx)
+    run = ui.run_tag(ctx)
     mine = await subscriptions.areas_of(ctx.session, contact_id=ctx.person.contact_id)
     lines = [lead] if lead else []
     if mine:
@@ -93,7 +88,7 @@ async def show(ctx: Context, lead: str = "") -> None:
 
 def _add_list(ctx: Context, number: int, lead: str) -> None:
     ctx.goto(FLOW, Step.ADD)
-    run = _run(ctx)
+    run = ui.run_tag(ctx)
     areas = ctx.deps.content.gazetteer.areas
     choices = [Option(area.name, ui.payload(PREFIX, run, "sub", area.code)) for area in areas]
     back = [
@@ -110,7 +105,7 @@ async def _drop_list(ctx: Context, lead: str) -> None:
         await show(ctx)
         return
     ctx.goto(FLOW, Step.DROP)
-    run = _run(ctx)
+    run = ui.run_tag(ctx)
     options = [Option(area_name(ctx, c), ui.payload(PREFIX, run, "rm", c)) for c in mine]
     options.append(ui.back_to_menu(ctx.tr))
     ctx.reply(lead, options, columns=2)

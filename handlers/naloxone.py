@@ -57,18 +57,13 @@ async def on_command(msg: Incoming, ctx: Context) -> None:
 # --- state and words -----------------------------------------------------------------------------
 
 
-def _run(ctx: Context) -> str:
-    assert ctx.state is not None
-    return str(ctx.state.data.get("run", ""))
-
-
 def _kind(ctx: Context) -> str | None:
     kind = ctx.state.data.get("kind") if ctx.state else None
     return kind if kind in (NASAL, INJECTABLE, EITHER) else None
 
 
 def _button(ctx: Context, label: str, action: str, arg: object = None) -> Option:
-    return Option(label, ui.payload(PREFIX, _run(ctx), action, arg))
+    return Option(label, ui.payload(PREFIX, ui.run_tag(ctx), action, arg))
 
 
 def _kind_label(tr: Translator, kind: str) -> str:
@@ -103,7 +98,7 @@ def _show(ctx: Context, hint: str = "") -> None:
         ]
         ctx.reply(f"{hint}\n\n{text}" if hint else text, [*options, ui.back_to_menu(ctx.tr)])
     elif step == Step.LOCATION:
-        location.prompt(ctx, PREFIX, _run(ctx), lead=hint, extra=_howto_buttons(ctx))
+        location.prompt(ctx, PREFIX, ui.run_tag(ctx), lead=hint, extra=_howto_buttons(ctx))
     else:
         _show_confirm(ctx, hint)
 
@@ -212,13 +207,13 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     assert ctx.state is not None
     step = ctx.state.step
     if step == Step.LOCATION:
-        place = location.on_input(msg, ctx, PREFIX, _run(ctx))
+        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx))
         if place is not None:
             _to_confirm(ctx, place)
     elif step not in set(Step):
         ui.expired(ctx)  # a step from an older version of this conversation
     elif msg.kind is InputKind.LOCATION and step == Step.CONFIRM:
-        place = location.on_input(msg, ctx, PREFIX, _run(ctx))  # moved: ask again for there
+        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx))  # moved: ask again for there
         if place is not None:
             _to_confirm(ctx, place)
     elif msg.kind is InputKind.LOCATION:

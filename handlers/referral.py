@@ -51,18 +51,13 @@ async def on_command(msg: Incoming, ctx: Context) -> None:
 # --- state and words -----------------------------------------------------------------------------
 
 
-def _run(ctx: Context) -> str:
-    assert ctx.state is not None
-    return str(ctx.state.data.get("run", ""))
-
-
 def _type(ctx: Context) -> ServiceType | None:
     raw = ctx.state.data.get("type") if ctx.state else None
     return next((t for t in ServiceType if t.value == raw), None)
 
 
 def _button(ctx: Context, label: str, action: str, arg: object = None) -> Option:
-    return Option(label, ui.payload(PREFIX, _run(ctx), action, arg))
+    return Option(label, ui.payload(PREFIX, ui.run_tag(ctx), action, arg))
 
 
 def type_label(tr: Translator, service_type: ServiceType) -> str:
@@ -101,7 +96,7 @@ def _show(ctx: Context, hint: str = "") -> None:
         options = [_button(ctx, type_label(ctx.tr, t), "type", t.value) for t in ServiceType]
         ctx.reply(f"{hint}\n\n{text}" if hint else text, [*options, ui.back_to_menu(ctx.tr)])
     elif step == Step.LOCATION:
-        location.prompt(ctx, PREFIX, _run(ctx), lead=hint)
+        location.prompt(ctx, PREFIX, ui.run_tag(ctx), lead=hint)
     else:
         _show_results(ctx, hint)
 
@@ -190,9 +185,8 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     step = ctx.state.step
     if step == Step.LOCATION or (step == Step.RESULTS and msg.kind is InputKind.LOCATION):
         service_type = _type(ctx)
-        place = location.on_input(
-            msg, ctx, PREFIX, _run(ctx), service_type=service_type.value if service_type else None
-        )
+        wanted = service_type.value if service_type else None
+        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx), service_type=wanted)
         if place is not None:
             _to_results(ctx, place)
     elif step not in set(Step):

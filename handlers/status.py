@@ -141,7 +141,7 @@ async def _pick(ctx: Context, hint: str = "") -> None:
     if len(open_requests) == 1:
         _confirm(ctx, open_requests[0], hint)
         return
-    run = _run(ctx)
+    run = ui.run_tag(ctx)
     options = [
         Option(f"{r.reference} · {_kind_words(ctx.tr, r)}", ui.payload(PREFIX, run, "pick", r.id))
         for r in open_requests
@@ -151,14 +151,9 @@ async def _pick(ctx: Context, hint: str = "") -> None:
     ctx.reply(f"{hint}\n\n{text}" if hint else text, options)
 
 
-def _run(ctx: Context) -> str:
-    assert ctx.state is not None
-    return str(ctx.state.data.get("run", ""))
-
-
 def _confirm(ctx: Context, request: Request, hint: str = "") -> None:
     ctx.goto(FLOW, Step.CONFIRM, request=request.id)
-    run = _run(ctx)
+    run = ui.run_tag(ctx)
     text = ctx.tr(
         "Cancel request {ref}?\n({kind})", ref=request.reference, kind=_kind_words(ctx.tr, request)
     )

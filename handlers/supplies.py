@@ -61,11 +61,6 @@ async def on_command(msg: Incoming, ctx: Context) -> None:
 # --- state ---------------------------------------------------------------------------------------
 
 
-def _run(ctx: Context) -> str:
-    assert ctx.state is not None
-    return str(ctx.state.data.get("run", ""))
-
-
 def _basket(ctx: Context) -> dict[str, int]:
     """The basket, keeping only items and counts the catalogue still allows."""
     raw = ctx.state.data.get("basket") if ctx.state else None
@@ -101,7 +96,7 @@ def _items(ctx: Context, category: ItemCategory) -> list[ItemSpec]:
 
 
 def _button(ctx: Context, label: str, action: str, arg: object = None) -> Option:
-    return Option(label, ui.payload(PREFIX, _run(ctx), action, arg))
+    return Option(label, ui.payload(PREFIX, ui.run_tag(ctx), action, arg))
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -122,7 +117,7 @@ def _show(ctx: Context, hint: str = "") -> None:
     elif step == Step.BASKET:
         _show_basket(ctx, hint)
     elif step == Step.LOCATION:
-        location.prompt(ctx, PREFIX, _run(ctx), lead=hint)
+        location.prompt(ctx, PREFIX, ui.run_tag(ctx), lead=hint)
     else:
         _show_confirm(ctx, hint)
 
@@ -164,7 +159,7 @@ def _show_items(ctx: Context, number: int, hint: str) -> None:
     options = ui.page(
         choices,
         number,
-        more=ui.payload(PREFIX, _run(ctx), "page"),
+        more=ui.payload(PREFIX, ui.run_tag(ctx), "page"),
         back=[*_done_button(ctx), _button(ctx, ctx.tr("‹ Back"), "cats")],
         tr=ctx.tr,
     )
@@ -389,7 +384,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     assert ctx.state is not None
     step = ctx.state.step
     if step == Step.LOCATION:
-        place = location.on_input(msg, ctx, PREFIX, _run(ctx))
+        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx))
         if place is not None:
             _to_confirm(ctx, place)
         return
@@ -402,7 +397,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         ui.expired(ctx)  # a step from an older version of this conversation
         return
     if msg.kind is InputKind.LOCATION and step == Step.CONFIRM:
-        place = location.on_input(msg, ctx, PREFIX, _run(ctx))  # moved: ask again for there
+        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx))  # moved: ask again for there
         if place is not None:
             _to_confirm(ctx, place)
         return

@@ -64,6 +64,11 @@ def new_run() -> str:
     return secrets.token_hex(2)
 
 
+def run_tag(ctx: Context) -> str:
+    """The current conversation's run tag ("" outside a conversation)."""
+    return str(ctx.state.data.get("run", "")) if ctx.state else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Press:
     """A button press split into its parts."""
