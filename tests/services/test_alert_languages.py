@@ -339,3 +339,35 @@ async def test_each_occurrence_carries_the_templates_languages(
     assert occurrence is not None
     assert (occurrence.base_locale, occurrence.translations) == ("en", {"ru": RU})
     assert "Продаётся как: героин" in sender.sent["ru-1"][0]
+
+
+@pytest.mark.parametrize("locale", ["en", "ru", "fa_AF"])
+@pytest.mark.parametrize("advice", ["ب 1\n" * 100, "ب\n" * 200, "v\n" * 200])
+def test_longest_alert_fits_one_telegram_message_in_every_language(
+    content: Content, locale: str, advice: str
+) -> None:
+    # Every field at its limit, and the most lines whose direction differs from the
+    # recipient's: each gets its own isolate (and a right-to-left mark in Dari).
+    base = alerts.validate_fields(
+        {
+            "sold_as": "s" * 200,
+            "found_to_contain": "f" * 200,
+            "appearance": "a" * 200,
+            "symptoms": "y" * 500,
+            "advice": advice,
+        }
+    )
+    written = {name: ("ش 2 " * 200)[: len(text)] for name, text in base.items()}
+    for translations in ({}, {locale: written}):
+        view = AlertView(
+            id=1,
+            kind=AlertKind.BAD_BATCH,
+            severity=3,
+            status=AlertStatus.DRAFT,
+            fields=base,
+            areas=tuple(sorted(content.gazetteer.codes)),
+            lifetime=timedelta(hours=1),
+            base_locale="xx",
+            translations=translations,
+        )
+        assert len(_render(view, locale, content).encode("utf-16-le")) // 2 <= 4096
