@@ -93,7 +93,7 @@ def preview_section(ctx: Context, draft: AlertView, run: str) -> tuple[list[str]
         )
         for code in written
     ]
-    if _choices(ctx, draft):
+    if draft.fields and _choices(ctx, draft):  # an all clear may have no free text at all
         options.append(Option(ctx.tr("Add a language"), ui.payload(PREFIX, run, "add", draft.id)))
     return lines, options
 
