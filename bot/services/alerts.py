@@ -357,7 +357,7 @@ def validate_translations(
     base_locale: str | None,
 ) -> dict[str, dict[str, str]]:
     """Every language's texts (:func:`validate_translation`); languages left empty dropped.
-    None may be the base language itself, and there are at most :data:`MAX_LANGUAGES`."""
+    No language may be the base one itself, and there are at most :data:`MAX_LANGUAGES`."""
     clean: dict[str, dict[str, str]] = {}
     for locale, texts in translations.items():
         if check_locale(locale) == base_locale:
@@ -643,8 +643,8 @@ async def update_draft(
                 locale: {k: v for k, v in texts.items() if k in alert.fields}
                 for locale, texts in alert.translations.items()
             }
-            alert.translations = validate_translations(
-                alert.fields, kept, base_locale=alert.base_locale
+            alert.translations = (
+                validate_translations(alert.fields, kept, base_locale=alert.base_locale) or None
             )
     if lifetime is not None:
         alert.lifetime_seconds = _check_lifetime(lifetime)
