@@ -15,6 +15,9 @@ Rows printed:
   with ``--fault-share`` of sends answered 429 (retry_after 1 s): msgs/s against the limit.
 - **outbox unthrottled**: an alert to ``--memory-subscribers`` people with the limiter off:
   msgs/s and resident memory growth during the fan-out (peak RSS minus RSS just before it).
+- **outbox, 3 languages** (``--languages``): the same, with subscribers spread over English,
+  Russian and Dari and the alert's free text written in all three: each language is rendered
+  once, so memory stays as flat.
 
 ``--client aiohttp`` runs every row on ``bot.channels.telegram_request.AiohttpRequest`` instead
 of python-telegram-bot's default httpx client (what ``TelegramChannel`` uses unless told).
@@ -62,7 +65,7 @@ from bot.db.models import Contact, Subscription
 from bot.domain import AlertKind, Channel
 from bot.emulator import Faults, TelegramEmulator
 from bot.privacy import AddressBox, derive_keys
-from bot.services import alerts
+from bot.services import alert_languages, alerts
 from bot.services.outbox import Fanout, FanoutConfig, outstanding
 
 POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
@@ -70,6 +73,18 @@ CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
 KEYS = derive_keys("bench-secret-" + "b" * 40)
 CHUNK = 5000
 AREA = "dtes"
+LOCALES = ("en", "ru", "fa_AF")
+FIELDS = {
+    "sold_as": "down (heroin)",
+    "found_to_contain": "nitazenes, xylazine",
+    "appearance": "purple rock",
+    "symptoms": "fast, deep sleep; several doses of naloxone needed",
+    "advice": "Test first, use with someone, start low.",
+}
+TRANSLATIONS = {
+    "ru": {"sold_as": "героин", "found_to_contain": "нитазены, ксилазин", "advice": "Не одни."},
+    "fa_AF": {"sold_as": "هیروئین", "found_to_contain": "نیتازین 2 mg", "advice": "تنها نه."},
+}
 
 
 # --- the emulator, in its own process ------------------------------------------------------------
@@ -205,8 +220,9 @@ def make_channel(
     )
 
 
-def make_bot_engine(db: AsyncEngine) -> Engine:
-    deps = Deps(content=load_content(CONTENT_DIR), keys=KEYS, words=Words(), config=Config())
+def make_bot_engine(db: AsyncEngine, *, languages: bool = False) -> Engine:
+    words = Words.from_content(CONTENT_DIR) if languages else Words()
+    deps = Deps(content=load_content(CONTENT_DIR), keys=KEYS, words=words, config=Config())
     return Engine(
         sessions=make_sessionmaker(db), deps=deps, box=AddressBox(KEYS.address), routes=ROUTES
     )
@@ -265,8 +281,11 @@ async def database(backend: str, workdir: Path) -> AsyncIterator[AsyncEngine]:
         await admin.dispose()
 
 
-async def populate(db: AsyncEngine, chats: Sequence[int]) -> None:
-    """One reachable contact per chat, subscribed to the area (Core inserts, in chunks)."""
+async def populate(
+    db: AsyncEngine, chats: Sequence[int], locales: Sequence[str | None] = (None,)
+) -> None:
+    """One reachable contact per chat, subscribed to the area (Core inserts, in chunks), their
+    languages taken from ``locales`` in turn."""
     box = AddressBox(KEYS.address)
     now = utcnow()
     for start in range(0, len(chats), CHUNK):
@@ -280,8 +299,9 @@ async def populate(db: AsyncEngine, chats: Sequence[int]) -> None:
                         "reply_address": box.seal(str(chat)),
                         "reachable": True,
                         "created_at": now,
+                        "locale": locales[(start + offset) % len(locales)],
                     }
-                    for chat in chats[start : start + CHUNK]
+                    for offset, chat in enumerate(chats[start : start + CHUNK])
                 ],
             )
             await conn.execute(
@@ -321,31 +341,32 @@ async def outbox_run(
     window: int,
     scenario: str,
     client: str,
+    languages: bool = False,
 ) -> Row:
-    """One alert to ``subscribers`` people through the outbox; figures from the emulator."""
+    """One alert to ``subscribers`` people through the outbox; figures from the emulator.
+    With ``languages``, people read English, Russian or Dari, and the alert is in all three."""
     async with (
         EmulatorProcess.running(subscribers, rate_limit=fault_share) as emu,
         database(backend, workdir) as db,
     ):
-        await populate(db, emu.chats)
-        engine = make_bot_engine(db)
+        await populate(db, emu.chats, LOCALES if languages else (None,))
+        engine = make_bot_engine(db, languages=languages)
         async with engine.sessions.begin() as session:
             draft = await alerts.create_draft(
                 session,
                 kind=AlertKind.BAD_BATCH,
                 severity=3,
                 areas=[AREA],
-                fields={
-                    "sold_as": "down (heroin)",
-                    "found_to_contain": "nitazenes, xylazine",
-                    "appearance": "purple rock",
-                    "symptoms": "fast, deep sleep; several doses of naloxone needed",
-                    "advice": "Test first, use with someone, start low.",
-                },
+                fields=FIELDS,
                 gazetteer=engine.deps.content.gazetteer,
                 now=utcnow(),
                 lifetime=timedelta(days=1),
+                locale="en",
             )
+            for locale, written in TRANSLATIONS.items() if languages else ():
+                await alert_languages.set_translation(
+                    session, alert_id=draft.id, locale=locale, fields=written
+                )
             await alerts.send_now(session, alert_id=draft.id, now=utcnow())
         config = FanoutConfig(
             rates={Channel.TELEGRAM: rate}, window=window, budget=60.0, send_timeout=30.0
@@ -506,6 +527,20 @@ async def main(args: argparse.Namespace) -> None:
                         client=args.client,
                     )
                 )
+                if args.languages:
+                    steps.append(
+                        outbox_run(
+                            backend,
+                            workdir,
+                            subscribers=args.memory_subscribers,
+                            rate=0,
+                            fault_share=0,
+                            window=args.window,
+                            scenario="outbox, 3 languages",
+                            client=args.client,
+                            languages=True,
+                        )
+                    )
         for step in steps:
             row = await step
             rows.append(row)
@@ -534,6 +569,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--backends", default="", help="sqlite,postgresql (default: both when the URL is set)"
     )
     parser.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument(
+        "--languages", action="store_true", help="also the unthrottled run in three languages"
+    )
     parser.add_argument("--serve-emulator", nargs=3, metavar=("USERS", "RATE_LIMIT", "SEED"))
     return parser.parse_args(argv)
 

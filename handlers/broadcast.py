@@ -233,6 +233,7 @@ async def _preview(ctx: Context, hours: int) -> None:
             now=ctx.now,
             lifetime=timedelta(hours=hours),
             created_by_id=ctx.person.coordinator_id,
+            locale=ctx.tr.locale,
         )
     except (AlertError, ValueError):
         ctx.end()
@@ -242,7 +243,10 @@ async def _preview(ctx: Context, hours: int) -> None:
 
 
 async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
-    """The draft as recipients will read it, then Send now / Schedule / Cancel."""
+    """The draft as recipients will read it, then Send now / Schedule / Cancel (and its
+    other languages: :mod:`handlers.broadcast_languages`)."""
+    from handlers import broadcast_languages  # it builds on this module
+
     if ctx.state is None or ctx.state.flow != FLOW:
         ctx.end()
         ctx.goto(FLOW, Step.PREVIEW, run=ui.new_run())
@@ -267,9 +271,12 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
             shown.recipients,
         ),
     ]
+    languages, language_options = broadcast_languages.preview_section(ctx, draft, run)
+    lines += languages
     options = [
         Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
         Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
+        *language_options,
         Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id)),
     ]
     _ask(ctx, hint, "\n".join(lines), options)

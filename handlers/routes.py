@@ -72,6 +72,7 @@ def build_routes() -> Routes:
     from handlers import (
         alerts,
         broadcast,
+        broadcast_languages,
         coordinator,
         forget,
         info,
@@ -98,6 +99,7 @@ def build_routes() -> Routes:
         peer,
         coordinator,
         broadcast,
+        broadcast_languages,
         report,
     )
     routes = merge(
@@ -107,11 +109,10 @@ def build_routes() -> Routes:
         unsupported=start.unsupported,
     )
     # STOP typed in the middle of any conversation stops alerts; a coordinator composing an
-    # alert is typing its content, so there it stays text.
+    # alert (in any language) is typing its content, so there it stays text.
+    composing = (broadcast.FLOW, broadcast_languages.FLOW)
     flows = {
-        name: handler
-        if name == broadcast.FLOW
-        else stop_first(handler, alerts.is_stop, alerts.stop)
+        name: handler if name in composing else stop_first(handler, alerts.is_stop, alerts.stop)
         for name, handler in routes.flows.items()
     }
     return replace(routes, flows=flows)

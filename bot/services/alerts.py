@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -52,6 +52,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Cards, Gazetteer
+from bot.core import bidi
 from bot.core.words import Translator
 from bot.db.base import UTCDateTime
 from bot.db.models import (
@@ -71,6 +72,7 @@ __all__ = [
     "DEFAULT_LIFETIME",
     "FIELD_LIMITS",
     "MAX_FIELDS_TOTAL",
+    "MAX_LANGUAGES",
     "SEVERITIES",
     "AlertError",
     "AlertView",
@@ -82,6 +84,8 @@ __all__ = [
     "Tally",
     "audience_size",
     "cancel",
+    "check_field",
+    "check_locale",
     "check_text",
     "create_draft",
     "create_follow_up",
@@ -100,6 +104,8 @@ __all__ = [
     "send_now",
     "update_draft",
     "validate_fields",
+    "validate_translation",
+    "validate_translations",
     "zone_for",
 ]
 
@@ -118,6 +124,9 @@ MAX_FIELDS_TOTAL: Final = 1500
 # Fields that may span lines; the others are one line.
 _MULTILINE: Final = frozenset({"symptoms", "advice"})
 SEVERITIES: Final = (1, 2, 3)
+# Languages an alert may be written in besides its first (each adds up to MAX_FIELDS_TOTAL).
+MAX_LANGUAGES: Final = 12
+_LOCALE: Final = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 DEFAULT_LIFETIME: Final = timedelta(hours=72)
 MIN_LIFETIME: Final = timedelta(hours=1)
 MAX_LIFETIME: Final = timedelta(days=30)
@@ -168,6 +177,8 @@ class AlertView:
     issued_at: datetime | None = None
     expires_at: datetime | None = None
     finished_at: datetime | None = None
+    base_locale: str | None = None
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def reference(self) -> str:
@@ -177,6 +188,12 @@ class AlertView:
     def expired(self, now: datetime) -> bool:
         """Whether it has stopped being current (an unsent alert has not)."""
         return self.expires_at is not None and self.expires_at <= now
+
+    def fields_in(self, locale: str) -> dict[str, str]:
+        """The free text a recipient in ``locale`` reads: each field as written in that
+        language where it was, the base text otherwise."""
+        written = self.translations.get(locale, {})
+        return {name: written.get(name, text) for name, text in self.fields.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +293,13 @@ def check_text(name: str, value: str, limit: int, *, multiline: bool = False) ->
     return text
 
 
+def check_field(name: str, value: str) -> str:
+    """One structured field checked as :func:`validate_fields` checks it (may come back empty)."""
+    if name not in FIELD_LIMITS:
+        raise AlertError(f"unknown field {name[:32]!r}")
+    return check_text(name, value, FIELD_LIMITS[name], multiline=name in _MULTILINE)
+
+
 def validate_fields(fields: Mapping[str, str | None]) -> dict[str, str]:
     """Known fields only, trimmed, within their lengths, no control characters; empty ones
     dropped. At least one must remain."""
@@ -295,6 +319,57 @@ def validate_fields(fields: Mapping[str, str | None]) -> dict[str, str]:
     if sum(len(text) for text in clean.values()) > MAX_FIELDS_TOTAL:
         raise AlertError(f"at most {MAX_FIELDS_TOTAL} characters in all fields together")
     return {name: clean[name] for name in FIELD_LIMITS if name in clean}
+
+
+def check_locale(locale: object) -> str:
+    """A locale code as catalogues name them (``ru``, ``fa_AF``); AlertError otherwise."""
+    if not isinstance(locale, str) or _LOCALE.fullmatch(locale) is None:
+        raise AlertError("a language is a code like ru or fa_AF")
+    return locale
+
+
+def validate_translation(
+    base: Mapping[str, str], texts: Mapping[str, str | None]
+) -> dict[str, str]:
+    """One language's texts checked exactly as :func:`validate_fields` checks the base, for
+    fields the base has filled only; empty ones dropped (they fall back to the base text).
+    The text a recipient then reads (these plus base fallbacks) must fit the same total."""
+    clean: dict[str, str] = {}
+    for name, value in texts.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise AlertError(f"{str(name)[:32]}: text expected")
+        text = check_field(name, value)
+        if text and name not in base:
+            raise AlertError(f"{name}: the alert has no such text to write again")
+        if text:
+            clean[name] = text
+    if sum(len(clean.get(name, text)) for name, text in base.items()) > MAX_FIELDS_TOTAL:
+        raise AlertError(f"at most {MAX_FIELDS_TOTAL} characters in all fields together")
+    return {name: clean[name] for name in FIELD_LIMITS if name in clean}
+
+
+def validate_translations(
+    base: Mapping[str, str],
+    translations: Mapping[str, Mapping[str, str | None]],
+    *,
+    base_locale: str | None,
+) -> dict[str, dict[str, str]]:
+    """Every language's texts (:func:`validate_translation`); languages left empty dropped.
+    No language may be the base one itself, and there are at most :data:`MAX_LANGUAGES`."""
+    clean: dict[str, dict[str, str]] = {}
+    for locale, texts in translations.items():
+        if check_locale(locale) == base_locale:
+            raise AlertError("the alert is already written in that language")
+        if not isinstance(texts, Mapping):
+            raise AlertError("texts per field expected")
+        written = validate_translation(base, texts)
+        if written:
+            clean[locale] = written
+    if len(clean) > MAX_LANGUAGES:
+        raise AlertError(f"at most {MAX_LANGUAGES} languages besides the first")
+    return clean
 
 
 def _check_severity(severity: int) -> int:
@@ -412,6 +487,8 @@ def _view(alert: Alert, areas: Sequence[str]) -> AlertView:
         issued_at=alert.issued_at,
         expires_at=alert.expires_at,
         finished_at=alert.finished_at,
+        base_locale=alert.base_locale,
+        translations={k: dict(v) for k, v in (alert.translations or {}).items()},
     )
 
 
@@ -515,8 +592,10 @@ async def create_draft(
     now: datetime,
     lifetime: timedelta = DEFAULT_LIFETIME,
     created_by_id: int | None = None,
+    locale: str | None = None,
 ) -> AlertView:
-    """A new draft; raises AlertError for an unknown area, a bad field or severity."""
+    """A new draft; raises AlertError for an unknown area, a bad field or severity.
+    ``locale`` is the language the fields are written in (the composer's)."""
     codes = _check_areas(areas, gazetteer)
     alert = Alert(
         kind=AlertKind(kind),
@@ -526,6 +605,7 @@ async def create_draft(
         lifetime_seconds=_check_lifetime(lifetime),
         created_by_id=created_by_id,
         created_at=now,
+        base_locale=check_locale(locale) if locale is not None else None,
     )
     session.add(alert)
     await session.flush()
@@ -545,7 +625,8 @@ async def update_draft(
     fields: Mapping[str, str | None] | None = None,
     lifetime: timedelta | None = None,
 ) -> AlertView:
-    """Change a draft (only what is given). ``fields`` replaces all fields."""
+    """Change a draft (only what is given). ``fields`` replaces all fields; texts in other
+    languages keep only the fields still there (AlertError if one no longer fits)."""
     alert = await _require(session, alert_id)
     if alert.status is not AlertStatus.DRAFT:
         raise AlertError("only a draft can be edited")
@@ -557,6 +638,14 @@ async def update_draft(
         alert.severity = _check_severity(severity)
     if fields is not None:
         alert.fields = validate_fields(fields)
+        if alert.translations:
+            kept = {
+                locale: {k: v for k, v in texts.items() if k in alert.fields}
+                for locale, texts in alert.translations.items()
+            }
+            alert.translations = (
+                validate_translations(alert.fields, kept, base_locale=alert.base_locale) or None
+            )
     if lifetime is not None:
         alert.lifetime_seconds = _check_lifetime(lifetime)
     if areas is not None:
@@ -578,11 +667,15 @@ async def create_follow_up(
     now: datetime,
     created_by_id: int | None = None,
     lifetime: timedelta | None = None,
+    locale: str | None = None,
+    translations: Mapping[str, Mapping[str, str | None]] | None = None,
 ) -> AlertView:
     """A draft update or all clear for an alert that was sent (or is being sent).
 
     It keeps the parent's kind, severity and areas and goes to the parent's audience. An
-    update needs fields; an all clear may carry advice.
+    update needs fields; an all clear may carry advice. Its free text is its own, so it has
+    its own languages: ``translations`` ({locale: {field: text}}) of its own ``fields``,
+    written in ``locale`` (the parent's language when not given).
     """
     parent = await _require(session, parent_id)
     if parent.status not in (AlertStatus.SENDING, AlertStatus.SENT) or parent.recurrence:
@@ -592,6 +685,8 @@ async def create_follow_up(
         clean: dict[str, str] = {}
     else:
         clean = validate_fields(given)
+    base_locale = check_locale(locale) if locale is not None else parent.base_locale
+    written = validate_translations(clean, translations or {}, base_locale=base_locale)
     alert = Alert(
         kind=parent.kind,
         severity=parent.severity,
@@ -599,6 +694,8 @@ async def create_follow_up(
         fields=clean,
         parent_id=parent.id,
         follow_up=FollowUp(follow_up),
+        base_locale=base_locale,
+        translations=written or None,
         lifetime_seconds=(
             _check_lifetime(lifetime) if lifetime is not None else parent.lifetime_seconds
         ),
@@ -661,7 +758,24 @@ def _emergency_number(alert: AlertView, gazetteer: Gazetteer) -> str:
     return " / ".join(numbers) or gazetteer.city.emergency_number
 
 
-def _field_lines(fields: Mapping[str, str], t: Translator) -> list[str]:
+def _set_apart(value: str, t: Translator) -> str:
+    """Free text set apart from the recipient's writing direction where it runs the other way.
+
+    A Dari text in an English line (or a Latin or number run in a Dari one) is otherwise
+    reordered by its neighbours: "Sold as: <Dari> 2" would show the 2 in the wrong place. Each
+    line is isolated (FSI … PDI) on its own, as a line break ends every isolate. A right-to-
+    left translator isolates placeholder values itself; doing it here too is harmless (an
+    isolated value is not wrapped twice) and covers a template that is not translated yet.
+    """
+    if t.rtl:
+        return bidi.isolate(value)
+    if not bidi.has_rtl(value):
+        return value
+    return "\n".join(f"{bidi.FSI}{line}{bidi.PDI}" if line else line for line in value.split("\n"))
+
+
+def _field_lines(written: Mapping[str, str], t: Translator) -> list[str]:
+    fields = {name: _set_apart(text, t) for name, text in written.items()}
     lines = []
     # Each label a literal, so message extraction finds it.
     if "sold_as" in fields:
@@ -683,6 +797,10 @@ def render_alert(alert: AlertView, t: Translator, gazetteer: Gazetteer, cards: C
     A discreet first line (the lock-screen preview), a blank line, then the facts: kind and
     areas, the structured fields, and the emergency number for the areas; a bad-batch warning
     also carries the overdose steps (with naloxone) from the info cards.
+
+    The structured parts come from ``t``'s catalogue; the free text is the coordinator's, in
+    ``t``'s language where they wrote it in that language and in the base language otherwise
+    (field by field): a bad-batch warning in another language beats no warning at all.
     """
     areas = _area_names(alert, t, gazetteer)
     number = _emergency_number(alert, gazetteer)
@@ -697,7 +815,7 @@ def render_alert(alert: AlertView, t: Translator, gazetteer: Gazetteer, cards: C
         )
     else:
         lines.append(t("{heading} · Areas: {areas}", heading=_heading(alert, t), areas=areas))
-    lines += _field_lines(alert.fields, t)
+    lines += _field_lines(alert.fields_in(t.locale), t)
     lines.append("")
     card = cards.by_code(EMERGENCY_CARD)
     if alert.kind is AlertKind.BAD_BATCH and alert.follow_up is not FollowUp.ALL_CLEAR and card:
@@ -1055,6 +1173,11 @@ async def _fire_occurrence(
         severity=template.severity,
         status=AlertStatus.SENDING,
         fields=dict(template.fields or {}),
+        # Each occurrence is the template's text, in every language it was written in.
+        base_locale=template.base_locale,
+        translations={k: dict(v) for k, v in template.translations.items()}
+        if template.translations
+        else None,
         series_id=template.id,
         created_by_id=template.created_by_id,
         timezone=template.timezone,

@@ -44,7 +44,12 @@ async def test_report_notice_and_draft(sessions: Sessions) -> None:
     [preview] = await world.chat.tap("coco", "Make draft alert R1")
     assert preview.text.startswith("Preview of A1")
     assert "Effects seen: Two friends went out fast" in preview.text
-    assert [o.label for o in preview.options] == ["Send now", "Schedule…", "Cancel"]
+    assert [o.label for o in preview.options] == [
+        "Send now",
+        "Schedule…",
+        "Add a language",
+        "Cancel",
+    ]
     assert texts(await world.chat.say("coco", "/reports")) == "No new community reports."
 
 

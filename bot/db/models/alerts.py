@@ -65,6 +65,11 @@ class Alert(Base):
     finished_at: Mapped[datetime | None] = when_column()
     # Final delivery counts, kept when the deliveries themselves are purged.
     tally: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # The language ``fields`` are written in (the composing coordinator's locale), and the
+    # same fields written again in other languages: {locale: {field: text}}. Nullable so
+    # SQLite adds them without rebuilding the table.
+    base_locale: Mapped[str | None] = mapped_column(String(16))
+    translations: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON)
 
 
 class AlertArea(Base):
