@@ -128,9 +128,8 @@ async def on_option(ctx: Context, step: str, action: str, arg: str) -> bool:
 
 def _rule(days: list[int], typed: str) -> str | None:
     """``weekly:fri@18:00`` from the chosen days and a typed time; None if it is not a time."""
-    match = (
-        _TIME.fullmatch(typed.strip()[:TIME_CHARS]) if len(typed.strip()) <= TIME_CHARS else None
-    )
+    typed = typed.strip()
+    match = _TIME.fullmatch(typed) if len(typed) <= TIME_CHARS else None
     if match is None or not days:
         return None
     clock = f"{int(match[1]):02d}:{match[2]}"
