@@ -260,7 +260,7 @@ def _ask_how(ctx: Context, draft: AlertView, hint: str = "") -> None:
         Option(ctx.tr("Repeat…"), ui.payload(PREFIX, run, "repeat", draft.id)),
         Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id)),
     ]
-    _ask(ctx, hint, ctx.tr("Send it once, or repeat it every week?"), options, columns=2)
+    _ask(ctx, hint, ctx.tr("Send it once, or repeat it?"), options, columns=2)
 
 
 def _ask_when(ctx: Context, draft: AlertView, hint: str = "") -> None:
