@@ -2,90 +2,67 @@
 
 ::
 
-    /broadcast → kind → severity → areas (several + Done, or Everywhere)
+    /broadcast → [New alert] [Update an earlier alert] [All clear]
+    New alert → kind → severity → areas (several + Done, or Everywhere)
                → sold as → found to contain → appearance → symptoms → advice (each skippable)
                → how long it stays current → preview → [Send now] [Schedule…] [Cancel]
-    Schedule… → typed local date and time (YYYY-MM-DD HH:MM, the areas' time zone)
-    /scheduled → scheduled alerts, each with [Cancel]
+    Schedule… → [Once] → typed local date and time (YYYY-MM-DD HH:MM, the areas' time zone)
+              → [Repeat…] → weekdays and a local time (:mod:`handlers.broadcast_repeat`)
+    Update / All clear → :mod:`handlers.broadcast_followup`
+    Send now → live progress with [Refresh] (:mod:`handlers.broadcast_progress`)
+    /broadcast update A12 | allclear A12 | status A12 → straight there
+    /scheduled → scheduled alerts and repeating series, each with [Cancel]
 
 What a coordinator types is alert content: it is stored in the alert (that is its purpose) and
 never logged. The draft is made only at the preview, so a conversation left half-way leaves
 nothing behind. Validation is the alerts service's.
 
-Buttons: ``bc:<run>:<action>[:<arg>]`` and ``sch:<run>:cancel:<alert id>``.
+Buttons: ``bc:<run>:<action>[:<arg>]``, ``sch:<run>:cancel:<alert id>`` and
+``bcp:<tag>:refresh:<alert id>``. Every press is re-authorised (coordinators only).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option
 from bot.core.routes import MenuCommand
 from bot.core.words import Translator
-from bot.db.models import EVERYWHERE
+from bot.db.models import EVERYWHERE, FollowUp
 from bot.domain import AlertKind, AlertStatus
 from bot.services import alerts
 from bot.services.alerts import AlertError, AlertView
-from handlers import ui
+from handlers import broadcast_followup, broadcast_progress, broadcast_repeat, ui
 from handlers.alerts import area_name
+from handlers.broadcast_common import (
+    FIELDS,
+    FLOW,
+    PREFIX,
+    Step,
+    draft_of,
+    field_prompt,
+    kind_label,
+    refuse,
+)
+from handlers.broadcast_common import ask as _ask
+from handlers.broadcast_common import data as _data
+from handlers.broadcast_common import fields as _fields
+from handlers.broadcast_common import run as _run
 from handlers.routes import ModuleRoutes
 
-FLOW = "broadcast"
-PREFIX = "bc"
+__all__ = ["FLOW", "PREFIX", "ROUTES", "kind_label", "refuse", "show_preview", "start"]
+
 SCHEDULED_FLOW = "scheduled"
 SCHEDULED_PREFIX = "sch"
-FIELDS = tuple(alerts.FIELD_LIMITS)
 LIFETIMES = (6, 24, 72, 168)  # hours offered for how long an alert stays current
 WHEN_FORMAT = "%Y-%m-%d %H:%M"
 WHEN_CHARS = 40
 
 
-class Step(StrEnum):
-    KIND = "kind"
-    SEVERITY = "severity"
-    AREAS = "areas"
-    FIELD = "field"
-    LIFETIME = "lifetime"
-    PREVIEW = "preview"
-    WHEN = "when"
-
-
-def refuse(ctx: Context) -> bool:
-    """Say the neutral line to anyone who is not a coordinator; True when refused."""
-    if ctx.person.is_coordinator:
-        return False
-    ctx.end()
-    ctx.reply(ctx.tr("This command is for coordinators."))
-    return True
-
-
-def kind_label(t: Translator, kind: AlertKind) -> str:
-    """What a coordinator calls each kind."""
-    if kind is AlertKind.BAD_BATCH:
-        return t("Bad batch")
-    if kind is AlertKind.SAFETY:
-        return t("Safety message")
-    return t("Service change")
-
-
 def severity_label(t: Translator, severity: int) -> str:
     """1 advisory, 2 warning, 3 danger."""
     return {1: t("Advisory"), 2: t("Warning"), 3: t("Danger")}.get(severity, str(severity))
-
-
-def field_prompt(t: Translator, name: str) -> str:
-    """The question for one structured field."""
-    prompts = {
-        "sold_as": t("What is it sold as? (for example: down, benzo, crystal)"),
-        "found_to_contain": t("What was it found to contain? (for example: nitazenes, xylazine)"),
-        "appearance": t("What does it look like?"),
-        "symptoms": t("What effects have people seen?"),
-        "advice": t("What should people do?"),
-    }
-    return prompts[name]
 
 
 def lifetime_label(t: Translator, hours: int) -> str:
@@ -98,40 +75,36 @@ def lifetime_label(t: Translator, hours: int) -> str:
 # --- state ---------------------------------------------------------------------------------------
 
 
-def _data(ctx: Context) -> dict[str, Any]:
-    assert ctx.state is not None
-    return ctx.state.data
-
-
-def _run(ctx: Context) -> str:
-    return str(_data(ctx).get("run", ""))
-
-
 def _areas(ctx: Context) -> list[str]:
     areas = _data(ctx).get("areas")
     return [a for a in areas if isinstance(a, str)] if isinstance(areas, list) else []
-
-
-def _fields(ctx: Context) -> dict[str, str]:
-    fields = _data(ctx).get("fields")
-    if not isinstance(fields, dict):
-        return {}
-    return {k: v for k, v in fields.items() if k in FIELDS and isinstance(v, str)}
 
 
 # --- steps ---------------------------------------------------------------------------------------
 
 
 async def start(ctx: Context) -> None:
-    """Begin composing an alert."""
+    """Begin: a new alert, or a follow-up to an earlier one."""
     if refuse(ctx):
         return
     ctx.end()
-    ctx.goto(FLOW, Step.KIND, run=ui.new_run(), areas=[], fields={})
-    _ask_kind(ctx)
+    ctx.goto(FLOW, Step.MODE, run=ui.new_run(), areas=[], fields={})
+    _ask_mode(ctx)
+
+
+def _ask_mode(ctx: Context, hint: str = "") -> None:
+    run = _run(ctx)
+    options = [
+        Option(ctx.tr("New alert"), ui.payload(PREFIX, run, "mode", "new")),
+        Option(ctx.tr("Update an earlier alert"), ui.payload(PREFIX, run, "mode", "update")),
+        Option(ctx.tr("All clear"), ui.payload(PREFIX, run, "mode", "clear")),
+        Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "quit")),
+    ]
+    _ask(ctx, hint, ctx.tr("A new alert, or a follow-up to one that went out?"), options)
 
 
 def _ask_kind(ctx: Context, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.KIND)
     run = _run(ctx)
     options = [
         Option(kind_label(ctx.tr, kind), ui.payload(PREFIX, run, "kind", kind.value))
@@ -139,10 +112,6 @@ def _ask_kind(ctx: Context, hint: str = "") -> None:
     ]
     options.append(Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "quit")))
     _ask(ctx, hint, ctx.tr("What kind of alert?"), options)
-
-
-def _ask(ctx: Context, hint: str, text: str, options: list[Option], columns: int = 1) -> None:
-    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=columns)
 
 
 def _ask_severity(ctx: Context, hint: str = "") -> None:
@@ -282,26 +251,23 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
     _ask(ctx, hint, "\n".join(lines), options)
 
 
-async def _draft(ctx: Context, arg: str) -> AlertView | None:
-    """The draft this conversation made, if ``arg`` names it and it is still a draft."""
-    alert_id = ui.as_int(arg)
-    if alert_id is None or alert_id != _data(ctx).get("alert"):
-        return None
-    view = await alerts.get(ctx.session, alert_id=alert_id)
-    return view if view is not None and view.status is AlertStatus.DRAFT else None
-
-
 async def _send(ctx: Context, draft: AlertView) -> None:
-    count = await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
+    await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
     ctx.end()
-    ctx.reply(
-        ctx.tr.plural(
-            "{ref} is being sent to {n} person. You'll get a summary when it is done.",
-            "{ref} is being sent to {n} people. You'll get a summary when it is done.",
-            count,
-            ref=draft.reference,
-        )
-    )
+    sent = await alerts.get(ctx.session, alert_id=draft.id)
+    assert sent is not None
+    await broadcast_progress.show(ctx, sent)
+
+
+def _ask_how(ctx: Context, draft: AlertView, hint: str = "") -> None:
+    ctx.goto(FLOW, Step.HOW)
+    run = _run(ctx)
+    options = [
+        Option(ctx.tr("Once"), ui.payload(PREFIX, run, "once", draft.id)),
+        Option(ctx.tr("Repeat…"), ui.payload(PREFIX, run, "repeat", draft.id)),
+        Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id)),
+    ]
+    _ask(ctx, hint, ctx.tr("Send it once, or repeat it?"), options, columns=2)
 
 
 def _ask_when(ctx: Context, draft: AlertView, hint: str = "") -> None:
@@ -353,8 +319,28 @@ async def _quit(ctx: Context) -> None:
 
 
 async def on_broadcast(msg: Incoming, ctx: Context) -> None:
-    """``/broadcast``."""
-    await start(ctx)
+    """``/broadcast``, or ``/broadcast update|allclear|status A12``."""
+    if refuse(ctx):
+        return
+    word, _, rest = msg.args.strip().partition(" ")
+    word = word.lower()
+    if not word:
+        await start(ctx)
+        return
+    ctx.end()
+    if word == "update":
+        await broadcast_followup.direct(ctx, FollowUp.UPDATE, rest)
+    elif word in ("allclear", "all-clear", "clear"):
+        await broadcast_followup.direct(ctx, FollowUp.ALL_CLEAR, rest)
+    elif word == "status":
+        await broadcast_progress.status(ctx, rest)
+    else:
+        ctx.reply(
+            ctx.tr(
+                "Use /broadcast, or /broadcast update A12, /broadcast allclear A12, "
+                "/broadcast status A12."
+            )
+        )
 
 
 async def on_option(msg: Incoming, ctx: Context) -> None:
@@ -367,8 +353,16 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         ui.expired(ctx)
         return
     action, arg = press.action, press.arg
-    if action == "quit" or (action == "drop" and step in (Step.PREVIEW, Step.WHEN)):
+    if action == "quit" or (action == "drop" and step in (Step.PREVIEW, Step.HOW, Step.WHEN)):
         await _quit(ctx)
+        return
+    for part in (broadcast_repeat, broadcast_followup):
+        if await part.on_option(ctx, step, action, arg):
+            return
+    if action == "mode" and step == Step.MODE and arg == "new":
+        _ask_kind(ctx)
+    elif action == "mode" and step == Step.MODE:
+        await _on_follow_mode(ctx, arg)
     elif action == "kind" and step == Step.KIND and arg in {k.value for k in AlertKind}:
         ctx.goto(FLOW, Step.SEVERITY, kind=arg)
         _ask_severity(ctx)
@@ -381,15 +375,31 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         await _next_field(ctx, int(arg))
     elif action == "ttl" and step == Step.LIFETIME and ui.as_int(arg) in LIFETIMES:
         await _preview(ctx, int(arg))
-    elif action in ("send", "later") and step == Step.PREVIEW:
-        draft = await _draft(ctx, arg)
+    elif (action in ("send", "later") and step == Step.PREVIEW) or (
+        action in ("once", "repeat") and step == Step.HOW
+    ):
+        draft = await draft_of(ctx, arg)
         if draft is None:
             ctx.end()
             ui.expired(ctx)
         elif action == "send":
             await _send(ctx, draft)
-        else:
+        elif action == "later":
+            _ask_how(ctx, draft)
+        elif action == "once":
             _ask_when(ctx, draft)
+        else:
+            ctx.goto(FLOW, Step.DAYS, days=[])
+            broadcast_repeat.ask_days(ctx)
+    else:
+        ui.expired(ctx)
+
+
+async def _on_follow_mode(ctx: Context, arg: str) -> None:
+    if arg == "update":
+        await broadcast_followup.choose(ctx, FollowUp.UPDATE)
+    elif arg == "clear":
+        await broadcast_followup.choose(ctx, FollowUp.ALL_CLEAR)
     else:
         ui.expired(ctx)
 
@@ -424,17 +434,25 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     if step == Step.FIELD:
         await _on_field(ctx, typed)
         return
+    if await broadcast_repeat.on_input(ctx, step, typed):
+        return
+    if await broadcast_followup.on_input(ctx, step, typed):
+        return
     hint = ctx.tr("Please choose one of the buttons.")
-    if step == Step.WHEN or step == Step.PREVIEW:
+    if step in (Step.WHEN, Step.PREVIEW, Step.HOW):
         alert_id = _data(ctx).get("alert")
-        draft = await _draft(ctx, str(alert_id))
+        draft = await draft_of(ctx, alert_id)
         if draft is None:
             ctx.end()
             ui.expired(ctx)
         elif step == Step.WHEN and typed:
             await _schedule(ctx, draft, typed)
+        elif step == Step.HOW:
+            _ask_how(ctx, draft, hint)
         else:
             await show_preview(ctx, draft, hint)
+    elif step == Step.MODE:
+        _ask_mode(ctx, hint)
     elif step == Step.SEVERITY:
         _ask_severity(ctx, hint)
     elif step == Step.AREAS:
@@ -495,8 +513,17 @@ async def _list_scheduled(ctx: Context, lead: str = "") -> None:
         zone = alerts.zone_for(view.areas, ctx.deps.content.gazetteer)
         when = view.due_at.astimezone(zone).strftime(WHEN_FORMAT) if view.due_at else "?"
         areas = ", ".join(area_name(ctx, code) for code in view.areas)
-        lines.append(
-            ctx.tr(
+        if view.recurrence:
+            line = ctx.tr(
+                "{ref} · {kind} · {areas} · {rule} · next {when}",
+                ref=view.reference,
+                kind=kind_label(ctx.tr, view.kind),
+                areas=areas,
+                rule=broadcast_repeat.describe(ctx.tr, view.recurrence, view.timezone or zone.key),
+                when=broadcast_repeat.next_time(ctx.tr, view, zone),
+            )
+        else:
+            line = ctx.tr(
                 "{ref} · {kind} · {areas} · {when} ({zone})",
                 ref=view.reference,
                 kind=kind_label(ctx.tr, view.kind),
@@ -504,7 +531,7 @@ async def _list_scheduled(ctx: Context, lead: str = "") -> None:
                 when=when,
                 zone=zone.key,
             )
-        )
+        lines.append(line)
         label = ctx.tr("Cancel {ref}", ref=view.reference)
         options.append(Option(label, ui.payload(SCHEDULED_PREFIX, run, "cancel", view.id)))
     ctx.reply("\n".join(lines), options)
@@ -525,7 +552,15 @@ async def on_scheduled_option(msg: Incoming, ctx: Context) -> None:
         await _list_scheduled(ctx, ctx.tr("That alert is no longer scheduled."))
         return
     await alerts.cancel(ctx.session, alert_id=alert_id, now=ctx.now)
-    await _list_scheduled(ctx, ctx.tr("{ref} is cancelled.", ref=view.reference))
+    if view.recurrence:
+        # Only the template is stopped: occurrences already sent are alerts of their own.
+        lead = ctx.tr(
+            "{ref} is cancelled: it will not repeat. Alerts it already sent are unchanged.",
+            ref=view.reference,
+        )
+    else:
+        lead = ctx.tr("{ref} is cancelled.", ref=view.reference)
+    await _list_scheduled(ctx, lead)
 
 
 async def on_scheduled_input(msg: Incoming, ctx: Context) -> None:
@@ -537,7 +572,11 @@ async def on_scheduled_input(msg: Incoming, ctx: Context) -> None:
 
 ROUTES = ModuleRoutes(
     commands={"broadcast": on_broadcast, "scheduled": on_scheduled},
-    options={PREFIX: on_option, SCHEDULED_PREFIX: on_scheduled_option},
+    options={
+        PREFIX: on_option,
+        SCHEDULED_PREFIX: on_scheduled_option,
+        broadcast_progress.PREFIX: broadcast_progress.on_refresh,
+    },
     flows={FLOW: on_input, SCHEDULED_FLOW: on_scheduled_input},
     menu=(
         MenuCommand("broadcast", "Coordinators: send an alert"),

@@ -1,0 +1,85 @@
+"""Which earlier alerts can still get an update or an all clear.
+
+An alert can be followed up while it is *current*: an original alert (not itself an update, not
+a recurring template) that went out (sending or sent), has not expired and has had no all clear
+sent. Making and sending the follow-up is :func:`bot.services.alerts.create_follow_up` and
+:func:`~bot.services.alerts.send_now`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Exists
+
+from bot.db.models import Alert, FollowUp
+from bot.domain import AlertStatus
+from bot.services import alerts
+from bot.services.alerts import AlertView
+
+__all__ = ["Standing", "current", "standing"]
+
+_OUT = (AlertStatus.SENDING, AlertStatus.SENT)
+
+
+class Standing(StrEnum):
+    """Whether an alert can be followed up, or why not."""
+
+    CURRENT = "current"
+    UNKNOWN = "unknown"  # no such alert
+    NOT_SENT = "not_sent"  # a draft, a schedule, a stopped one, a template or itself a follow-up
+    EXPIRED = "expired"
+    CLEARED = "cleared"  # an all clear for it went out
+
+
+def _cleared() -> Exists:
+    child = Alert.__table__.alias("child")
+    return exists().where(
+        child.c.parent_id == Alert.id,
+        child.c.follow_up == FollowUp.ALL_CLEAR.value,
+        child.c.status.in_([s.value for s in _OUT]),
+    )
+
+
+async def current(session: AsyncSession, *, now: datetime, limit: int = 8) -> list[AlertView]:
+    """The current alerts, newest first."""
+    ids = await session.scalars(
+        select(Alert.id)
+        .where(
+            Alert.status.in_(list(_OUT)),
+            Alert.parent_id.is_(None),
+            Alert.recurrence.is_(None),
+            Alert.issued_at.is_not(None),
+            or_(Alert.expires_at.is_(None), Alert.expires_at > now),
+            ~_cleared(),
+        )
+        .order_by(Alert.issued_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    views = [await alerts.get(session, alert_id=alert_id) for alert_id in ids]
+    return [view for view in views if view is not None]
+
+
+async def standing(
+    session: AsyncSession, *, alert_id: int, now: datetime
+) -> tuple[Standing, AlertView | None]:
+    """Whether ``alert_id`` can be followed up now, and the alert when it exists."""
+    view = await alerts.get(session, alert_id=alert_id)
+    if view is None:
+        return Standing.UNKNOWN, None
+    if (
+        view.status not in _OUT
+        or view.parent_id is not None
+        or view.recurrence is not None
+        or view.issued_at is None
+    ):
+        return Standing.NOT_SENT, view
+    cleared = await session.scalar(select(Alert.id).where(Alert.id == alert_id, _cleared()))
+    if cleared is not None:
+        return Standing.CLEARED, view
+    if view.expired(now):
+        return Standing.EXPIRED, view
+    return Standing.CURRENT, view

@@ -1,0 +1,119 @@
+"""What the ``/broadcast`` modules share: the flow's name and steps, its state, and labels.
+
+``/broadcast`` is one conversation (one flow, one button prefix) spread over small modules:
+composing (:mod:`handlers.broadcast`), repeating (:mod:`handlers.broadcast_repeat`), updates and
+all clears (:mod:`handlers.broadcast_followup`) and progress (:mod:`handlers.broadcast_progress`).
+They meet here so none of them imports another's internals.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from bot.core.context import Context
+from bot.core.messages import Option
+from bot.core.words import Translator
+from bot.domain import AlertKind, AlertStatus
+from bot.services import alerts
+from bot.services.alerts import AlertView
+from handlers import ui
+
+FLOW = "broadcast"
+PREFIX = "bc"
+FIELDS = tuple(alerts.FIELD_LIMITS)
+# ``A12``, ``a12`` or ``12``: how a coordinator names an alert.
+_REFERENCE = re.compile(r"[Aa]?(\d{1,9})")
+
+
+class Step(StrEnum):
+    MODE = "mode"
+    KIND = "kind"
+    SEVERITY = "severity"
+    AREAS = "areas"
+    FIELD = "field"
+    LIFETIME = "lifetime"
+    PREVIEW = "preview"
+    HOW = "how"  # once or repeat
+    WHEN = "when"
+    DAYS = "days"
+    TIME = "time"
+    PICK = "pick"  # which earlier alert to follow up
+    FU_FIELD = "fu_field"
+    FU_NOTE = "fu_note"
+    FU_PREVIEW = "fu_preview"
+
+
+def refuse(ctx: Context) -> bool:
+    """Say the neutral line to anyone who is not a coordinator; True when refused."""
+    if ctx.person.is_coordinator:
+        return False
+    ctx.end()
+    ctx.reply(ctx.tr("This command is for coordinators."))
+    return True
+
+
+def kind_label(t: Translator, kind: AlertKind) -> str:
+    """What a coordinator calls each kind."""
+    if kind is AlertKind.BAD_BATCH:
+        return t("Bad batch")
+    if kind is AlertKind.SAFETY:
+        return t("Safety message")
+    return t("Service change")
+
+
+def field_prompt(t: Translator, name: str) -> str:
+    """The question for one structured field."""
+    prompts = {
+        "sold_as": t("What is it sold as? (for example: down, benzo, crystal)"),
+        "found_to_contain": t("What was it found to contain? (for example: nitazenes, xylazine)"),
+        "appearance": t("What does it look like?"),
+        "symptoms": t("What effects have people seen?"),
+        "advice": t("What should people do?"),
+    }
+    return prompts[name]
+
+
+def parse_reference(text: str) -> int | None:
+    """The alert id in ``A12`` (or ``12``), or None."""
+    match = _REFERENCE.fullmatch(text.strip())
+    return int(match[1]) if match else None
+
+
+# --- state ---------------------------------------------------------------------------------------
+
+
+def data(ctx: Context) -> dict[str, Any]:
+    assert ctx.state is not None
+    return ctx.state.data
+
+
+def run(ctx: Context) -> str:
+    return str(data(ctx).get("run", ""))
+
+
+def fields(ctx: Context) -> dict[str, str]:
+    """The fields typed so far in this conversation."""
+    kept = data(ctx).get("fields")
+    if not isinstance(kept, dict):
+        return {}
+    return {k: v for k, v in kept.items() if k in FIELDS and isinstance(v, str)}
+
+
+def ask(ctx: Context, hint: str, text: str, options: list[Option], columns: int = 1) -> None:
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=columns)
+
+
+def button(ctx: Context, label: str, action: str, arg: object = None) -> Option:
+    """An option of this conversation."""
+    return Option(label, ui.payload(PREFIX, run(ctx), action, arg))
+
+
+async def draft_of(ctx: Context, arg: object) -> AlertView | None:
+    """The draft this conversation made, if ``arg`` names it and it is still a draft."""
+    alert_id = ui.as_int(str(arg))
+    if alert_id is None or alert_id != data(ctx).get("alert"):
+        return None
+    view = await alerts.get(ctx.session, alert_id=alert_id)
+    return view if view is not None and view.status is AlertStatus.DRAFT else None
