@@ -30,6 +30,7 @@ from bot.domain import AlertStatus
 from bot.services import alert_languages, alerts
 from bot.services.alerts import AlertError, AlertView
 from handlers import broadcast, ui
+from handlers.broadcast_common import Step as BroadcastStep
 from handlers.routes import ModuleRoutes
 
 FLOW = "broadcast_language"
@@ -274,7 +275,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
 async def _from_preview(ctx: Context, press: ui.Press) -> None:
     """``add`` or ``show`` pressed under a preview: only that preview's, while a draft."""
     step = ui.current(ctx, broadcast.FLOW, press)
-    draft = await _draft(ctx) if step == broadcast.Step.PREVIEW else None
+    draft = await _draft(ctx) if step == BroadcastStep.PREVIEW else None
     if draft is None:
         ctx.end()
         ui.expired(ctx)

@@ -84,7 +84,7 @@ async def test_alert_in_three_languages_through_the_real_client(
         await _subscribe(user, locale)
     coco = await _coordinator(engine, telegram)
     await coco.command("broadcast")
-    for label in ("Bad batch", "Danger", "Strathcona", "Done"):
+    for label in ("New alert", "Bad batch", "Danger", "Strathcona", "Done"):
         await coco.tap(label)
     await coco.say("down")
     await coco.say("nitazenes")

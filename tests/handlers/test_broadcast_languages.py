@@ -85,7 +85,7 @@ async def test_each_subscriber_gets_their_own_language(sessions: Sessions) -> No
     russian_preview = _alert_part(shown.text)
     await chat.tap("coco", "Back")
     [sent] = await chat.tap("coco", "Send now")
-    assert sent.text.startswith("A1 is being sent to 3 people.")
+    assert sent.text.startswith("Sending A1 to 3 people.")
     await run_alert_due(world.engine, budget=3)
 
     english = chat.last("ana").text
