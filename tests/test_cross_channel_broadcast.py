@@ -11,9 +11,9 @@ coordinator is sent; afterwards no table or log line holds a Telegram id, Signal
 
 1. A share of sends is answered 429: Telegram with ``retry_after``, Signal with a plain rate
    limit (``challenge_tokens: [""]``, signal-cli's RATE_LIMIT_FAILURE without a token).
-2. Signal demands a captcha after two sends: the rest of its deliveries stay pending (no
-   attempts spent on them), coordinators get the token, and once the captcha is solved out of
-   band (README, "Signal captcha") a probe finds Signal sending again and the rest go out.
+2. Signal demands a captcha after two sends: the rest of its deliveries stay pending (only a
+   probe per recheck is tried), coordinators get the token, and once the captcha is solved out
+   of band (README, "Signal captcha") a probe finds Signal sending again and the rest go out.
 """
 
 from __future__ import annotations
