@@ -227,6 +227,7 @@ class SignalChannel:
         on_rate_limit: RateLimitHook | None = None,
         ready_timeout: float = 30.0,
         send_timeout: float = 30.0,
+        challenge_recheck: float = 600.0,
         drain_timeout: float = 10.0,
         number_hint: str = NUMBER_HINT,
         location_hint: str = LOCATION_HINT,
@@ -243,6 +244,7 @@ class SignalChannel:
         self.on_rate_limit = on_rate_limit
         self.ready_timeout = ready_timeout
         self.send_timeout = send_timeout
+        self.challenge_recheck = challenge_recheck
         self.drain_timeout = drain_timeout
         self.number_hint = number_hint
         self.location_hint = location_hint
@@ -250,6 +252,8 @@ class SignalChannel:
         self.challenge: RateLimitChallenge | None = None
         self.reconnects = 0
         self._pacer = _Pacer(pacing or SignalPacing(), monotonic)
+        self._monotonic = monotonic
+        self._refused_at = float("-inf")  # when Signal last answered with a challenge
         self._bot: SignalBot | None = None
         self._http: aiohttp.ClientSession | None = None
         self._receiver: asyncio.Task[None] | None = None
@@ -310,6 +314,15 @@ class SignalChannel:
     def challenge_pending(self) -> bool:
         """Signal wants a captcha: defer bulk sends (alerts) and tell the coordinators."""
         return self.challenge is not None
+
+    def bulk_hold(self) -> float | None:
+        """How long bulk sends (the alert outbox) should wait: None without a challenge;
+        else the seconds left until ``challenge_recheck`` after the last refusal, then 0:
+        one send may probe whether the captcha was solved out of band (README, curl).
+        Deferred rows are not claimed, so they stay pending and spend no attempts."""
+        if self.challenge is None:
+            return None
+        return max(0.0, self._refused_at + self.challenge_recheck - self._monotonic())
 
     async def start(self) -> None:
         """Take the receiver lock, connect to signal-cli-rest-api, start receiving.
@@ -636,10 +649,23 @@ class SignalChannel:
 
     def _outcome(self, status: int, answer: object, address: str) -> SendStatus:
         if status in (200, 201):
-            return self._results(answer)
+            result = self._results(answer)
+            if result is SendStatus.SENT and self.challenge is not None:
+                # Signal takes messages again: the captcha was solved (perhaps out of band).
+                self.challenge = None
+                log.info("Signal accepts messages again; the rate-limit challenge is lifted")
+            return result
         if status == 429:
             tokens = answer.get("challenge_tokens") if isinstance(answer, dict) else None
-            self._rate_limited(tokens if isinstance(tokens, list) else [])
+            solvable = (
+                [t for t in tokens if isinstance(t, str) and t] if isinstance(tokens, list) else []
+            )
+            if not solvable:
+                # signal-cli's RATE_LIMIT_FAILURE without a token arrives as
+                # challenge_tokens [""]: nothing to solve, so not a challenge; retry later.
+                log.info("signal send to retry: rate limited")
+                return SendStatus.RETRY
+            self._rate_limited(solvable)
             return SendStatus.RETRY
         if status >= 500:
             log.info("signal send to retry: HTTP %s", status)
@@ -674,6 +700,7 @@ class SignalChannel:
     def _rate_limited(self, tokens: Sequence[object]) -> None:
         fresh = tuple(t for t in tokens if isinstance(t, str) and 0 < len(t) <= 200)
         before = self.challenge
+        self._refused_at = self._monotonic()
         if before is None:
             self.challenge = RateLimitChallenge(tokens=fresh[-5:], since=datetime.now(UTC))
             log.warning(

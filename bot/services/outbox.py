@@ -27,8 +27,10 @@ Pacing. One token bucket per channel and process (Telegram 30 messages/s by defa
 ``retry_after`` when the channel reports it (a 429), else with exponential back-off and jitter;
 other rows keep going. When at least half of the recent sends were refused, the whole channel
 pauses, longer each time (a real flood limit, or the platform is in trouble), so rows do not
-burn their attempts against an outage. Several instances each pace
-themselves: give each ``limit / instances``, or run the outbox on one.
+burn their attempts against an outage. A channel that says to hold back (Signal while it
+wants a captcha, :class:`DeferringSender`) gets no claims meanwhile: its rows stay pending and
+spend no attempts; then one row at a time probes until the channel sends again. Several
+instances each pace themselves: give each ``limit / instances``, or run the outbox on one.
 
 Outcomes are written in small batches (one transaction per batch), each guarded by the claim's
 ``attempts`` so a late result cannot overwrite a newer claim. A send's slot is freed only once
@@ -80,6 +82,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_RATES",
     "AlertTick",
+    "DeferringSender",
     "DetailedSender",
     "Fanout",
     "FanoutConfig",
@@ -106,6 +109,17 @@ class DetailedSender(Protocol):
     """A channel that reports ``retry_after`` and ambiguous failures (preferred by the outbox)."""
 
     async def send_result(self, address: str, reply: Reply) -> SendResult: ...
+
+
+@runtime_checkable
+class DeferringSender(Protocol):
+    """A channel that may ask bulk sends to wait (Signal while it wants a captcha).
+
+    ``bulk_hold()``: None to send as usual; seconds > 0 to claim nothing for now (rows stay
+    pending and spend no attempts); 0 to send one row at a time, as a probe.
+    """
+
+    def bulk_hold(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -509,8 +523,25 @@ class Fanout:
 
         try:
             while loop.time() < deadline:
+                hold = sender.bulk_hold() if isinstance(sender, DeferringSender) else None
+                if hold is not None and tasks:
+                    # Held back (a captcha): let what is in flight, a probe say, finish first.
+                    await asyncio.wait(
+                        set(tasks),
+                        timeout=max(0.0, deadline - loop.time()),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    continue
+                if hold:
+                    if loop.time() + hold >= deadline:
+                        break
+                    await asyncio.sleep(hold)
+                    continue
                 await slots.acquire()
-                held = await self._more_slots(slots, tasks, loop.time() + _CLAIM_LINGER)
+                if hold is None:
+                    held = await self._more_slots(slots, tasks, loop.time() + _CLAIM_LINGER)
+                else:
+                    held = 1  # a probe: one row, so a challenge still in force costs one attempt
                 tokens = await pacer.take(held)
                 if loop.time() >= deadline:
                     pacer.refund(tokens)

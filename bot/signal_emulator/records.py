@@ -70,6 +70,9 @@ class FaultKind(StrEnum):
     """Errors ``/v2/send`` can be told to answer with."""
 
     RATE_LIMIT = "rate_limit"  # 429 with challenge tokens, as signal-cli-rest-api answers
+    # 429 with challenge_tokens [""]: signal-cli's RATE_LIMIT_FAILURE without a token (a plain
+    # rate limit, nothing to solve), passed on by signal-cli-rest-api as it is.
+    PLAIN_RATE_LIMIT = "plain_rate_limit"
     SERVER_ERROR = "server_error"  # 5xx
     BAD_REQUEST = "bad_request"  # 400 with a generic signal-cli error
 
@@ -78,19 +81,22 @@ class FaultKind(StrEnum):
 class SignalFaults:
     """Random failures of ``/v2/send`` from a seeded RNG, so a failing run replays.
 
-    ``rate_limit`` and ``server_error`` are shares (0-1) of sends answered with 429 (with
-    a fresh challenge token) or with ``server_status``.
+    ``rate_limit``, ``plain_rate_limit`` and ``server_error`` are shares (0-1) of sends
+    answered with 429 (with a fresh challenge token), 429 without a token, or
+    ``server_status``.
     """
 
     rate_limit: float = 0.0
     server_error: float = 0.0
     server_status: int = 500
     seed: int = 0
+    plain_rate_limit: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (0 <= self.rate_limit <= 1 and 0 <= self.server_error <= 1):
+        shares = (self.rate_limit, self.plain_rate_limit, self.server_error)
+        if not all(0 <= share <= 1 for share in shares):
             raise ValueError("fault shares must be between 0 and 1")
-        if self.rate_limit + self.server_error > 1:
+        if sum(shares) > 1:
             raise ValueError("fault shares add up to more than 1")
         if not 500 <= self.server_status <= 599:
             raise ValueError("server_status must be a 5xx status")

@@ -10,7 +10,9 @@ sends none), pushes every incoming message to *every* connected websocket and st
 a message that arrives while no websocket is connected is lost (:attr:`SignalEmulator.lost`).
 ``/v2/send`` answers 201 with a list ``[{"timestamp": "..."}]``, a per-recipient
 ``UNREGISTERED_FAILURE`` for people who left Signal, and on request 429 with challenge tokens
-(the body signal-cli-rest-api builds from signal-cli's rate-limit error) or 5xx.
+(the body signal-cli-rest-api builds from signal-cli's rate-limit error), 429 whose tokens are
+``""`` (a rate limit without a challenge: signal-cli's null token, as the real API passes it
+on), or 5xx.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class SignalEmulator:
         self._rng = random.Random(seed)  # noqa: S311
         self._fault_rng = random.Random(self.faults.seed)  # noqa: S311
         self._planned: list[FaultKind] = []
+        self._captcha_after: int | None = None  # sends left before require_captcha(after=n)
         self._by_id: dict[str, FakePerson] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._clock_ms = 0
@@ -324,10 +327,18 @@ class SignalEmulator:
         """Answer the next ``count`` sends with ``kind`` (rate_limit, server_error, bad_request)."""
         self._planned.extend([FaultKind(kind)] * count)
 
-    def require_captcha(self) -> None:
+    def require_captcha(self, *, after: int = 0) -> None:
         """Answer every send with 429 until a challenge token is solved (Signal's "proof
-        required" state)."""
-        self.captcha_required = True
+        required" state), starting once ``after`` more sends were made (as when a number
+        has just messaged many new people)."""
+        if after < 0:
+            raise ValueError("after must not be negative")
+        self._captcha_after = after
+        self._count_down_captcha()
+
+    def _count_down_captcha(self) -> None:
+        if self._captcha_after == 0:
+            self.captcha_required, self._captcha_after = True, None
 
     # -- waiting -------------------------------------------------------------------------
 
@@ -471,7 +482,7 @@ class SignalEmulator:
                 "Sending empty message is not allowed, either a message, attachment or "
                 "sticker must be given.",
             )
-        self._inject(body)
+        self._inject(body, len(recipients))
         timestamp = self.now_ms()
         failures: list[JSONDict] = []
         delivered: list[SentMessage] = []
@@ -514,16 +525,31 @@ class SignalEmulator:
                 raise _Fail(400, "Invalid recipient type")
         return recipients
 
-    def _inject(self, body: JSONDict) -> None:
+    def _inject(self, body: JSONDict, recipients: int) -> None:
+        if self._captcha_after is not None:
+            self._captcha_after -= 1
         planned = self._planned.pop(0) if self._planned else None
         if planned is None and self.captcha_required:
             planned = FaultKind.RATE_LIMIT
+        self._count_down_captcha()  # the send that used up `after` itself goes through
         if planned is None:
             draw = self._fault_rng.random()
+            plain = self.faults.rate_limit + self.faults.plain_rate_limit
             if draw < self.faults.rate_limit:
                 planned = FaultKind.RATE_LIMIT
-            elif draw < self.faults.rate_limit + self.faults.server_error:
+            elif draw < plain:
+                planned = FaultKind.PLAIN_RATE_LIMIT
+            elif draw < plain + self.faults.server_error:
                 planned = FaultKind.SERVER_ERROR
+        if planned is FaultKind.PLAIN_RATE_LIMIT:
+            # signal-cli-rest-api copies each result's token; Go turns signal-cli's null into "".
+            raise _Fail(
+                429,
+                RATE_LIMIT_ERROR,
+                injected=True,
+                challenge_tokens=[""] * recipients,
+                account=self.number,
+            )
         if planned is FaultKind.RATE_LIMIT:
             token = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             self.challenges[token] = Challenge(token)

@@ -596,6 +596,50 @@ async def test_rate_limit_challenge_is_recorded_and_solved(
     assert not await bot.submit_captcha("signalcaptcha://nothing-pending")
 
 
+async def test_plain_rate_limit_is_retried_without_a_challenge(
+    emu: SignalEmulator, bot: SignalChannel, challenges: list[RateLimitChallenge]
+) -> None:
+    ana = emu.person("ana")
+    emu.fail_next_send(FaultKind.PLAIN_RATE_LIMIT)  # challenge_tokens [""]: nothing to solve
+    assert await bot.send(ana.uuid, Reply("later")) is SendStatus.RETRY
+    assert not bot.challenge_pending
+    assert bot.bulk_hold() is None
+    assert await bot.send(ana.uuid, Reply("now")) is SendStatus.SENT
+    await asyncio.sleep(0.05)  # a hook, had one been started, would have run
+    assert challenges == []
+    assert ana.texts == ["now"]
+
+
+async def test_a_challenge_holds_bulk_sends_until_a_send_goes_through(
+    emu: SignalEmulator, engine: Engine
+) -> None:
+    now = [1000.0]
+    channel = SignalChannel(
+        engine,
+        number=emu.number,
+        service=emu.service,
+        pacing=FAST,
+        reconnect=QUICK_RECONNECT,
+        challenge_recheck=30.0,
+        monotonic=lambda: now[0],
+        ready_timeout=5,
+    )
+    ana = emu.person("ana")
+    async with channel:
+        emu.fail_next_send(FaultKind.RATE_LIMIT)
+        assert await channel.send(ana.uuid, Reply("refused")) is SendStatus.RETRY
+        assert channel.bulk_hold() == 30.0
+        now[0] += 10
+        assert channel.bulk_hold() == 20.0
+        now[0] += 25
+        assert channel.bulk_hold() == 0.0  # time for one probe
+        # Solved out of band (the README's curl): the probe goes through and ends the hold.
+        assert await channel.send(ana.uuid, Reply("probe")) is SendStatus.SENT
+        assert not channel.challenge_pending
+        assert channel.bulk_hold() is None
+    assert ana.texts == ["probe"]
+
+
 async def test_send_maps_errors_to_statuses(
     emu: SignalEmulator, bot: SignalChannel, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -454,6 +454,65 @@ async def test_alert_expiring_mid_send_stops(sessions: Sessions, content: Conten
     assert platform.calls == 3
 
 
+class _Held(RecordingSender):
+    """A channel that may ask the outbox to hold back, as Signal does during a captcha."""
+
+    def __init__(self) -> None:
+        super().__init__(delay=0.01)
+        self.hold: float | None = None
+        self.in_flight = 0
+        self.most_while_held = 0
+        self.refuse_probe = False
+
+    def bulk_hold(self) -> float | None:
+        return self.hold
+
+    async def send_result(self, address: str, reply: Reply) -> SendResult:
+        self.in_flight += 1
+        if self.hold is not None:
+            self.most_while_held = max(self.most_while_held, self.in_flight)
+        try:
+            if self.hold is not None and self.refuse_probe:
+                self.calls += 1
+                self.hold = 60.0  # still challenged: hold again
+                return SendResult(SendStatus.RETRY)
+            result = await super().send_result(address, reply)
+            self.hold = None  # Signal took it: the challenge is over
+            return result
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_held_channel_claims_nothing_then_probes_one_row(
+    sessions: Sessions, content: Content
+) -> None:
+    async with sessions.begin() as session:
+        await add_subscribers(session, [f"p{i}" for i in range(6)], ["dtes"])
+    alert_id = await _alert(sessions, content, ["dtes"])
+    engine = alert_engine(sessions)
+    platform = _Held()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    fanout = _fanout(engine)
+
+    platform.hold = 60.0
+    tick = await fanout.run(budget=0.3)
+    assert (tick.claimed, platform.calls, tick.more) == (0, 0, True)
+    async with sessions() as session:
+        attempts = list(await session.scalars(select(Delivery.attempts)))
+    assert attempts == [0] * 6  # held rows spend nothing
+
+    platform.hold, platform.refuse_probe = 0.0, True
+    tick = await fanout.run(budget=0.3)
+    assert (tick.claimed, platform.calls, tick.retried) == (1, 1, 1)
+
+    platform.hold, platform.refuse_probe = 0.0, False
+    await _drain(fanout)
+    assert platform.most_while_held == 1  # probes go one at a time
+    assert platform.counts() == {f"p{i}": 1 for i in range(6)}
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.failed) == (6, 0)
+
+
 async def test_a_channel_with_only_send_works(sessions: Sessions, content: Content) -> None:
     async with sessions.begin() as session:
         await add_subscribers(session, ["ana", "bob"], ["dtes"])

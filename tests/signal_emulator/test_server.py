@@ -334,3 +334,54 @@ def test_maps_links_and_numbered_options() -> None:
     assert "ll=49.28,-123.12" in maps_link(49.28, -123.12, MapStyle.APPLE)
     sent = SentMessage("x", "Pick\n1. Yes\n 2) No \n10. Later\nnot 3. this", 1)
     assert sent.options == {"Yes": 1, "No": 2, "Later": 10}
+
+
+async def test_plain_rate_limit_has_no_token_to_solve(
+    emu: SignalEmulator, http: aiohttp.ClientSession
+) -> None:
+    ana, bob = emu.person("ana"), emu.person("bob")
+    emu.fail_next_send(FaultKind.PLAIN_RATE_LIMIT)
+    status, body = await send(http, emu, message(emu, ana.uuid, bob.uuid))
+    assert status == 429
+    assert body["error"] == RATE_LIMIT_ERROR
+    assert body["challenge_tokens"] == ["", ""]  # one per recipient, none solvable
+    assert emu.challenges == {}
+    assert emu.errors[-1].injected
+    assert (await send(http, emu, message(emu, ana.uuid)))[0] == 201
+    assert ana.texts == ["hello"]
+    assert bob.texts == []
+
+
+async def test_captcha_can_start_after_some_sends(
+    emu: SignalEmulator, http: aiohttp.ClientSession
+) -> None:
+    ana = emu.person("ana")
+    with pytest.raises(ValueError, match="negative"):
+        emu.require_captcha(after=-1)
+    emu.require_captcha(after=2)
+    statuses = [(await send(http, emu, message(emu, ana.uuid)))[0] for _ in range(4)]
+    assert statuses == [201, 201, 429, 429]
+    assert emu.captcha_required
+    assert len(ana.texts) == 2
+
+
+async def test_plain_rate_limit_share_is_seeded(
+    emu: SignalEmulator, http: aiohttp.ClientSession
+) -> None:
+    async def answers(faults: SignalFaults) -> list[tuple[int, list[str] | None]]:
+        async with SignalEmulator(faults=faults) as flaky:
+            target = flaky.person("ana").uuid
+            got = []
+            for _ in range(30):
+                status, body = await send(http, flaky, message(flaky, target))
+                tokens = body.get("challenge_tokens") if isinstance(body, dict) else None
+                got.append((status, tokens))
+            return got
+
+    faults = SignalFaults(plain_rate_limit=0.3, seed=5)
+    first = await answers(faults)
+    assert first == await answers(faults)
+    assert {status for status, _ in first} == {201, 429}
+    assert all(tokens == [""] for status, tokens in first if status == 429)
+    with pytest.raises(ValueError, match="add up"):
+        SignalFaults(rate_limit=0.5, plain_rate_limit=0.6)
