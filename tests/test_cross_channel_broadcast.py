@@ -99,6 +99,7 @@ class Town:
         """``coco`` composes a bad-batch alert for the target areas and sends it now."""
         coco = self.coco
         await coco.say("/broadcast")
+        await coco.tap("New alert")
         await coco.tap("Bad batch")
         await coco.tap("Danger")
         for area in TARGETS:
@@ -273,7 +274,7 @@ async def test_each_subscriber_gets_it_once_despite_429s(
     tg_errors, sig_errors = len(tg.errors), len(sig.errors)
 
     sent = await town.broadcast()
-    assert sent.startswith(f"A1 is being sent to {town.expected} people.")
+    assert sent.startswith(f"Sending A1 to {town.expected} people.")
     tally = await town.tally()
 
     # The faults happened, on both platforms.
