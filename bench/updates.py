@@ -25,8 +25,8 @@ just (people in flight) / throughput. Figures are printed, never asserted.
 
 **Rate limiter.** hrbot's channel wraps PTB's ``AIORateLimiter``, whose overall limit
 (Telegram's 30 messages/s for a whole bot) pins any bot that answers every update at ~30/s and
-hides what the handler costs. So (a) and (b) run with that limit off (``AIORateLimiter(
-overall_max_rate=0)``, everything else as the app sets it), and (c) runs both ways: ``off``
+hides what the handler costs. So (a) and (b) run with that limit off (``TelegramChannel(
+max_rate=0)``, everything else as the app sets it), and (c) runs both ways: ``off``
 shows what the application itself adds, ``app`` is production, where each confirm costs two
 limited messages (the person's "Request sent" and the peer's offer).
 
@@ -55,12 +55,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
-from unittest import mock
 
 from sqlalchemy import make_url, select, text
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -69,9 +67,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-import bot.channels.telegram as telegram_channel
 from bot.app import Runtime, build_runtime, prepare_database
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
+from bot.channels.telegram import ALLOWED_UPDATES, DEFAULT_MAX_RATE, TelegramChannel
 from bot.channels.telegram_request import AiohttpRequest
 from bot.content import load_outlets
 from bot.db.engine import make_engine
@@ -432,19 +429,6 @@ class Confirms:
 # --- the bots ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def overall_limit(rate: float | None) -> Iterator[None]:
-    """While a channel starts: PTB's overall limit at ``rate``/s (0: none), or as the app sets
-    it (None). TelegramChannel builds its ``AIORateLimiter`` in ``start()`` and takes no rate
-    (tests/support/fanout_worker.py patches it the same way)."""
-    if rate is None:
-        yield
-        return
-    limiter = functools.partial(AIORateLimiter, overall_max_rate=rate)
-    with mock.patch.object(telegram_channel, "AIORateLimiter", limiter):
-        yield
-
-
 async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is not None and message.text is not None:
@@ -536,17 +520,18 @@ class Hrbot:
             )
 
     async def start(self, *, overall_rate: float | None) -> None:
-        """Start the channel and the due-work clock, as ``hrbot run`` does."""
+        """Start the channel and the due-work clock, as ``hrbot run`` does; PTB's overall
+        limit at ``overall_rate``/s (0: none), or as the app sets it (None)."""
         channel = TelegramChannel(
             self.engine,
             token=self.emu.token,
             base_url=self.emu.base_url,
             poll_timeout=POLL_TIMEOUT,
             request=HTTP_CLIENTS[self.http],
+            max_rate=DEFAULT_MAX_RATE if overall_rate is None else overall_rate,
         )
         self._service = BotService(self.engine, [channel])
-        with overall_limit(overall_rate):
-            await self._service.start()
+        await self._service.start()
 
     async def stop(self) -> None:
         service, self._service = self._service, None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import os
 import pathlib
 import socket
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import AIORateLimiter
 
 from bot.channels.telegram import (
     LOCATION_LABEL,
@@ -193,21 +195,48 @@ def test_from_settings(
     channel = TelegramChannel.from_settings(engine, plain)
     assert channel.webhook is None
     assert channel.base_url == "https://api.telegram.org/bot"
+    assert channel.max_rate == 30.0
     hooked = Settings(
         telegram_token="123:abc",
         telegram_api_url="http://127.0.0.1:8081/bot",
         webhook_url="https://bot.example.org/tg/hook",
         webhook_port=8444,
         webhook_secret="s3cret",
+        telegram_max_rate=12.5,
     )
     channel = TelegramChannel.from_settings(engine, hooked)
     assert channel.base_url == "http://127.0.0.1:8081/bot"
+    assert channel.max_rate == 12.5
     assert channel.webhook == WebhookConfig(
         url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=8444, secret="s3cret"
     )
     assert channel.webhook.path == "/tg/hook"
     with pytest.raises(SettingsError, match="HRBOT_TELEGRAM_TOKEN"):
         TelegramChannel.from_settings(engine, Settings())
+
+
+@pytest.mark.parametrize("rate", [12.5, 0.0])
+async def test_max_rate_is_the_rate_limiters_overall_rate(
+    emu: TelegramEmulator, engine: Engine, rate: float
+) -> None:
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, max_rate=rate)
+    async with channel:
+        assert channel._app is not None
+        limiter = channel._app.bot.rate_limiter
+        assert isinstance(limiter, AIORateLimiter)
+        # PTB keeps the overall limit in an aiolimiter.AsyncLimiter, or none when it is 0.
+        overall = limiter._base_limiter
+        if rate:
+            assert overall is not None
+            assert (overall.max_rate, overall.time_period) == (rate, 1)
+        else:
+            assert overall is None
+
+
+@pytest.mark.parametrize("rate", [-1.0, math.inf, math.nan])
+def test_max_rate_must_be_a_rate(engine: Engine, rate: float) -> None:
+    with pytest.raises(ValueError, match="max_rate"):
+        TelegramChannel(engine, token="1:a", max_rate=rate)
 
 
 # -- incoming ------------------------------------------------------------------------------
