@@ -1,8 +1,10 @@
 """The Telegram channel: python-telegram-bot updates in, neutral ``Incoming`` out; ``Reply`` in,
 Bot API calls out.
 
-This is the only module that imports ``telegram``. It translates and renders, nothing else:
-every decision about what to answer belongs to the engine and its handlers.
+This is the only module that imports ``telegram`` (with its helpers ``telegram_request`` and
+``telegram_updates``). It translates and renders, nothing else: every decision about what to
+answer belongs to the engine and its handlers. Updates of different chats are handled
+concurrently, each chat's in arrival order (:mod:`bot.channels.telegram_updates`).
 
 Privacy: nothing here logs or keeps a user id, username, name, text or coordinates. Logs name
 an error class at most. Two small in-memory maps are keyed by chat id (which chats were told
@@ -53,6 +55,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_TEXT_CHARS,
@@ -133,6 +136,7 @@ class TelegramChannel:
         location_label: str = LOCATION_LABEL,
         max_retries: int = 3,
         max_rate: float = DEFAULT_MAX_RATE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         request: Callable[[], BaseRequest] | None = None,
     ) -> None:
         self.engine = engine
@@ -147,6 +151,10 @@ class TelegramChannel:
             raise ValueError("max_rate is messages per second: 0 (no limit) or more")
         # The whole bot's pace (PTB's AIORateLimiter): replies, notices and alerts together.
         self.max_rate = max_rate
+        if concurrency < 1:
+            raise ValueError("concurrency is how many chats are handled at once: at least 1")
+        self.concurrency = concurrency
+        self._processor: ChatOrderedProcessor | None = None
         # Makes PTB's two HTTP clients (getUpdates, everything else); None: PTB's own (httpx).
         # bot.channels.telegram_request.AiohttpRequest costs about half the CPU per call.
         self._request = request
@@ -198,10 +206,20 @@ class TelegramChannel:
             raise ValueError("a start code is 1-64 characters of A-Z, a-z, 0-9, _ and -")
         return f"https://t.me/{self.username}?start={code}"
 
+    async def wait_idle(self) -> None:
+        """Return once every update received so far has been handled completely (tests, and
+        anyone who needs "all earlier updates are done")."""
+        app, processor = self._app, self._processor
+        if app is None or processor is None:
+            return
+        await app.update_queue.join()  # each one reached the processor...
+        await processor.wait_idle()  # ...and the processor has finished them
+
     async def start(self) -> None:
         """Check the token (getMe), publish the command menu, start polling or the webhook."""
         if self._app is not None:
             raise RuntimeError("the Telegram channel is already started")
+        processor = self._processor = ChatOrderedProcessor(self.concurrency)
         builder = (
             ApplicationBuilder()
             .token(self._token)
@@ -213,8 +231,8 @@ class TelegramChannel:
                     max_retries=self._max_retries,
                 )
             )
-            # One update at a time keeps each person's messages in order.
-            .concurrent_updates(False)
+            # Different chats at once, each chat's updates one at a time and in order.
+            .concurrent_updates(processor)
             # Timers are the project's own scheduler; PTB's would be a second clock.
             .job_queue(None)
         )
@@ -256,7 +274,7 @@ class TelegramChannel:
         self.engine.add_sender(Channel.TELEGRAM, self)
 
     async def stop(self) -> None:
-        """Stop receiving, let the update in hand finish, close connections (idempotent)."""
+        """Stop receiving, let the updates in hand finish, close connections (idempotent)."""
         app = self._app
         if app is None:
             return
@@ -264,7 +282,7 @@ class TelegramChannel:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if app.running:
-                await app.stop()  # the update in hand finishes and may still reply
+                await app.stop()  # updates in hand finish (each chat's queue too) and may reply
         finally:
             self._app, self._can_send = None, False
             await app.shutdown()

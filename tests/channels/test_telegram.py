@@ -1,8 +1,8 @@
 """The Telegram channel: the real python-telegram-bot application against the emulator.
 
 Each test runs PTB (polling, or its webhook server) on 127.0.0.1 with the real engine on a fresh
-database and a small route table. Updates are handled one at a time and in order, so once a
-later message is answered every earlier update has been handled completely (``barrier``).
+database and a small route table. Different chats are handled concurrently, each chat's updates
+in order: ``barrier`` waits until every update sent so far has been handled completely.
 """
 
 from __future__ import annotations
@@ -125,9 +125,11 @@ async def bot(emu: TelegramEmulator, engine: Engine) -> AsyncIterator[TelegramCh
         await channel.stop()
 
 
-async def barrier(emu: TelegramEmulator) -> None:
+async def barrier(emu: TelegramEmulator, channel: TelegramChannel) -> None:
     """Return once every update queued so far has been handled completely."""
+    # The sentinel's answer proves every earlier update was fetched; then wait for them all.
     await emu.user("sentinel").say("ping")
+    await channel.wait_idle()
 
 
 def texts(messages: list[SentMessage]) -> list[str]:
@@ -355,9 +357,8 @@ async def test_long_reply_is_split_at_line_breaks(emu: TelegramEmulator) -> None
 # -- refused -------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("bot")
 async def test_group_chats_and_bots_are_refused(
-    emu: TelegramEmulator, seen: list[Incoming]
+    emu: TelegramEmulator, bot: TelegramChannel, seen: list[Incoming]
 ) -> None:
     ana = emu.user("ana")
     group = emu.group("Street team")
@@ -367,7 +368,7 @@ async def test_group_chats_and_bots_are_refused(
     await emu.user("bob").send_sticker(chat=emu.group("Other", supergroup=False), expect=1)
     robot = emu.user("robot", is_bot=True)
     await robot.say("/start", expect=0)
-    await barrier(emu)
+    await barrier(emu, bot)
 
     assert group.texts == [PRIVATE_ONLY]  # told once per chat
     assert robot.transcript == []
@@ -377,29 +378,27 @@ async def test_group_chats_and_bots_are_refused(
 # -- delivery and failures -----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("bot")
 async def test_duplicate_update_is_handled_once(
-    emu: TelegramEmulator, seen: list[Incoming]
+    emu: TelegramEmulator, bot: TelegramChannel, seen: list[Incoming]
 ) -> None:
     ana = emu.user("ana")
     await ana.say("hi")
     update = text_update(emu, ana, "twice?", update_id=999_999_999)
     emu.push_raw(update)
     emu.push_raw(update)  # in the same getUpdates batch
-    await barrier(emu)
+    await barrier(emu, bot)
     assert [m.text for m in seen].count("twice?") == 1
     assert ana.texts.count("you said: twice?") == 1
 
 
-@pytest.mark.usefixtures("bot")
 async def test_blocked_person_is_marked_unreachable(
-    emu: TelegramEmulator, sessions: async_sessionmaker[AsyncSession]
+    emu: TelegramEmulator, bot: TelegramChannel, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     ana = emu.user("ana")
     await ana.say("hi")
     ana.block()
     await ana.say("are you there?", expect=0)
-    await barrier(emu)
+    await barrier(emu, bot)
     assert ("sendMessage", 403) in [(e.method, e.code) for e in emu.errors]
     async with sessions() as session:
         contact = await contacts.find(
@@ -515,7 +514,7 @@ async def test_webhook_mode(emu: TelegramEmulator, engine: Engine, seen: list[In
         assert await emu.post_to_webhook(update, secret=None) == 403
         assert await emu.post_to_webhook(update) == 200
         assert await emu.post_to_webhook(update) == 200  # Telegram re-delivers
-        await barrier(emu)
+        await barrier(emu, channel)
         assert [m.text for m in seen].count("via hook") == 1
         assert ana.texts.count("you said: via hook") == 1
     finally:
