@@ -4,8 +4,8 @@ bare python-telegram-bot echo bot.
 Run ``python -m bench.updates``. One run measures:
 
 (a) **echo**: a bare PTB ``Application`` with one ``MessageHandler`` that sends the text back,
-    polling the emulator (sequential updates and allowed updates as hrbot's channel, PTB's
-    default HTTP client, no rate limiter). Many fake people each send a few messages; each sends
+    polling the emulator (PTB's defaults: one update at a time, its own HTTP client, no rate
+    limiter; allowed updates as hrbot's channel, which handles chats concurrently). Many fake people each send a few messages; each sends
     the next as soon as the reply to the previous one is recorded: one update in flight per
     person and hundreds of people at once, so the bot's queue never runs dry.
 (b) **full**: the same load through hrbot (``TelegramChannel`` → engine → handlers → database):
