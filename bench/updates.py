@@ -5,9 +5,10 @@ Run ``python -m bench.updates``. One run measures:
 
 (a) **echo**: a bare PTB ``Application`` with one ``MessageHandler`` that sends the text back,
     polling the emulator (PTB's defaults: one update at a time, its own HTTP client, no rate
-    limiter; allowed updates as hrbot's channel, which handles chats concurrently). Many fake people each send a few messages; each sends
-    the next as soon as the reply to the previous one is recorded: one update in flight per
-    person and hundreds of people at once, so the bot's queue never runs dry.
+    limiter; allowed updates as hrbot's channel, which handles chats concurrently). Many fake
+    people each send a few messages; each sends the next as soon as the reply to the previous
+    one is recorded: one update in flight per person and hundreds of people at once, so the
+    bot's queue never runs dry.
 (b) **full**: the same load through hrbot (``TelegramChannel`` → engine → handlers → database):
     distinct people each send ``/start`` and ``/supplies``, tap kit → syringes → 2 packs →
     done, and share a location, ending on the "Send request" screen (7 updates, under the
