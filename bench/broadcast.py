@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import gc
 import json
 import os
@@ -48,9 +47,7 @@ from typing import Any
 
 from sqlalchemy import insert, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram.ext import AIORateLimiter
 
-import bot.channels.telegram as telegram_channel
 from bot.channels.telegram import TelegramChannel
 from bot.content import load_content
 from bot.core.context import Config, Context, Deps
@@ -185,26 +182,17 @@ ROUTES = Routes(
 
 
 @asynccontextmanager
-async def started_channel(channel: TelegramChannel, *, ptb_rate: float) -> AsyncIterator[None]:
-    """Start ``channel`` with python-telegram-bot's own overall limit set to ``ptb_rate``
-    (0 = off): TelegramChannel hard-codes the default 30/s, and the outbox paces itself."""
-    # A module attribute swapped as monkeypatch does; restored before anything else starts.
-    limited = functools.partial(AIORateLimiter, overall_max_rate=ptb_rate)
-    setattr(telegram_channel, "AIORateLimiter", limited)  # noqa: B010
-    try:
-        await channel.start()  # the limiter is built here
-    finally:
-        setattr(telegram_channel, "AIORateLimiter", AIORateLimiter)  # noqa: B010
-    try:
+async def started_channel(channel: TelegramChannel) -> AsyncIterator[None]:
+    """``channel`` started, stopped on the way out."""
+    async with channel:
         yield
-    finally:
-        await channel.stop()
 
 
 def make_channel(
-    engine: Engine, emu: EmulatorProcess, *, max_retries: int, client: str
+    engine: Engine, emu: EmulatorProcess, *, max_retries: int, client: str, ptb_rate: float
 ) -> TelegramChannel:
-    """The real Telegram channel against the emulator, on the chosen HTTP client."""
+    """The real Telegram channel against the emulator, on the chosen HTTP client, with
+    python-telegram-bot's own overall limit at ``ptb_rate`` (0 = off: the outbox paces)."""
     request = None
     if client == "aiohttp":
         from bot.channels.telegram_request import AiohttpRequest
@@ -216,6 +204,7 @@ def make_channel(
         base_url=emu.base_url,
         poll_timeout=5,
         max_retries=max_retries,
+        max_rate=ptb_rate,
         request=request,
     )
 
@@ -371,8 +360,8 @@ async def outbox_run(
         config = FanoutConfig(
             rates={Channel.TELEGRAM: rate}, window=window, budget=60.0, send_timeout=30.0
         )
-        channel = make_channel(engine, emu, max_retries=0, client=client)
-        async with started_channel(channel, ptb_rate=0):
+        channel = make_channel(engine, emu, max_retries=0, client=client, ptb_rate=0)
+        async with started_channel(channel):
             fanout = Fanout(engine, config)
             sampler = RssSampler()
             started = time.monotonic()
@@ -415,7 +404,9 @@ async def bare_loop(
     async with EmulatorProcess.running(messages, rate_limit=fault_share) as emu:
         db = make_engine(f"sqlite+aiosqlite:///{workdir / 'unused.db'}")
         engine = make_bot_engine(db)
-        channel = make_channel(engine, emu, max_retries=3 if ptb_rate else 0, client=client)
+        channel = make_channel(
+            engine, emu, max_retries=3 if ptb_rate else 0, client=client, ptb_rate=ptb_rate
+        )
         reply = Reply("A message of about alert size. " * 30)
         slots = asyncio.Semaphore(window)
 
@@ -423,7 +414,7 @@ async def bare_loop(
             async with slots:
                 await channel.send(str(chat), reply)
 
-        async with started_channel(channel, ptb_rate=ptb_rate):
+        async with started_channel(channel):
             started = time.monotonic()
             await asyncio.gather(*(one(chat) for chat in emu.chats))
             seconds = time.monotonic() - started

@@ -4,10 +4,11 @@ bare python-telegram-bot echo bot.
 Run ``python -m bench.updates``. One run measures:
 
 (a) **echo**: a bare PTB ``Application`` with one ``MessageHandler`` that sends the text back,
-    polling the emulator (sequential updates and allowed updates as hrbot's channel, PTB's
-    default HTTP client, no rate limiter). Many fake people each send a few messages; each sends
-    the next as soon as the reply to the previous one is recorded: one update in flight per
-    person and hundreds of people at once, so the bot's queue never runs dry.
+    polling the emulator (PTB's defaults: one update at a time, its own HTTP client, no rate
+    limiter; allowed updates as hrbot's channel, which handles chats concurrently). Many fake
+    people each send a few messages; each sends the next as soon as the reply to the previous
+    one is recorded: one update in flight per person and hundreds of people at once, so the
+    bot's queue never runs dry.
 (b) **full**: the same load through hrbot (``TelegramChannel`` → engine → handlers → database):
     distinct people each send ``/start`` and ``/supplies``, tap kit → syringes → 2 packs →
     done, and share a location, ending on the "Send request" screen (7 updates, under the
@@ -25,8 +26,8 @@ just (people in flight) / throughput. Figures are printed, never asserted.
 
 **Rate limiter.** hrbot's channel wraps PTB's ``AIORateLimiter``, whose overall limit
 (Telegram's 30 messages/s for a whole bot) pins any bot that answers every update at ~30/s and
-hides what the handler costs. So (a) and (b) run with that limit off (``AIORateLimiter(
-overall_max_rate=0)``, everything else as the app sets it), and (c) runs both ways: ``off``
+hides what the handler costs. So (a) and (b) run with that limit off (``TelegramChannel(
+max_rate=0)``, everything else as the app sets it), and (c) runs both ways: ``off``
 shows what the application itself adds, ``app`` is production, where each confirm costs two
 limited messages (the person's "Request sent" and the peer's offer).
 
@@ -55,12 +56,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
-from unittest import mock
 
 from sqlalchemy import make_url, select, text
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -69,9 +68,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-import bot.channels.telegram as telegram_channel
 from bot.app import Runtime, build_runtime, prepare_database
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
+from bot.channels.telegram import ALLOWED_UPDATES, DEFAULT_MAX_RATE, TelegramChannel
 from bot.channels.telegram_request import AiohttpRequest
 from bot.content import load_outlets
 from bot.db.engine import make_engine
@@ -432,19 +430,6 @@ class Confirms:
 # --- the bots ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def overall_limit(rate: float | None) -> Iterator[None]:
-    """While a channel starts: PTB's overall limit at ``rate``/s (0: none), or as the app sets
-    it (None). TelegramChannel builds its ``AIORateLimiter`` in ``start()`` and takes no rate
-    (tests/support/fanout_worker.py patches it the same way)."""
-    if rate is None:
-        yield
-        return
-    limiter = functools.partial(AIORateLimiter, overall_max_rate=rate)
-    with mock.patch.object(telegram_channel, "AIORateLimiter", limiter):
-        yield
-
-
 async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is not None and message.text is not None:
@@ -536,17 +521,18 @@ class Hrbot:
             )
 
     async def start(self, *, overall_rate: float | None) -> None:
-        """Start the channel and the due-work clock, as ``hrbot run`` does."""
+        """Start the channel and the due-work clock, as ``hrbot run`` does; PTB's overall
+        limit at ``overall_rate``/s (0: none), or as the app sets it (None)."""
         channel = TelegramChannel(
             self.engine,
             token=self.emu.token,
             base_url=self.emu.base_url,
             poll_timeout=POLL_TIMEOUT,
             request=HTTP_CLIENTS[self.http],
+            max_rate=DEFAULT_MAX_RATE if overall_rate is None else overall_rate,
         )
         self._service = BotService(self.engine, [channel])
-        with overall_limit(overall_rate):
-            await self._service.start()
+        await self._service.start()
 
     async def stop(self) -> None:
         service, self._service = self._service, None

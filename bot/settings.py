@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     telegram_token: SecretStr | None = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org/bot")
+    telegram_max_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+        default=30.0, description="Messages per second for the whole bot; 0 = no limit."
+    )
     webhook_url: AnyHttpUrl | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from bot.db import models  # noqa: F401  (registers every table on the metadata)
 from bot.db.base import Base
 from bot.db.engine import make_engine
+from bot.db.migrate import guarded_transaction
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -39,12 +40,17 @@ def _configure(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _guarded(connection: Connection) -> None:
+    # The same guard as bot.db.migrate (foreign keys off and checked on SQLite).
+    with guarded_transaction(connection):
+        _configure(connection)
+
+
 async def _run_async() -> None:
     engine = make_engine(_url())
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(_configure)
-            await connection.commit()
+            await connection.run_sync(_guarded)
     finally:
         await engine.dispose()
 

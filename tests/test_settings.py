@@ -31,6 +31,7 @@ def test_defaults_use_sqlite_in_data_dir(tmp_path: Path) -> None:
     )
     assert settings.offer_timeout == timedelta(minutes=15)
     assert settings.telegram_token is None
+    assert settings.telegram_max_rate == 30.0
 
 
 def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -54,6 +55,9 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_SIGNAL_SERVICE", "http://127.0.0.1:8080"),
         ("HRBOT_TELEGRAM_API_URL", "not a url"),
         ("HRBOT_LOG_LEVEL", "LOUD"),
+        ("HRBOT_TELEGRAM_MAX_RATE", "-1"),
+        ("HRBOT_TELEGRAM_MAX_RATE", "fast"),
+        ("HRBOT_TELEGRAM_MAX_RATE", "inf"),
     ],
 )
 def test_wrong_value_is_one_line_naming_the_setting(

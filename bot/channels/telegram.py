@@ -1,8 +1,10 @@
 """The Telegram channel: python-telegram-bot updates in, neutral ``Incoming`` out; ``Reply`` in,
 Bot API calls out.
 
-This is the only module that imports ``telegram``. It translates and renders, nothing else:
-every decision about what to answer belongs to the engine and its handlers.
+This is the only module that imports ``telegram`` (with its helpers ``telegram_request`` and
+``telegram_updates``). It translates and renders, nothing else: every decision about what to
+answer belongs to the engine and its handlers. Updates of different chats are handled
+concurrently, each chat's in arrival order (:mod:`bot.channels.telegram_updates`).
 
 Privacy: nothing here logs or keeps a user id, username, name, text or coordinates. Logs name
 an error class at most. Two small in-memory maps are keyed by chat id (which chats were told
@@ -14,16 +16,20 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import os
 import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 from urllib.parse import urlsplit
 
+import aiohttp
+import httpx
 from telegram import (
     BotCommand,
     CallbackQuery,
@@ -44,10 +50,12 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_TEXT_CHARS,
@@ -56,6 +64,7 @@ from bot.core.messages import (
     Location,
     Option,
     Reply,
+    SendResult,
     SendStatus,
 )
 from bot.core.text import clean, parse_command
@@ -67,6 +76,8 @@ from bot.settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL: Final = "https://api.telegram.org/bot"
+# Telegram's broadcast limit for a bot, messages per second (0 turns the limiter's pace off).
+DEFAULT_MAX_RATE: Final = 30.0
 # Worded in the recipient's language when sent (N_ marks them for `make messages`).
 LOCATION_LABEL: Final = N_("📍 Share location")
 PRIVATE_ONLY: Final = N_("I only work in a private chat. Please message me directly.")
@@ -75,6 +86,16 @@ ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
 MAX_BUTTONS_PER_ROW: Final = 8
 _REMEMBERED_CHATS: Final = 10_000
 _DEEP_LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# Raised (as the cause of PTB's TimedOut/NetworkError) before a request was written: by PTB's
+# httpx request class and by bot.channels.telegram_request.AiohttpRequest.
+_CONNECT_ERRORS: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+)
 
 _T = TypeVar("_T")
 # Application's six type parameters do not matter here; only this module touches it.
@@ -114,6 +135,8 @@ class TelegramChannel:
         poll_timeout: float = 10.0,
         location_label: str = LOCATION_LABEL,
         max_retries: int = 3,
+        max_rate: float = DEFAULT_MAX_RATE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         request: Callable[[], BaseRequest] | None = None,
     ) -> None:
         self.engine = engine
@@ -124,6 +147,14 @@ class TelegramChannel:
         self._token = token
         self.base_url = base_url
         self._max_retries = max_retries
+        if not (max_rate >= 0 and math.isfinite(max_rate)):
+            raise ValueError("max_rate is messages per second: 0 (no limit) or more")
+        # The whole bot's pace (PTB's AIORateLimiter): replies, notices and alerts together.
+        self.max_rate = max_rate
+        if concurrency < 1:
+            raise ValueError("concurrency is how many chats are handled at once: at least 1")
+        self.concurrency = concurrency
+        self._processor: ChatOrderedProcessor | None = None
         # Makes PTB's two HTTP clients (getUpdates, everything else); None: PTB's own (httpx).
         # bot.channels.telegram_request.AiohttpRequest costs about half the CPU per call.
         self._request = request
@@ -157,6 +188,7 @@ class TelegramChannel:
             token=settings.telegram_token.get_secret_value(),
             base_url=str(settings.telegram_api_url),
             webhook=webhook,
+            max_rate=settings.telegram_max_rate,
         )
 
     # -- life cycle ----------------------------------------------------------------------
@@ -174,17 +206,33 @@ class TelegramChannel:
             raise ValueError("a start code is 1-64 characters of A-Z, a-z, 0-9, _ and -")
         return f"https://t.me/{self.username}?start={code}"
 
+    async def wait_idle(self) -> None:
+        """Return once every update received so far has been handled completely (tests, and
+        anyone who needs "all earlier updates are done")."""
+        app, processor = self._app, self._processor
+        if app is None or processor is None:
+            return
+        await app.update_queue.join()  # each one reached the processor...
+        await processor.wait_idle()  # ...and the processor has finished them
+
     async def start(self) -> None:
         """Check the token (getMe), publish the command menu, start polling or the webhook."""
         if self._app is not None:
             raise RuntimeError("the Telegram channel is already started")
+        processor = self._processor = ChatOrderedProcessor(self.concurrency)
         builder = (
             ApplicationBuilder()
             .token(self._token)
             .base_url(self.base_url)
-            .rate_limiter(AIORateLimiter(max_retries=self._max_retries))
-            # One update at a time keeps each person's messages in order.
-            .concurrent_updates(False)
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=self.max_rate,
+                    overall_time_period=1,
+                    max_retries=self._max_retries,
+                )
+            )
+            # Different chats at once, each chat's updates one at a time and in order.
+            .concurrent_updates(processor)
             # Timers are the project's own scheduler; PTB's would be a second clock.
             .job_queue(None)
         )
@@ -226,7 +274,7 @@ class TelegramChannel:
         self.engine.add_sender(Channel.TELEGRAM, self)
 
     async def stop(self) -> None:
-        """Stop receiving, let the update in hand finish, close connections (idempotent)."""
+        """Stop receiving, let the updates in hand finish, close connections (idempotent)."""
         app = self._app
         if app is None:
             return
@@ -234,7 +282,7 @@ class TelegramChannel:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if app.running:
-                await app.stop()  # the update in hand finishes and may still reply
+                await app.stop()  # updates in hand finish (each chat's queue too) and may reply
         finally:
             self._app, self._can_send = None, False
             await app.shutdown()
@@ -352,34 +400,43 @@ class TelegramChannel:
 
     async def send(self, address: str, reply: Reply) -> SendStatus:
         """Deliver ``reply`` to the chat ``address`` (a chat id), split if it is too long."""
+        return (await self.send_result(address, reply)).status
+
+    async def send_result(self, address: str, reply: Reply) -> SendResult:
+        """Like :meth:`send`, with what bulk sending needs: a 429's ``retry_after``, and
+        ``maybe_delivered`` when the request may have reached Telegram (a timeout, a connection
+        lost after sending; also a later part failing after earlier parts went out)."""
         if not self._can_send:
-            return SendStatus.RETRY
+            return SendResult(SendStatus.RETRY)
         try:
             chat_id = int(address)
         except ValueError:
             log.warning("telegram reply address is not a chat id")
-            return SendStatus.FAILED
+            return SendResult(SendStatus.FAILED)
         parts = split_text(reply.text)
         if not parts:
             log.warning("empty telegram reply not sent")
-            return SendStatus.FAILED
+            return SendResult(SendStatus.FAILED)
         markup = self._markup(chat_id, reply)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            status = await self._send_part(chat_id, part, markup if last else None)
-            if status is not SendStatus.SENT:
-                return status
-        return SendStatus.SENT
+            result = await self._send_part(chat_id, part, markup if last else None)
+            if result.status is not SendStatus.SENT:
+                if index and result.status is SendStatus.RETRY:
+                    # Sending it again would repeat the parts that already arrived.
+                    return replace(result, maybe_delivered=True)
+                return result
+        return SendResult(SendStatus.SENT)
 
     async def _send_part(
         self,
         chat_id: int,
         text: str,
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None,
-    ) -> SendStatus:
+    ) -> SendResult:
         app = self._app
         if app is None:
-            return SendStatus.RETRY
+            return SendResult(SendStatus.RETRY)
         try:
             await app.bot.send_message(
                 chat_id=chat_id,
@@ -391,18 +448,9 @@ class TelegramChannel:
                 # No previews: Telegram would fetch any link a reply contains.
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
-        except Forbidden:
-            return SendStatus.UNREACHABLE
-        except BadRequest as exc:  # a NetworkError subclass: must come first
-            log.warning("telegram refused a message: %s", type(exc).__name__)
-            return SendStatus.FAILED
-        except (RetryAfter, NetworkError) as exc:  # TimedOut is a NetworkError
-            log.info("telegram send to retry: %s", type(exc).__name__)
-            return SendStatus.RETRY
-        except TelegramError as exc:
-            log.warning("telegram send failed: %s", type(exc).__name__)
-            return SendStatus.FAILED
-        return SendStatus.SENT
+        except Exception as exc:  # every failure becomes an outcome
+            return _outcome(exc)
+        return SendResult(SendStatus.SENT)
 
     def _markup(
         self, chat_id: int, reply: Reply
@@ -458,6 +506,50 @@ def _fitting_prefix(text: str, limit: int) -> int:
         if used > limit:
             return index
     return len(text)
+
+
+def _outcome(exc: Exception) -> SendResult:
+    """What a failed ``sendMessage`` means for the message (PTB's exceptions, see FACTS.md)."""
+    if isinstance(exc, Forbidden):
+        return SendResult(SendStatus.UNREACHABLE)  # blocked the bot, or never started it
+    if isinstance(exc, RetryAfter):
+        # A 429 (only raised once the rate limiter's own retries are spent): nothing was sent.
+        log.info("telegram send rate limited")
+        return SendResult(SendStatus.RETRY, retry_after=_seconds(exc.retry_after))
+    if isinstance(exc, BadRequest):  # a NetworkError subclass: must come first
+        log.warning("telegram refused a message: %s", type(exc).__name__)
+        return SendResult(SendStatus.FAILED)
+    if isinstance(exc, NetworkError):  # TimedOut is one too
+        log.info("telegram send to retry: %s", type(exc).__name__)
+        if _answered(exc) or _never_left(exc):
+            return SendResult(SendStatus.RETRY)  # a 5xx, or no connection: nothing was sent
+        return SendResult(SendStatus.RETRY, maybe_delivered=True)
+    if isinstance(exc, TelegramError):
+        log.warning("telegram send failed: %s", type(exc).__name__)
+        return SendResult(SendStatus.FAILED)
+    # Not PTB's: a bug or an unexpected client failure; the request may have gone out.
+    log.error("telegram send raised %s", type(exc).__name__)
+    return SendResult(SendStatus.RETRY, maybe_delivered=True)
+
+
+def _answered(exc: NetworkError) -> bool:
+    """Whether Telegram (or a proxy) answered with an error status, e.g. a 5xx.
+
+    PTB raises those from the status code after the HTTP call returned, with no cause or
+    with the JSON parsing error as cause; a transport failure is raised from the HTTP
+    library's exception (``raise TimedOut from exc``) in every request class."""
+    cause = exc.__cause__
+    return not isinstance(exc, TimedOut) and (cause is None or isinstance(cause, TelegramError))
+
+
+def _never_left(exc: NetworkError) -> bool:
+    """A failure to connect or to get a pooled connection: the request was never sent."""
+    return isinstance(exc.__cause__, _CONNECT_ERRORS)
+
+
+def _seconds(value: float | timedelta) -> float:
+    # PTB gives an int, or a timedelta once PTB_TIMEDELTA is set (it is, in __init__).
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _rows(options: Sequence[Option], columns: int) -> list[list[Option]]:

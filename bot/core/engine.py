@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +27,7 @@ from bot.db.base import utcnow
 from bot.db.models import Contact, Coordinator, PeerWorker, SeenUpdate
 from bot.domain import Channel
 from bot.privacy import AddressBox, AddressUnreadable, pseudonym
-from bot.services import contacts, conversations
+from bot.services import contacts, conversations, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +204,10 @@ class Engine:
             log.exception("send failed (channel=%s)", channel.value)
             return SendStatus.FAILED
         if status is SendStatus.UNREACHABLE and contact_id is not None:
+            # The same consequence as in the alert outbox: unreachable, unsubscribed, and
+            # nothing else queued for it.
             async with self.sessions.begin() as session:
-                await session.execute(
-                    update(Contact).where(Contact.id == contact_id).values(reachable=False)
-                )
+                await subscriptions.drop_unreachable(session, contact_ids=[contact_id])
         return status
 
 

@@ -13,8 +13,9 @@ Wiring it to the real bot (everything on 127.0.0.1, nothing leaves the machine):
             emu.errors                                # every error answer, e.g. 400s
 
 Each action waits for ``expect`` (default 1) new bot messages in the chat and returns them;
-``expect=0`` returns at once. The bot handles updates one at a time, in order, so "someone
-else's message got its answer" proves every earlier update was handled completely.
+``expect=0`` returns at once. The bot handles each chat's updates in order, different chats
+concurrently: "someone else's message got its answer" proves every earlier update was fetched;
+``await channel.wait_idle()`` then waits until they are all handled.
 """
 
 from bot.emulator.html import HtmlError, parse_html, utf16_len

@@ -149,3 +149,14 @@ class PlannedFault:
     status: int
     description: str
     retry_after: int | None = None
+    after: int = 0  # calls of ``method`` that succeed first
+
+
+@dataclass(frozen=True)
+class PlannedStall:
+    """The next call of ``method`` is carried out, then its answer comes ``seconds`` late, or
+    (``seconds`` None) the connection is closed with no answer at all (see
+    ``TelegramEmulator.stall_next``)."""
+
+    method: str
+    seconds: float | None

@@ -5,8 +5,9 @@ values arrive JSON-encoded); answers ``{"ok": true, "result": ...}`` or ``{"ok":
 "error_code": ..., "description": ..., "parameters": {...}}`` with the same HTTP status, like
 the real server. It enforces the limits a bot can trip over (message length, HTML entities,
 callback data size, blocked users, unknown chats, bad token), can inject 429/5xx faults from a
-seeded RNG, and models people and chats (:mod:`bot.emulator.people`) so a test acts as a person
-and reads what the bot sent back.
+seeded RNG, can carry a call out and then answer too late or not at all (the ambiguous send:
+the message arrived, the bot cannot know), and models people and chats
+(:mod:`bot.emulator.people`) so a test acts as a person and reads what the bot sent back.
 
 Updates reach the bot by long polling (``getUpdates``) or, after ``setWebhook``, by POSTs to
 the webhook URL with the ``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -40,6 +42,7 @@ from bot.emulator.records import (
     CallbackRecord,
     Faults,
     PlannedFault,
+    PlannedStall,
     SentMessage,
 )
 
@@ -165,6 +168,7 @@ class TelegramEmulator:
         self._rng = random.Random(seed)  # noqa: S311
         self._fault_rng = random.Random(self.faults.seed)  # noqa: S311
         self._planned: list[PlannedFault] = []
+        self._stalls: list[PlannedStall] = []
         self._pending: list[JSONDict] = []
         self._allowed_updates: tuple[str, ...] | None = None
         self._next_update_id = self._rng.randint(100_000_000, 900_000_000)
@@ -375,8 +379,10 @@ class TelegramEmulator:
         retry_after: int | None = 1,
         description: str | None = None,
         count: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``count`` calls of ``method`` with an error (429 by default)."""
+        """Answer the next ``count`` calls of ``method`` with an error (429 by default), once
+        ``after`` calls of it have succeeded (e.g. the second part of a long message)."""
         if description is None:
             description = (
                 f"Too Many Requests: retry after {retry_after}"
@@ -385,8 +391,21 @@ class TelegramEmulator:
                 if status == 502
                 else f"Error {status}"
             )
+        if after < 0:
+            raise ValueError("after must not be negative")
+        if count < 1:
+            return
         fault = PlannedFault(method.lower(), status, description, retry_after)
-        self._planned.extend([fault] * count)
+        self._planned.append(dataclasses.replace(fault, after=after))
+        self._planned.extend([fault] * (count - 1))
+
+    def stall_next(self, method: str, *, seconds: float | None = 5.0, count: int = 1) -> None:
+        """Carry out the next ``count`` calls of ``method`` (a message reaches its chat), then
+        answer ``seconds`` late, or with ``seconds=None`` close the connection unanswered: what
+        a client sees as a timeout or a lost connection after Telegram had accepted the call."""
+        if seconds is not None and seconds < 0:
+            raise ValueError("seconds must not be negative")
+        self._stalls.extend([PlannedStall(method.lower(), seconds)] * count)
 
     # -- webhook -------------------------------------------------------------------------
 
@@ -459,12 +478,19 @@ class TelegramEmulator:
                 self._record(method, params, injected, injected=True)
                 return _error_response(injected.code, injected.description, injected.retry_after)
             result = await handler(params)
+            stall = self._take_stall(key)
         except _Fail as fail:
             if not _client_gone(request):  # a superseded long poll nobody waits for any more
                 self._record(method, params, fail)
             return _error_response(fail.code, fail.description, fail.retry_after)
         self.calls.append(ApiCall(method, params, 200))
         self._bump()
+        if stall is not None:
+            if stall.seconds is None:
+                if request.transport is not None:
+                    request.transport.abort()  # done, and the client never hears of it
+                return web.Response(status=200)
+            await asyncio.sleep(stall.seconds)
         return web.json_response({"ok": True, "result": result})
 
     def _record(
@@ -474,9 +500,18 @@ class TelegramEmulator:
         self.errors.append(ApiError(method, fail.code, fail.description, injected))
         self._bump()
 
+    def _take_stall(self, key: str) -> PlannedStall | None:
+        for index, stall in enumerate(self._stalls):
+            if stall.method == key:
+                return self._stalls.pop(index)
+        return None
+
     def _take_fault(self, key: str) -> _Fail | None:
         for index, planned in enumerate(self._planned):
             if planned.method == key:
+                if planned.after:
+                    self._planned[index] = dataclasses.replace(planned, after=planned.after - 1)
+                    return None
                 del self._planned[index]
                 return _Fail(planned.status, planned.description, planned.retry_after)
         if key not in self.faults.methods:

@@ -1,8 +1,8 @@
 """The Telegram channel: the real python-telegram-bot application against the emulator.
 
 Each test runs PTB (polling, or its webhook server) on 127.0.0.1 with the real engine on a fresh
-database and a small route table. Updates are handled one at a time and in order, so once a
-later message is answered every earlier update has been handled completely (``barrier``).
+database and a small route table. Different chats are handled concurrently, each chat's updates
+in order: ``barrier`` waits until every update sent so far has been handled completely.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import os
 import pathlib
 import socket
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import AIORateLimiter
 
 from bot.channels.telegram import (
     LOCATION_LABEL,
@@ -123,9 +125,11 @@ async def bot(emu: TelegramEmulator, engine: Engine) -> AsyncIterator[TelegramCh
         await channel.stop()
 
 
-async def barrier(emu: TelegramEmulator) -> None:
+async def barrier(emu: TelegramEmulator, channel: TelegramChannel) -> None:
     """Return once every update queued so far has been handled completely."""
+    # The sentinel's answer proves every earlier update was fetched; then wait for them all.
     await emu.user("sentinel").say("ping")
+    await channel.wait_idle()
 
 
 def texts(messages: list[SentMessage]) -> list[str]:
@@ -193,21 +197,48 @@ def test_from_settings(
     channel = TelegramChannel.from_settings(engine, plain)
     assert channel.webhook is None
     assert channel.base_url == "https://api.telegram.org/bot"
+    assert channel.max_rate == 30.0
     hooked = Settings(
         telegram_token="123:abc",
         telegram_api_url="http://127.0.0.1:8081/bot",
         webhook_url="https://bot.example.org/tg/hook",
         webhook_port=8444,
         webhook_secret="s3cret",
+        telegram_max_rate=12.5,
     )
     channel = TelegramChannel.from_settings(engine, hooked)
     assert channel.base_url == "http://127.0.0.1:8081/bot"
+    assert channel.max_rate == 12.5
     assert channel.webhook == WebhookConfig(
         url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=8444, secret="s3cret"
     )
     assert channel.webhook.path == "/tg/hook"
     with pytest.raises(SettingsError, match="HRBOT_TELEGRAM_TOKEN"):
         TelegramChannel.from_settings(engine, Settings())
+
+
+@pytest.mark.parametrize("rate", [12.5, 0.0])
+async def test_max_rate_is_the_rate_limiters_overall_rate(
+    emu: TelegramEmulator, engine: Engine, rate: float
+) -> None:
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, max_rate=rate)
+    async with channel:
+        assert channel._app is not None
+        limiter = channel._app.bot.rate_limiter
+        assert isinstance(limiter, AIORateLimiter)
+        # PTB keeps the overall limit in an aiolimiter.AsyncLimiter, or none when it is 0.
+        overall = limiter._base_limiter
+        if rate:
+            assert overall is not None
+            assert (overall.max_rate, overall.time_period) == (rate, 1)
+        else:
+            assert overall is None
+
+
+@pytest.mark.parametrize("rate", [-1.0, math.inf, math.nan])
+def test_max_rate_must_be_a_rate(engine: Engine, rate: float) -> None:
+    with pytest.raises(ValueError, match="max_rate"):
+        TelegramChannel(engine, token="1:a", max_rate=rate)
 
 
 # -- incoming ------------------------------------------------------------------------------
@@ -326,9 +357,8 @@ async def test_long_reply_is_split_at_line_breaks(emu: TelegramEmulator) -> None
 # -- refused -------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("bot")
 async def test_group_chats_and_bots_are_refused(
-    emu: TelegramEmulator, seen: list[Incoming]
+    emu: TelegramEmulator, bot: TelegramChannel, seen: list[Incoming]
 ) -> None:
     ana = emu.user("ana")
     group = emu.group("Street team")
@@ -338,7 +368,7 @@ async def test_group_chats_and_bots_are_refused(
     await emu.user("bob").send_sticker(chat=emu.group("Other", supergroup=False), expect=1)
     robot = emu.user("robot", is_bot=True)
     await robot.say("/start", expect=0)
-    await barrier(emu)
+    await barrier(emu, bot)
 
     assert group.texts == [PRIVATE_ONLY]  # told once per chat
     assert robot.transcript == []
@@ -348,29 +378,27 @@ async def test_group_chats_and_bots_are_refused(
 # -- delivery and failures -----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("bot")
 async def test_duplicate_update_is_handled_once(
-    emu: TelegramEmulator, seen: list[Incoming]
+    emu: TelegramEmulator, bot: TelegramChannel, seen: list[Incoming]
 ) -> None:
     ana = emu.user("ana")
     await ana.say("hi")
     update = text_update(emu, ana, "twice?", update_id=999_999_999)
     emu.push_raw(update)
     emu.push_raw(update)  # in the same getUpdates batch
-    await barrier(emu)
+    await barrier(emu, bot)
     assert [m.text for m in seen].count("twice?") == 1
     assert ana.texts.count("you said: twice?") == 1
 
 
-@pytest.mark.usefixtures("bot")
 async def test_blocked_person_is_marked_unreachable(
-    emu: TelegramEmulator, sessions: async_sessionmaker[AsyncSession]
+    emu: TelegramEmulator, bot: TelegramChannel, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     ana = emu.user("ana")
     await ana.say("hi")
     ana.block()
     await ana.say("are you there?", expect=0)
-    await barrier(emu)
+    await barrier(emu, bot)
     assert ("sendMessage", 403) in [(e.method, e.code) for e in emu.errors]
     async with sessions() as session:
         contact = await contacts.find(
@@ -486,7 +514,7 @@ async def test_webhook_mode(emu: TelegramEmulator, engine: Engine, seen: list[In
         assert await emu.post_to_webhook(update, secret=None) == 403
         assert await emu.post_to_webhook(update) == 200
         assert await emu.post_to_webhook(update) == 200  # Telegram re-delivers
-        await barrier(emu)
+        await barrier(emu, channel)
         assert [m.text for m in seen].count("via hook") == 1
         assert ana.texts.count("you said: via hook") == 1
     finally:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core.context import Context
-from bot.core.messages import Incoming, InputKind
+from bot.core.context import Context, Outbound
+from bot.core.messages import Incoming, InputKind, Reply
 from bot.core.routes import Routes
-from bot.db.models import Contact, ConversationState
+from bot.db.models import Contact, ConversationState, Subscription
 from bot.domain import Channel
+from bot.services import subscriptions
 from tests.support.chat import Chat, Clock, texts
 from tests.support.engine import make_engine
 
@@ -122,3 +123,53 @@ async def test_blocked_contact_marked_unreachable(
         contact = (await session.scalars(select(Contact))).one()
         assert not contact.reachable
         assert await session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+async def _subscribed_contact(sessions: async_sessionmaker[AsyncSession], chat: Chat) -> int:
+    async with sessions.begin() as session:
+        contact_id = (await session.scalars(select(Contact.id))).one()
+        await subscriptions.subscribe(
+            session,
+            contact_id=contact_id,
+            areas=["dtes", "kitsilano"],
+            gazetteer=chat.engine.deps.content.gazetteer,
+            now=chat.engine.clock(),
+        )
+    return contact_id
+
+
+async def _subscriptions(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Subscription)) or 0)
+
+
+async def test_blocked_on_a_reply_also_unsubscribes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The engine and the alert outbox treat a refusal alike: unreachable and unsubscribed.
+    chat = Chat(make_engine(sessions, ROUTES, clock=Clock()))
+    await chat.say("ana", "hi")
+    await _subscribed_contact(sessions, chat)
+    assert await _subscriptions(sessions) == 2
+    chat.sender.blocked.add("telegram-ana")
+    await chat.say("ana", "hi")
+    assert await _subscriptions(sessions) == 0
+
+
+async def test_blocked_on_a_notice_also_unsubscribes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(make_engine(sessions, ROUTES, clock=Clock()))
+    await chat.say("ana", "hi")
+    contact_id = await _subscribed_contact(sessions, chat)
+    chat.sender.blocked.add("telegram-ana")
+    await chat.engine.deliver([Outbound(contact_id, lambda t: Reply("an offer"))])
+    assert await _subscriptions(sessions) == 0
+    async with sessions() as session:
+        contact = await session.get(Contact, contact_id)
+        assert contact is not None
+        assert not contact.reachable
+    # Unreachable contacts are skipped afterwards: nothing more is attempted for them.
+    chat.sender.blocked.clear()
+    await chat.engine.deliver([Outbound(contact_id, lambda t: Reply("another"))])
+    assert chat.inbox("ana")[-1].text != "another"

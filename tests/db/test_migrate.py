@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.base import Base
-from bot.db.engine import make_engine
-from bot.db.migrate import current_revision, downgrade, head_revision, upgrade
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.migrate import (
+    MIGRATIONS_DIR,
+    ForeignKeyViolation,
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
+from tests.support.alerts import add_subscribers
 
 
 def _tables(conn: Connection) -> set[str]:
@@ -49,5 +65,107 @@ async def test_upgrade_is_idempotent(empty_db_url: str) -> None:
         await upgrade(engine)
         await upgrade(engine)
         assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+# --- SQLite: a batch rebuild of a parent table must not cascade into its children -------------
+
+_PROBE = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "probe0000001"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{body}
+
+
+def downgrade() -> None:
+    pass
+"""
+_REBUILD_CONTACTS = """\
+    # Copy, drop and rename, as batch mode does for an ALTER SQLite cannot do in place.
+    with op.batch_alter_table("contacts", recreate="always") as batch:
+        batch.add_column(sa.Column("probe", sa.Integer(), nullable=True))"""
+_ORPHAN = """\
+    op.execute(
+        "INSERT INTO subscriptions (contact_id, area_code, created_at) "
+        "VALUES (987654321, 'dtes', '2026-01-01 00:00:00')"
+    )"""
+
+
+def _probe_config(tmp_path: Path, body: str) -> Config:
+    """The shipped migrations plus one throwaway revision on top of head."""
+    versions = tmp_path / "probe_versions"
+    versions.mkdir()
+    (versions / "probe0000001_probe.py").write_text(
+        _PROBE.format(head=head_revision(), body=body), encoding="utf-8"
+    )
+    cfg = alembic_config()
+    cfg.set_main_option(
+        "version_locations", os.pathsep.join([str(MIGRATIONS_DIR / "versions"), str(versions)])
+    )
+    return cfg
+
+
+async def _counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return {
+            table: int(
+                (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()  # noqa: S608
+            )
+            for table in ("contacts", "subscriptions")
+        }
+
+
+async def test_sqlite_rebuild_of_a_parent_keeps_its_children(
+    backend: str, db_url: str, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("batch rebuilds (copy, drop, rename) are how SQLite alters tables")
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            await add_subscribers(session, ["a", "b", "c"], ["dtes", "kitsilano"])
+        assert await _counts(engine) == {"contacts": 3, "subscriptions": 6}
+
+        await upgrade(engine, config=_probe_config(tmp_path, _REBUILD_CONTACTS))
+
+        assert await current_revision(engine) == "probe0000001"
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: [c["name"] for c in inspect(sync).get_columns("contacts")]
+            )
+            assert "probe" in columns
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
+        assert await _counts(engine) == {"contacts": 3, "subscriptions": 6}
+        # The children still point at the rebuilt table: deleting a contact cascades.
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM contacts WHERE id = (SELECT min(id) FROM contacts)")
+            )
+        assert await _counts(engine) == {"contacts": 2, "subscriptions": 4}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_migration_that_breaks_a_foreign_key_is_rolled_back(
+    db_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(db_url)
+    try:
+        before = await current_revision(engine)
+        with pytest.raises((ForeignKeyViolation, IntegrityError), match=r"subscriptions|foreign"):
+            await upgrade(engine, config=_probe_config(tmp_path, _ORPHAN))
+        assert await current_revision(engine) == before
+        assert await _counts(engine) == {"contacts": 0, "subscriptions": 0}
+        if engine.dialect.name == "sqlite":
+            async with engine.connect() as conn:
+                assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
     finally:
         await engine.dispose()

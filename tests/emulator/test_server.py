@@ -490,6 +490,48 @@ async def test_planned_faults(emu: TelegramEmulator, http: aiohttp.ClientSession
     assert [(e.code, e.injected) for e in emu.errors] == [(429, True), (502, True)]
 
 
+async def test_planned_fault_after_some_successes(
+    emu: TelegramEmulator, http: aiohttp.ClientSession
+) -> None:
+    ana = started(emu)
+    emu.fail_next("sendMessage", status=502, after=2)
+    ok(await call(http, emu, "getMe"))  # other methods do not count
+    for text in ("a", "b"):
+        ok(await call(http, emu, "sendMessage", chat_id=ana.id, text=text))
+    assert error(await call(http, emu, "sendMessage", chat_id=ana.id, text="c"))[0] == 502
+    ok(await call(http, emu, "sendMessage", chat_id=ana.id, text="d"))
+    assert ana.texts == ["a", "b", "d"]
+    emu.fail_next("sendMessage", count=0)  # nothing planned
+    ok(await call(http, emu, "sendMessage", chat_id=ana.id, text="e"))
+    with pytest.raises(ValueError, match="after"):
+        emu.fail_next("sendMessage", after=-1)
+
+
+async def test_stalled_call_is_carried_out_and_answered_late(
+    emu: TelegramEmulator, http: aiohttp.ClientSession
+) -> None:
+    ana = started(emu)
+    emu.stall_next("sendMessage", seconds=2)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await call(http, emu, "sendMessage", chat_id=ana.id, text="late")
+    assert ana.texts == ["late"]  # it arrived: only the answer was missing
+    ok(await call(http, emu, "sendMessage", chat_id=ana.id, text="on time"))
+    assert ana.texts == ["late", "on time"]
+
+
+async def test_dropped_call_is_carried_out_and_never_answered(
+    emu: TelegramEmulator, http: aiohttp.ClientSession
+) -> None:
+    ana = started(emu)
+    emu.stall_next("sendMessage", seconds=None)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await call(http, emu, "sendMessage", chat_id=ana.id, text="lost answer")
+    assert ana.texts == ["lost answer"]
+    with pytest.raises(ValueError, match="negative"):
+        emu.stall_next("sendMessage", seconds=-1)
+
+
 async def _fault_run(http: aiohttp.ClientSession, faults: Faults) -> list[int]:
     async with TelegramEmulator(faults=faults) as emulator:
         ana = started(emulator)

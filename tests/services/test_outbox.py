@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -14,10 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.ext import AIORateLimiter
 
-import bot.channels.telegram as telegram_channel
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_request import AiohttpRequest
 from bot.content import Content
 from bot.core.engine import Engine
 from bot.core.messages import Reply, SendResult, SendStatus
@@ -101,16 +99,6 @@ def _fanout(engine: Engine, **changes: Any) -> Fanout:
 
 
 @pytest.fixture
-def unthrottled_ptb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PTB's own limiter caps the whole bot at 30 requests/s; the outbox paces instead."""
-    monkeypatch.setattr(
-        telegram_channel,
-        "AIORateLimiter",
-        functools.partial(AIORateLimiter, overall_max_rate=0),
-    )
-
-
-@pytest.fixture
 async def faulty_emulator() -> AsyncIterator[TelegramEmulator]:
     emulator = TelegramEmulator(
         seed=5, faults=Faults(rate_limit=0.1, server_error=0.1, retry_after=1, seed=9)
@@ -122,7 +110,6 @@ async def faulty_emulator() -> AsyncIterator[TelegramEmulator]:
         await emulator.stop()
 
 
-@pytest.mark.usefixtures("unthrottled_ptb")
 async def test_exactly_once_through_telegram_with_429_and_5xx(
     sessions: Sessions, content: Content, faulty_emulator: TelegramEmulator
 ) -> None:
@@ -149,8 +136,9 @@ async def test_exactly_once_through_telegram_with_429_and_5xx(
     alert_id = await _alert(sessions, content, ["dtes", "strathcona"])
 
     engine = alert_engine(sessions)
+    # PTB's own limiter off (max_rate=0): the outbox paces instead.
     channel = TelegramChannel(
-        engine, token=emu.token, base_url=emu.base_url, poll_timeout=1, max_retries=0
+        engine, token=emu.token, base_url=emu.base_url, poll_timeout=1, max_retries=0, max_rate=0
     )
     async with channel:
         fanout = _fanout(engine, backoff_base=0.2, rates={Channel.TELEGRAM: 500})
@@ -178,6 +166,41 @@ async def test_exactly_once_through_telegram_with_429_and_5xx(
         )
     assert len(unreachable) == 5
     assert left == []
+
+
+@pytest.mark.parametrize("stall", [1.5, None], ids=["timeout", "connection-lost"])
+async def test_telegram_timeout_in_a_fanout_is_counted_unknown(
+    sessions: Sessions, content: Content, stall: float | None
+) -> None:
+    # The first sendMessage is carried out by the fake Telegram (the message arrives), but its
+    # answer comes too late (or never): the client cannot know. The policy resends it and
+    # counts it `unknown`; the emulator's log is the witness that it arrived twice.
+    async with TelegramEmulator(seed=3) as emu:
+        people = [emu.user(f"p{i}") for i in range(6)]
+        for user in people:
+            user.started = True
+        async with sessions.begin() as session:
+            await add_subscribers(session, [str(u.id) for u in people], ["dtes"])
+        alert_id = await _alert(sessions, content, ["dtes"])
+        emu.stall_next("sendMessage", seconds=stall)
+        engine = alert_engine(sessions)
+        channel = TelegramChannel(
+            engine,
+            token=emu.token,
+            base_url=emu.base_url,
+            poll_timeout=1,
+            max_retries=0,
+            max_rate=0,
+            request=lambda: AiohttpRequest(read_timeout=0.3),
+        )
+        async with channel:
+            total = await _drain(_fanout(engine, window=1))
+
+    copies = sorted(len(user.transcript) for user in people)
+    assert copies == [1, 1, 1, 1, 1, 2]
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.unknown, tally.failed, tally.unreachable) == (5, 1, 0, 0)
+    assert (total.sent, total.unknown) == (5, 1)
 
 
 # --- concurrency ---------------------------------------------------------------------------------

@@ -11,16 +11,13 @@ only): ``FANOUT_RATE`` (messages/s, 0 = unlimited), ``FANOUT_WINDOW``, ``FANOUT_
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import sys
 from datetime import timedelta
 
 from sqlalchemy import select
-from telegram.ext import AIORateLimiter
 
-import bot.channels.telegram as telegram_channel
 from bot.app import build_runtime
 from bot.channels.telegram import TelegramChannel
 from bot.db.models import Alert
@@ -33,18 +30,9 @@ from bot.settings import load_settings
 from tests.support.alerts import NO_ROUTES
 
 
-def unthrottle_ptb() -> None:
-    """PTB's own limiter caps the whole bot at 30 requests/s; the outbox paces instead.
-    (Until TelegramChannel takes the rate as a parameter.)"""
-    setattr(  # noqa: B010 - a module attribute, swapped like monkeypatch does
-        telegram_channel, "AIORateLimiter", functools.partial(AIORateLimiter, overall_max_rate=0)
-    )
-
-
 async def main() -> int:
     settings = load_settings()
     configure_logging("WARNING")
-    unthrottle_ptb()
     runtime = build_runtime(settings)
     engine = build_engine(runtime, NO_ROUTES)
     config = FanoutConfig(
@@ -60,6 +48,7 @@ async def main() -> int:
         base_url=str(settings.telegram_api_url),
         poll_timeout=1,
         max_retries=0,
+        max_rate=0,  # PTB's own limiter off: the outbox paces (FANOUT_RATE)
     )
     try:
         async with channel:
