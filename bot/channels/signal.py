@@ -47,7 +47,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -72,7 +72,15 @@ from signalbot import (
 )
 
 from bot.core.engine import Engine
-from bot.core.messages import Incoming, InputKind, Location, Option, Reply, SendStatus
+from bot.core.messages import (
+    Incoming,
+    InputKind,
+    Location,
+    Option,
+    Reply,
+    SendResult,
+    SendStatus,
+)
 from bot.core.text import clean, parse_command
 from bot.core.words import N_
 from bot.domain import Channel
@@ -606,31 +614,37 @@ class SignalChannel:
 
     async def send(self, address: str, reply: Reply) -> SendStatus:
         """Deliver ``reply`` to ``address`` (a UUID or an E.164 number), split and paced."""
+        return (await self.send_result(address, reply)).status
+
+    async def send_result(self, address: str, reply: Reply) -> SendResult:
+        """:meth:`send`, saying also whether a failed send may have reached Signal anyway
+        (the alert outbox counts those ``unknown`` rather than resending them silently)."""
         if self._http is None:  # not started, or stopped (open while stop() drains)
-            return SendStatus.RETRY
+            return SendResult(SendStatus.RETRY)
         if not _is_recipient(address):
             log.warning("signal reply address is neither a number nor a UUID")
-            return SendStatus.FAILED
+            return SendResult(SendStatus.FAILED)
         t = self.engine.deps.words.for_locale(reply.locale)
         parts = render(reply, number_hint=t(self.number_hint), location_hint=t(self.location_hint))
         if not parts:
             log.warning("empty signal reply not sent")
-            return SendStatus.FAILED
+            return SendResult(SendStatus.FAILED)
         # Before sending: the answer to an out-of-turn message can arrive before send returns.
         self._remember_menu(address, reply)
-        for part in parts:
+        for index, part in enumerate(parts):
             delay = self._pacer.delay(address)
             if delay > 0:
                 await asyncio.sleep(delay)
-            status = await self._send_part(address, part)
-            if status is not SendStatus.SENT:
-                return status
-        return SendStatus.SENT
+            result = await self._send_part(address, part)
+            if result.status is not SendStatus.SENT:
+                # Earlier parts are already on the phone: sending again repeats them.
+                return replace(result, maybe_delivered=result.maybe_delivered or index > 0)
+        return SendResult(SendStatus.SENT)
 
-    async def _send_part(self, address: str, text: str) -> SendStatus:
+    async def _send_part(self, address: str, text: str) -> SendResult:
         http = self._http
         if http is None:
-            return SendStatus.RETRY
+            return SendResult(SendStatus.RETRY)
         # signalbot builds the body; "normal" text mode so that *, _ and ~ stay literal.
         message = SendMessage(text=text, text_mode=TextMode.NORMAL)
         body = (await message.to_generated(self.number, [address])).model_dump_json(
@@ -642,10 +656,15 @@ class SignalChannel:
             ) as response:
                 status = response.status
                 answer = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Never connected: nothing reached signal-cli.
             log.info("signal send to retry: %s", type(exc).__name__)
-            return SendStatus.RETRY
-        return self._outcome(status, _json(answer), address)
+            return SendResult(SendStatus.RETRY)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The request may have been taken (and sent) before the answer was lost.
+            log.info("signal send to retry, maybe delivered: %s", type(exc).__name__)
+            return SendResult(SendStatus.RETRY, maybe_delivered=True)
+        return SendResult(self._outcome(status, _json(answer), address))
 
     def _outcome(self, status: int, answer: object, address: str) -> SendStatus:
         if status in (200, 201):

@@ -75,6 +75,9 @@ class FaultKind(StrEnum):
     PLAIN_RATE_LIMIT = "plain_rate_limit"
     SERVER_ERROR = "server_error"  # 5xx
     BAD_REQUEST = "bad_request"  # 400 with a generic signal-cli error
+    # The message goes out, then the connection drops before the answer: the client cannot
+    # tell this from a send that never happened.
+    LOST_ANSWER = "lost_answer"
 
 
 @dataclass(frozen=True)

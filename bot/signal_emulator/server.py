@@ -108,7 +108,7 @@ class SignalEmulator:
         # Seeded on purpose (not secrets): a failing test must replay with the same ids.
         self._rng = random.Random(seed)  # noqa: S311
         self._fault_rng = random.Random(self.faults.seed)  # noqa: S311
-        self._planned: list[FaultKind] = []
+        self._planned: list[FaultKind | None] = []  # None: let that send through
         self._captcha_after: int | None = None  # sends left before require_captcha(after=n)
         self._by_id: dict[str, FakePerson] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -323,9 +323,11 @@ class SignalEmulator:
 
     # -- faults --------------------------------------------------------------------------
 
-    def fail_next_send(self, kind: FaultKind | str, *, count: int = 1) -> None:
-        """Answer the next ``count`` sends with ``kind`` (rate_limit, server_error, bad_request)."""
-        self._planned.extend([FaultKind(kind)] * count)
+    def fail_next_send(self, kind: FaultKind | str, *, count: int = 1, after: int = 0) -> None:
+        """Let ``after`` sends through, then answer ``count`` sends with ``kind``
+        (rate_limit, plain_rate_limit, server_error, bad_request) or send them and drop the
+        answer (lost_answer)."""
+        self._planned.extend([None] * after + [FaultKind(kind)] * count)
 
     def require_captcha(self, *, after: int = 0) -> None:
         """Answer every send with 429 until a challenge token is solved (Signal's "proof
@@ -482,7 +484,7 @@ class SignalEmulator:
                 "Sending empty message is not allowed, either a message, attachment or "
                 "sticker must be given.",
             )
-        self._inject(body, len(recipients))
+        lost = self._inject(body, len(recipients))
         timestamp = self.now_ms()
         failures: list[JSONDict] = []
         delivered: list[SentMessage] = []
@@ -511,6 +513,9 @@ class SignalEmulator:
                 f"a {len(text.encode())}-byte message would travel as a long-text attachment"
             )
         self.sent.extend(delivered)
+        if lost and request.transport is not None:
+            request.transport.close()
+            raise ConnectionResetError("answer lost (injected)")
         result: JSONDict = {"timestamp": str(timestamp)}
         if failures:
             result["errors"] = {"recipients": failures}
@@ -525,7 +530,8 @@ class SignalEmulator:
                 raise _Fail(400, "Invalid recipient type")
         return recipients
 
-    def _inject(self, body: JSONDict, recipients: int) -> None:
+    def _inject(self, body: JSONDict, recipients: int) -> bool:
+        """Raise the planned or drawn fault; True when the send should lose its answer."""
         if self._captcha_after is not None:
             self._captcha_after -= 1
         planned = self._planned.pop(0) if self._planned else None
@@ -564,6 +570,7 @@ class SignalEmulator:
             raise _Fail(self.faults.server_status, "Internal Server Error", injected=True)
         if planned is FaultKind.BAD_REQUEST:
             raise _Fail(400, "Failed to send message: unexpected error", injected=True)
+        return planned is FaultKind.LOST_ANSWER
 
 
 def _valid_recipient(value: str) -> bool:

@@ -40,7 +40,7 @@ from bot.channels.signal import (
 )
 from bot.core.context import Context
 from bot.core.engine import Engine
-from bot.core.messages import Incoming, InputKind, Location, Option, Reply, SendStatus
+from bot.core.messages import Incoming, InputKind, Location, Option, Reply, SendResult, SendStatus
 from bot.core.ratelimit import RateLimiter
 from bot.core.routes import Routes
 from bot.db.base import Base
@@ -664,6 +664,38 @@ async def test_send_maps_errors_to_statuses(
     assert "HTTP 500" in logged
     for leak in (ana.uuid, ana.number, "text-refused", "text-for-later", "not registered"):
         assert leak not in logged
+
+
+async def test_send_result_says_when_a_failed_send_may_have_arrived(
+    emu: SignalEmulator, bot: SignalChannel
+) -> None:
+    ana = emu.person("ana")
+    # Signal answered: nothing went out, so a resend cannot duplicate.
+    emu.fail_next_send(FaultKind.SERVER_ERROR)
+    assert await bot.send_result(ana.uuid, Reply("a")) == SendResult(SendStatus.RETRY)
+    emu.fail_next_send(FaultKind.PLAIN_RATE_LIMIT)
+    assert await bot.send_result(ana.uuid, Reply("b")) == SendResult(SendStatus.RETRY)
+    # The message went out and its answer was lost: ambiguous.
+    emu.fail_next_send(FaultKind.LOST_ANSWER)
+    lost = await bot.send_result(ana.uuid, Reply("c"))
+    assert lost == SendResult(SendStatus.RETRY, maybe_delivered=True)
+    assert ana.texts == ["c"]
+    assert await bot.send_result(ana.uuid, Reply("d")) == SendResult(SendStatus.SENT)
+    assert ana.texts == ["c", "d"]
+
+
+async def test_a_long_reply_cut_off_half_way_may_have_arrived(
+    emu: SignalEmulator, bot: SignalChannel
+) -> None:
+    ana = emu.person("ana")
+    long = "x" * 1500 + " " + "y" * 1500  # two parts at Signal's 2000-byte limit
+    emu.fail_next_send(FaultKind.SERVER_ERROR)  # the first part refused: nothing arrived
+    assert await bot.send_result(ana.uuid, Reply(long)) == SendResult(SendStatus.RETRY)
+    assert ana.texts == []
+    emu.fail_next_send(FaultKind.SERVER_ERROR, after=1)  # the first goes, the second refused
+    result = await bot.send_result(ana.uuid, Reply(long))
+    assert result == SendResult(SendStatus.RETRY, maybe_delivered=True)
+    assert ana.texts == ["x" * 1500]
 
 
 async def test_unregistered_person_is_marked_unreachable(
