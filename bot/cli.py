@@ -83,6 +83,7 @@ def run() -> None:
             BotService,
             ChannelService,
             build_engine,
+            fanout_config,
             serve,
             signal_challenge_hook,
         )
@@ -105,7 +106,7 @@ def run() -> None:
                 "HRBOT_SIGNAL_NUMBER and HRBOT_SIGNAL_SERVICE (Signal); `hrbot demo` runs "
                 "without either"
             )
-        await serve(BotService(engine, channels))
+        await serve(BotService(engine, channels, fanout=fanout_config(settings)))
 
     _with_runtime(work)
 

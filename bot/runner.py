@@ -21,7 +21,9 @@ from bot.core.engine import Clock, Engine
 from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.db.base import utcnow
-from bot.services.outbox import Fanout, fanout_for, run_alert_due
+from bot.domain import Channel
+from bot.services.outbox import DEFAULT_RATES, Fanout, FanoutConfig, run_alert_due
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,12 @@ def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock = utcnow) -> 
     return Engine(sessions=runtime.sessions, deps=deps, box=runtime.box, routes=routes, clock=clock)
 
 
+def fanout_config(settings: Settings) -> FanoutConfig:
+    """The outbox's knobs from settings: alerts on Telegram are paced at the bot's configured
+    rate (``HRBOT_TELEGRAM_MAX_RATE``), so the limiter never has to hold them back."""
+    return FanoutConfig(rates={**DEFAULT_RATES, Channel.TELEGRAM: settings.telegram_max_rate})
+
+
 class BotService:
     """Starts channels and the due-work clock together, and stops them in reverse."""
 
@@ -63,12 +71,14 @@ class BotService:
         channels: list[ChannelService],
         *,
         tick_seconds: float = TICK_SECONDS,
+        fanout: FanoutConfig | None = None,
     ) -> None:
         self.engine = engine
         self.channels = channels
         self.tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
-        self._fanout: Fanout | None = None
+        # One fan-out per process keeps its pacing across ticks.
+        self._fanout = Fanout(engine, fanout)
         self._started: list[ChannelService] = []
 
     async def start(self) -> None:
@@ -102,8 +112,6 @@ class BotService:
         except Exception:
             log.exception("due work failed; will retry at the next tick")
         try:
-            # One fan-out per process keeps its pacing across ticks.
-            self._fanout = self._fanout or fanout_for(self.engine)
             await run_alert_due(self.engine, fanout=self._fanout)
         except Exception:
             log.exception("alert work failed; will retry at the next tick")
