@@ -18,10 +18,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# On SQLite `alerts` must never be rebuilt by batch mode (copy, drop, rename): the engine turns
-# foreign keys on at connect, the pragma cannot change inside the migration's transaction, and
-# dropping the old table would cascade into deliveries and alert_areas. So `alerts` only gets
-# ADD COLUMN and an index here, and loses them with native DROP COLUMN (SQLite 3.35+).
+# Written when a batch rebuild of `alerts` on SQLite would have cascaded into deliveries and
+# alert_areas (foreign keys were on during migrations; bot.db.migrate now turns them off and
+# runs foreign_key_check instead). So `alerts` only gets ADD COLUMN and an index here, and
+# loses them with native DROP COLUMN (SQLite 3.35+).
 # Server defaults fill the NOT NULL columns of rows that already exist.
 
 
