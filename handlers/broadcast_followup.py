@@ -179,6 +179,7 @@ async def _make_draft(ctx: Context) -> None:
             fields=fields(ctx),
             now=ctx.now,
             created_by_id=ctx.person.coordinator_id,
+            locale=ctx.tr.locale,  # what this coordinator types is in their language
         )
     except AlertError:
         ctx.end()
@@ -188,7 +189,22 @@ async def _make_draft(ctx: Context) -> None:
     await _preview(ctx, draft)
 
 
+async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
+    """The follow-up draft's preview; also the way back from writing it in another language
+    (:mod:`handlers.broadcast_languages`), which left this conversation."""
+    if ctx.state is None or ctx.state.flow != FLOW:
+        follow = draft.follow_up or FollowUp.UPDATE
+        ctx.end()
+        ctx.goto(
+            FLOW, Step.FU_PREVIEW, run=ui.new_run(), parent=draft.parent_id, follow=follow.value
+        )
+    ctx.goto(FLOW, Step.FU_PREVIEW, alert=draft.id)
+    await _preview(ctx, draft, hint)
+
+
 async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
+    from handlers import broadcast_languages  # it builds on the /broadcast modules
+
     content = ctx.deps.content
     shown = await alerts.preview(
         ctx.session,
@@ -213,8 +229,12 @@ async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
             parent=_parent_ref(ctx),
         ),
     ]
+    run = str(data(ctx).get("run", ""))
+    languages, language_options = broadcast_languages.preview_section(ctx, draft, run)
+    lines += languages
     options = [
         button(ctx, ctx.tr("Send now"), "fsend", draft.id),
+        *language_options,
         button(ctx, ctx.tr("Cancel"), "quit"),
     ]
     ask(ctx, hint, "\n".join(lines), options)

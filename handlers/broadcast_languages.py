@@ -29,7 +29,7 @@ from bot.core.words import Translator
 from bot.domain import AlertStatus
 from bot.services import alert_languages, alerts
 from bot.services.alerts import AlertError, AlertView
-from handlers import broadcast, ui
+from handlers import broadcast, broadcast_followup, ui
 from handlers.broadcast_common import Step as BroadcastStep
 from handlers.routes import ModuleRoutes
 
@@ -130,7 +130,15 @@ async def _back(ctx: Context, hint: str = "") -> None:
         ctx.end()
         ui.expired(ctx)
         return
-    await broadcast.show_preview(ctx, draft, hint)
+    await _preview(ctx, draft, hint)
+
+
+async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
+    """The preview this draft came from: a new alert's, or an update's / all clear's."""
+    if draft.parent_id is not None:
+        await broadcast_followup.show_preview(ctx, draft, hint)
+    else:
+        await broadcast.show_preview(ctx, draft, hint)
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -275,7 +283,8 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
 async def _from_preview(ctx: Context, press: ui.Press) -> None:
     """``add`` or ``show`` pressed under a preview: only that preview's, while a draft."""
     step = ui.current(ctx, broadcast.FLOW, press)
-    draft = await _draft(ctx) if step == BroadcastStep.PREVIEW else None
+    previews = (BroadcastStep.PREVIEW, BroadcastStep.FU_PREVIEW)
+    draft = await _draft(ctx) if step in previews else None
     if draft is None:
         ctx.end()
         ui.expired(ctx)
@@ -284,7 +293,7 @@ async def _from_preview(ctx: Context, press: ui.Press) -> None:
             _ask_language(ctx, draft)
         else:
             hint = ctx.tr("It is written in every language the bot speaks.")
-            await broadcast.show_preview(ctx, draft, hint)
+            await _preview(ctx, draft, hint)
     elif press.action == "show" and press.arg in _written(ctx, draft):
         await _show(ctx, draft, press.arg)
     else:

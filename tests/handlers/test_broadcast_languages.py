@@ -18,7 +18,7 @@ from bot.domain import AlertStatus
 from bot.services import alerts
 from bot.services.outbox import run_alert_due
 from tests.handlers.peer_world import Sessions, World, make_world
-from tests.handlers.test_broadcast import _compose
+from tests.handlers.test_broadcast import _compose, _sent
 from tests.support.chat import texts
 
 RU = {
@@ -211,3 +211,35 @@ async def test_hostile_language_text_gets_a_clear_answer(sessions: Sessions, tex
         for value in written.values():
             assert alerts.check_field("sold_as", value) == value
             assert not re.search(r"[\u202a-\u202e\u2066-\u2069]", value)
+
+
+async def test_an_update_is_written_per_language_too(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    chat = world.chat
+    await _subscriber(world, "ana", "Strathcona", None)
+    await _subscriber(world, "ivan", "Strathcona", "ru")
+    await _sent(world, "Strathcona")
+
+    await chat.say("coco", "/broadcast update A1")
+    await chat.say("coco", "down, again")  # sold as
+    for _ in range(4):
+        [preview] = await chat.tap("coco", "Skip")
+    assert preview.text.startswith("Preview of A2 for A1")
+    assert "Add a language" in [o.label for o in preview.options]
+    await chat.tap("coco", "Add a language")
+    [asked] = await chat.tap("coco", RUSSIAN)
+    assert asked.text.startswith(f"Sold as, in {RUSSIAN}:\n(first written as: down, again)")
+    [back] = await chat.say("coco", "снова героин")
+    # Back on the update's own preview, which still knows its parent.
+    assert back.text.startswith("Written in Русский.")
+    assert "Preview of A2 for A1" in back.text
+    assert "Also written in: Русский" in back.text
+    [sent] = await chat.tap("coco", "Send now")
+    assert sent.text.startswith("Sending A2 to 2 people.")
+    await run_alert_due(world.engine, budget=2.0)
+
+    [english] = [r.text for r in chat.inbox("ana") if "down, again" in r.text]
+    assert "снова героин" not in english
+    russian = [r.text for r in chat.inbox("ivan") if "снова героин" in r.text]
+    assert len(russian) == 1
+    assert "down, again" not in russian[0]
