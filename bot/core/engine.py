@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +32,7 @@ from bot.services import contacts, conversations
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_PEER, _COORDINATOR = "peer", "coordinator"
 
 
 class Sender(Protocol):
@@ -123,7 +124,9 @@ class Engine:
             )
             handler = self.routes.resolve(msg, state)
             await handler(msg, ctx)
-            if await session.get(Contact, contact.id) is not None:  # /forget deletes it
+            # No state before or after: nothing to write, so no round trip.
+            keeps_state = state is not None or ctx.state is not None
+            if keeps_state and await session.get(Contact, contact.id) is not None:  # not /forget
                 await conversations.save(
                     session,
                     contact_id=contact.id,
@@ -144,24 +147,24 @@ class Engine:
         return result.first() is not None
 
     async def _person(self, session: AsyncSession, contact: Contact) -> Person:
-        peer_ids = tuple(
-            (
-                await session.scalars(
-                    select(PeerWorker.id).where(
-                        PeerWorker.contact_id == contact.id, PeerWorker.active.is_(True)
-                    )
-                )
-            ).all()
+        # Both roles in one round trip: this runs on every update.
+        roles = union_all(
+            select(literal(_PEER), PeerWorker.id).where(
+                PeerWorker.contact_id == contact.id, PeerWorker.active.is_(True)
+            ),
+            select(literal(_COORDINATOR), Coordinator.id).where(
+                Coordinator.contact_id == contact.id
+            ),
         )
-        coordinator_id = await session.scalar(
-            select(Coordinator.id).where(Coordinator.contact_id == contact.id)
-        )
+        rows = (await session.execute(roles)).all()
         return Person(
             contact_id=contact.id,
             channel=contact.channel,
             locale=contact.locale,
-            peer_ids=peer_ids,
-            coordinator_id=coordinator_id,
+            peer_ids=tuple(sorted(role_id for role, role_id in rows if role == _PEER)),
+            coordinator_id=min(
+                (role_id for role, role_id in rows if role == _COORDINATOR), default=None
+            ),
         )
 
     def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:

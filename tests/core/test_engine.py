@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core.context import Context
+from bot.core.context import Context, Person
 from bot.core.messages import Incoming, InputKind
 from bot.core.routes import Routes
-from bot.db.models import Contact, ConversationState
+from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker
 from bot.domain import Channel
+from tests.services.factories import NOW, add_outlet
 from tests.support.chat import Chat, Clock, texts
 from tests.support.engine import make_engine
+
+SEEN: list[Person] = []
 
 
 async def _start(msg: Incoming, ctx: Context) -> None:
@@ -42,8 +45,13 @@ async def _unsupported(msg: Incoming, ctx: Context) -> None:
     ctx.reply("text only please")
 
 
+async def _whoami(msg: Incoming, ctx: Context) -> None:
+    SEEN.append(ctx.person)
+    ctx.reply("noted")
+
+
 ROUTES = Routes(
-    commands={"start": _start, "boom": _boom},
+    commands={"start": _start, "boom": _boom, "whoami": _whoami},
     options={},
     flows={"echo": _echo},
     fallback=_fallback,
@@ -122,3 +130,39 @@ async def test_blocked_contact_marked_unreachable(
         contact = (await session.scalars(select(Contact))).one()
         assert not contact.reachable
         assert await session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+async def test_person_carries_active_peer_roles_and_coordinator(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(make_engine(sessions, ROUTES))
+    SEEN.clear()
+    await chat.say("ana", "/whoami")
+    await chat.say("bob", "/whoami")
+    ana, bob = SEEN[0].contact_id, SEEN[1].contact_id
+    assert (SEEN[0].peer_ids, SEEN[0].coordinator_id) == ((), None)
+    async with sessions.begin() as session:
+        outlets = [(await add_outlet(session, peers=0)).outlet_id for _ in range(3)]
+        peer_ids = []
+        for outlet_id, active in zip(outlets, (True, False, True), strict=True):
+            peer_ids.append(
+                await session.scalar(
+                    insert(PeerWorker)
+                    .values(contact_id=ana, outlet_id=outlet_id, active=active, created_at=NOW)
+                    .returning(PeerWorker.id)
+                )
+            )
+        coordinator_id = await session.scalar(
+            insert(Coordinator).values(contact_id=ana, created_at=NOW).returning(Coordinator.id)
+        )
+        bob_coordinator = await session.scalar(
+            insert(Coordinator).values(contact_id=bob, created_at=NOW).returning(Coordinator.id)
+        )
+    SEEN.clear()
+    await chat.say("ana", "/whoami")
+    await chat.say("bob", "/whoami")
+    assert SEEN[0].contact_id == ana
+    assert SEEN[0].peer_ids == (peer_ids[0], peer_ids[2])  # the inactive one is not a role
+    assert SEEN[0].coordinator_id == coordinator_id
+    assert (SEEN[0].is_peer, SEEN[0].is_coordinator) == (True, True)
+    assert (SEEN[1].peer_ids, SEEN[1].coordinator_id) == ((), bob_coordinator)
