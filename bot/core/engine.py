@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import literal, select, union_all, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,15 +24,15 @@ from bot.core.messages import Incoming, Reply, SendStatus
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.routes import Routes
 from bot.db.base import utcnow
-from bot.db.models import Contact, Coordinator, PeerWorker, SeenUpdate
+from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, SeenUpdate
 from bot.domain import Channel
 from bot.privacy import AddressBox, AddressUnreadable, pseudonym
 from bot.services import contacts, conversations
+from bot.services.conversations import State
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-_PEER, _COORDINATOR = "peer", "coordinator"
 
 
 class Sender(Protocol):
@@ -112,8 +112,7 @@ class Engine:
                 locale=_locale_tag(msg.locale_hint),
                 now=now,
             )
-            person = await self._person(session, contact)
-            state = await conversations.load(session, contact_id=contact.id, now=now)
+            person, state = await self._person_and_state(session, contact, now)
             ctx = Context(
                 session=session,
                 now=now,
@@ -146,26 +145,36 @@ class Engine:
         )
         return result.first() is not None
 
-    async def _person(self, session: AsyncSession, contact: Contact) -> Person:
-        # Both roles in one round trip: this runs on every update.
-        roles = union_all(
-            select(literal(_PEER), PeerWorker.id).where(
-                PeerWorker.contact_id == contact.id, PeerWorker.active.is_(True)
-            ),
-            select(literal(_COORDINATOR), Coordinator.id).where(
-                Coordinator.contact_id == contact.id
-            ),
+    async def _person_and_state(
+        self, session: AsyncSession, contact: Contact, now: datetime
+    ) -> tuple[Person, State | None]:
+        # Roles and conversation state in one round trip: this runs on every update. One row
+        # per active peer role (or one with no peer), each carrying the state and coordinator.
+        coordinator = (
+            select(Coordinator.id).where(Coordinator.contact_id == contact.id).scalar_subquery()
         )
-        rows = (await session.execute(roles)).all()
-        return Person(
+        rows = (
+            await session.execute(
+                select(PeerWorker.id, coordinator.label("coordinator_id"), *conversations.COLUMNS)
+                .select_from(Contact)
+                .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
+                .outerjoin(
+                    PeerWorker,
+                    and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True)),
+                )
+                .where(Contact.id == contact.id)
+            )
+        ).all()
+        first = rows[0] if rows else None
+        person = Person(
             contact_id=contact.id,
             channel=contact.channel,
             locale=contact.locale,
-            peer_ids=tuple(sorted(role_id for role, role_id in rows if role == _PEER)),
-            coordinator_id=min(
-                (role_id for role, role_id in rows if role == _COORDINATOR), default=None
-            ),
+            peer_ids=tuple(sorted(row.id for row in rows if row.id is not None)),
+            coordinator_id=first.coordinator_id if first is not None else None,
         )
+        state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
+        return person, state
 
     def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:
         """A scope for due work that has no sender (timeouts, expiry)."""

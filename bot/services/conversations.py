@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,20 +23,32 @@ class State:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# What a state is read from: select these (alone, or joined into a bigger query) and pass
+# the row to from_row().
+COLUMNS = (
+    ConversationState.flow,
+    ConversationState.step,
+    ConversationState.data,
+    ConversationState.expires_at,
+)
+
+
 async def load(session: AsyncSession, *, contact_id: int, now: datetime) -> State | None:
     """The contact's current state, or None when there is none or it went stale."""
-    # Columns, not an ORM object: nothing to track, and save() writes without it.
     row = (
-        await session.execute(
-            select(
-                ConversationState.flow,
-                ConversationState.step,
-                ConversationState.data,
-                ConversationState.expires_at,
-            ).where(ConversationState.contact_id == contact_id)
-        )
+        await session.execute(select(*COLUMNS).where(ConversationState.contact_id == contact_id))
     ).first()
-    if row is None:
+    return await from_row(session, row, contact_id=contact_id, now=now)
+
+
+async def from_row(
+    session: AsyncSession, row: Row[Any] | None, *, contact_id: int, now: datetime
+) -> State | None:
+    """The state in ``row`` (read with :data:`COLUMNS`; all None when the contact has none).
+
+    A lapsed state is deleted and reads as None.
+    """
+    if row is None or row.flow is None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         await _delete(session, contact_id)

@@ -182,29 +182,29 @@ async def create(
     }
     dialect = session.get_bind().dialect.name
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    request_id: int | None = None
+    request: Request | None = None
     for _ in range(_REFERENCE_ATTEMPTS):
         # ON CONFLICT DO NOTHING turns a (rare) reference collision into "no row" instead of an
         # error that would poison the caller's transaction (savepoints are unreliable on SQLite).
-        request_id = await session.scalar(
+        # RETURNING the whole row: no second read for what was just written.
+        request = await session.scalar(
             upsert(Request)
             .values(reference=new_reference(), **values)
             .on_conflict_do_nothing(index_elements=["reference"])
-            .returning(Request.id)
+            .returning(Request)
         )
-        if request_id is not None:
+        if request is not None:
             break
-    if request_id is None:
+    if request is None:
         raise RuntimeError("could not find a free request reference")
     if items:
         await session.execute(
             insert(RequestItem),
             [
-                {"request_id": request_id, "item_id": item_id, "packs": packs}
+                {"request_id": request.id, "item_id": item_id, "packs": packs}
                 for item_id, packs in sorted(items.items())
             ],
         )
-    request = await session.get_one(Request, request_id)
     await audit.record(
         session,
         actor="person",
@@ -257,9 +257,11 @@ async def route(
     reference, kind = claimed.reference, RequestKind(claimed.kind)
     if lat is None or lon is None:
         lat, lon = claimed.cell_lat, claimed.cell_lon
-    tried = set(
-        await session.scalars(select(Offer.outlet_id).where(Offer.request_id == request_id))
-    )
+    tried: set[int] = set()
+    if claimed.attempts:  # every offer counted one attempt: none yet, none to read
+        tried.update(
+            await session.scalars(select(Offer.outlet_id).where(Offer.request_id == request_id))
+        )
     candidates: list[routing.Candidate] = []
     if lat is not None and lon is not None:
         candidates = await routing.nearest_available(

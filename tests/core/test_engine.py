@@ -166,3 +166,16 @@ async def test_person_carries_active_peer_roles_and_coordinator(
     assert SEEN[0].coordinator_id == coordinator_id
     assert (SEEN[0].is_peer, SEEN[0].is_coordinator) == (True, True)
     assert (SEEN[1].peer_ids, SEEN[1].coordinator_id) == ((), bob_coordinator)
+
+
+async def test_a_lapsed_state_is_dropped_and_no_state_writes_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = Clock()
+    chat = Chat(make_engine(sessions, ROUTES, clock=clock))
+    await chat.say("ana", "/start")
+    clock.advance(hours=3)  # past the two-hour state TTL
+    assert texts(await chat.say("ana", "hello")) == "menu"
+    await chat.say("bob", "hello")  # no state before or after
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ConversationState)) == 0
