@@ -78,6 +78,10 @@ class RouteOutcome:
     attempt: int = 0
     # From the location given to route(); shown to the person, never stored.
     distance_km: float | None = None
+    # On ``offered``, what the offer says (item id → packs, in id order; its deadline), so
+    # the notice needs no second read of what route() just wrote.
+    items: tuple[tuple[int, int], ...] = ()
+    deadline_at: datetime | None = None
 
 
 class AcceptResult(StrEnum):
@@ -263,12 +267,14 @@ async def route(
             await session.scalars(select(Offer.outlet_id).where(Offer.request_id == request_id))
         )
     candidates: list[routing.Candidate] = []
+    items: dict[int, int] = {}
     if lat is not None and lon is not None:
+        items = await _items(session, request_id)
         candidates = await routing.nearest_available(
             session,
             lat=lat,
             lon=lon,
-            items=await _items(session, request_id),
+            items=items,
             now=now,
             exclude=tried,
             start=start,
@@ -305,6 +311,7 @@ async def route(
         )
         .returning(Request.attempts)
     )
+    deadline_at = now + offer_timeout
     offer_id = await session.scalar(
         insert(Offer)
         .values(
@@ -312,7 +319,7 @@ async def route(
             outlet_id=best.outlet_id,
             status=OfferStatus.PENDING,
             created_at=now,
-            deadline_at=now + offer_timeout,
+            deadline_at=deadline_at,
         )
         .returning(Offer.id)
     )
@@ -336,6 +343,8 @@ async def route(
         peer_worker_ids=tuple(peers),
         attempt=attempt or 0,
         distance_km=best.distance_km,
+        items=tuple(sorted(items.items())),
+        deadline_at=deadline_at,
     )
 
 
