@@ -166,6 +166,10 @@ async def test_person_carries_active_peer_roles_and_coordinator(
     assert SEEN[0].coordinator_id == coordinator_id
     assert (SEEN[0].is_peer, SEEN[0].is_coordinator) == (True, True)
     assert (SEEN[1].peer_ids, SEEN[1].coordinator_id) == ((), bob_coordinator)
+    # Two peer roles make two rows in the lookup: the conversation state still reads once.
+    await chat.say("ana", "/start")
+    assert texts(await chat.say("ana", "hello")) == "heard 1"
+    assert texts(await chat.say("ana", "hello")) == "heard 2"
 
 
 async def test_a_lapsed_state_is_dropped_and_no_state_writes_nothing(
