@@ -172,14 +172,20 @@ async def pending_offers(
 
 async def _announce_offer(scope: Scope, outcome: RouteOutcome) -> None:
     assert outcome.offer_id is not None
-    view = await offer_view(
-        scope.session,
-        scope.deps.content,
+    assert outcome.reference is not None
+    assert outcome.deadline_at is not None
+    # Built from what route() just wrote: only the outlet's time zone and item names are read.
+    session = scope.session
+    timezone = await session.scalar(select(Outlet.timezone).where(Outlet.id == outcome.outlet_id))
+    names = await item_names(session, scope.deps.content, [i for i, _ in outcome.items])
+    view = OfferView(
         offer_id=outcome.offer_id,
+        reference=outcome.reference,
+        items=tuple((names.get(item_id, "?"), packs) for item_id, packs in outcome.items),
+        deadline=outcome.deadline_at,
+        timezone=timezone or "UTC",
         distance_km=outcome.distance_km,
     )
-    if view is None:  # pragma: no cover - route() just inserted it
-        return
     now = scope.now
     for contact_id in await peer_contacts(scope.session, outcome.peer_worker_ids):
         scope.notify(contact_id, lambda t: offer_reply(t, view, now))

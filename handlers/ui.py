@@ -18,7 +18,7 @@ from bot.content import ItemSpec, OpeningHours
 from bot.core.context import Context
 from bot.core.messages import Option
 from bot.core.words import Translator
-from bot.services import catalogue, requests
+from bot.services import requests
 
 MENU = "menu"
 PAGE_SIZE = 6  # choices per message (plus More and Back): old phones show few buttons
@@ -201,8 +201,8 @@ def describe_hours(tr: Translator, hours: OpeningHours) -> str:
 
 
 async def item_ids(ctx: Context) -> dict[str, int]:
-    """Catalogue code → item id (the catalogue is mirrored at start-up, so this only reads)."""
-    return await catalogue.sync_items(ctx.session, catalogue=ctx.deps.content.catalogue)
+    """Catalogue code → item id (mirrored at start-up, then remembered per process)."""
+    return await ctx.deps.items.get(ctx.session, ctx.deps.content.catalogue)
 
 
 async def open_requests(ctx: Context) -> int:

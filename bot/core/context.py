@@ -13,6 +13,7 @@ from bot.core.messages import Option, Reply
 from bot.core.words import Translator, Words
 from bot.domain import Channel
 from bot.privacy import Keys
+from bot.services.catalogue import ItemIds
 from bot.services.conversations import State
 from bot.services.routing import StartRadius
 
@@ -40,6 +41,8 @@ class Deps:
     config: Config
     # Where routing searches start, learnt per process (a speed hint only).
     routing: StartRadius = field(default_factory=StartRadius)
+    # Catalogue code → item id, read once per process (see ItemIds).
+    items: ItemIds = field(default_factory=ItemIds)
 
 
 Render = Callable[[Translator], Reply]

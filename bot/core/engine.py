@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, and_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,10 +24,11 @@ from bot.core.messages import Incoming, Reply, SendStatus
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.routes import Routes
 from bot.db.base import utcnow
-from bot.db.models import Contact, Coordinator, PeerWorker, SeenUpdate
+from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, SeenUpdate
 from bot.domain import Channel
 from bot.privacy import AddressBox, AddressUnreadable, pseudonym
 from bot.services import contacts, conversations, subscriptions
+from bot.services.conversations import State
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +102,7 @@ class Engine:
         async with self.sessions.begin() as session:
             if msg.update_key and not await self._first_sight(session, msg.update_key, now):
                 return None
-            contact = await contacts.find_or_create(
-                session,
-                pseudonym_key=self.deps.keys.pseudonym,
-                box=self.box,
-                channel=msg.channel,
-                platform_id=msg.sender_id,
-                address=msg.address,
-                locale=_locale_tag(msg.locale_hint),
-                now=now,
-            )
-            person = await self._person(session, contact)
-            state = await conversations.load(session, contact_id=contact.id, now=now)
+            contact, person, state = await self._who(session, msg, now)
             ctx = Context(
                 session=session,
                 now=now,
@@ -123,7 +113,9 @@ class Engine:
             )
             handler = self.routes.resolve(msg, state)
             await handler(msg, ctx)
-            if await session.get(Contact, contact.id) is not None:  # /forget deletes it
+            # No state before or after: nothing to write, so no round trip.
+            keeps_state = state is not None or ctx.state is not None
+            if keeps_state and await session.get(Contact, contact.id) is not None:  # not /forget
                 await conversations.save(
                     session,
                     contact_id=contact.id,
@@ -143,26 +135,60 @@ class Engine:
         )
         return result.first() is not None
 
-    async def _person(self, session: AsyncSession, contact: Contact) -> Person:
-        peer_ids = tuple(
-            (
-                await session.scalars(
-                    select(PeerWorker.id).where(
-                        PeerWorker.contact_id == contact.id, PeerWorker.active.is_(True)
-                    )
-                )
-            ).all()
-        )
-        coordinator_id = await session.scalar(
-            select(Coordinator.id).where(Coordinator.contact_id == contact.id)
-        )
-        return Person(
+    async def _who(
+        self, session: AsyncSession, msg: Incoming, now: datetime
+    ) -> tuple[Contact, Person, State | None]:
+        """The sender's contact, roles and conversation state: one round trip for someone known
+        (most updates); a new contact is created first and has neither roles nor state."""
+        alias = pseudonym(self.deps.keys.pseudonym, msg.channel.value, msg.sender_id)
+        rows = await self._known(session, Contact.pseudonym == alias)
+        if rows:
+            contact = rows[0].Contact
+            await contacts.mark_seen(session, contact, now=now)
+        else:
+            contact = await contacts.find_or_create(
+                session,
+                pseudonym_key=self.deps.keys.pseudonym,
+                box=self.box,
+                channel=msg.channel,
+                platform_id=msg.sender_id,
+                address=msg.address,
+                locale=_locale_tag(msg.locale_hint),
+                now=now,
+            )
+            # Normally nothing to find; but another instance may have created it a moment ago.
+            rows = await self._known(session, Contact.id == contact.id)
+        first = rows[0] if rows else None
+        person = Person(
             contact_id=contact.id,
             channel=contact.channel,
             locale=contact.locale,
-            peer_ids=peer_ids,
-            coordinator_id=coordinator_id,
+            peer_ids=tuple(sorted(row.peer_id for row in rows if row.peer_id is not None)),
+            coordinator_id=first.coordinator_id if first is not None else None,
         )
+        state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
+        return contact, person, state
+
+    async def _known(self, session: AsyncSession, which: ColumnElement[bool]) -> Sequence[Row[Any]]:
+        # One row per active peer role (or one with no peer), each with the contact, its
+        # coordinator id and its conversation state.
+        coordinator = (
+            select(Coordinator.id).where(Coordinator.contact_id == Contact.id).scalar_subquery()
+        )
+        statement = (
+            select(
+                Contact,
+                PeerWorker.id.label("peer_id"),
+                coordinator.label("coordinator_id"),
+                *conversations.COLUMNS,
+            )
+            .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
+            .outerjoin(
+                PeerWorker, and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True))
+            )
+            .where(which)
+        )
+        return (await session.execute(statement)).all()
 
     def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:
         """A scope for due work that has no sender (timeouts, expiry)."""

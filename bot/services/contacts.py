@@ -53,6 +53,16 @@ async def find_or_create(
             insert(Contact).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
         )
         contact = (await session.execute(by_alias)).scalar_one()
+    await mark_seen(session, contact, now=now)
+    return contact
+
+
+async def mark_seen(session: AsyncSession, contact: Contact, *, now: datetime) -> None:
+    """Note that ``contact`` wrote today (a day, never a time) and can be reached.
+
+    Writes only on the first message of a day, or after the contact was unreachable.
+    """
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if contact.last_seen_on != today or not contact.reachable:
         # Writing to someone who wrote to us proves they can be reached again.
         await session.execute(
@@ -61,7 +71,6 @@ async def find_or_create(
             .values(last_seen_on=today, reachable=True)
         )
         contact.last_seen_on, contact.reachable = today, True
-    return contact
 
 
 async def find(

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import ConversationState
@@ -21,13 +23,35 @@ class State:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# What a state is read from: select these (alone, or joined into a bigger query) and pass
+# the row to from_row().
+COLUMNS = (
+    ConversationState.flow,
+    ConversationState.step,
+    ConversationState.data,
+    ConversationState.expires_at,
+)
+
+
 async def load(session: AsyncSession, *, contact_id: int, now: datetime) -> State | None:
     """The contact's current state, or None when there is none or it went stale."""
-    row = await session.get(ConversationState, contact_id)
-    if row is None:
+    row = (
+        await session.execute(select(*COLUMNS).where(ConversationState.contact_id == contact_id))
+    ).first()
+    return await from_row(session, row, contact_id=contact_id, now=now)
+
+
+async def from_row(
+    session: AsyncSession, row: Row[Any] | None, *, contact_id: int, now: datetime
+) -> State | None:
+    """The state in ``row`` (read with :data:`COLUMNS`; all None when the contact has none).
+
+    A lapsed state is deleted and reads as None.
+    """
+    if row is None or row.flow is None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
-        await session.delete(row)
+        await _delete(session, contact_id)
         return None
     return State(flow=row.flow, step=row.step, data=dict(row.data))
 
@@ -35,17 +59,31 @@ async def load(session: AsyncSession, *, contact_id: int, now: datetime) -> Stat
 async def save(
     session: AsyncSession, *, contact_id: int, state: State | None, now: datetime, ttl: timedelta
 ) -> None:
-    """Store ``state`` (or remove it when None); it lapses after ``ttl`` of silence."""
-    row = await session.get(ConversationState, contact_id)
+    """Store ``state`` (or remove it when None); it lapses after ``ttl`` of silence.
+
+    One statement either way and no read first: this runs on every update.
+    """
     if state is None:
-        if row is not None:
-            await session.delete(row)
+        await _delete(session, contact_id)
         return
-    if row is None:
-        row = ConversationState(contact_id=contact_id, flow=state.flow, step=state.step)
-        session.add(row)
-    row.flow, row.step, row.data = state.flow, state.step, dict(state.data)
-    row.updated_at, row.expires_at = now, now + ttl
+    values = {
+        "flow": state.flow,
+        "step": state.step,
+        "data": dict(state.data),
+        "updated_at": now,
+        "expires_at": now + ttl,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ConversationState).values(contact_id=contact_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["contact_id"], set_=values)
+    )
+
+
+async def _delete(session: AsyncSession, contact_id: int) -> None:
+    await session.execute(
+        delete(ConversationState).where(ConversationState.contact_id == contact_id)
+    )
 
 
 async def purge_stale(session: AsyncSession, *, now: datetime) -> int:

@@ -78,6 +78,10 @@ class RouteOutcome:
     attempt: int = 0
     # From the location given to route(); shown to the person, never stored.
     distance_km: float | None = None
+    # On ``offered``, what the offer says (item id → packs, in id order; its deadline), so
+    # the notice needs no second read of what route() just wrote.
+    items: tuple[tuple[int, int], ...] = ()
+    deadline_at: datetime | None = None
 
 
 class AcceptResult(StrEnum):
@@ -182,29 +186,29 @@ async def create(
     }
     dialect = session.get_bind().dialect.name
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    request_id: int | None = None
+    request: Request | None = None
     for _ in range(_REFERENCE_ATTEMPTS):
         # ON CONFLICT DO NOTHING turns a (rare) reference collision into "no row" instead of an
         # error that would poison the caller's transaction (savepoints are unreliable on SQLite).
-        request_id = await session.scalar(
+        # RETURNING the whole row: no second read for what was just written.
+        request = await session.scalar(
             upsert(Request)
             .values(reference=new_reference(), **values)
             .on_conflict_do_nothing(index_elements=["reference"])
-            .returning(Request.id)
+            .returning(Request)
         )
-        if request_id is not None:
+        if request is not None:
             break
-    if request_id is None:
+    if request is None:
         raise RuntimeError("could not find a free request reference")
     if items:
         await session.execute(
             insert(RequestItem),
             [
-                {"request_id": request_id, "item_id": item_id, "packs": packs}
+                {"request_id": request.id, "item_id": item_id, "packs": packs}
                 for item_id, packs in sorted(items.items())
             ],
         )
-    request = await session.get_one(Request, request_id)
     await audit.record(
         session,
         actor="person",
@@ -257,16 +261,20 @@ async def route(
     reference, kind = claimed.reference, RequestKind(claimed.kind)
     if lat is None or lon is None:
         lat, lon = claimed.cell_lat, claimed.cell_lon
-    tried = set(
-        await session.scalars(select(Offer.outlet_id).where(Offer.request_id == request_id))
-    )
+    tried: set[int] = set()
+    if claimed.attempts:  # every offer counted one attempt: none yet, none to read
+        tried.update(
+            await session.scalars(select(Offer.outlet_id).where(Offer.request_id == request_id))
+        )
     candidates: list[routing.Candidate] = []
+    items: dict[int, int] = {}
     if lat is not None and lon is not None:
+        items = await _items(session, request_id)
         candidates = await routing.nearest_available(
             session,
             lat=lat,
             lon=lon,
-            items=await _items(session, request_id),
+            items=items,
             now=now,
             exclude=tried,
             start=start,
@@ -303,6 +311,7 @@ async def route(
         )
         .returning(Request.attempts)
     )
+    deadline_at = now + offer_timeout
     offer_id = await session.scalar(
         insert(Offer)
         .values(
@@ -310,7 +319,7 @@ async def route(
             outlet_id=best.outlet_id,
             status=OfferStatus.PENDING,
             created_at=now,
-            deadline_at=now + offer_timeout,
+            deadline_at=deadline_at,
         )
         .returning(Offer.id)
     )
@@ -334,6 +343,8 @@ async def route(
         peer_worker_ids=tuple(peers),
         attempt=attempt or 0,
         distance_km=best.distance_km,
+        items=tuple(sorted(items.items())),
+        deadline_at=deadline_at,
     )
 
 

@@ -148,12 +148,13 @@ async def nearest_available(
     if skip:
         params["exclude"] = skip
     radius = min(start.get() if start else FIRST_RADIUS_KM, max_km)
+    dialect = session.get_bind().dialect.name
     while True:
         box = bounding_box(lat, lon, radius)
         params["lat_min"], params["lat_max"] = box.lat_min, box.lat_max
         for n, (west, east) in enumerate(box.lon_ranges):
             params[f"west{n}"], params[f"east{n}"] = west, east
-        statement = _box_query(len(wanted), bool(skip), len(box.lon_ranges))
+        statement = _box_query(len(wanted), bool(skip), len(box.lon_ranges), dialect)
         rows = (await session.execute(statement, params)).all()
         # Everything qualifying within `radius` of the person is among `rows`, so the first
         # open ones by distance are the nearest ones overall.
@@ -176,22 +177,35 @@ async def nearest_available(
 
 
 @functools.lru_cache(maxsize=256)
-def _box_query(items: int, exclude: bool, lon_ranges: int) -> TextClause:
+def _box_query(items: int, exclude: bool, lon_ranges: int, dialect: str) -> TextClause:
     """The prefilter for one shape of request, built once and reused.
 
     Plain SQL on purpose: it runs on every request and several times per widening, and a
     prepared ``text()`` skips SQLAlchemy's per-call statement building and cache-key walk
     (measured: ~0.3 ms instead of ~1 ms on SQLite). Every condition is an index lookup:
-    the box on ``ix_outlets_active_lat_lon``, stock on its primary key, peers on
-    ``ix_peer_workers_outlet_shift``. ``hours`` comes back as JSON text on every backend (the
-    cast), so only candidates that get checked are parsed, each distinct schedule once.
+    the box on ``ix_outlets_active_lat_lon`` (SQLite) or the GiST ``ix_outlets_point``
+    (PostgreSQL), stock on ``ix_stock_available``, peers on ``ix_peer_workers_staffed``; the
+    last two hold every column tested, so no table row is read. ``hours`` comes back as JSON
+    text on every backend (the cast), so only candidates that get checked are parsed, each
+    distinct schedule once.
     """
-    lon = " OR ".join(f"o.longitude BETWEEN :west{n} AND :east{n}" for n in range(lon_ranges))
-    conditions = [
-        "o.active = :yes",
-        "o.latitude BETWEEN :lat_min AND :lat_max",
-        f"({lon})",
-    ]
+    if dialect == "postgresql":
+        # The GiST index ix_outlets_point visits only the box, where the B-tree below would walk
+        # the whole latitude band. Its containment test is inclusive (with a 1e-6 slack): it can
+        # only add candidates, and the circle check drops them.
+        boxes = " OR ".join(
+            f"point(o.longitude, o.latitude) <@ box(point(:west{n}, :lat_min),"
+            f" point(:east{n}, :lat_max))"
+            for n in range(lon_ranges)
+        )
+        conditions = ["o.active = :yes", f"({boxes})"]
+    else:
+        lon = " OR ".join(f"o.longitude BETWEEN :west{n} AND :east{n}" for n in range(lon_ranges))
+        conditions = [
+            "o.active = :yes",
+            "o.latitude BETWEEN :lat_min AND :lat_max",
+            f"({lon})",
+        ]
     # Only parameter *names* are formatted in (from integers); every value is a bound parameter.
     conditions += [
         "EXISTS (SELECT 1 FROM stock s WHERE s.outlet_id = o.id"  # noqa: S608

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core.context import Context, Outbound
+from bot.core.context import Context, Outbound, Person
 from bot.core.messages import Incoming, InputKind, Reply
 from bot.core.routes import Routes
-from bot.db.models import Contact, ConversationState, Subscription
+from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, Subscription
 from bot.domain import Channel
 from bot.services import subscriptions
+from tests.services.factories import NOW, add_outlet
 from tests.support.chat import Chat, Clock, texts
 from tests.support.engine import make_engine
+
+SEEN: list[Person] = []
 
 
 async def _start(msg: Incoming, ctx: Context) -> None:
@@ -43,8 +46,13 @@ async def _unsupported(msg: Incoming, ctx: Context) -> None:
     ctx.reply("text only please")
 
 
+async def _whoami(msg: Incoming, ctx: Context) -> None:
+    SEEN.append(ctx.person)
+    ctx.reply("noted")
+
+
 ROUTES = Routes(
-    commands={"start": _start, "boom": _boom},
+    commands={"start": _start, "boom": _boom, "whoami": _whoami},
     options={},
     flows={"echo": _echo},
     fallback=_fallback,
@@ -173,3 +181,56 @@ async def test_blocked_on_a_notice_also_unsubscribes(
     chat.sender.blocked.clear()
     await chat.engine.deliver([Outbound(contact_id, lambda t: Reply("another"))])
     assert chat.inbox("ana")[-1].text != "another"
+
+
+async def test_person_carries_active_peer_roles_and_coordinator(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(make_engine(sessions, ROUTES))
+    SEEN.clear()
+    await chat.say("ana", "/whoami")
+    await chat.say("bob", "/whoami")
+    ana, bob = SEEN[0].contact_id, SEEN[1].contact_id
+    assert (SEEN[0].peer_ids, SEEN[0].coordinator_id) == ((), None)
+    async with sessions.begin() as session:
+        outlets = [(await add_outlet(session, peers=0)).outlet_id for _ in range(3)]
+        peer_ids = []
+        for outlet_id, active in zip(outlets, (True, False, True), strict=True):
+            peer_ids.append(
+                await session.scalar(
+                    insert(PeerWorker)
+                    .values(contact_id=ana, outlet_id=outlet_id, active=active, created_at=NOW)
+                    .returning(PeerWorker.id)
+                )
+            )
+        coordinator_id = await session.scalar(
+            insert(Coordinator).values(contact_id=ana, created_at=NOW).returning(Coordinator.id)
+        )
+        bob_coordinator = await session.scalar(
+            insert(Coordinator).values(contact_id=bob, created_at=NOW).returning(Coordinator.id)
+        )
+    SEEN.clear()
+    await chat.say("ana", "/whoami")
+    await chat.say("bob", "/whoami")
+    assert SEEN[0].contact_id == ana
+    assert SEEN[0].peer_ids == (peer_ids[0], peer_ids[2])  # the inactive one is not a role
+    assert SEEN[0].coordinator_id == coordinator_id
+    assert (SEEN[0].is_peer, SEEN[0].is_coordinator) == (True, True)
+    assert (SEEN[1].peer_ids, SEEN[1].coordinator_id) == ((), bob_coordinator)
+    # Two peer roles make two rows in the lookup: the conversation state still reads once.
+    await chat.say("ana", "/start")
+    assert texts(await chat.say("ana", "hello")) == "heard 1"
+    assert texts(await chat.say("ana", "hello")) == "heard 2"
+
+
+async def test_a_lapsed_state_is_dropped_and_no_state_writes_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = Clock()
+    chat = Chat(make_engine(sessions, ROUTES, clock=clock))
+    await chat.say("ana", "/start")
+    clock.advance(hours=3)  # past the two-hour state TTL
+    assert texts(await chat.say("ana", "hello")) == "menu"
+    await chat.say("bob", "hello")  # no state before or after
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ConversationState)) == 0

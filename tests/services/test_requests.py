@@ -114,6 +114,48 @@ async def test_create_stores_only_a_coarse_cell(sessions: Sessions) -> None:
     assert [tuple(row) for row in items] == [(kit, 2)]
 
 
+async def test_create_returns_the_stored_row_and_route_what_it_offered(
+    sessions: Sessions,
+) -> None:
+    kit, person, (near,) = await _world(sessions, 1.0)
+    async with sessions.begin() as session:
+        spare = await add_item(session, "spare")
+        session.add(
+            Stock(
+                outlet_id=near.outlet_id,
+                item_id=spare,
+                quantity=5,
+                reserved=0,
+                low_threshold=1,
+                low_notified=False,
+            )
+        )
+        created = await requests.create(
+            session,
+            contact_id=person,
+            kind=RequestKind.EQUIPMENT,
+            items={spare: 1, kit: 2},
+            area_code="test",
+            cell=(LAT, LON),
+            ttl=TTL,
+            now=NOW,
+        )
+    stored = await _request(sessions, created.id)
+    assert (created.reference, created.status, created.expires_at, created.attempts) == (
+        stored.reference,
+        stored.status,
+        stored.expires_at,
+        0,
+    )
+    outcome = await _route(sessions, created.id, first=True)
+    assert outcome.result is RouteResult.OFFERED
+    assert outcome.reference == stored.reference
+    assert outcome.items == tuple(sorted({kit: 2, spare: 1}.items()))
+    async with sessions() as session:
+        offer = await session.get_one(Offer, outcome.offer_id)
+    assert outcome.deadline_at == offer.deadline_at == NOW + TIMEOUT
+
+
 async def test_create_retries_a_reference_collision(
     sessions: Sessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:

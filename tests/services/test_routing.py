@@ -6,6 +6,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.geo import haversine_km
@@ -215,6 +216,66 @@ async def test_antimeridian_and_poles_do_not_crash(sessions: Sessions) -> None:
         for lat, lon in [(90.0, 0.0), (-90.0, 180.0), (89.9999, -180.0)]:
             assert await nearest_available(session, lat=lat, lon=lon, items={}, now=NOW) == []
         assert await nearest_available(session, lat=float("nan"), lon=0, items={}, now=NOW) == []
+
+
+async def test_index_paths_match_brute_force_across_the_antimeridian_and_poles(
+    sessions: Sessions,
+) -> None:
+    """With the planner kept off table scans, PostgreSQL answers from the GiST box search and
+    the covering stock/peer indexes; wrapped boxes, polar boxes and widening must still find
+    the true nearest (SQLite runs the same comparison on its B-tree path)."""
+    rng = random.Random(8)
+    async with sessions.begin() as session:
+        kit = await add_item(session, "kit")
+        places = [(-16.5, 179.95), (-16.5, -179.97), (89.99, 10.0), (89.98, -170.0)]
+        places += [(LAT, LON)]
+        for lat, lon in places:
+            for _ in range(12):
+                await add_outlet(
+                    session,
+                    lat=max(-90.0, min(90.0, lat + rng.uniform(-0.05, 0.05))),
+                    lon=(lon + rng.uniform(-0.2, 0.2) + 180) % 360 - 180,
+                    stock={kit: rng.randint(0, 3)},
+                    on_shift=rng.random() < 0.8,
+                    active=rng.random() < 0.9,
+                )
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(
+                (
+                    await session.execute(
+                        text(
+                            "EXPLAIN SELECT o.id FROM outlets o WHERE point(o.longitude,"
+                            " o.latitude) <@ box(point(179.9, -16.6), point(180, -16.4))"
+                        )
+                    )
+                ).scalars()
+            )
+            assert "ix_outlets_point" in plan
+        queries = [(-16.5, 179.999), (-16.5, -179.999), (-16.45, 180.0), (90.0, 0.0)]
+        queries += [(89.995, -175.0), (LAT, LON), (LAT + 0.3, LON - 0.4)]
+        hits = 0
+        for (lat, lon), limit, max_km in zip(
+            queries, [1, 3, 2, 3, 1, 2, 1], [50.0, 20.0, 5.0, 50.0, 3.0, 50.0, 80.0], strict=True
+        ):
+            start = routing.StartRadius(rng.choice([0.25, 1.0, 5.0]))
+            fast, slow = await _both(
+                session, lat=lat, lon=lon, items={kit: 1}, limit=limit, max_km=max_km
+            )
+            again = await nearest_available(
+                session,
+                lat=lat,
+                lon=lon,
+                items={kit: 1},
+                now=NOW,
+                limit=limit,
+                max_km=max_km,
+                start=start,
+            )
+            assert fast == slow == again
+            hits += bool(fast)
+    assert hits >= 5
 
 
 def test_start_radius_learns_within_bounds() -> None:

@@ -51,7 +51,8 @@ class PeerWorker(Base):
     __tablename__ = "peer_workers"
     __table_args__ = (
         UniqueConstraint("contact_id", "outlet_id"),
-        Index("ix_peer_workers_outlet_shift", "outlet_id", "on_shift"),
+        # Covers routing's "a peer on shift?" test: answered from the index, no table read.
+        Index("ix_peer_workers_staffed", "outlet_id", "on_shift", "active", "shift_ends_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
