@@ -85,7 +85,7 @@ def preview_section(ctx: Context, draft: AlertView, run: str) -> tuple[list[str]
     written = _written(ctx, draft)
     lines = []
     if written:
-        names = ", ".join(_language(ctx, code) for code in written)
+        names = ctx.tr.join([_language(ctx, code) for code in written])
         lines.append(ctx.tr("Also written in: {languages}", languages=names))
     options = [
         Option(

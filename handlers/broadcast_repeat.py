@@ -47,11 +47,7 @@ def describe(t: Translator, rule: str, zone: str) -> str:
     if len(recurrence.weekdays) == 7:
         return t("every day at {time}, {zone} time", time=clock, zone=zone)
     names = [day_names(t)[d] for d in sorted(recurrence.weekdays)]
-    days = (
-        names[0]
-        if len(names) == 1
-        else t("{some} and {last}", some=", ".join(names[:-1]), last=names[-1])
-    )
+    days = t.join(names)
     return t("every {days} at {time}, {zone} time", days=days, time=clock, zone=zone)
 
 

@@ -18,6 +18,8 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from babel.core import UnknownLocaleError
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
@@ -76,6 +78,14 @@ class Translator:
     def has(self, message: str) -> bool:
         """Whether this locale's catalogue carries a translation of ``message``."""
         return message in self._known
+
+    def join(self, items: Sequence[str]) -> str:
+        """``A, B and C`` as this language writes a list (CLDR patterns, through Babel):
+        Dari joins with ``،`` and ``و``, Russian with ``и``."""
+        try:
+            return format_list(list(items), locale=self.locale)
+        except (UnknownLocaleError, ValueError):  # a catalogue CLDR does not know
+            return format_list(list(items), locale="en")
 
     @property
     def language_name(self) -> str:

@@ -68,6 +68,16 @@ def test_dari_plurals_and_placeholders_are_isolated() -> None:
     assert strip_marks(t.plural(*PACKS, 3, units=30, unit="سرنج")) == "3 بسته (30 سرنج)"
 
 
+def test_lists_are_joined_as_each_language_writes_them() -> None:
+    words = shipped_words()
+    days = ["Mon", "Wed", "Fri"]
+    assert words.for_locale("en").join(days) == "Mon, Wed, and Fri"
+    assert words.for_locale("ru").join(days) == "Mon, Wed и Fri"
+    assert strip_marks(words.for_locale("fa_AF").join(days)) == "Mon، Wed، و Fri"
+    assert words.for_locale("ru").join(["один"]) == "один"
+    assert words.for_locale("ru").join([]) == ""
+
+
 def test_named_placeholders_fill_in_any_order() -> None:
     text = "Closed now, opens {when}. Hours: {hours}"
     ru = shipped_words().for_locale("ru")(text, hours="Пн–Пт 10:00–18:00", when="Чт 10:00")

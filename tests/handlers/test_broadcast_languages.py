@@ -73,7 +73,7 @@ async def test_each_subscriber_gets_their_own_language(sessions: Sessions) -> No
     assert [o.label for o in choose.options] == [DARI, "Back"]
     await chat.tap("coco", "Back")
     fa = await _write(world, DARI, [FA["sold_as"], FA["found_to_contain"], FA["advice"]])
-    assert "Also written in: Русский, دری" in fa
+    assert "Also written in: Русский and دری" in fa
     labels = [o.label for o in chat.last("coco").options]
     assert labels == ["Send now", "Schedule…", "Preview in Русский", "Preview in دری", "Cancel"]
 
