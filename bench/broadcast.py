@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import os
 import secrets
 import sys
@@ -573,4 +574,7 @@ if __name__ == "__main__":
         users, share, seed = arguments.serve_emulator
         asyncio.run(_serve(int(users), float(share), int(seed)))
     else:
+        # With max_retries=0 (the outbox takes retry_after itself) PTB's limiter logs every
+        # injected 429 with a traceback; the table counts them instead.
+        logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
         asyncio.run(main(arguments))
