@@ -95,10 +95,10 @@ STOCK: Final = 1_000_000
 STALL_SECONDS: Final = 10.0
 # After the last confirm, how long offers may take to arrive.
 DRAIN_SECONDS: Final = 60.0
-# hrbot's HTTP client: the channel's own default (PTB's httpx), or AiohttpRequest.
+# hrbot's HTTP client: AiohttpRequest (the channel's default) or PTB's own httpx.
 HTTP_CLIENTS: Final[dict[str, Callable[[], BaseRequest] | None]] = {
-    "default": None,
-    "aiohttp": AiohttpRequest,
+    "aiohttp": AiohttpRequest,  # the channel's default
+    "httpx": None,  # PTB's own, as the echo bot uses
 }
 _REFERENCE = re.compile(r"Reference: (\S+)")
 _JOIN = re.compile(r"/join ([0-9A-Z-]{10,11})")
@@ -806,9 +806,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--http",
         type=_names(tuple(HTTP_CLIENTS)),
-        default=["default"],
-        help="hrbot's HTTP client: default (the channel's own, PTB's httpx), aiohttp "
-        "(bot.channels.telegram_request.AiohttpRequest), or both",
+        default=["aiohttp"],
+        help="hrbot's HTTP client: aiohttp (the channel's default, "
+        "bot.channels.telegram_request.AiohttpRequest), httpx (PTB's own), or both",
     )
     parser.add_argument(
         "--limiter",

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     telegram_max_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
         default=30.0, description="Messages per second for the whole bot; 0 = no limit."
     )
+    telegram_http_client: Literal["aiohttp", "httpx"] = Field(
+        default="aiohttp", description="The Bot API client: aiohttp (lighter) or PTB's httpx."
+    )
     webhook_url: AnyHttpUrl | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443

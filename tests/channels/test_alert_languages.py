@@ -100,7 +100,7 @@ async def test_alert_in_three_languages_through_the_real_client(
     await coco.tap("Русский")
     await coco.say("героин")
     [preview] = await coco.tap("Skip")
-    assert "Also written in: دری, Русский" in preview.text
+    assert "Also written in: دری and Русский" in preview.text
     [shown] = await coco.tap("Preview in دری")
     await coco.tap("Back")
     await coco.tap("Send now")

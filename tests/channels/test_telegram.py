@@ -30,6 +30,7 @@ from bot.channels.telegram import (
     WebhookConfig,
     split_text,
 )
+from bot.channels.telegram_request import AiohttpRequest
 from bot.core.context import Context
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, InputKind, Option, Reply, SendStatus
@@ -198,6 +199,13 @@ def test_from_settings(
     assert channel.webhook is None
     assert channel.base_url == "https://api.telegram.org/bot"
     assert channel.max_rate == 30.0
+    assert channel.request_class is AiohttpRequest
+    assert (
+        TelegramChannel.from_settings(
+            engine, Settings(telegram_token="123:abc", telegram_http_client="httpx")
+        ).request_class
+        is None
+    )  # PTB's own httpx client
     hooked = Settings(
         telegram_token="123:abc",
         telegram_api_url="http://127.0.0.1:8081/bot",
