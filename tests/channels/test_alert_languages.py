@@ -8,47 +8,17 @@ text, direction marks included.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.channels.telegram import TelegramChannel
 from bot.core.bidi import FSI, PDI, strip_marks
 from bot.core.engine import Engine
-from bot.core.ratelimit import RateLimiter
 from bot.domain import Role
 from bot.emulator import TelegramEmulator
 from bot.emulator.people import FakeUser
 from bot.services import invites
 from bot.services.outbox import run_alert_due
-from handlers.routes import build_routes
-from tests.support.engine import make_engine, shipped_words
+from tests.support.engine import shipped_words
 
 WORDS = shipped_words()
 DARI_TEXT = {"sold_as": "هیروئین", "found_to_contain": "نیتازین 2 mg"}
-
-
-@pytest.fixture
-def engine(sessions: async_sessionmaker[AsyncSession]) -> Engine:
-    built = make_engine(sessions, build_routes())
-    built.limiter = RateLimiter(burst=100)
-    return built
-
-
-@pytest.fixture
-async def telegram(engine: Engine) -> AsyncIterator[TelegramEmulator]:
-    emulator = TelegramEmulator(seed=5)
-    await emulator.start()
-    channel = TelegramChannel(
-        engine, token=emulator.token, base_url=emulator.base_url, poll_timeout=2
-    )
-    await channel.start()
-    try:
-        yield emulator
-    finally:
-        await channel.stop()
-        await emulator.stop()
 
 
 async def _subscribe(user: FakeUser, locale: str) -> None:
@@ -73,7 +43,7 @@ async def _coordinator(engine: Engine, telegram: TelegramEmulator) -> FakeUser:
 
 
 async def test_alert_in_three_languages_through_the_real_client(
-    engine: Engine, telegram: TelegramEmulator
+    bot: Engine, telegram: TelegramEmulator
 ) -> None:
     people = {
         "en": telegram.user("ana", language_code="en"),
@@ -82,7 +52,7 @@ async def test_alert_in_three_languages_through_the_real_client(
     }
     for locale, user in people.items():
         await _subscribe(user, locale)
-    coco = await _coordinator(engine, telegram)
+    coco = await _coordinator(bot, telegram)
     await coco.command("broadcast")
     for label in ("New alert", "Bad batch", "Danger", "Strathcona", "Done"):
         await coco.tap(label)
@@ -105,7 +75,7 @@ async def test_alert_in_three_languages_through_the_real_client(
     await coco.tap("Back")
     await coco.tap("Send now")
 
-    await run_alert_due(engine, budget=5)
+    await run_alert_due(bot, budget=5)
     got = {locale: user.last.text for locale, user in people.items()}
     assert "Sold as: down" in got["en"]
     assert "Продаётся как: героин" in got["ru"]

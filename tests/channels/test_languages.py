@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.signal import LOCATION_HINT, NUMBER_HINT, Reconnect, SignalChannel, SignalPacing
-from bot.channels.telegram import LOCATION_LABEL, TelegramChannel
+from bot.channels.telegram import LOCATION_LABEL
 from bot.core.bidi import FSI, PDI
 from bot.core.engine import Engine
-from bot.core.ratelimit import RateLimiter
 from bot.emulator import TelegramEmulator
 from bot.signal_emulator import SignalEmulator
-from handlers.routes import build_routes
-from tests.support.engine import make_engine, shipped_words
+from tests.support.engine import shipped_words
 
 DARI = shipped_words().for_locale("fa_AF")
 FAST = SignalPacing(recipient_burst=50, recipient_interval=0.001, global_interval=0.0)
@@ -29,33 +26,11 @@ SYRINGES = '1 ml syringe, 29G ½" fixed needle'
 
 
 @pytest.fixture
-def engine(sessions: async_sessionmaker[AsyncSession]) -> Engine:
-    built = make_engine(sessions, build_routes())
-    built.limiter = RateLimiter(burst=100)
-    return built
-
-
-@pytest.fixture
-async def telegram(engine: Engine) -> AsyncIterator[TelegramEmulator]:
-    emulator = TelegramEmulator(seed=11)
-    await emulator.start()
-    channel = TelegramChannel(
-        engine, token=emulator.token, base_url=emulator.base_url, poll_timeout=2
-    )
-    await channel.start()
-    try:
-        yield emulator
-    finally:
-        await channel.stop()
-        await emulator.stop()
-
-
-@pytest.fixture
-async def signal(engine: Engine) -> AsyncIterator[SignalEmulator]:
+async def signal(bot: Engine) -> AsyncIterator[SignalEmulator]:
     emulator = SignalEmulator(seed=11)
     await emulator.start()
     channel = SignalChannel(
-        engine,
+        bot,
         number=emulator.number,
         service=emulator.service,
         pacing=FAST,
