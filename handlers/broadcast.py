@@ -39,6 +39,7 @@ from handlers.broadcast_common import (
     FIELDS,
     FLOW,
     PREFIX,
+    WHEN_FORMAT,
     Step,
     draft_of,
     field_prompt,
@@ -56,7 +57,6 @@ __all__ = ["FLOW", "PREFIX", "ROUTES", "kind_label", "refuse", "show_preview", "
 SCHEDULED_FLOW = "scheduled"
 SCHEDULED_PREFIX = "sch"
 LIFETIMES = (6, 24, 72, 168)  # hours offered for how long an alert stays current
-WHEN_FORMAT = "%Y-%m-%d %H:%M"
 WHEN_CHARS = 40
 
 

@@ -23,6 +23,8 @@ from handlers import ui
 FLOW = "broadcast"
 PREFIX = "bc"
 FIELDS = tuple(alerts.FIELD_LIMITS)
+# Local date and time as coordinators type and read them.
+WHEN_FORMAT = "%Y-%m-%d %H:%M"
 # ``A12``, ``a12`` or ``12``: how a coordinator names an alert.
 _REFERENCE = re.compile(r"[Aa]?(\d{1,9})")
 

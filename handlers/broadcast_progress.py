@@ -17,10 +17,9 @@ from bot.domain import AlertStatus
 from bot.services import alerts
 from bot.services.alerts import AlertView, Tally
 from handlers import ui
-from handlers.broadcast_common import parse_reference, refuse
+from handlers.broadcast_common import WHEN_FORMAT, parse_reference, refuse
 
 PREFIX = "bcp"
-WHEN_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def tally_line(ctx: Context, tally: Tally) -> str:

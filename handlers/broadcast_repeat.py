@@ -19,13 +19,12 @@ from bot.core.words import Translator
 from bot.services import alerts
 from bot.services.alerts import AlertError, AlertView, Recurrence
 from handlers import ui
-from handlers.broadcast_common import FLOW, Step, ask, button, data, draft_of
+from handlers.broadcast_common import FLOW, WHEN_FORMAT, Step, ask, button, data, draft_of
 
 _DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # 18:00, 9:30, 18.00 or 18h00; anything longer is not a time.
 _TIME = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
 TIME_CHARS = 12
-NEXT_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def day_names(t: Translator) -> tuple[str, ...]:
@@ -56,7 +55,7 @@ def next_time(t: Translator, view: AlertView, zone: ZoneInfo) -> str:
     if view.due_at is None:
         return "?"
     local = view.due_at.astimezone(zone)
-    return f"{day_names(t)[local.weekday()]} {local.strftime(NEXT_FORMAT)}"
+    return f"{day_names(t)[local.weekday()]} {local.strftime(WHEN_FORMAT)}"
 
 
 def _chosen(ctx: Context) -> list[int]:
