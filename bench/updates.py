@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import math
 import os
@@ -58,12 +59,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import make_url, select, text
-from telegram import Update
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -463,6 +465,89 @@ async def echo_bot(emu: TelegramEmulator) -> AsyncIterator[None]:
             await app.stop()
 
 
+@dataclass(frozen=True)
+class Recording:
+    """The messages hrbot sent one person for the seven updates of (b), in order: what the
+    replay bot sends back, byte for byte."""
+
+    messages: tuple[JSONDict, ...]
+
+    @classmethod
+    def of(cls, emu: TelegramEmulator, chat_id: int) -> Recording:
+        sent = [
+            call.params
+            for call in emu.calls
+            if call.method == "sendMessage" and call.params.get("chat_id") == str(chat_id)
+        ]
+        return cls(tuple(sent))
+
+
+def _markup(raw: str | None) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    if "inline_keyboard" in data:
+        return InlineKeyboardMarkup.de_json(data, None)
+    return ReplyKeyboardMarkup.de_json(data, None)
+
+
+def replay_handler(recording: Recording) -> Callable[[Update, Any], Any]:
+    """A handler with no logic and no database that makes exactly hrbot's Bot API calls for (b):
+    the person's next recorded message (with its buttons) for every update, and an
+    ``answerCallbackQuery`` first for a button press. Its rate is the most any bot on PTB can
+    do with (b)'s updates on this emulator."""
+    messages = [
+        {
+            "text": params["text"],
+            "parse_mode": params.get("parse_mode"),
+            "reply_markup": _markup(params.get("reply_markup")),
+            "link_preview_options": LinkPreviewOptions(is_disabled=True),
+        }
+        for params in recording.messages
+    ]
+    step: dict[int, int] = {}
+
+    async def replay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        index = step.get(chat.id, 0)
+        step[chat.id] = index + 1
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await context.bot.send_message(chat_id=chat.id, **messages[index % len(messages)])
+
+    return replay
+
+
+@contextlib.asynccontextmanager
+async def replay_bot(
+    emu: TelegramEmulator, recording: Recording, request: Callable[[], BaseRequest] | None
+) -> AsyncIterator[None]:
+    """A bare PTB bot like :func:`echo_bot` (one update at a time, no rate limiter) replaying
+    ``recording``; ``request`` is the HTTP client (None: PTB's own)."""
+    builder = ApplicationBuilder().token(emu.token).base_url(emu.base_url)
+    if request is not None:
+        builder = builder.request(request()).get_updates_request(request())
+    app: Application[Any, Any, Any, Any, Any, Any] = (
+        builder.concurrent_updates(False).job_queue(None).build()
+    )
+    app.add_handler(TypeHandler(Update, replay_handler(recording)))
+    async with app:
+        await app.start()
+        try:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=int(POLL_TIMEOUT), allowed_updates=ALLOWED_UPDATES
+            )
+            try:
+                yield
+            finally:
+                await app.updater.stop()
+        finally:
+            await app.stop()
+
+
 @contextlib.asynccontextmanager
 async def database(backend: str, workdir: Path) -> AsyncIterator[str]:
     """URL of an empty database: a file in ``workdir``, or a PostgreSQL database of its own
@@ -627,10 +712,39 @@ async def run_echo(args: argparse.Namespace) -> Row:
     )
 
 
+async def run_replay(args: argparse.Namespace, recording: Recording, http: str, echo: Row) -> Row:
+    """(b)'s load against :func:`replay_bot`: the same people, updates and Bot API calls as
+    hrbot, none of its work."""
+    async with TelegramEmulator(seed=3) as emu:
+        listeners = Listeners(emu)
+        async with replay_bot(emu, recording, HTTP_CLIENTS[http]):
+            script = functools.partial(supplies_script, emu, NEAR_MAIN_AND_HASTINGS)
+            out = await drive(emu, listeners, crowd_of(emu, "replay", args.updates, script))
+    rate = out.updates / out.seconds
+    return Row(
+        "replay",
+        "-",
+        http,
+        "off",
+        out.updates,
+        out.seconds,
+        rate,
+        cpu_seconds=out.cpu_seconds,
+        ratio=rate / echo.rate,
+        dropped=out.dropped,
+    )
+
+
 async def run_hrbot(
-    backend: str, http: str, args: argparse.Namespace, echo: Row, workdir: Path
+    backend: str,
+    http: str,
+    args: argparse.Namespace,
+    echo: Row,
+    workdir: Path,
+    recordings: list[Recording] | None = None,
 ) -> list[Row]:
-    """(b) then (c) on a fresh database of ``backend``."""
+    """(b) then (c) on a fresh database of ``backend``; the messages the first person who
+    finished (b) got are appended to ``recordings``."""
     rows: list[Row] = []
     rng = random.Random(7)
     confirms = math.ceil(args.rate * args.seconds)
@@ -678,6 +792,8 @@ async def run_hrbot(
             )
             if not out.finished:
                 return rows  # nobody reached the confirm screen: nothing to confirm
+            if recordings is not None:
+                recordings.append(Recording.of(emu, out.finished[0][0].chat.id))
 
             ready = list(out.finished)
             wanted = confirms * len(args.limiter)
@@ -768,6 +884,11 @@ def summary(rows: Sequence[Row]) -> list[str]:
         where = f"{row.backend}, http {row.http}"
         if row.scenario == "full" and row.ratio is not None:
             lines.append(f"full/echo ({where}): {row.ratio:.2f}  (target ≥ 0.60)")
+        elif row.scenario == "replay" and row.ratio is not None:
+            lines.append(
+                f"replay/echo (http {row.http}): {row.ratio:.2f}  (the most a PTB bot can do "
+                "with (b)'s updates and replies)"
+            )
         elif row.scenario == "confirm→offer" and row.latencies_ms:
             lines.append(
                 f"confirm→offer p99 ({where}, limiter {row.limiter}): "
@@ -817,6 +938,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="(c) with PTB's overall 30/s limit off, as the app sets it, or both (default)",
     )
     parser.add_argument(
+        "--no-replay",
+        dest="replay",
+        action="store_false",
+        help="skip the replay bot (hrbot's Bot API calls for (b), no handler work)",
+    )
+    parser.add_argument(
         "--per-person", type=int, default=7, help="echo messages per person (as many as (b)'s)"
     )
     args = parser.parse_args(argv)
@@ -840,11 +967,16 @@ async def run(args: argparse.Namespace) -> list[Row]:
     print(f"before: {_load()}", flush=True)
     rows = [await run_echo(args)]
     print(table(rows), flush=True)
+    recordings: list[Recording] = []
     for backend in args.backends:
         for http in args.http:
             with tempfile.TemporaryDirectory(prefix="hrbot-bench-") as tmp:
-                rows += await run_hrbot(backend, http, args, rows[0], Path(tmp))
+                rows += await run_hrbot(backend, http, args, rows[0], Path(tmp), recordings)
             print(f"\n{table(rows)}", flush=True)
+    if recordings and args.replay:
+        for http in ("httpx", "aiohttp"):
+            rows.append(await run_replay(args, recordings[0], http, rows[0]))
+        print(f"\n{table(rows)}", flush=True)
     print("", *summary(rows), sep="\n")
     print(f"after: {_load()}; whole run {time.perf_counter() - started:.0f} s")
     return rows
