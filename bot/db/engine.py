@@ -1,15 +1,18 @@
-"""Engine and session factory; SQLite gets the pragmas that make concurrent use safe, and its
-write transactions are let in a few at a time (:class:`SqliteSessions`)."""
+"""Engine and session factory; SQLite gets the pragmas that make concurrent use safe, runs
+its calls on the event loop's thread (:mod:`bot.db.sqlite_inline`), and its write
+transactions take turns (:class:`SqliteSessions`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,15 +20,21 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.db.sqlite_inline import inline_creator
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# Write transactions of one process let into SQLite at once: one writing, the others ready
-# at the door (kept few, so SQLite's busy handler still polls quickly and none starves).
-SQLITE_WRITERS_WAITING = 4
+# Write transactions of one process let into SQLite at once. One: calls run on the loop's
+# thread, so a second writer of this process would wait in SQLite's busy handler, blocking
+# the loop, while the first could not run to commit.
+SQLITE_WRITERS_WAITING = 1
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for ``url`` (sqlite+aiosqlite or postgresql+asyncpg)."""
-    engine = create_async_engine(url, **kwargs)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and "async_creator" not in kwargs:
+        kwargs["async_creator"] = inline_creator(parsed)
+    engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -49,47 +58,65 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-class SqliteSessions(async_sessionmaker[AsyncSession]):
-    """On SQLite, at most :data:`SQLITE_WRITERS_WAITING` ``begin()`` transactions of this
-    process are let in at once; the rest wait their turn in order.
+@dataclass
+class _Turns:
+    """Who may write one SQLite file next, in one event loop."""
 
-    SQLite has one writer at a time and its busy handler polls with growing sleeps (up to
-    100 ms), in no particular order: with dozens of updates handled at once, an unlucky
-    transaction kept missing the lock for longer than the busy timeout ("database is locked",
-    seen in ``bench.updates``). Letting in only a few keeps each wait short, while the next
-    transaction is already at SQLite's door when the writer commits (a single-file lock
-    here halved throughput: every hand-over went through the busy event loop). Waiting
-    transactions hold no pooled connection. Other processes on the same file still rely on
-    the busy timeout. A ``begin()`` nested in one the same task holds does not queue again.
+    gate: asyncio.Semaphore
+    holders: weakref.WeakSet[asyncio.Task[Any]] = field(default_factory=weakref.WeakSet)
+
+
+# Turns are per file, not per session factory: two engines on one file in one process (two
+# outbox workers in the tests) would otherwise block each other in SQLite's busy handler, on
+# the loop's thread. Per loop too: asyncio primitives must not be shared between loops. This
+# mirrors SQLite's own locks, which belong to the process and the file.
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Turns]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class SqliteSessions(async_sessionmaker[AsyncSession]):
+    """On SQLite, at most :data:`SQLITE_WRITERS_WAITING` ``begin()`` transactions on one
+    database file are let in at once in this process; the rest wait their turn in order, on
+    the event loop.
+
+    SQLite has one writer at a time, and its busy handler sleeps on the calling thread: here
+    the loop's (:mod:`bot.db.sqlite_inline`). A second writer of this process let in while
+    the first awaits something would block the loop, and the first could never commit
+    ("database is locked" after the busy timeout). Taking turns keeps every wait on the loop.
+    Waiting transactions hold no pooled connection. Other processes on the same file still
+    rely on the busy timeout. A ``begin()`` nested in one the same task holds does not queue
+    again.
     """
 
     def __init__(self, bind: AsyncEngine, **kwargs: Any) -> None:
         super().__init__(bind, **kwargs)
-        # One per event loop: asyncio primitives must not be shared between loops.
-        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._holders: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        database = bind.url.database
+        if not database or database == ":memory:" or "mode=memory" in database:
+            self._file = f"memory:{id(bind)}"  # a database of this engine's alone
+        else:
+            self._file = os.path.realpath(database)
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
         task = asyncio.current_task()
-        if task is None or task in self._holders:
+        loop = asyncio.get_running_loop()
+        files = _TURNS.setdefault(loop, {})
+        turns = files.get(self._file)
+        if turns is None:
+            turns = files[self._file] = _Turns(asyncio.Semaphore(SQLITE_WRITERS_WAITING))
+        if task is None or task in turns.holders:
             yield
             return
-        loop = asyncio.get_running_loop()
-        turns = self._turns.get(loop)
-        if turns is None:
-            turns = self._turns[loop] = asyncio.Semaphore(SQLITE_WRITERS_WAITING)
-        async with turns:
-            self._holders.add(task)
+        async with turns.gate:
+            turns.holders.add(task)
             try:
                 yield
             finally:
-                self._holders.discard(task)
+                turns.holders.discard(task)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
-        """A session in a transaction, committed on success; waits for this process's turn."""
+        """A session in a transaction, committed on success; waits for this file's turn."""
         async with self._turn(), super().begin() as session:
             yield session
