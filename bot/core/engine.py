@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-from sqlalchemy import ColumnElement, Row, and_, select
+from sqlalchemy import ColumnElement, Executable, Row, Select, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,7 +80,7 @@ class Engine:
             await self._send(msg.channel, msg.address, Reply(text, locale=translator.locale))
             return
         try:
-            ctx = await self._run(msg)
+            ctx = await self._run(msg, alias)
         except Exception:
             # Only the type and where it happened: the update itself may hold identifiers.
             log.exception("update failed (channel=%s kind=%s)", msg.channel.value, msg.kind.value)
@@ -97,12 +97,12 @@ class Engine:
             await self._send(msg.channel, msg.address, reply, contact_id=ctx.person.contact_id)
         await self.deliver(ctx.outbound)
 
-    async def _run(self, msg: Incoming) -> Context | None:
+    async def _run(self, msg: Incoming, alias: str) -> Context | None:
         now = self.clock()
         async with self.sessions.begin() as session:
             if msg.update_key and not await self._first_sight(session, msg.update_key, now):
                 return None
-            contact, person, state = await self._who(session, msg, now)
+            contact, person, state = await self._who(session, msg, alias, now)
             ctx = Context(
                 session=session,
                 now=now,
@@ -126,22 +126,16 @@ class Engine:
         return ctx
 
     async def _first_sight(self, session: AsyncSession, key: str, now: datetime) -> bool:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        result = await session.execute(
-            insert(SeenUpdate)
-            .values(key=key, seen_at=now)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(SeenUpdate.key)
-        )
+        statement = _FIRST_SIGHT[session.get_bind().dialect.name]
+        result = await session.execute(statement, {"key": key, "seen_at": now})
         return result.first() is not None
 
     async def _who(
-        self, session: AsyncSession, msg: Incoming, now: datetime
+        self, session: AsyncSession, msg: Incoming, alias: str, now: datetime
     ) -> tuple[Contact, Person, State | None]:
         """The sender's contact, roles and conversation state: one round trip for someone known
         (most updates); a new contact is created first and has neither roles nor state."""
-        alias = pseudonym(self.deps.keys.pseudonym, msg.channel.value, msg.sender_id)
-        rows = await self._known(session, Contact.pseudonym == alias)
+        rows = await self._known(session, _KNOWN_BY_ALIAS, alias)
         if rows:
             contact = rows[0].Contact
             await contacts.mark_seen(session, contact, now=now)
@@ -157,7 +151,7 @@ class Engine:
                 now=now,
             )
             # Normally nothing to find; but another instance may have created it a moment ago.
-            rows = await self._known(session, Contact.id == contact.id)
+            rows = await self._known(session, _KNOWN_BY_ID, contact.id)
         first = rows[0] if rows else None
         person = Person(
             contact_id=contact.id,
@@ -169,26 +163,11 @@ class Engine:
         state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
         return contact, person, state
 
-    async def _known(self, session: AsyncSession, which: ColumnElement[bool]) -> Sequence[Row[Any]]:
-        # One row per active peer role (or one with no peer), each with the contact, its
-        # coordinator id and its conversation state.
-        coordinator = (
-            select(Coordinator.id).where(Coordinator.contact_id == Contact.id).scalar_subquery()
-        )
-        statement = (
-            select(
-                Contact,
-                PeerWorker.id.label("peer_id"),
-                coordinator.label("coordinator_id"),
-                *conversations.COLUMNS,
-            )
-            .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
-            .outerjoin(
-                PeerWorker, and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True))
-            )
-            .where(which)
-        )
-        return (await session.execute(statement)).all()
+    async def _known(
+        self, session: AsyncSession, statement: Select[Any], which: object
+    ) -> Sequence[Row[Any]]:
+        rows: Sequence[Row[Any]] = (await session.execute(statement, {"which": which})).all()
+        return rows
 
     def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:
         """A scope for due work that has no sender (timeouts, expiry)."""
@@ -235,6 +214,42 @@ class Engine:
             async with self.sessions.begin() as session:
                 await subscriptions.drop_unreachable(session, contact_ids=[contact_id])
         return status
+
+
+# The statements every update runs, built once: building one costs more CPU than SQLite
+# takes to run it.
+_FIRST_SIGHT: Final[Mapping[str, Executable]] = {
+    name: insert(SeenUpdate)
+    .values(key=bindparam("key"), seen_at=bindparam("seen_at"))
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(SeenUpdate.key)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+def _known_where(which: ColumnElement[bool]) -> Select[Any]:
+    """One row per active peer role (or one with no peer), each with the contact, its
+    coordinator id and its conversation state."""
+    coordinator = (
+        select(Coordinator.id).where(Coordinator.contact_id == Contact.id).scalar_subquery()
+    )
+    return (
+        select(
+            Contact,
+            PeerWorker.id.label("peer_id"),
+            coordinator.label("coordinator_id"),
+            *conversations.COLUMNS,
+        )
+        .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
+        .outerjoin(
+            PeerWorker, and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True))
+        )
+        .where(which)
+    )
+
+
+_KNOWN_BY_ALIAS: Final = _known_where(Contact.pseudonym == bindparam("which"))
+_KNOWN_BY_ID: Final = _known_where(Contact.id == bindparam("which"))
 
 
 def _locale_tag(hint: str | None) -> str | None:

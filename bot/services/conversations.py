@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Executable, Row, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import ConversationState
@@ -66,24 +66,40 @@ async def save(
     if state is None:
         await _delete(session, contact_id)
         return
-    values = {
-        "flow": state.flow,
-        "step": state.step,
-        "data": dict(state.data),
-        "updated_at": now,
-        "expires_at": now + ttl,
-    }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(ConversationState).values(contact_id=contact_id, **values)
     await session.execute(
-        statement.on_conflict_do_update(index_elements=["contact_id"], set_=values)
+        _UPSERT[session.get_bind().dialect.name],
+        {
+            "contact_id": contact_id,
+            "flow": state.flow,
+            "step": state.step,
+            "data": dict(state.data),
+            "updated_at": now,
+            "expires_at": now + ttl,
+        },
     )
+
+
+def _upsert(insert: postgresql.Insert | sqlite.Insert) -> Executable:
+    values = ("flow", "step", "data", "updated_at", "expires_at")
+    statement = insert.values({name: bindparam(name) for name in ("contact_id", *values)})
+    return statement.on_conflict_do_update(
+        index_elements=["contact_id"], set_={name: statement.excluded[name] for name in values}
+    )
+
+
+# Built once: save() runs on almost every update, and building the statement cost more CPU
+# than running it.
+_UPSERT: Final[Mapping[str, Executable]] = {
+    "postgresql": _upsert(postgresql.insert(ConversationState)),
+    "sqlite": _upsert(sqlite.insert(ConversationState)),
+}
+_DELETE: Final = delete(ConversationState).where(
+    ConversationState.contact_id == bindparam("contact_id")
+)
 
 
 async def _delete(session: AsyncSession, contact_id: int) -> None:
-    await session.execute(
-        delete(ConversationState).where(ConversationState.contact_id == contact_id)
-    )
+    await session.execute(_DELETE, {"contact_id": contact_id})
 
 
 async def purge_stale(session: AsyncSession, *, now: datetime) -> int:
