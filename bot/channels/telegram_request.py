@@ -12,19 +12,36 @@ Mapping of PTB's four timeouts onto aiohttp's: ``connect_timeout`` → ``sock_co
 ``pool_timeout`` + ``connect_timeout`` → ``connect`` (aiohttp counts waiting for a pooled
 connection as part of connecting). aiohttp has no write timeout: ``write_timeout`` bounds the
 whole request instead when it is larger than the read timeout would allow (uploads).
+
+Proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``...), as httpx takes them:
+looked up once per server, not per call. aiohttp's own ``trust_env`` looks them up (and reads
+``~/.netrc``) on a worker thread for every request: two thread hand-overs per Bot API call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 DEFAULT_POOL_SIZE: Final = 256
+
+
+_Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
+
+
+def _env_proxy(url: URL) -> _Proxy:
+    try:
+        return get_env_proxy_for_url(url)
+    except LookupError:  # no proxy for this server
+        return None, None
 
 
 def _sum(*values: float | None) -> float | None:
@@ -44,6 +61,7 @@ class AiohttpRequest(BaseRequest):
         "_media_write_timeout",
         "_pool_size",
         "_pool_timeout",
+        "_proxies",
         "_read_timeout",
         "_session",
         "_write_timeout",
@@ -68,6 +86,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[URL, _Proxy] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -80,9 +99,17 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 headers={"User-Agent": self.USER_AGENT},
-                # Proxies from the environment, as httpx would honour them.
-                trust_env=True,
+                trust_env=False,  # proxies from the environment: see _proxy()
             )
+
+    async def _proxy(self, url: URL) -> _Proxy:
+        """The environment's proxy for ``url``'s server, looked up on its first call."""
+        origin = url.origin()
+        found = self._proxies.get(origin)
+        if found is None:
+            # A thread, as aiohttp does: the lookup may read ~/.netrc for the proxy's login.
+            found = self._proxies[origin] = await asyncio.to_thread(_env_proxy, url)
+        return found
 
     async def shutdown(self) -> None:
         """Close the session and its connections (idempotent)."""
@@ -134,8 +161,11 @@ class AiohttpRequest(BaseRequest):
                 data.add_field(name, content, filename=filename, content_type=mimetype)
         else:
             data = fields
+        proxy, proxy_auth = await self._proxy(URL(url))
         try:
-            async with session.request(method, url, data=data, timeout=timeout) as response:
+            async with session.request(
+                method, url, data=data, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
             raise TimedOut from exc
