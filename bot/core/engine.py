@@ -12,9 +12,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import ColumnElement, Executable, Row, Select, and_, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -134,31 +143,30 @@ class Engine:
         self, session: AsyncSession, msg: Incoming, alias: str, now: datetime
     ) -> tuple[Contact, Person, State | None]:
         """The sender's contact, roles and conversation state: one round trip for someone known
-        (most updates); a new contact is created first and has neither roles nor state."""
+        (most updates); a new contact is added first, then read the same way."""
         rows = await self._known(session, _KNOWN_BY_ALIAS, alias)
-        if rows:
-            contact = rows[0].Contact
-            await contacts.mark_seen(session, contact, now=now)
-        else:
-            contact = await contacts.find_or_create(
+        if not rows:
+            await contacts.add(
                 session,
-                pseudonym_key=self.deps.keys.pseudonym,
+                alias=alias,
                 box=self.box,
                 channel=msg.channel,
-                platform_id=msg.sender_id,
                 address=msg.address,
                 locale=_locale_tag(msg.locale_hint),
                 now=now,
             )
-            # Normally nothing to find; but another instance may have created it a moment ago.
-            rows = await self._known(session, _KNOWN_BY_ID, contact.id)
-        first = rows[0] if rows else None
+            # Normally the row just added; but another instance may have created it a moment
+            # ago, roles and state included.
+            rows = await self._known(session, _KNOWN_BY_ALIAS, alias)
+        first = rows[0]
+        contact = first.Contact
+        await contacts.mark_seen(session, contact, now=now)
         person = Person(
             contact_id=contact.id,
             channel=contact.channel,
             locale=contact.locale,
             peer_ids=tuple(sorted(row.peer_id for row in rows if row.peer_id is not None)),
-            coordinator_id=first.coordinator_id if first is not None else None,
+            coordinator_id=first.coordinator_id,
         )
         state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
         return contact, person, state
@@ -217,12 +225,14 @@ class Engine:
 
 
 # The statements every update runs, built once: building one costs more CPU than SQLite
-# takes to run it.
+# takes to run it. Inserts name the table, not the mapped class: an ORM-enabled insert goes
+# through the ORM's bulk machinery, about 0.2 ms more per statement for nothing used here.
+_SEEN: Final = cast(Table, SeenUpdate.__table__)
 _FIRST_SIGHT: Final[Mapping[str, Executable]] = {
-    name: insert(SeenUpdate)
+    name: insert(_SEEN)
     .values(key=bindparam("key"), seen_at=bindparam("seen_at"))
     .on_conflict_do_nothing(index_elements=["key"])
-    .returning(SeenUpdate.key)
+    .returning(_SEEN.c.key)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -249,7 +259,6 @@ def _known_where(which: ColumnElement[bool]) -> Select[Any]:
 
 
 _KNOWN_BY_ALIAS: Final = _known_where(Contact.pseudonym == bindparam("which"))
-_KNOWN_BY_ID: Final = _known_where(Contact.id == bindparam("which"))
 
 
 def _locale_tag(hint: str | None) -> str | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,27 +35,44 @@ async def find_or_create(
     """
     now = now or utcnow()
     alias = pseudonym(pseudonym_key, channel.value, platform_id)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     by_alias = select(Contact).where(Contact.pseudonym == alias)
     contact = (await session.execute(by_alias)).scalar_one_or_none()
     if contact is None:
-        values = {
-            "pseudonym": alias,
-            "channel": channel,
-            "reply_address": box.seal(address),
-            "locale": locale,
-            "reachable": True,
-            "created_at": now,
-            "last_seen_on": today,
-        }
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(
-            insert(Contact).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
+        await add(
+            session, alias=alias, box=box, channel=channel, address=address, locale=locale, now=now
         )
         contact = (await session.execute(by_alias)).scalar_one()
     await mark_seen(session, contact, now=now)
     return contact
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    alias: str,
+    box: AddressBox,
+    channel: Channel,
+    address: str,
+    locale: str | None,
+    now: datetime,
+) -> None:
+    """Insert the contact with pseudonym ``alias`` unless it exists; read it back yourself
+    (another update or instance may have created it a moment ago: insert-or-ignore)."""
+    values = {
+        "pseudonym": alias,
+        "channel": channel,
+        "reply_address": box.seal(address),
+        "locale": locale,
+        "reachable": True,
+        "created_at": now,
+        "last_seen_on": now.replace(hour=0, minute=0, second=0, microsecond=0),
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # The table, not the mapped class: no ORM bulk-insert machinery for one plain row.
+    table = cast(Table, Contact.__table__)
+    await session.execute(
+        insert(table).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
+    )
 
 
 async def mark_seen(session: AsyncSession, contact: Contact, *, now: datetime) -> None:

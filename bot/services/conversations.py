@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Executable, Row, bindparam, delete, select
+from sqlalchemy import Executable, Row, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,10 +88,10 @@ def _upsert(insert: postgresql.Insert | sqlite.Insert) -> Executable:
 
 
 # Built once: save() runs on almost every update, and building the statement cost more CPU
-# than running it.
+# than running it. On the table, not the mapped class: no ORM bulk-insert machinery.
 _UPSERT: Final[Mapping[str, Executable]] = {
-    "postgresql": _upsert(postgresql.insert(ConversationState)),
-    "sqlite": _upsert(sqlite.insert(ConversationState)),
+    "postgresql": _upsert(postgresql.insert(cast(Table, ConversationState.__table__))),
+    "sqlite": _upsert(sqlite.insert(cast(Table, ConversationState.__table__))),
 }
 _DELETE: Final = delete(ConversationState).where(
     ConversationState.contact_id == bindparam("contact_id")
