@@ -17,6 +17,15 @@ Run ``python -m bench.updates``. One run measures:
 (c) **confirm→offer**: people on the "Send request" screen tap it at a steady rate while a peer
     is on shift at each demo peer outlet; a sample is the time from the tap being queued at the
     emulator to the offer being recorded in the peer's chat.
+(d) **replay**: (b)'s load against a bare PTB bot with no handler work that makes exactly the
+    Bot API calls hrbot made for one person in (b) (the same messages and buttons, and an
+    ``answerCallbackQuery`` for every tap), with PTB's own client and with hrbot's: the most any
+    PTB bot could do with (b)'s updates, so the table shows how much of full's cost is hrbot's.
+
+(a)+(b) and (a)+(d) run ``--rounds`` times (3 by default), the echo bot each time right before
+the bot it is compared with: this machine's speed drifts by 10-20 % within minutes, and a
+ratio of two runs far apart in time measured the drift. The summary gives the median ratio
+and every round's.
 
 Throughput is counted from the first update queued to the last reply recorded. ``cpu ms/u`` is
 the process's CPU time per update (bot, emulator and driver alike: they share one process and
@@ -49,6 +58,7 @@ import os
 import random
 import re
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -135,6 +145,7 @@ class Row:
     latencies_ms: Sequence[float] = ()
     dropped: int = 0
     note: str = ""
+    round: int = 0  # which load round (a, b and the replay run several; see --rounds)
 
 
 # --- fake people ---------------------------------------------------------------------------------
@@ -712,39 +723,50 @@ async def run_echo(args: argparse.Namespace) -> Row:
     )
 
 
-async def run_replay(args: argparse.Namespace, recording: Recording, http: str, echo: Row) -> Row:
+async def run_replay(args: argparse.Namespace, recording: Recording, http: str) -> list[Row]:
     """(b)'s load against :func:`replay_bot`: the same people, updates and Bot API calls as
-    hrbot, none of its work."""
-    async with TelegramEmulator(seed=3) as emu:
-        listeners = Listeners(emu)
-        async with replay_bot(emu, recording, HTTP_CLIENTS[http]):
-            script = functools.partial(supplies_script, emu, NEAR_MAIN_AND_HASTINGS)
-            out = await drive(emu, listeners, crowd_of(emu, "replay", args.updates, script))
-    rate = out.updates / out.seconds
-    return Row(
-        "replay",
-        "-",
-        http,
-        "off",
-        out.updates,
-        out.seconds,
-        rate,
-        cpu_seconds=out.cpu_seconds,
-        ratio=rate / echo.rate,
-        dropped=out.dropped,
-    )
+    hrbot, none of its work; each round right after an echo round, as for hrbot."""
+    rows: list[Row] = []
+    for number in range(1, args.rounds + 1):
+        echo = replace(await run_echo(args), round=number)
+        async with TelegramEmulator(seed=3) as emu:
+            listeners = Listeners(emu)
+            async with replay_bot(emu, recording, HTTP_CLIENTS[http]):
+                script = functools.partial(supplies_script, emu, NEAR_MAIN_AND_HASTINGS)
+                out = await drive(emu, listeners, crowd_of(emu, "replay", args.updates, script))
+        rate = out.updates / out.seconds
+        rows += [
+            echo,
+            Row(
+                "replay",
+                "-",
+                http,
+                "off",
+                out.updates,
+                out.seconds,
+                rate,
+                cpu_seconds=out.cpu_seconds,
+                ratio=rate / echo.rate,
+                dropped=out.dropped,
+                round=number,
+            ),
+        ]
+    return rows
 
 
 async def run_hrbot(
     backend: str,
     http: str,
     args: argparse.Namespace,
-    echo: Row,
     workdir: Path,
     recordings: list[Recording] | None = None,
 ) -> list[Row]:
-    """(b) then (c) on a fresh database of ``backend``; the messages the first person who
-    finished (b) got are appended to ``recordings``."""
+    """``args.rounds`` rounds of (a) then (b), then (c), on a fresh database of ``backend``;
+    the messages the first person who finished (b) got are appended to ``recordings``.
+
+    Each round runs the echo bot right before hrbot's load, so the ratio compares two runs
+    that saw the same machine (other work on it moves both; the summary takes the median).
+    """
     rows: list[Row] = []
     rng = random.Random(7)
     confirms = math.ceil(args.rate * args.seconds)
@@ -764,32 +786,37 @@ async def run_hrbot(
             await bot.start(overall_rate=0)
             peers = await bot.enrol_peers(code)
 
-            out = await drive(
-                emu,
-                listeners,
-                crowd_of(
+            for number in range(1, args.rounds + 1):
+                echo = replace(await run_echo(args), round=number)
+                out = await drive(
                     emu,
-                    "person",
-                    args.updates,
-                    lambda: supplies_script(emu, near_main_and_hastings(rng)),
-                ),
-            )
-            rate = out.updates / out.seconds
-            rows.append(
-                Row(
-                    "full",
-                    backend,
-                    http,
-                    "off",
-                    out.updates,
-                    out.seconds,
-                    rate,
-                    cpu_seconds=out.cpu_seconds,
-                    ratio=rate / echo.rate,
-                    dropped=out.dropped,
-                    note=f"{out.warned} flood warnings" if out.warned else "",
+                    listeners,
+                    crowd_of(
+                        emu,
+                        f"person{number}-",
+                        args.updates,
+                        lambda: supplies_script(emu, near_main_and_hastings(rng)),
+                    ),
                 )
-            )
+                rate = out.updates / out.seconds
+                rows += [
+                    echo,
+                    Row(
+                        "full",
+                        backend,
+                        http,
+                        "off",
+                        out.updates,
+                        out.seconds,
+                        rate,
+                        cpu_seconds=out.cpu_seconds,
+                        ratio=rate / echo.rate,
+                        dropped=out.dropped,
+                        note=f"{out.warned} flood warnings" if out.warned else "",
+                        round=number,
+                    ),
+                ]
+                print(f"{table(rows[-2:])}\n", flush=True)
             if not out.finished:
                 return rows  # nobody reached the confirm screen: nothing to confirm
             if recordings is not None:
@@ -860,7 +887,7 @@ def table(rows: Sequence[Row]) -> str:
         return f"{max(samples) if share is None else percentile(samples, share):.0f}"
 
     head = (
-        f"{'scenario':<14} {'backend':<10} {'http':<7} {'limiter':<7} {'updates':>7} "
+        f"{'scenario':<14} {'round':>5} {'backend':<10} {'http':<7} {'limiter':<7} {'updates':>7} "
         f"{'seconds':>7} {'updates/s':>9} {'vs echo':>7} {'cpu ms/u':>8} "
         f"{'p50 ms':>6} {'p95 ms':>6} {'p99 ms':>6} {'max ms':>6} {'dropped':>7}  note"
     )
@@ -870,7 +897,8 @@ def table(rows: Sequence[Row]) -> str:
         cpu = f"{1000 * row.cpu_seconds / row.updates:.2f}" if row.cpu_seconds else "-"
         lat = row.latencies_ms
         lines.append(
-            f"{row.scenario:<14} {row.backend:<10} {row.http:<7} {row.limiter:<7} "
+            f"{row.scenario:<14} {row.round or '-':>5} {row.backend:<10} {row.http:<7} "
+            f"{row.limiter:<7} "
             f"{row.updates:>7} {row.seconds:>7.2f} {row.rate:>9.1f} {ratio:>7} {cpu:>8} "
             f"{ms(lat, 0.5):>6} {ms(lat, 0.95):>6} {ms(lat, 0.99):>6} {ms(lat, None):>6} "
             f"{row.dropped:>7}  {row.note}".rstrip()
@@ -880,16 +908,26 @@ def table(rows: Sequence[Row]) -> str:
 
 def summary(rows: Sequence[Row]) -> list[str]:
     lines = []
+    ratios: dict[tuple[str, str, str], list[float]] = {}
+    for row in rows:
+        if row.scenario in ("full", "replay") and row.ratio is not None:
+            ratios.setdefault((row.scenario, row.backend, row.http), []).append(row.ratio)
+    for (scenario, backend, http), found in ratios.items():
+        each = ", ".join(f"{r:.2f}" for r in found)
+        median = statistics.median(found)
+        if scenario == "full":
+            lines.append(
+                f"full/echo ({backend}, http {http}): median {median:.2f} of {len(found)} "
+                f"rounds ({each})  (target ≥ 0.60)"
+            )
+        else:
+            lines.append(
+                f"replay/echo (http {http}): median {median:.2f} of {len(found)} rounds ({each})"
+                "  (a bare PTB bot making hrbot's Bot API calls for (b), no handler work)"
+            )
     for row in rows:
         where = f"{row.backend}, http {row.http}"
-        if row.scenario == "full" and row.ratio is not None:
-            lines.append(f"full/echo ({where}): {row.ratio:.2f}  (target ≥ 0.60)")
-        elif row.scenario == "replay" and row.ratio is not None:
-            lines.append(
-                f"replay/echo (http {row.http}): {row.ratio:.2f}  (the most a PTB bot can do "
-                "with (b)'s updates and replies)"
-            )
-        elif row.scenario == "confirm→offer" and row.latencies_ms:
+        if row.scenario == "confirm→offer" and row.latencies_ms:
             lines.append(
                 f"confirm→offer p99 ({where}, limiter {row.limiter}): "
                 f"{percentile(row.latencies_ms, 0.99):.0f} ms at {row.rate:.1f} confirms/s  "
@@ -916,6 +954,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "python-telegram-bot echo bot (see the module docstring).",
     )
     parser.add_argument("--updates", type=int, default=2000, help="updates per load run (a, b)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="load rounds per bot, each right after an echo round; the summary gives the "
+        "median full/echo ratio",
+    )
     parser.add_argument("--rate", type=float, default=20.0, help="confirms per second (c)")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each (c) run")
     parser.add_argument(
@@ -951,8 +996,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.backends = ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
     if "postgresql" in args.backends and not os.environ.get(POSTGRES_ENV):
         parser.error(f"postgresql needs {POSTGRES_ENV}: an asyncpg URL that may create databases")
-    if min(args.updates, args.per_person) < 1 or min(args.rate, args.seconds) <= 0:
-        parser.error("--updates, --rate, --seconds and --per-person must be positive")
+    if min(args.updates, args.per_person, args.rounds) < 1 or min(args.rate, args.seconds) <= 0:
+        parser.error("--updates, --rounds, --rate, --seconds and --per-person must be positive")
     return args
 
 
@@ -965,18 +1010,16 @@ async def run(args: argparse.Namespace) -> list[Row]:
     started = time.perf_counter()
     # Other work on the machine moves every figure here: say how busy it was.
     print(f"before: {_load()}", flush=True)
-    rows = [await run_echo(args)]
-    print(table(rows), flush=True)
+    rows: list[Row] = []
     recordings: list[Recording] = []
     for backend in args.backends:
         for http in args.http:
             with tempfile.TemporaryDirectory(prefix="hrbot-bench-") as tmp:
-                rows += await run_hrbot(backend, http, args, rows[0], Path(tmp), recordings)
-            print(f"\n{table(rows)}", flush=True)
+                rows += await run_hrbot(backend, http, args, Path(tmp), recordings)
     if recordings and args.replay:
         for http in ("httpx", "aiohttp"):
-            rows.append(await run_replay(args, recordings[0], http, rows[0]))
-        print(f"\n{table(rows)}", flush=True)
+            rows += await run_replay(args, recordings[0], http)
+    print(f"\n{table(rows)}", flush=True)
     print("", *summary(rows), sep="\n")
     print(f"after: {_load()}; whole run {time.perf_counter() - started:.0f} s")
     return rows
