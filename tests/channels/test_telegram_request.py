@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import NetworkError
 from yarl import URL
 
-from bot.channels.telegram import TelegramChannel
 from bot.channels import telegram_request
+from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_request import AiohttpRequest
 from bot.emulator import TelegramEmulator
 from tests.channels.test_telegram import build_routes

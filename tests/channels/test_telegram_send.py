@@ -9,6 +9,7 @@ plain retry, ``Forbidden`` is unreachable, a 400 is failed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -114,6 +115,10 @@ async def test_no_connection_at_all_is_a_plain_retry(
     emu: TelegramEmulator, channel: TelegramChannel, ana: FakeUser
 ) -> None:
     await emu.stop()  # nothing listens any more: the request cannot have been sent
+    # Let the client see its kept-alive connections close, as it would long before a send
+    # when a server has gone away. (A request written to a connection that closes under it
+    # is "maybe delivered": nothing tells a stale socket from a server that died mid-call.)
+    await asyncio.sleep(0.2)
     assert await _send(channel, ana) == SendResult(SendStatus.RETRY)
 
 
