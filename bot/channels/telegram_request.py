@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Final
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
@@ -34,6 +35,7 @@ from yarl import URL
 DEFAULT_POOL_SIZE: Final = 256
 
 
+_FORM: Final = {"Content-Type": "application/x-www-form-urlencoded"}
 _Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
 
 
@@ -154,17 +156,27 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
 
-        data: aiohttp.FormData | dict[str, str]
+        data: aiohttp.FormData | bytes
+        headers = None
         if files:
             data = aiohttp.FormData(fields, quote_fields=False)
             for name, (filename, content, mimetype) in files.items():
                 data.add_field(name, content, filename=filename, content_type=mimetype)
         else:
-            data = fields
+            # What aiohttp sends for a dict, encoded here: its FormData would build (and
+            # drop) a multipart writer on every call.
+            data = urlencode(fields).encode()
+            headers = _FORM
         proxy, proxy_auth = await self._proxy(URL(url))
         try:
             async with session.request(
-                method, url, data=data, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
