@@ -73,6 +73,7 @@ from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyKeyboardMark
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseHandler,
     ContextTypes,
     MessageHandler,
     TypeHandler,
@@ -450,17 +451,21 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @contextlib.asynccontextmanager
-async def echo_bot(emu: TelegramEmulator) -> AsyncIterator[None]:
-    """A bare PTB echo bot polling ``emu``."""
+async def bare_bot(
+    emu: TelegramEmulator,
+    handler: BaseHandler[Update, Any, Any],
+    request: Callable[[], BaseRequest] | None = None,
+) -> AsyncIterator[None]:
+    """A bare PTB ``Application`` with one ``handler``, polling ``emu`` with PTB's defaults
+    (one update at a time, no rate limiter); ``request`` is the HTTP client (None: PTB's own).
+    """
+    builder = ApplicationBuilder().token(emu.token).base_url(emu.base_url)
+    if request is not None:
+        builder = builder.request(request()).get_updates_request(request())
     app: Application[Any, Any, Any, Any, Any, Any] = (
-        ApplicationBuilder()
-        .token(emu.token)
-        .base_url(emu.base_url)
-        .concurrent_updates(False)
-        .job_queue(None)
-        .build()
+        builder.concurrent_updates(False).job_queue(None).build()
     )
-    app.add_handler(MessageHandler(filters.TEXT, _echo))
+    app.add_handler(handler)
     async with app:
         await app.start()
         try:
@@ -529,34 +534,6 @@ def replay_handler(recording: Recording) -> Callable[[Update, Any], Any]:
         await context.bot.send_message(chat_id=chat.id, **messages[index % len(messages)])
 
     return replay
-
-
-@contextlib.asynccontextmanager
-async def replay_bot(
-    emu: TelegramEmulator, recording: Recording, request: Callable[[], BaseRequest] | None
-) -> AsyncIterator[None]:
-    """A bare PTB bot like :func:`echo_bot` (one update at a time, no rate limiter) replaying
-    ``recording``; ``request`` is the HTTP client (None: PTB's own)."""
-    builder = ApplicationBuilder().token(emu.token).base_url(emu.base_url)
-    if request is not None:
-        builder = builder.request(request()).get_updates_request(request())
-    app: Application[Any, Any, Any, Any, Any, Any] = (
-        builder.concurrent_updates(False).job_queue(None).build()
-    )
-    app.add_handler(TypeHandler(Update, replay_handler(recording)))
-    async with app:
-        await app.start()
-        try:
-            assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=int(POLL_TIMEOUT), allowed_updates=ALLOWED_UPDATES
-            )
-            try:
-                yield
-            finally:
-                await app.updater.stop()
-        finally:
-            await app.stop()
 
 
 @contextlib.asynccontextmanager
@@ -707,7 +684,7 @@ class Hrbot:
 async def run_echo(args: argparse.Namespace) -> Row:
     async with TelegramEmulator(seed=1) as emu:
         listeners = Listeners(emu)
-        async with echo_bot(emu):
+        async with bare_bot(emu, MessageHandler(filters.TEXT, _echo)):
             script = functools.partial(echo_script, emu, args.per_person)
             out = await drive(emu, listeners, crowd_of(emu, "echo", args.updates, script))
     return Row(
@@ -724,14 +701,16 @@ async def run_echo(args: argparse.Namespace) -> Row:
 
 
 async def run_replay(args: argparse.Namespace, recording: Recording, http: str) -> list[Row]:
-    """(b)'s load against :func:`replay_bot`: the same people, updates and Bot API calls as
-    hrbot, none of its work; each round right after an echo round, as for hrbot."""
+    """(b)'s load against a bare bot with :func:`replay_handler`: the same people, updates and
+    Bot API calls as hrbot, none of its work; each round right after an echo round, as for
+    hrbot."""
     rows: list[Row] = []
     for number in range(1, args.rounds + 1):
         echo = replace(await run_echo(args), round=number)
         async with TelegramEmulator(seed=3) as emu:
             listeners = Listeners(emu)
-            async with replay_bot(emu, recording, HTTP_CLIENTS[http]):
+            replay = TypeHandler(Update, replay_handler(recording))
+            async with bare_bot(emu, replay, HTTP_CLIENTS[http]):
                 script = functools.partial(supplies_script, emu, NEAR_MAIN_AND_HASTINGS)
                 out = await drive(emu, listeners, crowd_of(emu, "replay", args.updates, script))
         rate = out.updates / out.seconds
