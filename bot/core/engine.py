@@ -15,10 +15,8 @@ from datetime import datetime
 from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import (
-    ColumnElement,
     Executable,
     Row,
-    Select,
     Table,
     and_,
     bindparam,
@@ -144,7 +142,7 @@ class Engine:
     ) -> tuple[Contact, Person, State | None]:
         """The sender's contact, roles and conversation state: one round trip for someone known
         (most updates); a new contact is added first, then read the same way."""
-        rows = await self._known(session, _KNOWN_BY_ALIAS, alias)
+        rows = await self._known(session, alias)
         if not rows:
             await contacts.add(
                 session,
@@ -157,7 +155,7 @@ class Engine:
             )
             # Normally the row just added; but another instance may have created it a moment
             # ago, roles and state included.
-            rows = await self._known(session, _KNOWN_BY_ALIAS, alias)
+            rows = await self._known(session, alias)
         first = rows[0]
         contact = first.Contact
         await contacts.mark_seen(session, contact, now=now)
@@ -171,10 +169,8 @@ class Engine:
         state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
         return contact, person, state
 
-    async def _known(
-        self, session: AsyncSession, statement: Select[Any], which: object
-    ) -> Sequence[Row[Any]]:
-        rows: Sequence[Row[Any]] = (await session.execute(statement, {"which": which})).all()
+    async def _known(self, session: AsyncSession, alias: str) -> Sequence[Row[Any]]:
+        rows: Sequence[Row[Any]] = (await session.execute(_KNOWN, {"alias": alias})).all()
         return rows
 
     def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:
@@ -237,28 +233,22 @@ _FIRST_SIGHT: Final[Mapping[str, Executable]] = {
 }
 
 
-def _known_where(which: ColumnElement[bool]) -> Select[Any]:
-    """One row per active peer role (or one with no peer), each with the contact, its
-    coordinator id and its conversation state."""
-    coordinator = (
-        select(Coordinator.id).where(Coordinator.contact_id == Contact.id).scalar_subquery()
+# One row per active peer role (or one with no peer), each with the contact, its coordinator
+# id and its conversation state.
+_KNOWN: Final = (
+    select(
+        Contact,
+        PeerWorker.id.label("peer_id"),
+        select(Coordinator.id)
+        .where(Coordinator.contact_id == Contact.id)
+        .scalar_subquery()
+        .label("coordinator_id"),
+        *conversations.COLUMNS,
     )
-    return (
-        select(
-            Contact,
-            PeerWorker.id.label("peer_id"),
-            coordinator.label("coordinator_id"),
-            *conversations.COLUMNS,
-        )
-        .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
-        .outerjoin(
-            PeerWorker, and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True))
-        )
-        .where(which)
-    )
-
-
-_KNOWN_BY_ALIAS: Final = _known_where(Contact.pseudonym == bindparam("which"))
+    .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
+    .outerjoin(PeerWorker, and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True)))
+    .where(Contact.pseudonym == bindparam("alias"))
+)
 
 
 def _locale_tag(hint: str | None) -> str | None:

@@ -65,7 +65,7 @@ async def add(
         "locale": locale,
         "reachable": True,
         "created_at": now,
-        "last_seen_on": now.replace(hour=0, minute=0, second=0, microsecond=0),
+        "last_seen_on": _day(now),
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # The table, not the mapped class: no ORM bulk-insert machinery for one plain row.
@@ -80,7 +80,7 @@ async def mark_seen(session: AsyncSession, contact: Contact, *, now: datetime) -
 
     Writes only on the first message of a day, or after the contact was unreachable.
     """
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = _day(now)
     if contact.last_seen_on != today or not contact.reachable:
         # Writing to someone who wrote to us proves they can be reached again.
         await session.execute(
@@ -117,3 +117,8 @@ async def set_locale(session: AsyncSession, *, contact_id: int, locale: str) -> 
         update(Contact).where(Contact.id == contact_id).values(locale=locale).returning(Contact.id)
     )
     return changed is not None
+
+
+def _day(now: datetime) -> datetime:
+    """The start of ``now``'s day: when a contact last wrote is kept to the day, never a time."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
