@@ -119,3 +119,13 @@ async def draft_of(ctx: Context, arg: object) -> AlertView | None:
         return None
     view = await alerts.get(ctx.session, alert_id=alert_id)
     return view if view is not None and view.status is AlertStatus.DRAFT else None
+
+
+async def own_draft(ctx: Context) -> AlertView | None:
+    """This conversation's draft; when it is gone (sent, cancelled), the conversation ends
+    and the person hears that the buttons expired."""
+    draft = await draft_of(ctx, data(ctx).get("alert"))
+    if draft is None:
+        ctx.end()
+        ui.expired(ctx)
+    return draft

@@ -33,6 +33,7 @@ from handlers.broadcast_common import (
     field_prompt,
     fields,
     kind_label,
+    own_draft,
     parse_reference,
 )
 
@@ -287,11 +288,8 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
     elif step == Step.FU_NOTE:
         await _on_note(ctx, typed)
     elif step == Step.FU_PREVIEW:
-        draft = await draft_of(ctx, data(ctx).get("alert"))
-        if draft is None:
-            ctx.end()
-            ui.expired(ctx)
-        else:
+        draft = await own_draft(ctx)
+        if draft is not None:
             await _preview(ctx, draft, ctx.tr("Please choose one of the buttons."))
     else:
         return False

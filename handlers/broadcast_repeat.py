@@ -19,7 +19,7 @@ from bot.core.words import Translator
 from bot.services import alerts
 from bot.services.alerts import AlertError, AlertView, Recurrence
 from handlers import ui
-from handlers.broadcast_common import FLOW, WHEN_FORMAT, Step, ask, button, data, draft_of
+from handlers.broadcast_common import FLOW, WHEN_FORMAT, Step, ask, button, data, own_draft
 
 _DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # 18:00, 9:30, 18.00 or 18h00; anything longer is not a time.
@@ -95,10 +95,8 @@ async def on_option(ctx: Context, step: str, action: str, arg: str) -> bool:
     """A press while choosing days; False when it is not one of ours."""
     if step != Step.DAYS or action not in ("day", "daily", "days"):
         return False
-    draft = await draft_of(ctx, data(ctx).get("alert"))
+    draft = await own_draft(ctx)
     if draft is None:
-        ctx.end()
-        ui.expired(ctx)
         return True
     day = ui.as_int(arg)
     if action == "day" and day is not None and day < 7:
@@ -137,10 +135,8 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
     """Typed text while repeating; False when the step is not ours."""
     if step not in (Step.DAYS, Step.TIME):
         return False
-    draft = await draft_of(ctx, data(ctx).get("alert"))
+    draft = await own_draft(ctx)
     if draft is None:
-        ctx.end()
-        ui.expired(ctx)
         return True
     if step == Step.DAYS:
         ask_days(ctx, ctx.tr("Please choose one of the buttons."))

@@ -293,6 +293,8 @@ async def test_update_and_all_clear_reach_exactly_the_parents_audience(
     assert last.text.startswith("Preview of A2 for A1: this is exactly what people will get.")
     assert "🔁 Update to an earlier notice" in last.text
     assert last.text.endswith("It goes to the 2 people who got A1.")
+    [typed] = await chat.say("coco", "send it")  # typing on the preview shows it again
+    assert typed.text.startswith("Please choose one of the buttons.\n\nPreview of A2 for A1")
     [sent] = await chat.tap("coco", "Send now")
     assert sent.text.startswith("Sending A2 to 2 people.")
     await run_alert_due(world.engine, budget=2.0)
