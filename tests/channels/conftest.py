@@ -24,14 +24,14 @@ def bot(sessions: async_sessionmaker[AsyncSession]) -> Engine:
 
 
 @pytest.fixture
-async def telegram(bot: Engine) -> AsyncIterator[TelegramEmulator]:
-    """The Telegram emulator with the real channel polling it."""
-    emulator = TelegramEmulator(seed=11)
-    await emulator.start()
-    channel = TelegramChannel(bot, token=emulator.token, base_url=emulator.base_url, poll_timeout=2)
-    await channel.start()
-    try:
+async def emu() -> AsyncIterator[TelegramEmulator]:
+    """A running Telegram emulator, nothing polling it yet."""
+    async with TelegramEmulator(seed=11) as emulator:
         yield emulator
-    finally:
-        await channel.stop()
-        await emulator.stop()
+
+
+@pytest.fixture
+async def telegram(bot: Engine, emu: TelegramEmulator) -> AsyncIterator[TelegramEmulator]:
+    """The Telegram emulator with the real channel polling it."""
+    async with TelegramChannel(bot, token=emu.token, base_url=emu.base_url, poll_timeout=2):
+        yield emu

@@ -97,16 +97,6 @@ def build_routes(seen: list[Incoming]) -> Routes:
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[TelegramEmulator]:
-    emulator = TelegramEmulator(seed=7)
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-@pytest.fixture
 def seen() -> list[Incoming]:
     return []
 

@@ -35,16 +35,6 @@ def request_class(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[TelegramEmulator]:
-    emulator = TelegramEmulator(seed=11)
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-@pytest.fixture
 async def channel(
     emu: TelegramEmulator, sessions: async_sessionmaker[AsyncSession], request_class: str
 ) -> AsyncIterator[TelegramChannel]:
