@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import math
 import os
@@ -299,6 +300,42 @@ async def test_location_question_and_answers(emu: TelegramEmulator, seen: list[I
     assert answer.keyboard_kind == "remove"  # the stale keyboard is taken down
     [later] = await ana.say("Skip")
     assert later.text == "you said: Skip"  # mapping gone once the keyboard is gone
+
+
+@pytest.mark.usefixtures("bot")
+async def test_messages_go_out_as_the_bot_api_expects(emu: TelegramEmulator) -> None:
+    """The channel writes sendMessage's fields itself (not through PTB's objects): check the
+    wire form of each kind of reply."""
+    ana = emu.user("ana")
+    await ana.say("see https://example.org")
+    await ana.command("choose")
+    await ana.command("where")
+    await ana.say("typed instead")
+    sends = [c.params for c in emu.calls if c.method == "sendMessage"]
+    assert len(sends) == 4
+    assert all(p["parse_mode"] == "HTML" for p in sends)
+    # Telegram would otherwise fetch a link in a reply to draw its preview.
+    assert all(json.loads(p["link_preview_options"]) == {"is_disabled": True} for p in sends)
+    plain, choice, question, typed = (
+        json.loads(p["reply_markup"]) if "reply_markup" in p else None for p in sends
+    )
+    assert plain is None
+    assert choice == {
+        "inline_keyboard": [
+            [
+                {"text": "Yes", "callback_data": "pick:yes"},
+                {"text": "No", "callback_data": "pick:no"},
+            ],
+            [{"text": "Maybe", "callback_data": "pick:?"}],
+        ]
+    }
+    assert question == {
+        "keyboard": [[{"text": LOCATION_LABEL, "request_location": True}], [{"text": "Skip"}]],
+        "one_time_keyboard": True,
+        "resize_keyboard": True,
+    }
+    assert typed == {"remove_keyboard": True}
+    assert bad_requests(emu) == []
 
 
 @pytest.mark.usefixtures("bot")
