@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import math
 import os
@@ -69,7 +68,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import make_url, select, text
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -82,7 +81,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.app import Runtime, build_runtime, prepare_database
-from bot.channels.telegram import ALLOWED_UPDATES, DEFAULT_MAX_RATE, TelegramChannel
+from bot.channels.telegram import (
+    ALLOWED_UPDATES,
+    DEFAULT_MAX_RATE,
+    TelegramChannel,
+    post_message,
+)
 from bot.channels.telegram_request import AiohttpRequest
 from bot.content import load_outlets
 from bot.db.engine import make_engine
@@ -498,27 +502,14 @@ class Recording:
         return cls(tuple(sent))
 
 
-def _markup(raw: str | None) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
-    if raw is None:
-        return None
-    data = json.loads(raw)
-    if "inline_keyboard" in data:
-        return InlineKeyboardMarkup.de_json(data, None)
-    return ReplyKeyboardMarkup.de_json(data, None)
-
-
 def replay_handler(recording: Recording) -> Callable[[Update, Any], Any]:
     """A handler with no logic and no database that makes exactly hrbot's Bot API calls for (b):
-    the person's next recorded message (with its buttons) for every update, and an
+    the person's next recorded message (with its buttons) for every update, sent the way
+    hrbot's channel sends (:func:`bot.channels.telegram.post_message`), and an
     ``answerCallbackQuery`` first for a button press. Its rate is the most any bot on PTB can
     do with (b)'s updates on this emulator."""
     messages = [
-        {
-            "text": params["text"],
-            "parse_mode": params.get("parse_mode"),
-            "reply_markup": _markup(params.get("reply_markup")),
-            "link_preview_options": LinkPreviewOptions(is_disabled=True),
-        }
+        {key: value for key, value in params.items() if key != "chat_id"}
         for params in recording.messages
     ]
     step: dict[int, int] = {}
@@ -531,7 +522,8 @@ def replay_handler(recording: Recording) -> Callable[[Update, Any], Any]:
         step[chat.id] = index + 1
         if update.callback_query is not None:
             await update.callback_query.answer()
-        await context.bot.send_message(chat_id=chat.id, **messages[index % len(messages)])
+        message = messages[index % len(messages)]
+        await post_message(context.bot, {"chat_id": chat.id, **message})
 
     return replay
 
