@@ -22,10 +22,11 @@ Run ``python -m bench.updates``. One run measures:
     ``answerCallbackQuery`` for every tap), with PTB's own client and with hrbot's: the most any
     PTB bot could do with (b)'s updates, so the table shows how much of full's cost is hrbot's.
 
-(a)+(b) and (a)+(d) run ``--rounds`` times (3 by default), the echo bot each time right before
+(a)+(b) and (a)+(d) run ``--rounds`` times (5 by default), the echo bot each time right before
 the bot it is compared with: this machine's speed drifts by 10-20 % within minutes, and a
 ratio of two runs far apart in time measured the drift. The summary gives the median ratio
-and every round's.
+and every round's. Single rounds of one run have differed by up to 0.2 (0.57-0.76): with 3
+rounds, one slow stretch of the machine could move the median by 0.1.
 
 Throughput is counted from the first update queued to the last reply recorded. ``cpu ms/u`` is
 the process's CPU time per update (bot, emulator and driver alike: they share one process and
@@ -928,7 +929,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
+        default=5,
         help="load rounds per bot, each right after an echo round; the summary gives the "
         "median full/echo ratio",
     )
