@@ -80,9 +80,12 @@ class BotService:
         # One fan-out per process keeps its pacing across ticks.
         self._fanout = Fanout(engine, fanout)
         self._started: list[ChannelService] = []
+        self._ticking: asyncio.Task[object] | None = None  # the clock's tick in progress
+        self._stopping = False
 
     async def start(self) -> None:
         """Start every channel, catch up on due work missed while down, start the clock."""
+        self._stopping = False
         for channel in self.channels:
             await channel.start()
             self._started.append(channel)
@@ -93,7 +96,7 @@ class BotService:
         scheduler = AsyncIOScheduler(timezone="UTC")
         # One tick at a time; a late tick is merged, not queued: the rows say what is due.
         scheduler.add_job(
-            self.tick,
+            self._clock_tick,
             "interval",
             seconds=self.tick_seconds,
             max_instances=1,
@@ -116,11 +119,31 @@ class BotService:
         except Exception:
             log.exception("alert work failed; will retry at the next tick")
 
+    async def _clock_tick(self) -> None:
+        """The clock's job: :meth:`tick`, which :meth:`stop` may cut short."""
+        self._ticking = asyncio.current_task()
+        try:
+            await self.tick()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cut short by stop(): not a failure for the scheduler to log with a traceback.
+            # Open transactions rolled back; sends in flight finished and were recorded (the
+            # outbox waits for them); whatever is left is still due at the next start.
+            log.info("due work cut short by stop; the rest is done after the next start")
+        finally:
+            self._ticking = None
+
     async def stop(self) -> None:
-        """Stop the clock, then the channels (newest first)."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        """Stop the clock, cutting a tick in progress short, then the channels (newest
+        first) once that tick has wound down: its last sends still need them."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            self._stopping = True
+            ticking = self._ticking
+            scheduler.shutdown(wait=False)  # cancels the tick in progress
+            if ticking is not None:
+                await asyncio.wait([ticking])
         while self._started:
             channel = self._started.pop()
             try:
