@@ -43,7 +43,7 @@ def build_runtime(settings: Settings) -> Runtime:
     content = load_content(settings.content_dir)
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     return Runtime(
         settings=settings,
         keys=keys,

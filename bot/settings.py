@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.db.engine import POSTGRES_POOL_SIZE
 from bot.privacy.keys import generate_secret
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and key live.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default an SQLite file in data_dir."
+    )
+    database_pool_size: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=POSTGRES_POOL_SIZE,
+        description="PostgreSQL connections this process keeps open and uses at most.",
     )
     content_dir: Path = Field(default=_REPO_CONTENT)
     secret_key: SecretStr | None = Field(

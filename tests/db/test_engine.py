@@ -1,18 +1,23 @@
-"""The session factory: on SQLite, many concurrent write transactions all succeed (a few are
-let in at a time); elsewhere it is SQLAlchemy's own."""
+"""The engine and session factory: on SQLite, many concurrent write transactions all succeed
+(a few are let in at a time); on PostgreSQL the connection pool is fixed."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from pydantic import SecretStr
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 import bot.db.engine as db_engine
-from bot.db.engine import SqliteSessions, make_sessionmaker
+from bot.app import build_runtime
+from bot.db.engine import SqliteSessions, make_engine, make_sessionmaker
 from bot.db.models import SeenUpdate
+from bot.settings import Settings
 
 
 async def test_many_concurrent_writers_all_commit(engine: AsyncEngine) -> None:
@@ -58,3 +63,46 @@ async def test_nested_begin_in_the_same_task_does_not_wait_for_itself(
                 return int((await session.execute(text("SELECT 3"))).scalar_one())
 
         assert await asyncio.create_task(other()) == 3
+
+
+async def test_postgres_pool_is_fixed_under_bursts(db_url: str) -> None:
+    """Bursts of more transactions than the pool holds open no extra connections: they wait
+    for one. (SQLAlchemy's default opened up to 10 more and closed them again after each
+    burst, a new server process each time.)"""
+    engine = make_engine(db_url, pool_size=3)
+    if engine.dialect.name != "postgresql":
+        await engine.dispose()
+        pytest.skip("the pool size is PostgreSQL's; SQLite writes take turns")
+    opened = 0
+
+    def count(*_args: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine, "connect", count)
+    sessions = make_sessionmaker(engine)
+
+    async def transaction() -> None:
+        async with sessions.begin() as session:
+            await session.execute(text("SELECT pg_sleep(0.01)"))
+
+    try:
+        for _burst in range(3):
+            await asyncio.gather(*(transaction() for _ in range(12)))
+        assert opened == 3
+        assert engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+def test_pool_size_setting_reaches_the_engine(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key=SecretStr("s" * 48),
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        database_pool_size=4,
+    )
+    runtime = build_runtime(settings)  # nothing connects until first use
+    pool = runtime.engine.pool
+    assert isinstance(pool, QueuePool)
+    assert (pool.size(), pool.overflow()) == (4, -4)  # -size: no extra connections
