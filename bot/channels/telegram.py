@@ -152,7 +152,7 @@ class TelegramChannel:
         self.concurrency = concurrency
         self._processor: ChatOrderedProcessor | None = None
         # Makes PTB's two HTTP clients (getUpdates, everything else); None: PTB's own (httpx).
-        # The default, AiohttpRequest, cost 27-57 % less CPU per update (bench/updates.py runs).
+        # The default, AiohttpRequest, cost 42-61 % less CPU per update (bench/updates.py runs).
         self.request_class = request
         self._secret = (webhook.secret or secrets.token_urlsafe(32)) if webhook else None
         self._app: TelegramApp | None = None
