@@ -335,8 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         default=1000,
         # p99 of 400 is the 4th slowest query, so the few that must widen their box (about
-        # 0.7 %, two round trips, ~1.2 ms on PostgreSQL at 100k) decided it alone. 1000 cost
-        # about half a second more per size.
+        # 0.7 %, two round trips, ~1.2 ms on PostgreSQL at 100k) decided it alone. 1000 made
+        # the whole run 84 -> 92 s, mostly the extra scans at 1k outlets.
         help="timed queries per size",
     )
     parser.add_argument(

@@ -81,11 +81,9 @@ class BotService:
         self._fanout = Fanout(engine, fanout)
         self._started: list[ChannelService] = []
         self._ticking: asyncio.Task[object] | None = None  # the clock's tick in progress
-        self._stopping = False
 
     async def start(self) -> None:
         """Start every channel, catch up on due work missed while down, start the clock."""
-        self._stopping = False
         for channel in self.channels:
             await channel.start()
             self._started.append(channel)
@@ -125,7 +123,7 @@ class BotService:
         try:
             await self.tick()
         except asyncio.CancelledError:
-            if not self._stopping:
+            if self._scheduler is not None:  # stop() lets go of the clock before cancelling
                 raise
             # Cut short by stop(): not a failure for the scheduler to log with a traceback.
             # Open transactions rolled back; sends in flight finished and were recorded (the
@@ -139,7 +137,6 @@ class BotService:
         first) once that tick has wound down: its last sends still need them."""
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
-            self._stopping = True
             ticking = self._ticking
             scheduler.shutdown(wait=False)  # cancels the tick in progress
             if ticking is not None:

@@ -55,12 +55,14 @@ async def test_stop_cuts_a_tick_short_cleanly(
 
     monkeypatch.setattr("handlers.due.run_due", stuck_due_work)
     caplog.set_level(logging.INFO)
-    await asyncio.wait_for(inside.wait(), 5)
-    await asyncio.wait_for(service.stop(), 5)
+    try:
+        await asyncio.wait_for(inside.wait(), 5)
+        await asyncio.wait_for(service.stop(), 5)
+    finally:
+        await service.stop()  # a failed wait above must not leave the clock running
 
     assert wound_down.is_set()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert "due work cut short by stop" in caplog.text
     async with sessions() as session:
         assert await session.get(SeenUpdate, "tick-in-progress") is None
-    await service.stop()  # again: nothing left to stop

@@ -39,7 +39,7 @@ def make_engine(
     On PostgreSQL the pool is fixed: ``pool_size`` connections, opened as needed and kept;
     more transactions at once wait for one. SQLAlchemy's default (5 kept, up to 10 more
     opened and closed again as load comes and goes) made a busy bot open a connection for
-    about 1 update in 70: a TCP and authentication handshake here, a new server process
+    1 update in 30 to 70: a TCP and authentication handshake here, a new server process
     there, each time (bench/updates.py's load on PostgreSQL: 2.8 → 2.3 ms of CPU per
     update). ``pool_size`` is not used on SQLite, whose write transactions take turns.
     """

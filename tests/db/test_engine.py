@@ -97,7 +97,7 @@ async def test_postgres_pool_is_fixed_under_bursts(db_url: str) -> None:
         await engine.dispose()
 
 
-def test_pool_size_setting_reaches_the_engine(tmp_path: Path) -> None:
+async def test_pool_size_setting_reaches_the_engine(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path,
         secret_key=SecretStr("s" * 48),
@@ -105,6 +105,9 @@ def test_pool_size_setting_reaches_the_engine(tmp_path: Path) -> None:
         database_pool_size=4,
     )
     runtime = build_runtime(settings)  # nothing connects until first use
-    pool = runtime.engine.pool
-    assert isinstance(pool, QueuePool)
-    assert (pool.size(), pool.overflow()) == (4, -4)  # -size: no extra connections
+    try:
+        pool = runtime.engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool.overflow()) == (4, -4)  # -size: no extra connections
+    finally:
+        await runtime.close()
