@@ -214,7 +214,11 @@ def make_bot_engine(db: AsyncEngine, *, languages: bool = False) -> Engine:
     words = Words.from_content(CONTENT_DIR) if languages else Words()
     deps = Deps(content=load_content(CONTENT_DIR), keys=KEYS, words=words, config=Config())
     return Engine(
-        sessions=make_sessionmaker(db), deps=deps, box=AddressBox(KEYS.address), routes=ROUTES
+        sessions=make_sessionmaker(db),
+        deps=deps,
+        box=AddressBox(KEYS.address),
+        routes=ROUTES,
+        clock=utcnow,
     )
 
 

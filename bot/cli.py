@@ -11,6 +11,7 @@ import typer
 
 from bot.app import Runtime, SchemaError, build_runtime, prepare_database
 from bot.content import ContentError, load_outlets
+from bot.db.base import utcnow
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.domain import Role
 from bot.logs import configure_logging
@@ -90,7 +91,7 @@ def run() -> None:
         from handlers.routes import build_routes
 
         settings = runtime.settings
-        engine = build_engine(runtime, build_routes())
+        engine = build_engine(runtime, build_routes(), clock=utcnow)
         channels: list[ChannelService] = []
         if settings.telegram_token is not None:
             channels.append(TelegramChannel.from_settings(engine, settings))
@@ -169,7 +170,9 @@ def outlets_import(
         content = runtime.content
         specs = load_outlets(file, content.catalogue, content.gazetteer)
         async with runtime.sessions.begin() as session:
-            result = await import_outlets(session, specs=specs, catalogue=content.catalogue)
+            result = await import_outlets(
+                session, specs=specs, catalogue=content.catalogue, now=utcnow()
+            )
         typer.echo(
             f"imported {len(specs)} outlets: {result.created} created, "
             f"{result.updated} updated, {result.unchanged} unchanged"
@@ -211,7 +214,7 @@ def invite_coordinator() -> None:
         ttl = runtime.settings.invite_ttl
         async with runtime.sessions.begin() as session:
             code = await invites.create(
-                session, codes_key=runtime.keys.codes, role=Role.COORDINATOR, ttl=ttl
+                session, codes_key=runtime.keys.codes, role=Role.COORDINATOR, ttl=ttl, now=utcnow()
             )
         hours = int(ttl.total_seconds() // 3600)
         typer.echo(code)

@@ -20,7 +20,6 @@ from bot.core.context import Config, Deps
 from bot.core.engine import Clock, Engine
 from bot.core.routes import Routes
 from bot.core.words import Words
-from bot.db.base import utcnow
 from bot.domain import Channel
 from bot.services.outbox import DEFAULT_RATES, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
@@ -40,8 +39,8 @@ class ChannelService(Protocol):
     async def stop(self) -> None: ...
 
 
-def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock = utcnow) -> Engine:
-    """The engine with the runtime's content, keys and settings."""
+def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
+    """The engine with the runtime's content, keys and settings, on the caller's clock."""
     settings = runtime.settings
     config = Config(
         offer_timeout=settings.offer_timeout,

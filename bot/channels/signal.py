@@ -48,7 +48,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
@@ -721,7 +721,7 @@ class SignalChannel:
         before = self.challenge
         self._refused_at = self._monotonic()
         if before is None:
-            self.challenge = RateLimitChallenge(tokens=fresh[-5:], since=datetime.now(UTC))
+            self.challenge = RateLimitChallenge(tokens=fresh[-5:], since=self.engine.clock())
             log.warning(
                 "Signal is rate limiting this number and asks for a captcha (see README, "
                 "'Signal captcha'); messages are retried later"

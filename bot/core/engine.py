@@ -30,7 +30,6 @@ from bot.core.context import Context, Deps, Outbound, Person, Scope
 from bot.core.messages import Incoming, Reply, SendStatus
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.routes import Routes
-from bot.db.base import utcnow
 from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, SeenUpdate
 from bot.domain import Channel
 from bot.privacy import AddressBox, AddressUnreadable, pseudonym
@@ -58,7 +57,7 @@ class Engine:
         deps: Deps,
         box: AddressBox,
         routes: Routes,
-        clock: Clock = utcnow,
+        clock: Clock,
         limiter: RateLimiter | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
 from bot.db.models import AuditEvent
 
 
@@ -18,11 +17,9 @@ async def record(
     action: str,
     subject: str | None = None,
     detail: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     """Add one event. ``actor`` is a role (cli, coordinator, peer, system), never an id."""
     session.add(
-        AuditEvent(
-            at=now or utcnow(), actor=actor, action=action, subject=subject, detail=detail or {}
-        )
+        AuditEvent(at=now, actor=actor, action=action, subject=subject, detail=detail or {})
     )

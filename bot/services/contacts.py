@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
 from bot.db.models import Contact
 from bot.domain import Channel
 from bot.privacy import AddressBox, pseudonym
@@ -25,7 +24,7 @@ async def find_or_create(
     platform_id: str,
     address: str,
     locale: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Contact:
     """The contact for ``channel`` + ``platform_id``, created on first contact.
 
@@ -33,7 +32,6 @@ async def find_or_create(
     (sealing an address costs a Fernet encryption). Safe under concurrency: two first
     messages at once create one row (insert-or-ignore, then read).
     """
-    now = now or utcnow()
     alias = pseudonym(pseudonym_key, channel.value, platform_id)
     by_alias = select(Contact).where(Contact.pseudonym == alias)
     contact = (await session.execute(by_alias)).scalar_one_or_none()

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
 from bot.db.models import Coordinator, Invite, PeerWorker
 from bot.domain import Role
 from bot.privacy import hash_code, new_invite_code
@@ -36,12 +35,11 @@ async def create(
     ttl: timedelta,
     outlet_id: int | None = None,
     created_by_id: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> str:
     """Store a new invite (its hash only) and return the one-time code to hand over."""
     if role is Role.PEER and outlet_id is None:
         raise InviteError("a peer invite needs an outlet")
-    now = now or utcnow()
     code = new_invite_code()
     session.add(
         Invite(
@@ -63,10 +61,9 @@ async def redeem(
     codes_key: bytes,
     code: str,
     contact_id: int,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Redeemed:
     """Use an invite once: one conditional UPDATE, so two people racing get one winner."""
-    now = now or utcnow()
     try:
         code_hash = hash_code(codes_key, code, purpose=INVITE_PURPOSE)
     except ValueError:

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Catalogue, OutletSpec
-from bot.db.base import utcnow
 from bot.db.models import Outlet, Stock
 from bot.services import audit
 from bot.services.catalogue import sync_items
@@ -30,14 +29,13 @@ async def import_outlets(
     *,
     specs: Sequence[OutletSpec],
     catalogue: Catalogue,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ImportResult:
     """Create or update outlets by key, with their stock counts.
 
     The caller validates the whole file first and commits once, so an import applies fully or
     not at all. Stock listed in the file sets the count; items not listed are left alone.
     """
-    now = now or utcnow()
     item_ids = await sync_items(session, catalogue=catalogue)
     keys = [spec.key for spec in specs]
     existing = {

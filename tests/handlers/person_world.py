@@ -72,7 +72,11 @@ class World:
                 now=self.clock.now,
             )
             await invites.redeem(
-                session, codes_key=deps.keys.codes, code=code, contact_id=contact_id
+                session,
+                codes_key=deps.keys.codes,
+                code=code,
+                contact_id=contact_id,
+                now=self.clock.now,
             )
             peer_id = await session.scalar(
                 select(PeerWorker.id).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from bot.services import contacts
 
 KEYS = derive_keys("k" * 40)
 BOX = AddressBox(KEYS.address)
+NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 
 
 async def _contact(session: AsyncSession, channel: Channel, platform_id: str) -> Contact:
@@ -24,6 +26,7 @@ async def _contact(session: AsyncSession, channel: Channel, platform_id: str) ->
         channel=channel,
         platform_id=platform_id,
         address=platform_id,
+        now=NOW,
     )
 
 
@@ -67,7 +70,7 @@ async def test_forget_removes_contact_and_what_hangs_on_it(
 ) -> None:
     async with sessions.begin() as session:
         contact = await _contact(session, Channel.TELEGRAM, "42424242")
-        session.add(Subscription(contact_id=contact.id, area_code="strathcona"))
+        session.add(Subscription(contact_id=contact.id, area_code="strathcona", created_at=NOW))
     async with sessions.begin() as session:
         assert await contacts.forget(session, contact_id=contact.id)
     async with sessions() as session:

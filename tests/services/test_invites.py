@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.base import utcnow
 from bot.db.models import Coordinator, Invite, Outlet, PeerWorker
 from bot.domain import Channel, OutletKind, Role
 from bot.privacy import AddressBox, derive_keys
@@ -17,6 +16,7 @@ from bot.services import contacts, invites
 
 KEYS = derive_keys("s" * 40)
 BOX = AddressBox(KEYS.address)
+NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 
 
 async def _contact_id(sessions: async_sessionmaker[AsyncSession], platform_id: str) -> int:
@@ -28,6 +28,7 @@ async def _contact_id(sessions: async_sessionmaker[AsyncSession], platform_id: s
             channel=Channel.TELEGRAM,
             platform_id=platform_id,
             address=platform_id,
+            now=NOW,
         )
         return contact.id
 
@@ -41,6 +42,7 @@ async def _new_code(
             codes_key=KEYS.codes,
             role=role,
             ttl=timedelta(hours=1),
+            now=NOW,
             **kw,  # type: ignore[arg-type]
         )
 
@@ -58,13 +60,15 @@ async def test_redeem_once_makes_coordinator(sessions: async_sessionmaker[AsyncS
     who = await _contact_id(sessions, "1001")
     async with sessions.begin() as session:
         redeemed = await invites.redeem(
-            session, codes_key=KEYS.codes, code=code.lower(), contact_id=who
+            session, codes_key=KEYS.codes, code=code.lower(), contact_id=who, now=NOW
         )
     assert redeemed.role is Role.COORDINATOR
     other = await _contact_id(sessions, "1002")
     with pytest.raises(invites.InviteError, match="already used"):
         async with sessions.begin() as session:
-            await invites.redeem(session, codes_key=KEYS.codes, code=code, contact_id=other)
+            await invites.redeem(
+                session, codes_key=KEYS.codes, code=code, contact_id=other, now=NOW
+            )
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Coordinator)) == 1
 
@@ -78,13 +82,15 @@ async def test_expired_and_garbage_codes_are_refused(
             codes_key=KEYS.codes,
             role=Role.COORDINATOR,
             ttl=timedelta(minutes=5),
-            now=utcnow() - timedelta(hours=1),
+            now=NOW - timedelta(hours=1),
         )
     who = await _contact_id(sessions, "1003")
     for attempt in (code, "", "💉💉💉", "x" * 5000):
         with pytest.raises(invites.InviteError):
             async with sessions.begin() as session:
-                await invites.redeem(session, codes_key=KEYS.codes, code=attempt, contact_id=who)
+                await invites.redeem(
+                    session, codes_key=KEYS.codes, code=attempt, contact_id=who, now=NOW
+                )
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Coordinator)) == 0
 
@@ -101,6 +107,7 @@ async def test_peer_invite_enrols_at_outlet(sessions: async_sessionmaker[AsyncSe
             timezone="America/Vancouver",
             instructions="",
             hours={},
+            created_at=NOW,
         )
         session.add(outlet)
     with pytest.raises(invites.InviteError):
@@ -108,7 +115,9 @@ async def test_peer_invite_enrols_at_outlet(sessions: async_sessionmaker[AsyncSe
     code = await _new_code(sessions, Role.PEER, outlet_id=outlet.id)
     who = await _contact_id(sessions, "2001")
     async with sessions.begin() as session:
-        redeemed = await invites.redeem(session, codes_key=KEYS.codes, code=code, contact_id=who)
+        redeemed = await invites.redeem(
+            session, codes_key=KEYS.codes, code=code, contact_id=who, now=NOW
+        )
     assert redeemed == invites.Redeemed(role=Role.PEER, outlet_id=outlet.id)
     async with sessions() as session:
         peer = (await session.scalars(select(PeerWorker))).one()
@@ -123,7 +132,7 @@ async def test_twenty_racers_one_winner(sessions: async_sessionmaker[AsyncSessio
         try:
             async with sessions.begin() as session:
                 await invites.redeem(
-                    session, codes_key=KEYS.codes, code=code, contact_id=contact_id
+                    session, codes_key=KEYS.codes, code=code, contact_id=contact_id, now=NOW
                 )
         except invites.InviteError:
             return False

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bot.app import build_runtime
 from bot.channels.telegram import TelegramChannel
+from bot.db.base import utcnow
 from bot.db.models import Alert
 from bot.domain import Channel
 from bot.logs import configure_logging
@@ -34,7 +35,7 @@ async def main() -> int:
     settings = load_settings()
     configure_logging("WARNING")
     runtime = build_runtime(settings)
-    engine = build_engine(runtime, NO_ROUTES)
+    engine = build_engine(runtime, NO_ROUTES, clock=utcnow)
     config = FanoutConfig(
         rates={Channel.TELEGRAM: float(os.environ.get("FANOUT_RATE", "0"))},
         window=int(os.environ.get("FANOUT_WINDOW", "8")),

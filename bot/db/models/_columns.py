@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Enum
 from sqlalchemy.orm import mapped_column
 
-from bot.db.base import UTCDateTime, utcnow
+from bot.db.base import UTCDateTime
 
 
 def enum_column(enum: type[StrEnum], **kwargs: Any) -> Any:
@@ -27,8 +27,12 @@ def enum_column(enum: type[StrEnum], **kwargs: Any) -> Any:
 
 
 def created_column() -> Any:
-    """When the row was created (UTC)."""
-    return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    """When the row was created (UTC): always given by the service from its caller's clock.
+
+    No ``default=utcnow`` on purpose: a default would read the wall clock behind the caller's
+    back, so a test on a fixed clock (or a run a year from now) would write another time.
+    """
+    return mapped_column(UTCDateTime(), nullable=False)
 
 
 def when_column(**kwargs: Any) -> Any:
