@@ -16,7 +16,7 @@ from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.domain import Role
 from bot.logs import configure_logging
 from bot.services import invites
-from bot.services.outlets import import_outlets, list_outlets
+from bot.services.outlets import StockPromised, import_outlets, list_outlets
 from bot.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -163,20 +163,50 @@ def db_current() -> None:
 @outlets_app.command("import")
 def outlets_import(
     file: Annotated[Path, typer.Argument(help="outlets.yaml or outlets.csv")],
+    reset_stock: Annotated[
+        bool,
+        typer.Option(
+            "--reset-stock",
+            help="Set every stock count the file lists, over the counts peers keep with /stock.",
+        ),
+    ] = False,
 ) -> None:
-    """Import outlets from YAML or CSV: every row is checked first, then all are applied."""
+    """Import outlets from YAML or CSV: every row is checked first, then all are applied.
+
+    A re-import keeps the stock counts peers set; a new outlet or item gets the file's count.
+    """
+
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
     async def work(runtime: Runtime) -> None:
         content = runtime.content
         specs = load_outlets(file, content.catalogue, content.gazetteer)
-        async with runtime.sessions.begin() as session:
-            result = await import_outlets(
-                session, specs=specs, catalogue=content.catalogue, now=utcnow()
-            )
-        typer.echo(
-            f"imported {len(specs)} outlets: {result.created} created, "
+        try:
+            async with runtime.sessions.begin() as session:
+                result = await import_outlets(
+                    session,
+                    specs=specs,
+                    catalogue=content.catalogue,
+                    now=utcnow(),
+                    reset_stock=reset_stock,
+                )
+        except StockPromised as exc:
+            raise _fail(str(exc)) from None
+        summary = (
+            f"imported {count(len(specs), 'outlet')}: {result.created} created, "
             f"{result.updated} updated, {result.unchanged} unchanged"
         )
+        if reset_stock:
+            summary += f"; {count(result.stock_set, 'count')} reset from the file"
+        elif result.stock_kept:
+            summary += (
+                f"; live stock kept for {count(result.stock_kept, 'item')} "
+                "(use --reset-stock to set counts from the file)"
+            )
+        typer.echo(summary)
+        for key, code in result.withdrawn:
+            typer.echo(f"{key}: no longer offers {code} (not listed in the file)")
 
     try:
         _with_runtime(work)

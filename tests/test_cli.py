@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.db.models import Coordinator, Invite, Outlet, Stock
+from bot.db.models import Coordinator, Invite, Item, Outlet, Stock
+from bot.services import stock
+from tests.services.factories import NOW
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 DEMO_YAML = CONTENT / "outlets.demo.yaml"
@@ -73,6 +75,91 @@ async def test_reimport_updates_by_key(
     async with sessions() as session:
         names = set((await session.scalars(select(Outlet.name))).all())
     assert "Renamed outlet" in names
+
+
+async def test_reimport_keeps_live_stock_unless_reset(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Issue 12: after a handover the count is 38; re-importing to change hours set it to 40."""
+
+    async def peer_count(set_to: int | None = None) -> int | None:
+        async with sessions.begin() as session:
+            outlet_id = await session.scalar(
+                select(Outlet.id).where(Outlet.key == "main_hastings_peer")
+            )
+            item_id = await session.scalar(select(Item.id).where(Item.code == "syr_1ml_29g"))
+            assert outlet_id is not None
+            assert item_id is not None
+            if set_to is not None:  # what /stock syr_1ml_29g 38 does
+                await stock.set_quantity(
+                    session, outlet_id=outlet_id, item_id=item_id, quantity=set_to, now=NOW
+                )
+            return await session.scalar(
+                select(Stock.quantity).where(Stock.outlet_id == outlet_id, Stock.item_id == item_id)
+            )
+
+    first = await _hrbot(env, "outlets", "import", str(DEMO_YAML))
+    assert first.exit_code == 0, first.output
+    assert await peer_count() == 40
+    assert await peer_count(set_to=38) == 38
+
+    again = await _hrbot(env, "outlets", "import", str(DEMO_YAML))
+    assert again.exit_code == 0, again.output
+    assert again.stdout == (
+        "imported 8 outlets: 0 created, 0 updated, 8 unchanged; live stock kept for 1 item"
+        " (use --reset-stock to set counts from the file)\n"
+    )
+    assert await peer_count() == 38
+
+    reset = await _hrbot(env, "outlets", "import", str(DEMO_YAML), "--reset-stock")
+    assert reset.exit_code == 0, reset.output
+    assert reset.stdout == (
+        "imported 8 outlets: 0 created, 1 updated, 7 unchanged; 1 count reset from the file\n"
+    )
+    assert await peer_count() == 40
+
+
+async def test_dropping_an_item_withdraws_it_unless_promised(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    await _hrbot(env, "outlets", "import", str(DEMO_YAML))
+    text = DEMO_YAML.read_text(encoding="utf-8")
+    first_nalox = "      nalox_inj: 6\n"
+    assert text.count(first_nalox) == 1  # the first outlet's
+    dropped = tmp_path / "dropped.yaml"
+    dropped.write_text(text.replace(first_nalox, ""), encoding="utf-8")
+    async with sessions.begin() as session:
+        outlet_id = await session.scalar(
+            select(Outlet.id).where(Outlet.key == "main_hastings_peer")
+        )
+        nalox = await session.scalar(select(Item.id).where(Item.code == "nalox_inj"))
+        assert outlet_id is not None
+        assert nalox is not None
+        assert await stock.reserve(session, outlet_id=outlet_id, items={nalox: 2})
+
+    refused = await _hrbot(env, "outlets", "import", str(dropped))
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        "hrbot: main_hastings_peer: 2 packs of nalox_inj promised to accepted requests; keep"
+        " nalox_inj in the file until they are handed over or released\nnothing was imported\n"
+    )
+
+    async with sessions.begin() as session:
+        await stock.unreserve(session, outlet_id=outlet_id, items={nalox: 2})
+    withdrawn = await _hrbot(env, "outlets", "import", str(dropped))
+    assert withdrawn.stdout == (
+        "imported 8 outlets: 0 created, 1 updated, 7 unchanged\n"
+        "main_hastings_peer: no longer offers nalox_inj (not listed in the file)\n"
+    )
+
+
+async def test_one_outlet_is_singular(env: dict[str, str], tmp_path: Path) -> None:
+    lines = DEMO_CSV.read_text(encoding="utf-8").splitlines()
+    header = next(n for n, line in enumerate(lines) if line.startswith("key,"))
+    one = tmp_path / "one.csv"
+    one.write_text("\n".join(lines[header : header + 2]) + "\n", encoding="utf-8")
+    result = await _hrbot(env, "outlets", "import", str(one))
+    assert result.stdout == "imported 1 outlet: 1 created, 0 updated, 0 unchanged\n"
 
 
 async def test_one_bad_row_imports_nothing_and_names_it(

@@ -87,7 +87,7 @@ class _OutletsFile(Spec):
 
 
 def load_outlets(path: Path, catalogue: Catalogue, gazetteer: Gazetteer) -> list[OutletSpec]:
-    """Load outlets from ``.yaml``/``.yml`` (top-level key ``outlets``) or ``.csv``."""
+    """Load outlets from ``.yaml``/``.yml`` (top-level ``outlets``) or ``.csv`` (``,`` or ``;``)."""
     context = {**area_context(gazetteer), "items": catalogue.codes}
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
@@ -101,10 +101,43 @@ def load_outlets(path: Path, catalogue: Catalogue, gazetteer: Gazetteer) -> list
     )
 
 
-def _csv_rows(file: str, text: str) -> list[tuple[int, list[str]]]:
+def _delimiter(text: str) -> str:
+    """``;`` when the header row is semicolon-separated, else ``,``.
+
+    Spreadsheets save CSV with semicolons wherever the comma is the decimal mark (much of Europe
+    and Latin America) and changing that means changing system settings, so both are read. The
+    header alone decides: its cells are known column names holding neither character, whereas
+    data cells hold both (hours ``mon 10:00-14:00; sat ...``, stock ``a=1;b=2``), which can
+    mislead csv.Sniffer.
+    """
+    for line in text.splitlines():
+        if not line.strip(',; \t"') or line.lstrip(' "').startswith("#"):
+            continue
+        # A tie (no known name either way) stays with the comma: max keeps the first.
+        return max((",", ";"), key=lambda delimiter: _known_columns(line, delimiter))
+    return ","
+
+
+def _known_columns(line: str, delimiter: str) -> int:
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter))
+    except csv.Error:
+        return 0
+    return sum(cell.strip() in CSV_COLUMNS for cell in cells)
+
+
+def _decimal_point(value: str) -> str:
+    """``49,28`` → ``49.28``: a semicolon file comes from a locale with a decimal comma."""
+    whole, comma, fraction = value.partition(",")
+    if comma and whole.lstrip("+-").isdigit() and fraction.isdigit():
+        return f"{whole}.{fraction}"
+    return value
+
+
+def _csv_rows(file: str, text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     """Non-blank, non-comment rows with the line each starts on (comments start with ``#``)."""
     # strict: a stray quote is an error, not silently glued into the cell.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     while True:
         line = reader.line_num + 1
@@ -140,11 +173,22 @@ def _parse_stock(cell: str) -> dict[str, str]:
 
 def _load_csv(path: Path, context: dict[str, Any]) -> list[OutletSpec]:
     file = str(path)
-    rows = _csv_rows(file, read_text(path))
+    text = read_text(path)
+    delimiter = _delimiter(text)
+    rows = _csv_rows(file, text, delimiter)
     if not rows:
         raise ContentError.single(file, "file is empty")
     (header_line, raw_header), body = rows[0], rows[1:]
     header = [name.strip() for name in raw_header]
+    if not any(name in CSV_COLUMNS for name in header):
+        # One line, not one per column: the whole row is wrong (no header, tabs, another file).
+        tabs = " (it looks tab-separated)" if any("\t" in name for name in header) else ""
+        raise ContentError.single(
+            file,
+            f"the first row must name the columns{tabs}: {', '.join(CSV_COLUMNS)}, "
+            "separated by commas or semicolons",
+            line=header_line,
+        )
     problems = [
         Problem(file, header_line, name, f"unknown column (expected {', '.join(CSV_COLUMNS)})")
         for name in header
@@ -175,6 +219,8 @@ def _load_csv(path: Path, context: dict[str, Any]) -> list[OutletSpec]:
             continue
         record: dict[str, Any] = {k: v.strip() for k, v in zip(header, row, strict=True)}
         record = {k: v for k, v in record.items() if v}  # empty cell → default
+        if delimiter == ";":
+            record.update({k: _decimal_point(record[k]) for k in ("lat", "lon") if k in record})
         key = record.get("key")
         if key in first_line:
             problems.append(

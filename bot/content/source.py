@@ -191,7 +191,9 @@ def read_text(path: Path) -> str:
     except FileNotFoundError:
         raise ContentError.single(str(path), "file not found") from None
     except UnicodeDecodeError as exc:
-        raise ContentError.single(str(path), f"not UTF-8 text ({exc.reason})") from None
+        raise ContentError.single(
+            str(path), f"not UTF-8 text ({exc.reason}): save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ContentError.single(str(path), f"cannot read file: {exc.strerror}") from None
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -121,6 +123,72 @@ def test_csv_bom_crlf_blank_and_comment_lines(
     assert load_outlets(path, catalogue, gazetteer) == load_outlets(
         write("plain.csv", CSV), catalogue, gazetteer
     )
+
+
+def _spreadsheet_csv(path: Path, text: str, delimiter: str) -> Path:
+    """``text`` saved as a spreadsheet in a decimal-comma locale does: BOM, CRLF, 49,28."""
+    rows = list(csv.reader(io.StringIO(text)))
+    start = next(n for n, row in enumerate(rows) if row[0] == "key")
+    header = rows[start]
+    for row in rows[start + 1 :]:
+        for column in ("lat", "lon"):
+            row[header.index(column)] = row[header.index(column)].replace(".", ",")
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return path
+
+
+def test_csv_semicolon_separated_as_spreadsheets_save_it(
+    write: Write, catalogue: Catalogue, gazetteer: Gazetteer, tmp_path: Path
+) -> None:
+    path = _spreadsheet_csv(tmp_path / "o.csv", "# saved by a spreadsheet\n" + CSV, ";")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf# saved by a spreadsheet\r\nkey;name;kind;")
+    assert b';"syr_1ml_29g=40;nalox_inj=6";' in raw  # cells holding ";" are quoted
+    assert b";49,2812;-123,0994;" in raw
+    assert load_outlets(path, catalogue, gazetteer) == load_outlets(
+        write("plain.csv", CSV), catalogue, gazetteer
+    )
+
+
+def test_csv_decimal_comma_only_in_a_semicolon_file(
+    catalogue: Catalogue, gazetteer: Gazetteer, tmp_path: Path
+) -> None:
+    # A comma-separated file is not from a decimal-comma locale: 49,28 is reported, not guessed.
+    path = _spreadsheet_csv(tmp_path / "o.csv", CSV, ",")
+    assert problems(path, catalogue, gazetteer)[:2] == [
+        f"{path}:2: lat: Input should be a valid number, unable to parse string as a number",
+        f"{path}:2: lon: Input should be a valid number, unable to parse string as a number",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (ROW_1 + ROW_2, ""),  # the header row was left out
+        (CSV.replace(",", "\t"), " (it looks tab-separated)"),
+        ("a|b|c\n1|2|3\n", ""),
+    ],
+)
+def test_csv_without_a_header_is_one_line(
+    write: Write, catalogue: Catalogue, gazetteer: Gazetteer, text: str, hint: str
+) -> None:
+    path = write("o.csv", text)
+    assert problems(path, catalogue, gazetteer) == [
+        f"{path}:1: the first row must name the columns{hint}: key, name, kind, area, lat, lon,"
+        " timezone, instructions, hours, active, stock, low_threshold, separated by commas or"
+        " semicolons"
+    ]
+
+
+def test_csv_in_a_windows_code_page_says_save_as_utf8(
+    catalogue: Catalogue, gazetteer: Gazetteer, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.csv"
+    path.write_bytes(CSV.replace("Look for", "Don\u2019t miss").encode("cp1252"))
+    assert problems(path, catalogue, gazetteer) == [
+        f"{path}: not UTF-8 text (invalid start byte): save it as UTF-8"
+    ]
 
 
 def test_csv_optional_columns_may_be_left_out(
