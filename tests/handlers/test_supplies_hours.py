@@ -12,9 +12,9 @@ from tests.handlers.person_world import Sessions, ask_for_syringes, first_line, 
 from tests.support.chat import Clock, texts
 
 
-def utc_clock(*when: int) -> Clock:
+def utc_clock(year: int, month: int, day: int, hour: int, minute: int) -> Clock:
     """A clock at a UTC instant (each comment gives the time in Vancouver)."""
-    return Clock(datetime(*when, tzinfo=UTC))
+    return Clock(datetime(year, month, day, hour, minute, tzinfo=UTC))
 
 
 async def test_nearest_closed_goes_to_an_open_one_farther_away(sessions: Sessions) -> None:
