@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.db.models import AuditEvent, Contact, ConversationState, Request, Stock
+from bot.db.models import AuditEvent, Contact, ConversationState, Delivery, Request, Stock
+from bot.domain import AlertKind, Channel, DeliveryStatus
+from bot.services import alerts
+from bot.services.outbox import Fanout, FanoutConfig
 from tests.handlers.person_world import (
     Sessions,
     accept,
@@ -68,3 +71,36 @@ async def test_delete_everything(sessions: Sessions) -> None:
     assert await world.contacts() == contacts_before
     assert await world.requests("ana") == []
     assert await count(sessions, Request) == 0
+
+
+async def test_forget_after_an_alert_was_sent(sessions: Sessions) -> None:
+    """The delivery rows of alerts someone received go with them (ON DELETE CASCADE)."""
+    world = await make_world(sessions)
+    await world.chat.say("ana", "/alerts")
+    await world.chat.tap("ana", "Add an area")
+    await world.chat.tap("ana", "Everywhere")
+    async with sessions.begin() as session:
+        draft = await alerts.create_draft(
+            session,
+            kind=AlertKind.BAD_BATCH,
+            severity=3,
+            areas=["dtes"],
+            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
+            gazetteer=world.engine.deps.content.gazetteer,
+            now=world.clock.now,
+        )
+        await alerts.send_now(session, alert_id=draft.id, now=world.clock.now)
+    await Fanout(world.engine, FanoutConfig(rates={Channel.TELEGRAM: 0})).run()
+    assert "Found to contain: nitazenes" in world.chat.last("ana").text
+    ana = await world.contact_id("ana")
+    async with sessions() as session:
+        sent = (await session.scalars(select(Delivery.status))).all()
+    assert sent == [DeliveryStatus.SENT]
+
+    await world.chat.say("ana", "/forget")
+    [done] = await world.chat.tap("ana", "Delete everything")
+
+    assert first_line(done) == "Deleted."
+    async with sessions() as session:
+        assert await session.get(Contact, ana) is None
+    assert await count(sessions, Delivery) == 0

@@ -102,6 +102,8 @@ async def test_whole_journey_through_supplies(sessions: Sessions) -> None:
 
 
 async def test_twenty_peers_accept_at_once(sessions: Sessions) -> None:
+    """One winner among twenty taps. Catches a missing request-status guard in the accept
+    only on PostgreSQL (see test_twenty_peers_accept_at_once_one_wins in tests/services)."""
     world = await make_world(sessions)
     await world.outlet("alpha", stock={"syr_1ml_29g": 5})
     peers = [f"peer{n}" for n in range(20)]

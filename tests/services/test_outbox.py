@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +27,14 @@ from bot.emulator import Faults, TelegramEmulator
 from bot.services import alerts, outbox
 from bot.services.outbox import Fanout, FanoutConfig, TokenBucket, _Storm
 from bot.services.subscriptions import EVERYWHERE
-from tests.support.alerts import PlainSender, RecordingSender, add_subscribers, alert_engine
+from tests.support.alerts import (
+    NOW,
+    PlainSender,
+    RecordingSender,
+    add_subscribers,
+    alert_engine,
+)
+from tests.support.chat import Clock
 from tests.support.engine import make_deps
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -55,8 +62,9 @@ async def _alert(
     areas: list[str],
     *,
     lifetime: timedelta = alerts.DEFAULT_LIFETIME,
+    now: datetime | None = None,
 ) -> int:
-    now = utcnow()
+    now = now or utcnow()
     async with sessions.begin() as session:
         draft = await alerts.create_draft(
             session,
@@ -378,6 +386,27 @@ async def test_a_live_lease_is_not_taken(sessions: Sessions, content: Content) -
     assert platform.calls == 0
     assert tick.recovered == 0
     assert tick.more
+
+
+async def test_a_sent_row_is_never_sent_again(sessions: Sessions, content: Content) -> None:
+    """Success is final: with the clock past every lease, the next tick claims nothing."""
+    clock = Clock(NOW)
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob"], ["dtes"], now=NOW)
+    alert_id = await _alert(sessions, content, ["dtes"], now=NOW)
+    engine = alert_engine(sessions, clock)
+    platform = RecordingSender()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    fanout = _fanout(engine)
+
+    first = await fanout.run()
+    clock.advance(seconds=FAST.lease.total_seconds() + 1)
+    second = await fanout.run()
+
+    assert platform.counts() == {"ana": 1, "bob": 1}
+    assert (first.sent, second.claimed, second.recovered) == (2, 0, 0)
+    tally = await _tally(sessions, alert_id)
+    assert (tally.sent, tally.pending, tally.sending) == (2, 0, 0)
 
 
 async def test_timeout_is_ambiguous_and_counted_unknown(

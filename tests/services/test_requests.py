@@ -331,6 +331,11 @@ async def test_no_location_at_all_is_unrouted(sessions: Sessions) -> None:
 
 
 async def test_twenty_peers_accept_at_once_one_wins(sessions: Sessions) -> None:
+    """Exactly one winner. Without ``status = 'offered'`` in accept's UPDATE this fails only on
+    PostgreSQL (run by CI: .ci/run sets HRBOT_TEST_POSTGRES_URL): there a waiting accept re-checks
+    the request row after the winner commits, but its offer subquery still sees "pending". SQLite
+    runs writers one at a time, so every accept sees the committed offer and no sequential
+    order of accepts, declines, timeouts, releases or cancels can show the missing guard."""
     kit, person, (outlet,) = await _world(sessions, 1.0, quantity=10, peers=20)
     request_id = await _new(sessions, person, {kit: 4})
     routed = await _route(sessions, request_id, first=True)

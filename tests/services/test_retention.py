@@ -11,6 +11,7 @@ from bot.db.models import (
     AuditEvent,
     Contact,
     Coordinator,
+    Delivery,
     Invite,
     Offer,
     Request,
@@ -18,11 +19,14 @@ from bot.db.models import (
     SeenUpdate,
     Subscription,
 )
-from bot.domain import RequestKind, RequestStatus, Role
+from bot.domain import AlertKind, Channel, DeliveryStatus, RequestKind, RequestStatus, Role
 from bot.privacy import derive_keys
-from bot.services import invites, requests, retention, stats
+from bot.services import alerts, invites, requests, retention, stats, subscriptions
+from bot.services.outbox import Fanout, FanoutConfig
 from tests.services.factories import NOW, add_contact, add_outlet
 from tests.services.test_stats import seed
+from tests.support.alerts import RecordingSender, add_subscribers, alert_engine
+from tests.support.chat import Clock
 
 Sessions = async_sessionmaker[AsyncSession]
 KEY = derive_keys("p" * 40).codes
@@ -171,3 +175,37 @@ async def test_big_backlog_goes_in_batches(sessions: Sessions) -> None:
     finally:
         retention.BATCH = original
     assert (first.requests, second.requests) == (6, 1)
+
+
+async def test_a_silent_contact_who_once_got_an_alert_is_forgotten(sessions: Sessions) -> None:
+    """Its delivery rows go with it (ON DELETE CASCADE), or the purge fails every tick."""
+    clock = Clock(NOW)
+    engine = alert_engine(sessions, clock)
+    platform = RecordingSender()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    async with sessions.begin() as session:
+        [ana] = await add_subscribers(session, ["ana"], ["dtes"], now=NOW)
+        draft = await alerts.create_draft(
+            session,
+            kind=AlertKind.BAD_BATCH,
+            severity=3,
+            areas=["dtes"],
+            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
+            gazetteer=engine.deps.content.gazetteer,
+            now=NOW,
+        )
+        await alerts.send_now(session, alert_id=draft.id, now=NOW)
+    await Fanout(engine, FanoutConfig(rates={Channel.TELEGRAM: 0})).run()
+    assert platform.counts() == {"ana": 1}
+    async with sessions.begin() as session:
+        await subscriptions.stop_all(session, contact_id=ana)
+        assert (await session.scalars(select(Delivery.status))).all() == [DeliveryStatus.SENT]
+
+    async with sessions.begin() as session:
+        purged = await retention.purge(
+            session, now=NOW + PERIOD + timedelta(days=1), retention=PERIOD
+        )
+
+    assert purged.contacts == 1
+    assert await _count(sessions, Contact) == 0
+    assert await _count(sessions, Delivery) == 0
