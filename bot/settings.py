@@ -6,13 +6,24 @@ Nothing is read at import time: the composition root calls :func:`load_settings`
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.db.engine import POSTGRES_POOL_SIZE
@@ -23,6 +34,75 @@ log = logging.getLogger(__name__)
 _REPO_CONTENT = Path(__file__).resolve().parent.parent / "content"
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 32
+
+
+DURATION_FORMS = (
+    "a positive duration: seconds (120), ISO 8601 (PT15M) or numbers with units "
+    "s, m/min, h, d (90s, 15min, 24h, 3d, 1h30m)"
+)
+_SECONDS_PER_UNIT = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+}
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_HUMAN = re.compile(r"(?:\d+(?:\.\d+)?\s*[a-z]+\s*)+")
+_HUMAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+_ISO_8601 = TypeAdapter(timedelta)  # pydantic parses ISO 8601 durations itself
+
+
+def parse_duration(value: object) -> timedelta:
+    """A duration from seconds, ISO 8601 or ``1h30m``-style text; raises a one-line error."""
+    try:
+        if isinstance(value, timedelta):
+            result = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            result = timedelta(seconds=value)
+        elif isinstance(value, str):
+            result = _parse_duration_text(value.strip().lower())
+        else:
+            raise ValueError(value)
+    except (ValueError, OverflowError, ValidationError):
+        result = None
+    if result is None or result <= timedelta(0):
+        raise PydanticCustomError("duration", f"must be {DURATION_FORMS}")
+    return result
+
+
+def _parse_duration_text(text: str) -> timedelta:
+    if _NUMBER.fullmatch(text):
+        return timedelta(seconds=float(text))
+    if text.startswith("p"):
+        return _ISO_8601.validate_python(text.upper())
+    if not _HUMAN.fullmatch(text):
+        raise ValueError(text)
+    seconds = 0.0
+    for number, unit in _HUMAN_PART.findall(text):
+        if unit not in _SECONDS_PER_UNIT:
+            raise ValueError(unit)
+        seconds += float(number) * _SECONDS_PER_UNIT[unit]
+    return timedelta(seconds=seconds)
+
+
+MAX_SHIFT_HOURS = 24
+
+
+def _shift_hours(value: object) -> float:
+    try:
+        hours = float(value) if isinstance(value, str | int | float) else math.nan
+    except ValueError:
+        hours = math.nan
+    if not 0 < hours <= MAX_SHIFT_HOURS:  # NaN fails this too
+        raise PydanticCustomError(
+            "hours",
+            f"must be a number of hours above 0 and at most {MAX_SHIFT_HOURS}, e.g. 8 or 7.5",
+        )
+    return hours
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Hours = Annotated[float, BeforeValidator(_shift_hours)]
 
 
 class SettingsError(Exception):
@@ -70,18 +150,11 @@ class Settings(BaseSettings):
     signal_service: str | None = Field(default=None, description="host:port of signal-cli-rest-api")
 
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
-    offer_timeout: timedelta = timedelta(minutes=15)
-    request_ttl: timedelta = timedelta(hours=24)
-    shift_hours: Annotated[float, Field(gt=0, le=24)] = 8.0
-    invite_ttl: timedelta = timedelta(hours=72)
+    offer_timeout: Duration = timedelta(minutes=15)
+    request_ttl: Duration = timedelta(hours=24)
+    shift_hours: Hours = 8.0
+    invite_ttl: Duration = timedelta(hours=72)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @field_validator("offer_timeout", "request_ttl", "invite_ttl")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be a positive duration (seconds or ISO 8601, e.g. PT15M)")
-        return value
 
     @field_validator("database_url")
     @classmethod

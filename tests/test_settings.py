@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, resolve_secret
+from bot.settings import (
+    DURATION_FORMS,
+    SettingsError,
+    load_settings,
+    resolve_secret,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +56,7 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_RETENTION_DAYS", "soon"),
         ("HRBOT_RETENTION_DAYS", "0"),
         ("HRBOT_OFFER_TIMEOUT", "-5"),
+        ("HRBOT_SHIFT_HOURS", "8h"),
         ("HRBOT_DATABASE_URL", "postgresql://u@h/db"),
         ("HRBOT_SIGNAL_SERVICE", "http://127.0.0.1:8080"),
         ("HRBOT_TELEGRAM_API_URL", "not a url"),
@@ -95,3 +101,77 @@ def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HRBOT_SECRET_KEY", "short")
     with pytest.raises(SettingsError, match="HRBOT_SECRET_KEY"):
         resolve_secret(load_settings())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", timedelta(seconds=120)),
+        ("90.5", timedelta(seconds=90.5)),
+        ("PT15M", timedelta(minutes=15)),
+        ("pt1h30m", timedelta(hours=1, minutes=30)),
+        ("P3D", timedelta(days=3)),
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("15min", timedelta(minutes=15)),
+        ("15 minutes", timedelta(minutes=15)),
+        ("24h", timedelta(hours=24)),
+        ("1.5h", timedelta(minutes=90)),
+        ("3d", timedelta(days=3)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        (" 2 Days ", timedelta(days=2)),
+    ],
+)
+@pytest.mark.parametrize("name", ["HRBOT_OFFER_TIMEOUT", "HRBOT_REQUEST_TTL", "HRBOT_INVITE_TTL"])
+def test_duration_forms(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: timedelta
+) -> None:
+    monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert getattr(settings, name.removeprefix("HRBOT_").lower()) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "banana",
+        "0",
+        "PT0S",
+        "-5",
+        "-PT5M",
+        "15 fortnights",
+        "1h30",
+        "h",
+        "P",
+        "nan",
+        "1e3",
+        "9" * 30,
+    ],
+)
+def test_wrong_duration_says_what_is_accepted(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("HRBOT_REQUEST_TTL", value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "invalid setting HRBOT_REQUEST_TTL: must be a positive duration: seconds (120), "
+        "ISO 8601 (PT15M) or numbers with units s, m/min, h, d (90s, 15min, 24h, 3d, 1h30m)"
+    )
+    assert DURATION_FORMS in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "25", "8h", "nan", "inf", "eight"])
+def test_wrong_shift_hours_says_what_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HRBOT_SHIFT_HOURS", value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "invalid setting HRBOT_SHIFT_HOURS: must be a number of hours above 0 and at most 24, "
+        "e.g. 8 or 7.5"
+    )
+
+
+def test_shift_hours_takes_a_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HRBOT_SHIFT_HOURS", "7.5")
+    assert load_settings().shift_hours == 7.5
