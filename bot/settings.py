@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from datetime import timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,9 +32,20 @@ from bot.privacy.keys import generate_secret
 
 log = logging.getLogger(__name__)
 
-_REPO_CONTENT = Path(__file__).resolve().parent.parent / "content"
+# content/ at the top of a checkout (an editable install runs from there).
+CHECKOUT_CONTENT = Path(__file__).resolve().parent.parent / "content"
+# Where a wheel carries the same folder (pyproject.toml maps content/ there).
+PACKAGED_CONTENT = "_content"
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 32
+
+
+def default_content_dir(package: str = "bot", checkout: Path = CHECKOUT_CONTENT) -> Path:
+    """The content shipped in ``package`` (a wheel), else the checkout's ``content/``."""
+    shipped = files(package) / PACKAGED_CONTENT
+    if isinstance(shipped, Path) and shipped.is_dir():
+        return shipped
+    return checkout
 
 
 DURATION_FORMS = (
@@ -128,7 +140,7 @@ class Settings(BaseSettings):
         default=POSTGRES_POOL_SIZE,
         description="PostgreSQL connections this process keeps open and uses at most.",
     )
-    content_dir: Path = Field(default=_REPO_CONTENT)
+    content_dir: Path = Field(default_factory=default_content_dir)
     secret_key: SecretStr | None = Field(
         default=None, description="Master secret; generated into data_dir/secret.key when unset."
     )

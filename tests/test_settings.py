@@ -11,9 +11,12 @@ import pytest
 from bot.settings import (
     DURATION_FORMS,
     SettingsError,
+    default_content_dir,
     load_settings,
     resolve_secret,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +37,7 @@ def test_defaults_use_sqlite_in_data_dir(tmp_path: Path) -> None:
         settings.effective_database_url
         == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'hrbot.sqlite3'}"
     )
+    assert settings.content_dir == ROOT / "content"
     assert settings.offer_timeout == timedelta(minutes=15)
     assert settings.telegram_token is None
     assert settings.telegram_max_rate == 30.0
@@ -101,6 +105,21 @@ def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HRBOT_SECRET_KEY", "short")
     with pytest.raises(SettingsError, match="HRBOT_SECRET_KEY"):
         resolve_secret(load_settings())
+
+
+def test_content_dir_is_the_packaged_copy_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    checkout = tmp_path / "checkout" / "content"
+    package = tmp_path / "site" / "fakebot"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    # A plain install without the copy (an editable one): the checkout's content/.
+    assert default_content_dir("fakebot", checkout) == checkout
+    # A wheel: content/ shipped as fakebot/_content.
+    (package / "_content").mkdir()
+    assert default_content_dir("fakebot", checkout) == package / "_content"
 
 
 @pytest.mark.parametrize(
