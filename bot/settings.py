@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
+import platformdirs
 from pydantic import (
     AnyHttpUrl,
     BeforeValidator,
@@ -26,18 +27,30 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 from bot.db.engine import POSTGRES_POOL_SIZE
 from bot.privacy.keys import generate_secret
 
 log = logging.getLogger(__name__)
 
+APP_NAME = "hrbot"
 # content/ at the top of a checkout (an editable install runs from there).
 CHECKOUT_CONTENT = Path(__file__).resolve().parent.parent / "content"
 # Where a wheel carries the same folder (pyproject.toml maps content/ there).
 PACKAGED_CONTENT = "_content"
+DATABASE_FILE_NAME = "hrbot.sqlite3"
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 32
+
+
+def default_data_dir() -> Path:
+    """The user's data folder for hrbot (``~/.local/share/hrbot`` on Linux).
+
+    Not the working directory: every ``hrbot`` command must find the same database and key
+    wherever it is started from.
+    """
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def default_content_dir(package: str = "bot", checkout: Path = CHECKOUT_CONTENT) -> Path:
@@ -132,7 +145,11 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and key live.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validate_default=True,
+        description="Where the SQLite file and key live.",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default an SQLite file in data_dir."
     )
@@ -168,6 +185,12 @@ class Settings(BaseSettings):
     invite_ttl: Duration = timedelta(hours=72)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Resolved once, here: a relative HRBOT_DATA_DIR means "from where hrbot started".
+        return value.expanduser().absolute()
+
     @field_validator("database_url")
     @classmethod
     def _async_url(cls, value: str | None) -> str | None:
@@ -194,11 +217,21 @@ class Settings(BaseSettings):
         """The configured URL, or an SQLite file inside the data directory."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'hrbot.sqlite3').resolve()}"
+        return f"sqlite+aiosqlite:///{(self.data_dir / DATABASE_FILE_NAME).resolve()}"
 
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file; None on PostgreSQL or for an in-memory database."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.effective_database_url).database
+        if not database or database == ":memory:" or "mode=memory" in database:
+            return None
+        return Path(database)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -30,13 +30,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_defaults_use_sqlite_in_data_dir(tmp_path: Path) -> None:
+def test_defaults_use_sqlite_in_the_user_data_dir(data_home: Path) -> None:
     settings = load_settings()
     assert settings.is_sqlite
-    assert (
-        settings.effective_database_url
-        == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'hrbot.sqlite3'}"
-    )
+    # platformdirs' user data dir (XDG_DATA_HOME points into tmp_path), not the working dir.
+    assert settings.data_dir == data_home / "hrbot"
+    assert settings.sqlite_file == data_home / "hrbot" / "hrbot.sqlite3"
+    assert settings.effective_database_url == f"sqlite+aiosqlite:///{settings.sqlite_file}"
     assert settings.content_dir == ROOT / "content"
     assert settings.offer_timeout == timedelta(minutes=15)
     assert settings.telegram_token is None
@@ -105,6 +105,16 @@ def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HRBOT_SECRET_KEY", "short")
     with pytest.raises(SettingsError, match="HRBOT_SECRET_KEY"):
         resolve_secret(load_settings())
+
+
+def test_relative_data_dir_is_resolved_once_at_load(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HRBOT_DATA_DIR", "here")
+    settings = load_settings()
+    monkeypatch.chdir(tmp_path.parent)
+    assert settings.data_dir == tmp_path / "here"
+    assert settings.sqlite_file == tmp_path / "here" / "hrbot.sqlite3"
 
 
 def test_content_dir_is_the_packaged_copy_when_there_is_one(
