@@ -143,6 +143,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # HRBOT_X= (as in an uncommented line of .env.example) means the default, not "".
+        env_ignore_empty=True,
     )
 
     data_dir: Path = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from bot.settings import (
     DURATION_FORMS,
+    Settings,
     SettingsError,
     default_content_dir,
     load_settings,
@@ -117,6 +119,15 @@ def test_relative_data_dir_is_resolved_once_at_load(
     assert settings.sqlite_file == tmp_path / "here" / "hrbot.sqlite3"
 
 
+def test_empty_value_means_the_default(monkeypatch: pytest.MonkeyPatch, data_home: Path) -> None:
+    # An uncommented `HRBOT_X=` line of .env.example must not mean "the working directory".
+    monkeypatch.setenv("HRBOT_DATA_DIR", "")
+    monkeypatch.setenv("HRBOT_OFFER_TIMEOUT", "")
+    settings = load_settings()
+    assert settings.data_dir == data_home / "hrbot"
+    assert settings.offer_timeout == timedelta(minutes=15)
+
+
 def test_content_dir_is_the_packaged_copy_when_there_is_one(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -204,3 +215,50 @@ def test_wrong_shift_hours_says_what_is_accepted(
 def test_shift_hours_takes_a_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HRBOT_SHIFT_HOURS", "7.5")
     assert load_settings().shift_hours == 7.5
+
+
+# `# HRBOT_X=value` or `HRBOT_X=value` in .env.example; a row `| `HRBOT_X`, `HRBOT_Y` | ...`
+# of README's settings table.
+_EXAMPLE_LINE = re.compile(r"^#?\s*(HRBOT_[A-Z0-9_]+)=(.*)$")
+_README_NAME = re.compile(r"`(HRBOT_[A-Z0-9_]+)`")
+
+
+def _env_names() -> set[str]:
+    return {f"HRBOT_{name.upper()}" for name in Settings.model_fields}
+
+
+def _example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    return {m.group(1): m.group(2) for line in lines if (m := _EXAMPLE_LINE.match(line))}
+
+
+def _readme_table() -> dict[str, str]:
+    """Setting -> its default cell, from the table under README's "## Settings"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        if line.startswith("| `HRBOT_"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows.update(dict.fromkeys(_README_NAME.findall(cells[0]), cells[1]))
+    return rows
+
+
+def test_env_example_lists_every_setting_with_its_default(tmp_path: Path) -> None:
+    example = _example()
+    assert set(example) == _env_names()
+    # Uncommenting every setting line as it stands changes nothing.
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    uncommented = [line.removeprefix("# ") for line in lines if _EXAMPLE_LINE.match(line)]
+    (tmp_path / ".env").write_text("\n".join(uncommented) + "\n", encoding="utf-8")
+    assert load_settings() == Settings(_env_file=None)
+
+
+def test_readme_table_lists_every_setting_like_env_example() -> None:
+    table = _readme_table()
+    assert set(table) == _env_names()
+    example = _example()
+    for name, default in table.items():
+        literal = re.fullmatch(r"`([^`\s]+)`", default)
+        if literal:  # a plain value: the same as .env.example's
+            assert example[name] == literal.group(1), name
