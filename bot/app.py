@@ -21,6 +21,10 @@ class SchemaError(Exception):
     """The database is not at the revision this code expects."""
 
 
+class NoDatabaseError(SchemaError):
+    """There is no SQLite database file, and this command may not create one."""
+
+
 @dataclass(frozen=True)
 class Runtime:
     """The long-lived parts of a running bot, built by :func:`build_runtime`."""
@@ -37,8 +41,19 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Wire the parts; raises SettingsError or ContentError with a one-line reason."""
+def build_runtime(settings: Settings, *, create: bool = True) -> Runtime:
+    """Wire the parts; raises SettingsError, ContentError or NoDatabaseError with a one-line reason.
+
+    ``create=False``: a missing SQLite file is an error, and nothing (not the key either) is
+    written. A command run from the wrong folder or with the wrong HRBOT_DATA_DIR should say
+    so, not quietly start a second, empty database with a key of its own.
+    """
+    database = settings.sqlite_file
+    if not create and database is not None and not database.exists():
+        raise NoDatabaseError(
+            f"no database at {database}: create it with `hrbot db upgrade` (or `hrbot run`), "
+            "or point HRBOT_DATA_DIR at the folder that holds it"
+        )
     keys = derive_keys(resolve_secret(settings))
     content = load_content(settings.content_dir)
     if settings.is_sqlite:
@@ -75,4 +90,11 @@ async def prepare_database(runtime: Runtime, *, auto_upgrade: bool | None = None
         await sync_items(session, catalogue=runtime.content.catalogue)
 
 
-__all__ = ["Runtime", "SchemaError", "SettingsError", "build_runtime", "prepare_database"]
+__all__ = [
+    "NoDatabaseError",
+    "Runtime",
+    "SchemaError",
+    "SettingsError",
+    "build_runtime",
+    "prepare_database",
+]

@@ -49,12 +49,17 @@ def _settings() -> Settings:
     return settings
 
 
-def _with_runtime(work: Callable[[Runtime], Awaitable[T]], *, prepare: bool = True) -> T:
-    """Build the runtime, run ``work`` in an event loop, and turn known errors into one line."""
+def _with_runtime(
+    work: Callable[[Runtime], Awaitable[T]], *, prepare: bool = True, create: bool = False
+) -> T:
+    """Build the runtime, run ``work`` in an event loop, and turn known errors into one line.
+
+    Only ``create=True`` commands may start a new SQLite database.
+    """
     settings = _settings()
     try:
-        runtime = build_runtime(settings)
-    except (SettingsError, ContentError) as exc:
+        runtime = build_runtime(settings, create=create)
+    except (SettingsError, ContentError, SchemaError) as exc:
         raise _fail(str(exc)) from None
 
     async def main() -> T:
@@ -109,7 +114,7 @@ def run() -> None:
             )
         await serve(BotService(engine, channels, fanout=fanout_config(settings)))
 
-    _with_runtime(work)
+    _with_runtime(work, create=True)
 
 
 @app.command()
@@ -146,7 +151,7 @@ def db_upgrade() -> None:
         await prepare_database(runtime, auto_upgrade=False)
         typer.echo(f"database at revision {await current_revision(runtime.engine)}")
 
-    _with_runtime(work, prepare=False)
+    _with_runtime(work, prepare=False, create=True)
 
 
 @db_app.command("current")

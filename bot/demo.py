@@ -89,16 +89,16 @@ async def run_demo(
 ) -> DemoResult:
     """Run one whole journey and print it.
 
-    The database is a fresh SQLite file in ``data_dir`` unless ``database_url`` names another
-    (migrated) one; ``emulator`` is called with the running emulator (tests read its records).
+    The database is the SQLite file in ``data_dir`` that every other command reads there, unless
+    ``database_url`` names another (migrated) one; ``emulator`` is called with the running
+    emulator (tests read its records).
     """
     async with TelegramEmulator(seed=1) as emu:
         if emulator is not None:
             emulator(emu)
         settings = load_settings(
             data_dir=data_dir,
-            database_url=database_url
-            or f"sqlite+aiosqlite:///{(data_dir / 'demo.sqlite3').resolve()}",
+            database_url=database_url,
             telegram_token=emu.token,
             telegram_api_url=emu.base_url,
         )

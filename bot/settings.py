@@ -6,23 +6,128 @@ Nothing is read at import time: the composition root calls :func:`load_settings`
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import stat
 from datetime import timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+import platformdirs
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 from bot.db.engine import POSTGRES_POOL_SIZE
 from bot.privacy.keys import generate_secret
 
 log = logging.getLogger(__name__)
 
-_REPO_CONTENT = Path(__file__).resolve().parent.parent / "content"
+APP_NAME = "hrbot"
+# content/ at the top of a checkout (an editable install runs from there).
+CHECKOUT_CONTENT = Path(__file__).resolve().parent.parent / "content"
+# Where a wheel carries the same folder (pyproject.toml maps content/ there).
+PACKAGED_CONTENT = "_content"
+DATABASE_FILE_NAME = "hrbot.sqlite3"
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 32
+
+
+def default_data_dir() -> Path:
+    """The user's data folder for hrbot (``~/.local/share/hrbot`` on Linux).
+
+    Not the working directory: every ``hrbot`` command must find the same database and key
+    wherever it is started from.
+    """
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_content_dir(package: str = "bot", checkout: Path = CHECKOUT_CONTENT) -> Path:
+    """The content shipped in ``package`` (a wheel), else the checkout's ``content/``."""
+    shipped = files(package) / PACKAGED_CONTENT
+    if isinstance(shipped, Path) and shipped.is_dir():
+        return shipped
+    return checkout
+
+
+DURATION_FORMS = (
+    "a positive duration: seconds (120), ISO 8601 (PT15M) or numbers with units "
+    "s, m/min, h, d (90s, 15min, 24h, 3d, 1h30m)"
+)
+_SECONDS_PER_UNIT = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+}
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_HUMAN = re.compile(r"(?:\d+(?:\.\d+)?\s*[a-z]+\s*)+")
+_HUMAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+_ISO_8601 = TypeAdapter(timedelta)  # pydantic parses ISO 8601 durations itself
+
+
+def parse_duration(value: object) -> timedelta:
+    """A duration from seconds, ISO 8601 or ``1h30m``-style text; raises a one-line error."""
+    try:
+        if isinstance(value, timedelta):
+            result = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            result = timedelta(seconds=value)
+        elif isinstance(value, str):
+            result = _parse_duration_text(value.strip().lower())
+        else:
+            raise ValueError(value)
+    except (ValueError, OverflowError, ValidationError):
+        result = None
+    if result is None or result <= timedelta(0):
+        raise PydanticCustomError("duration", f"must be {DURATION_FORMS}")
+    return result
+
+
+def _parse_duration_text(text: str) -> timedelta:
+    if _NUMBER.fullmatch(text):
+        return timedelta(seconds=float(text))
+    if text.startswith("p"):
+        return _ISO_8601.validate_python(text.upper())
+    if not _HUMAN.fullmatch(text):
+        raise ValueError(text)
+    seconds = 0.0
+    for number, unit in _HUMAN_PART.findall(text):
+        if unit not in _SECONDS_PER_UNIT:
+            raise ValueError(unit)
+        seconds += float(number) * _SECONDS_PER_UNIT[unit]
+    return timedelta(seconds=seconds)
+
+
+MAX_SHIFT_HOURS = 24
+
+
+def _shift_hours(value: object) -> float:
+    try:
+        hours = float(value) if isinstance(value, str | int | float) else math.nan
+    except ValueError:
+        hours = math.nan
+    if not 0 < hours <= MAX_SHIFT_HOURS:  # NaN fails this too
+        raise PydanticCustomError(
+            "hours",
+            f"must be a number of hours above 0 and at most {MAX_SHIFT_HOURS}, e.g. 8 or 7.5",
+        )
+    return hours
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Hours = Annotated[float, BeforeValidator(_shift_hours)]
 
 
 class SettingsError(Exception):
@@ -38,9 +143,15 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # HRBOT_X= (as in an uncommented line of .env.example) means the default, not "".
+        env_ignore_empty=True,
     )
 
-    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and key live.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validate_default=True,
+        description="Where the SQLite file and key live.",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default an SQLite file in data_dir."
     )
@@ -48,7 +159,7 @@ class Settings(BaseSettings):
         default=POSTGRES_POOL_SIZE,
         description="PostgreSQL connections this process keeps open and uses at most.",
     )
-    content_dir: Path = Field(default=_REPO_CONTENT)
+    content_dir: Path = Field(default_factory=default_content_dir)
     secret_key: SecretStr | None = Field(
         default=None, description="Master secret; generated into data_dir/secret.key when unset."
     )
@@ -70,18 +181,17 @@ class Settings(BaseSettings):
     signal_service: str | None = Field(default=None, description="host:port of signal-cli-rest-api")
 
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
-    offer_timeout: timedelta = timedelta(minutes=15)
-    request_ttl: timedelta = timedelta(hours=24)
-    shift_hours: Annotated[float, Field(gt=0, le=24)] = 8.0
-    invite_ttl: timedelta = timedelta(hours=72)
+    offer_timeout: Duration = timedelta(minutes=15)
+    request_ttl: Duration = timedelta(hours=24)
+    shift_hours: Hours = 8.0
+    invite_ttl: Duration = timedelta(hours=72)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("offer_timeout", "request_ttl", "invite_ttl")
+    @field_validator("data_dir")
     @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be a positive duration (seconds or ISO 8601, e.g. PT15M)")
-        return value
+    def _absolute(cls, value: Path) -> Path:
+        # Resolved once, here: a relative HRBOT_DATA_DIR means "from where hrbot started".
+        return value.expanduser().absolute()
 
     @field_validator("database_url")
     @classmethod
@@ -109,11 +219,21 @@ class Settings(BaseSettings):
         """The configured URL, or an SQLite file inside the data directory."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'hrbot.sqlite3').resolve()}"
+        return f"sqlite+aiosqlite:///{(self.data_dir / DATABASE_FILE_NAME).resolve()}"
 
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file; None on PostgreSQL or for an in-memory database."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.effective_database_url).database
+        if not database or database == ":memory:" or "mode=memory" in database:
+            return None
+        return Path(database)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -22,11 +22,19 @@ DEMO_CSV = CONTENT / "outlets.demo.csv"
 
 
 @pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No HRBOT_ variable set; the working directory is an empty folder of tmp_path."""
     for name in list(os.environ):
         if name.startswith("HRBOT_"):
             monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path, bare: Path) -> dict[str, str]:
     return {"HRBOT_DATABASE_URL": db_url, "HRBOT_DATA_DIR": str(tmp_path / "data")}
 
 
@@ -227,6 +235,46 @@ async def test_db_upgrade_and_current(env: dict[str, str]) -> None:
     current = await _hrbot(env, "db", "current")
     lines = current.output.strip().splitlines()
     assert lines[0].split()[-1] == lines[1].split()[-1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("outlets", "list"),
+        ("outlets", "import", str(DEMO_YAML)),
+        ("invite", "coordinator"),
+        ("db", "current"),
+    ],
+)
+async def test_only_run_upgrade_and_demo_create_a_database(
+    bare: Path, data_home: Path, args: tuple[str, ...]
+) -> None:
+    result = await _hrbot({}, *args)
+    assert result.exit_code == 2
+    database = data_home / "hrbot" / "hrbot.sqlite3"
+    assert result.output.splitlines()[0] == (
+        f"hrbot: no database at {database}: create it with `hrbot db upgrade` "
+        "(or `hrbot run`), or point HRBOT_DATA_DIR at the folder that holds it"
+    )
+    assert not (data_home / "hrbot").exists()  # no database, no key
+    assert os.listdir(bare) == []
+
+
+async def test_every_folder_uses_the_same_database(
+    bare: Path, data_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await _hrbot({}, "db", "upgrade")
+    assert created.exit_code == 0, created.output
+    elsewhere = bare.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    imported = await _hrbot({}, "outlets", "import", str(DEMO_YAML))
+    assert "8 created" in imported.output, imported.output
+    monkeypatch.chdir(bare.parent)
+    listing = await _hrbot({}, "outlets", "list")
+    assert len(listing.stdout.strip().splitlines()) == 8, listing.output
+    assert {"hrbot.sqlite3", "secret.key"} <= set(os.listdir(data_home / "hrbot"))
+    assert os.listdir(bare) == os.listdir(elsewhere) == []
 
 
 def test_help_for_every_command() -> None:

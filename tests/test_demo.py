@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.demo import NEAR_MAIN_AND_HASTINGS, run_demo
 from bot.emulator import TelegramEmulator
 from bot.privacy import install_redaction
@@ -90,3 +93,20 @@ async def test_journey_end_to_end_leaves_no_identifiers(
         assert pickup_code not in haystack, f"pickup code in {where}"
         for coordinate in NEAR_MAIN_AND_HASTINGS:
             assert str(coordinate) not in haystack, f"shared coordinate in {where}"
+
+
+def test_kept_demo_database_is_the_one_commands_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hrbot demo --keep DIR`, then `HRBOT_DATA_DIR=DIR hrbot outlets list` shows its outlets."""
+    for name in [name for name in os.environ if name.startswith("HRBOT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "kept"
+    runner = CliRunner()
+    demo = runner.invoke(app, ["demo", "--keep", str(kept)])
+    assert demo.exit_code == 0, demo.output
+    listing = runner.invoke(app, ["outlets", "list"], env={"HRBOT_DATA_DIR": str(kept)})
+    assert listing.exit_code == 0, listing.output
+    assert "main_hastings_peer" in listing.stdout
+    assert len(listing.stdout.strip().splitlines()) == 8

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, resolve_secret
+from bot.settings import (
+    DURATION_FORMS,
+    Settings,
+    SettingsError,
+    default_content_dir,
+    load_settings,
+    resolve_secret,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -22,13 +32,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_defaults_use_sqlite_in_data_dir(tmp_path: Path) -> None:
+def test_defaults_use_sqlite_in_the_user_data_dir(data_home: Path) -> None:
     settings = load_settings()
     assert settings.is_sqlite
-    assert (
-        settings.effective_database_url
-        == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'hrbot.sqlite3'}"
-    )
+    # platformdirs' user data dir (XDG_DATA_HOME points into tmp_path), not the working dir.
+    assert settings.data_dir == data_home / "hrbot"
+    assert settings.sqlite_file == data_home / "hrbot" / "hrbot.sqlite3"
+    assert settings.effective_database_url == f"sqlite+aiosqlite:///{settings.sqlite_file}"
+    assert settings.content_dir == ROOT / "content"
     assert settings.offer_timeout == timedelta(minutes=15)
     assert settings.telegram_token is None
     assert settings.telegram_max_rate == 30.0
@@ -51,6 +62,7 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_RETENTION_DAYS", "soon"),
         ("HRBOT_RETENTION_DAYS", "0"),
         ("HRBOT_OFFER_TIMEOUT", "-5"),
+        ("HRBOT_SHIFT_HOURS", "8h"),
         ("HRBOT_DATABASE_URL", "postgresql://u@h/db"),
         ("HRBOT_SIGNAL_SERVICE", "http://127.0.0.1:8080"),
         ("HRBOT_TELEGRAM_API_URL", "not a url"),
@@ -95,3 +107,158 @@ def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HRBOT_SECRET_KEY", "short")
     with pytest.raises(SettingsError, match="HRBOT_SECRET_KEY"):
         resolve_secret(load_settings())
+
+
+def test_relative_data_dir_is_resolved_once_at_load(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HRBOT_DATA_DIR", "here")
+    settings = load_settings()
+    monkeypatch.chdir(tmp_path.parent)
+    assert settings.data_dir == tmp_path / "here"
+    assert settings.sqlite_file == tmp_path / "here" / "hrbot.sqlite3"
+
+
+def test_empty_value_means_the_default(monkeypatch: pytest.MonkeyPatch, data_home: Path) -> None:
+    # An uncommented `HRBOT_X=` line of .env.example must not mean "the working directory".
+    monkeypatch.setenv("HRBOT_DATA_DIR", "")
+    monkeypatch.setenv("HRBOT_OFFER_TIMEOUT", "")
+    settings = load_settings()
+    assert settings.data_dir == data_home / "hrbot"
+    assert settings.offer_timeout == timedelta(minutes=15)
+
+
+def test_content_dir_is_the_packaged_copy_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    checkout = tmp_path / "checkout" / "content"
+    package = tmp_path / "site" / "fakebot"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    # A plain install without the copy (an editable one): the checkout's content/.
+    assert default_content_dir("fakebot", checkout) == checkout
+    # A wheel: content/ shipped as fakebot/_content.
+    (package / "_content").mkdir()
+    assert default_content_dir("fakebot", checkout) == package / "_content"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", timedelta(seconds=120)),
+        ("90.5", timedelta(seconds=90.5)),
+        ("PT15M", timedelta(minutes=15)),
+        ("pt1h30m", timedelta(hours=1, minutes=30)),
+        ("P3D", timedelta(days=3)),
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("15min", timedelta(minutes=15)),
+        ("15 minutes", timedelta(minutes=15)),
+        ("24h", timedelta(hours=24)),
+        ("1.5h", timedelta(minutes=90)),
+        ("3d", timedelta(days=3)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        (" 2 Days ", timedelta(days=2)),
+    ],
+)
+@pytest.mark.parametrize("name", ["HRBOT_OFFER_TIMEOUT", "HRBOT_REQUEST_TTL", "HRBOT_INVITE_TTL"])
+def test_duration_forms(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: timedelta
+) -> None:
+    monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert getattr(settings, name.removeprefix("HRBOT_").lower()) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "banana",
+        "0",
+        "PT0S",
+        "-5",
+        "-PT5M",
+        "15 fortnights",
+        "1h30",
+        "h",
+        "P",
+        "nan",
+        "1e3",
+        "9" * 30,
+    ],
+)
+def test_wrong_duration_says_what_is_accepted(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("HRBOT_REQUEST_TTL", value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "invalid setting HRBOT_REQUEST_TTL: must be a positive duration: seconds (120), "
+        "ISO 8601 (PT15M) or numbers with units s, m/min, h, d (90s, 15min, 24h, 3d, 1h30m)"
+    )
+    assert DURATION_FORMS in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "25", "8h", "nan", "inf", "eight"])
+def test_wrong_shift_hours_says_what_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HRBOT_SHIFT_HOURS", value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "invalid setting HRBOT_SHIFT_HOURS: must be a number of hours above 0 and at most 24, "
+        "e.g. 8 or 7.5"
+    )
+
+
+def test_shift_hours_takes_a_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HRBOT_SHIFT_HOURS", "7.5")
+    assert load_settings().shift_hours == 7.5
+
+
+# `# HRBOT_X=value` or `HRBOT_X=value` in .env.example; a row `| `HRBOT_X`, `HRBOT_Y` | ...`
+# of README's settings table.
+_EXAMPLE_LINE = re.compile(r"^#?\s*(HRBOT_[A-Z0-9_]+)=(.*)$")
+_README_NAME = re.compile(r"`(HRBOT_[A-Z0-9_]+)`")
+
+
+def _env_names() -> set[str]:
+    return {f"HRBOT_{name.upper()}" for name in Settings.model_fields}
+
+
+def _example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    return {m.group(1): m.group(2) for line in lines if (m := _EXAMPLE_LINE.match(line))}
+
+
+def _readme_table() -> dict[str, str]:
+    """Setting -> its default cell, from the table under README's "## Settings"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        if line.startswith("| `HRBOT_"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows.update(dict.fromkeys(_README_NAME.findall(cells[0]), cells[1]))
+    return rows
+
+
+def test_env_example_lists_every_setting_with_its_default(tmp_path: Path) -> None:
+    example = _example()
+    assert set(example) == _env_names()
+    # Uncommenting every setting line as it stands changes nothing.
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    uncommented = [line.removeprefix("# ") for line in lines if _EXAMPLE_LINE.match(line)]
+    (tmp_path / ".env").write_text("\n".join(uncommented) + "\n", encoding="utf-8")
+    assert load_settings() == Settings(_env_file=None)
+
+
+def test_readme_table_lists_every_setting_like_env_example() -> None:
+    table = _readme_table()
+    assert set(table) == _env_names()
+    example = _example()
+    for name, default in table.items():
+        literal = re.fullmatch(r"`([^`\s]+)`", default)
+        if literal:  # a plain value: the same as .env.example's
+            assert example[name] == literal.group(1), name
