@@ -21,6 +21,7 @@ from bot.core.engine import Clock, Engine
 from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.domain import Channel
+from bot.services.notices import run_notices_due
 from bot.services.outbox import DEFAULT_RATES, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
 
@@ -112,6 +113,7 @@ class BotService:
         except Exception:
             log.exception("due work failed; will retry at the next tick")
         try:
+            await run_notices_due(self.engine)  # replies a channel refused; never raises
             await run_alert_due(self.engine, fanout=self._fanout)
         except Exception:
             log.exception("alert work failed; will retry at the next tick")

@@ -11,8 +11,9 @@ from handlers.offers import coordinator_contacts
 async def signal_needs_captcha(scope: Scope, *, tokens: tuple[str, ...] = ()) -> int:
     """Tell every coordinator that Signal paused sending until a captcha is solved.
 
-    Messages stay queued (alert deliveries are rows), so nothing is lost meanwhile; returns
-    how many coordinators were told.
+    Messages stay queued meanwhile (alert deliveries, and replies and notices in
+    :mod:`bot.services.notices`; answers to a person's own message for 10 minutes, notices
+    such as a pickup code until the request expires); returns how many coordinators were told.
     """
 
     def render(t: Translator) -> Reply:

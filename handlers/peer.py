@@ -27,7 +27,7 @@ from bot.core.messages import Incoming, InputKind, Option, Reply
 from bot.core.words import Translator
 from bot.db.models import Item, Offer, Outlet, PeerWorker, Request
 from bot.domain import RequestStatus, Role
-from bot.privacy import normalise_code
+from bot.privacy import AddressBox, normalise_code
 from bot.services import invites, requests, shifts, stock
 from bot.services.invites import InviteError
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
@@ -220,6 +220,7 @@ async def _accept(ctx: Context, offer_id: int, peer_id: int) -> None:
         peer_worker_id=peer_id,
         codes_key=ctx.deps.keys.codes,
         now=ctx.now,
+        box=AddressBox(ctx.deps.keys.address),  # keeps the code sealed for /status
     )
     if outcome.result is AcceptResult.ACCEPTED:
         assert outcome.request_id is not None

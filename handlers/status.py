@@ -5,8 +5,9 @@
     /cancel → (one open request) confirm → cancelled
             → (several)          pick → confirm → cancelled
 
-The pickup code is never shown again here: only its hash is stored. ``/cancel`` typed in the
-middle of making a request stops that instead (it was never sent).
+An accepted request shows its pickup code again (kept sealed while accepted, see
+:func:`bot.services.requests.pickup_code`): a lost message must not be a lost pickup.
+``/cancel`` typed in the middle of making a request stops that instead (it was never sent).
 
 Buttons: ``st:<run>:pick:<request id>``, ``st:<run>:yes:<request id>``, ``st:<run>:keep``;
 the id is re-checked against the person's own open requests on every press.
@@ -24,6 +25,7 @@ from bot.core.routes import MenuCommand
 from bot.core.words import Translator
 from bot.db.models import Outlet, Request
 from bot.domain import RequestKind, RequestStatus
+from bot.privacy import AddressBox
 from bot.services import requests
 from bot.services.requests import CancelOutcome
 from handlers import naloxone, offers, referral, supplies, ui
@@ -101,12 +103,16 @@ async def _pickup(ctx: Context, request: Request, outlet_id: int) -> list[str]:
         lines.append(ui.hours_line(ctx.tr, hours, ZoneInfo(outlet.timezone), ctx.now))
     except (ValueError, ZoneInfoNotFoundError):
         pass  # a broken row must not hide the request; the time to come by still shows
-    lines.append(
-        ctx.tr(
-            "Please come by {time}. Show the code you were sent.",
-            time=offers.local_time(request.expires_at, outlet.timezone, ctx.now),
-        )
-    )
+    until = offers.local_time(request.expires_at, outlet.timezone, ctx.now)
+    code = requests.pickup_code(request, AddressBox(ctx.deps.keys.address))
+    if code is None:  # accepted before codes were kept, or the key changed
+        lines.append(ctx.tr("Please come by {time}. Show the code you were sent.", time=until))
+        return lines
+    lines += [
+        ctx.tr("Please come by {time}.", time=until),
+        ctx.tr("Your pickup code: {code}", code=code),
+        ctx.tr("Show or tell this code to the peer. Keep it to yourself."),
+    ]
     return lines
 
 

@@ -724,7 +724,7 @@ class SignalChannel:
             self.challenge = RateLimitChallenge(tokens=fresh[-5:], since=self.engine.clock())
             log.warning(
                 "Signal is rate limiting this number and asks for a captcha (see README, "
-                "'Signal captcha'); messages are retried later"
+                "'Signal captcha'); alerts and refused replies wait in the queue meanwhile"
             )
             if self.on_rate_limit is not None:
                 task = asyncio.create_task(self._run_hook(self.on_rate_limit, self.challenge))

@@ -3,6 +3,10 @@
 Order of work for an update: flood control → de-duplication → contact by pseudonym →
 conversation state → handler → commit → send. An exception in a handler rolls the transaction
 back, is logged without identifiers, and the person gets a short apology: it never stops the bot.
+
+A message to a known contact that a channel refuses for now (RETRY: a 429, an outage, a
+captcha) is queued sealed and sent again by the tick (:mod:`bot.services.notices`), as are
+later messages to that contact until the queue is empty, so none overtakes another.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import (
@@ -30,10 +34,17 @@ from bot.core.context import Context, Deps, Outbound, Person, Scope
 from bot.core.messages import Incoming, Reply, SendStatus
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.routes import Routes
-from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, SeenUpdate
+from bot.db.models import (
+    Contact,
+    ConversationState,
+    Coordinator,
+    PeerWorker,
+    PendingMessage,
+    SeenUpdate,
+)
 from bot.domain import Channel
 from bot.privacy import AddressBox, AddressUnreadable, pseudonym
-from bot.services import contacts, conversations, subscriptions
+from bot.services import contacts, conversations, notices, subscriptions
 from bot.services.conversations import State
 
 log = logging.getLogger(__name__)
@@ -86,7 +97,7 @@ class Engine:
             await self._send(msg.channel, msg.address, Reply(text, locale=translator.locale))
             return
         try:
-            ctx = await self._run(msg, alias)
+            ran = await self._run(msg, alias)
         except Exception:
             # Only the type and where it happened: the update itself may hold identifiers.
             log.exception("update failed (channel=%s kind=%s)", msg.channel.value, msg.kind.value)
@@ -95,20 +106,30 @@ class Engine:
             )
             await self._send(msg.channel, msg.address, Reply(sorry, locale=translator.locale))
             return
-        if ctx is None:
+        if ran is None:
             return
+        ctx, behind = ran
         for reply in ctx.replies:
             if reply.locale is None and ctx.t is not None:  # built without ctx.reply()
                 reply = replace(reply, locale=ctx.t.locale)
-            await self._send(msg.channel, msg.address, reply, contact_id=ctx.person.contact_id)
+            status = await self._send(
+                msg.channel,
+                msg.address,
+                reply,
+                contact_id=ctx.person.contact_id,
+                keep_for=notices.REPLY_TTL,
+                behind=behind,
+            )
+            behind = behind or status is SendStatus.RETRY
         await self.deliver(ctx.outbound)
 
-    async def _run(self, msg: Incoming, alias: str) -> Context | None:
+    async def _run(self, msg: Incoming, alias: str) -> tuple[Context, bool] | None:
+        """The handler's context after commit, and whether the sender has messages queued."""
         now = self.clock()
         async with self.sessions.begin() as session:
             if msg.update_key and not await self._first_sight(session, msg.update_key, now):
                 return None
-            contact, person, state = await self._who(session, msg, alias, now)
+            contact, person, state, queued = await self._who(session, msg, alias, now)
             ctx = Context(
                 session=session,
                 now=now,
@@ -129,7 +150,7 @@ class Engine:
                     now=now,
                     ttl=self.deps.config.state_ttl,
                 )
-        return ctx
+        return ctx, queued
 
     async def _first_sight(self, session: AsyncSession, key: str, now: datetime) -> bool:
         statement = _FIRST_SIGHT[session.get_bind().dialect.name]
@@ -138,9 +159,10 @@ class Engine:
 
     async def _who(
         self, session: AsyncSession, msg: Incoming, alias: str, now: datetime
-    ) -> tuple[Contact, Person, State | None]:
-        """The sender's contact, roles and conversation state: one round trip for someone known
-        (most updates); a new contact is added first, then read the same way."""
+    ) -> tuple[Contact, Person, State | None, bool]:
+        """The sender's contact, roles, conversation state and whether messages wait for it:
+        one round trip for someone known (most updates); a new contact is added first, then
+        read the same way."""
         rows = await self._known(session, alias)
         if not rows:
             await contacts.add(
@@ -166,7 +188,7 @@ class Engine:
             coordinator_id=first.coordinator_id,
         )
         state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
-        return contact, person, state
+        return contact, person, state, bool(first.queued)
 
     async def _known(self, session: AsyncSession, alias: str) -> Sequence[Row[Any]]:
         rows: Sequence[Row[Any]] = (await session.execute(_KNOWN, {"alias": alias})).all()
@@ -183,6 +205,7 @@ class Engine:
         ids = {o.contact_id for o in outbound}
         async with self.sessions() as session:
             rows = (await session.scalars(select(Contact).where(Contact.id.in_(ids)))).all()
+            behind = await notices.queued_for(session, ids)
         by_id: Mapping[int, Contact] = {c.id: c for c in rows}
         for item in outbound:
             contact = by_id.get(item.contact_id)
@@ -197,20 +220,49 @@ class Engine:
             reply = item.render(translator)
             if reply.locale is None:
                 reply = replace(reply, locale=translator.locale)
-            await self._send(contact.channel, address, reply, contact_id=contact.id)
+            status = await self._send(
+                contact.channel,
+                address,
+                reply,
+                contact_id=contact.id,
+                keep_for=self.deps.config.request_ttl,  # may carry state: a code, an offer
+                behind=contact.id in behind,
+            )
+            if status is SendStatus.RETRY:
+                behind.add(contact.id)
 
     async def _send(
-        self, channel: Channel, address: str, reply: Reply, *, contact_id: int | None = None
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        *,
+        contact_id: int | None = None,
+        keep_for: timedelta | None = None,
+        behind: bool = False,
     ) -> SendStatus:
+        """Send at once; with ``contact_id`` and ``keep_for``, a refused message is queued for
+        the tick instead of lost (and queued straight away ``behind`` others, or while the
+        channel holds sends back)."""
         sender = self.senders.get(channel)
         if sender is None:
             log.warning("no sender for channel %s; message dropped", channel.value)
             return SendStatus.FAILED
-        try:
-            status = await sender.send(address, reply)
-        except Exception:
-            log.exception("send failed (channel=%s)", channel.value)
-            return SendStatus.FAILED
+        # Queued straight away; if it cannot be stored (the contact was just deleted,
+        # /forget), its last words are sent now instead.
+        if (
+            contact_id is not None
+            and keep_for is not None
+            and (behind or notices.held(sender))
+            and await notices.enqueue(self, contact_id=contact_id, reply=reply, keep_for=keep_for)
+        ):
+            return SendStatus.RETRY
+        result = await notices.attempt(sender, address, reply)
+        status = result.status
+        if status is SendStatus.RETRY and contact_id is not None and keep_for is not None:
+            await notices.enqueue(
+                self, contact_id=contact_id, reply=reply, keep_for=keep_for, result=result
+            )
         if status is SendStatus.UNREACHABLE and contact_id is not None:
             # The same consequence as in the alert outbox: unreachable, unsubscribed, and
             # nothing else queued for it.
@@ -242,6 +294,11 @@ _KNOWN: Final = (
         .where(Coordinator.contact_id == Contact.id)
         .scalar_subquery()
         .label("coordinator_id"),
+        select(PendingMessage.id)
+        .where(PendingMessage.contact_id == Contact.id)
+        .limit(1)
+        .exists()
+        .label("queued"),
         *conversations.COLUMNS,
     )
     .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)

@@ -41,7 +41,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Offer, PeerWorker, Request, RequestItem
 from bot.domain import OPEN_REQUEST_STATUSES, OfferStatus, RequestKind, RequestStatus
-from bot.privacy import hash_code, new_pickup_code, new_reference, snap, verify_code
+from bot.privacy import (
+    AddressBox,
+    AddressUnreadable,
+    hash_code,
+    new_pickup_code,
+    new_reference,
+    snap,
+    verify_code,
+)
 from bot.services import audit, routing, shifts, stock
 from bot.services.stock import LowStock
 
@@ -355,6 +363,7 @@ async def accept(
     peer_worker_id: int,
     codes_key: bytes,
     now: datetime,
+    box: AddressBox | None = None,
 ) -> AcceptOutcome:
     """A peer takes an offer: one winner, stock reserved, a pickup code for the person.
 
@@ -362,7 +371,8 @@ async def accept(
     If the outlet cannot reserve every item after all (a recount since routing), the accept is
     undone within this transaction, the offer counts as declined, and the outcome is
     ``out_of_stock`` with the request back in ``new`` for the caller to route again.
-    Only the keyed hash of the code is stored; the code itself is in the outcome, once.
+    The keyed hash of the code is stored to check it at handover; with ``box`` the code is
+    also kept sealed while the request stays accepted, for ``/status`` (:func:`pickup_code`).
     """
     offer = (
         await session.execute(select(Offer.request_id, Offer.outlet_id).where(Offer.id == offer_id))
@@ -390,6 +400,7 @@ async def accept(
                 accepted_at=now,
                 updated_at=now,
                 pickup_code_hash=hash_code(codes_key, code, purpose=PICKUP_PURPOSE),
+                pickup_code_sealed=box.seal(code) if box is not None else None,
             )
             .returning(Request.reference, Request.kind, Request.attempts)
         )
@@ -416,6 +427,7 @@ async def accept(
                 status=RequestStatus.NEW,
                 accepted_at=None,
                 pickup_code_hash=None,
+                pickup_code_sealed=None,
                 current_outlet_id=None,
             )
         )
@@ -569,6 +581,7 @@ async def release(
                 current_outlet_id=None,
                 accepted_at=None,
                 pickup_code_hash=None,
+                pickup_code_sealed=None,
                 updated_at=now,
             )
             .returning(Request.reference, Request.kind, Request.attempts)
@@ -655,7 +668,12 @@ async def handover(
                 Request.pickup_code_hash == current.pickup_code_hash,
                 _peer_clause(peer_worker_id, outlet_id),
             )
-            .values(status=RequestStatus.HANDED_OVER, closed_at=now, updated_at=now)
+            .values(
+                status=RequestStatus.HANDED_OVER,
+                closed_at=now,
+                updated_at=now,
+                pickup_code_sealed=None,
+            )
             .returning(Request.reference, Request.kind, Request.attempts)
         )
     ).first()
@@ -700,7 +718,12 @@ async def cancel(
                 Request.contact_id == contact_id,
                 Request.status.in_(_OPEN),
             )
-            .values(status=RequestStatus.CANCELLED, closed_at=now, updated_at=now)
+            .values(
+                status=RequestStatus.CANCELLED,
+                closed_at=now,
+                updated_at=now,
+                pickup_code_sealed=None,
+            )
             .returning(Request.reference, Request.kind, Request.attempts)
         )
     ).first()
@@ -735,7 +758,9 @@ async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 500) 
         await session.execute(
             update(Request)
             .where(Request.id.in_(due.scalar_subquery()), Request.status.in_(_OPEN))
-            .values(status=RequestStatus.EXPIRED, closed_at=now, updated_at=now)
+            .values(
+                status=RequestStatus.EXPIRED, closed_at=now, updated_at=now, pickup_code_sealed=None
+            )
             .returning(Request.id, Request.reference, Request.kind, Request.attempts)
         )
     ).all()
@@ -752,6 +777,17 @@ async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 500) 
             attempt=row.attempts,
         )
     return sorted(row.id for row in rows)
+
+
+def pickup_code(request: Request, box: AddressBox) -> str | None:
+    """An accepted request's pickup code, for its own person to see again; None when none is
+    kept (not accepted, or accepted before codes were kept, or the key changed)."""
+    if request.status != RequestStatus.ACCEPTED or request.pickup_code_sealed is None:
+        return None
+    try:
+        return box.open(request.pickup_code_sealed)
+    except AddressUnreadable:
+        return None
 
 
 async def open_for_contact(session: AsyncSession, *, contact_id: int) -> list[Request]:

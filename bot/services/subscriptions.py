@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Gazetteer
-from bot.db.models import EVERYWHERE, Contact, Delivery, Subscription
+from bot.db.models import EVERYWHERE, Contact, Delivery, PendingMessage, Subscription
 from bot.domain import DeliveryStatus
 
 __all__ = [
@@ -132,7 +132,7 @@ async def stop_all(session: AsyncSession, *, contact_id: int) -> int:
 
 async def drop_unreachable(session: AsyncSession, *, contact_ids: Collection[int]) -> None:
     """Contacts that refused a message (blocked the bot): not reachable, no subscriptions,
-    and nothing else queued for them."""
+    and nothing else queued for them (alerts or refused replies)."""
     if not contact_ids:
         return
     ids = sorted(contact_ids)
@@ -143,6 +143,7 @@ async def drop_unreachable(session: AsyncSession, *, contact_ids: Collection[int
         .where(Delivery.contact_id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.UNREACHABLE, last_error="blocked")
     )
+    await session.execute(delete(PendingMessage).where(PendingMessage.contact_id.in_(ids)))
 
 
 async def areas_of(session: AsyncSession, *, contact_id: int) -> list[str]:

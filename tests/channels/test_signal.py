@@ -47,6 +47,7 @@ from bot.db.base import Base
 from bot.db.models import Contact
 from bot.domain import Channel
 from bot.privacy import RedactionFilter
+from bot.services.notices import run_notices_due
 from bot.settings import Settings, SettingsError
 from bot.signal_emulator import (
     FaultKind,
@@ -592,6 +593,10 @@ async def test_rate_limit_challenge_is_recorded_and_solved(
     assert await bot.submit_captcha("signalcaptcha://solved-by-a-coordinator")
     assert not bot.challenge_pending
     assert emu.challenges[issued[-1]].solved_with == "signalcaptcha://solved-by-a-coordinator"
+    # The answer that met the captcha was queued, not lost: the tick sends it now.
+    bot.engine.clock.advance(seconds=5)  # type: ignore[attr-defined]
+    assert (await run_notices_due(bot.engine)).sent == 1
+    assert ana.texts[-1] == "you said: are you there?"
     assert texts(await ana.say("now?")) == ["you said: now?"]
     assert not await bot.submit_captcha("signalcaptcha://nothing-pending")
 
@@ -758,6 +763,10 @@ async def test_no_identifier_or_text_in_tables_or_logs(
         emu.fail_next_send(FaultKind.RATE_LIMIT)
         await ana.say("rate limited", expect=0)
         await emu.wait_for(lambda: channel.challenge_pending)
+        # Solved out of band: the tick sends the queued answer (sealed meanwhile).
+        channel.clear_challenge()
+        engine.clock.advance(seconds=5)  # type: ignore[attr-defined]
+        assert (await run_notices_due(engine)).sent == 1
         bob.unregister(Unregistered.ERROR)
         await bob.say("gone", expect=0)
         await emu.wait_for(lambda: any(e.status == 400 for e in emu.errors))

@@ -167,6 +167,7 @@ async def accept(world: World, peer_id: int, reference: str) -> str:
             peer_worker_id=peer_id,
             codes_key=world.engine.deps.keys.codes,
             now=world.clock.now,
+            box=world.engine.box,  # as the peer's handler does: /status shows the code
         )
     assert outcome.result is AcceptResult.ACCEPTED
     assert outcome.reference == reference

@@ -42,12 +42,12 @@ async def test_status_in_plain_words(sessions: Sessions) -> None:
         '- 1 ml syringe, 29G ½" fixed needle: 2 packs (20 syringes)',
         "Accepted. Pick up at: Main & Hastings peer table (demo)",
         "Open now. Hours: Mon–Fri 10:00–18:00, Sat 12:00–16:00, 20:00–23:30",
-        "Please come by 2026-11-26 11:00. Show the code you were sent.",
+        "Please come by 2026-11-26 11:00.",
+        f"Your pickup code: {code}",
+        "Show or tell this code to the peer. Keep it to yourself.",
     ]
     assert blocks[1].splitlines()[0] == f"{second} · supplies"
     assert blocks[1].splitlines()[-1] == "Waiting for a peer to answer."
-    # The code went out once, on accept; it is not stored and never shown again.
-    assert code not in reply.text
     assert labels(reply) == ["Cancel a request", "Back to menu"]
 
 
@@ -68,6 +68,35 @@ async def test_cancel_the_only_request(sessions: Sessions) -> None:
     assert await reserved(world) == 0  # the items are back on the shelf
     assert "no need to hand over" in world.chat.last("pat").text
     assert first_line((await world.chat.say("ana", "/status"))[0]) == "You have no open requests."
+
+
+async def test_status_shows_the_code_again_only_while_accepted(sessions: Sessions) -> None:
+    """A lost pickup message is not a lost pickup: /status shows the code while it is
+    needed, and the sealed copy is gone once the request is handed over."""
+    world = await make_world(sessions)
+    pat = await world.peer("pat", "main_hastings_peer")
+    reference = await ask_for_syringes(world)
+    code = await accept(world, pat, reference)
+    [request] = await world.requests("ana")
+    assert request.pickup_code_sealed is not None
+    assert code.encode() not in request.pickup_code_sealed  # sealed, not in clear
+
+    [reply] = await world.chat.say("ana", "/status")
+    assert f"Your pickup code: {code}" in reply.text.splitlines()
+
+    async with world.sessions.begin() as session:
+        done = await requests.handover(
+            session,
+            request_id=request.id,
+            peer_worker_id=pat,
+            code=code,
+            codes_key=world.engine.deps.keys.codes,
+            now=world.clock.now,
+        )
+    assert done.result is requests.HandoverResult.HANDED_OVER
+    [request] = await world.requests("ana")
+    assert request.status is RequestStatus.HANDED_OVER
+    assert request.pickup_code_sealed is None
 
 
 async def test_pick_one_of_several(sessions: Sessions) -> None:

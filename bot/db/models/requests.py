@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -35,6 +35,9 @@ class Request(Base):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     pickup_code_hash: Mapped[str | None] = mapped_column(String(64))
+    # The code itself, sealed with the address key, only while accepted: /status shows it
+    # again, so a lost message is not a lost pickup. Cleared when the request leaves `accepted`.
+    pickup_code_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime | None] = when_column()
     accepted_at: Mapped[datetime | None] = when_column()
