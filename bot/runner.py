@@ -334,21 +334,19 @@ async def serve(
     stopping = asyncio.create_task(stop.wait(), name="bot-stop-signal")
     try:
         await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
+        if starting.done():
+            starting.result()  # a channel that refused start-up: raised here
+            if ready is not None:
+                await ready()
+            log.info("hrbot is running; press Ctrl+C to stop")
+            await stopping
+        else:
             log.info("stopping before every channel was connected")
-            starting.cancel()
-            await asyncio.gather(starting, return_exceptions=True)
-            return
-        starting.result()  # a channel that refused start-up: raised here
-        if ready is not None:
-            await ready()
-        log.info("hrbot is running; press Ctrl+C to stop")
-        await stopping
     finally:
-        for task in (starting, stopping):
+        for task in (starting, stopping):  # cancels connecting, waits included
             task.cancel()
         await asyncio.gather(starting, stopping, return_exceptions=True)
         await service.stop()
         for sig in signals:  # only now: a second Ctrl+C while stopping changes nothing
             loop.remove_signal_handler(sig)
-        log.info("hrbot stopped")
+    log.info("hrbot stopped")  # a refusal at start is reported by the caller instead

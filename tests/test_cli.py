@@ -436,6 +436,7 @@ async def test_run_without_network_retries_and_stops_on_ctrl_c(
         bot.output
     )
     assert "stopping before every channel was connected" in bot.output
+    assert bot.output.splitlines()[-1].endswith("INFO bot.runner: hrbot stopped")
     assert "Traceback" not in bot.output
     assert token not in bot.output
     assert len(bot.output.splitlines()) < 10, bot.output

@@ -242,6 +242,7 @@ async def test_stop_while_waiting_to_retry_is_clean(
     assert ready == []
     assert not channel.running
     assert "stopping before every channel was connected" in caplog.text
+    assert caplog.records[-1].getMessage() == "hrbot stopped"
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
 
 
