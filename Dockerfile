@@ -1,10 +1,14 @@
 # A slim image that runs `hrbot run` as a non-root user; the database and key live in /data.
 FROM python:3.11-slim
 
+# Webhook mode (HRBOT_WEBHOOK_URL set) must listen on the container's own interface to be
+# reachable through a published port or a reverse proxy; polling mode opens no port at all.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HRBOT_DATA_DIR=/data \
-    HRBOT_CONTENT_DIR=/app/content
+    HRBOT_CONTENT_DIR=/app/content \
+    HRBOT_WEBHOOK_LISTEN=0.0.0.0 \
+    HRBOT_WEBHOOK_PORT=8443
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hrbot
 
@@ -20,5 +24,12 @@ RUN pip install --no-cache-dir . \
 
 USER hrbot
 VOLUME ["/data"]
+EXPOSE 8443
+
+# Healthy only while the database answers, the bot's clock ticked within the last minute and
+# every configured channel answered at its last tick (`hrbot health` reads /data/status.json).
+HEALTHCHECK --interval=30s --timeout=15s --start-period=2m --retries=3 \
+    CMD ["hrbot", "health"]
+
 ENTRYPOINT ["hrbot"]
 CMD ["run"]

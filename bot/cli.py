@@ -1,4 +1,5 @@
-"""The ``hrbot`` command line: run the bot, migrate, import outlets, invite coordinators."""
+"""The ``hrbot`` command line: run the bot, check its health, migrate, import outlets,
+invite coordinators."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from typing import Annotated, TypeVar
 import typer
 
 from bot.app import Runtime, SchemaError, build_runtime, prepare_database
+from bot.channels.errors import ChannelError
 from bot.content import ContentError, load_outlets
 from bot.db.base import utcnow
 from bot.db.migrate import current_revision, head_revision, upgrade
-from bot.domain import Role
+from bot.domain import Channel, Role
+from bot.health import STATUS_FILE, StatusError, judge, probe_database, read_status
 from bot.logs import configure_logging
 from bot.services import invites
 from bot.services.outlets import StockPromised, import_outlets, list_outlets
 from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import hrbot_version
 
 T = TypeVar("T")
 
@@ -26,6 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels print a type such as <bool> even for flags like --help.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 outlets_app = typer.Typer(help="Peer-run outlets.", no_args_is_help=True)
@@ -33,6 +39,24 @@ invite_app = typer.Typer(help="One-time enrolment codes.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(outlets_app, name="outlets")
 app.add_typer(invite_app, name="invite")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"hrbot {hrbot_version()}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """hrbot: anonymous harm-reduction supplies, naloxone and referrals (Telegram, Signal)."""
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -49,14 +73,27 @@ def _settings() -> Settings:
     return settings
 
 
+def _configured_channels(settings: Settings) -> list[Channel]:
+    channels = []
+    if settings.telegram_token is not None:
+        channels.append(Channel.TELEGRAM)
+    if settings.signal_number or settings.signal_service:
+        channels.append(Channel.SIGNAL)
+    return channels
+
+
 def _with_runtime(
-    work: Callable[[Runtime], Awaitable[T]], *, prepare: bool = True, create: bool = False
+    work: Callable[[Runtime], Awaitable[T]],
+    *,
+    prepare: bool = True,
+    create: bool = False,
+    settings: Settings | None = None,
 ) -> T:
     """Build the runtime, run ``work`` in an event loop, and turn known errors into one line.
 
     Only ``create=True`` commands may start a new SQLite database.
     """
-    settings = _settings()
+    settings = settings or _settings()
     try:
         runtime = build_runtime(settings, create=create)
     except (SettingsError, ContentError, SchemaError) as exc:
@@ -74,13 +111,29 @@ def _with_runtime(
         return asyncio.run(main())
     except (SchemaError, ContentError, SettingsError) as exc:
         raise _fail(str(exc)) from None
+    except ChannelError as exc:
+        raise _fail(str(exc), 1) from None
     except OSError as exc:
         raise _fail(f"cannot reach the database: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # Ctrl+C before the bot listens for it (e.g. while migrating)
+        raise _fail("interrupted", 130) from None
 
 
 @app.command()
 def run() -> None:
-    """Run the bot on every configured channel (SQLite is upgraded automatically)."""
+    """Run the bot on every configured channel until Ctrl+C or SIGTERM.
+
+    SQLite is upgraded automatically. A channel whose server cannot be reached is retried
+    with back-off; a rejected token stops at once.
+    """
+    settings = _settings()
+    if not _configured_channels(settings):
+        # Before anything is created: no key, no database for a bot that cannot run.
+        raise _fail(
+            "no channel configured: set HRBOT_TELEGRAM_TOKEN (Telegram) or "
+            "HRBOT_SIGNAL_NUMBER and HRBOT_SIGNAL_SERVICE (Signal); `hrbot demo` runs "
+            "without either"
+        )
 
     async def work(runtime: Runtime) -> None:
         from bot.channels.signal import SignalChannel
@@ -93,6 +146,7 @@ def run() -> None:
             serve,
             signal_challenge_hook,
         )
+        from bot.startup import ChannelFacts, announce
         from handlers.routes import build_routes
 
         settings = runtime.settings
@@ -106,15 +160,45 @@ def run() -> None:
                     engine, settings, on_rate_limit=signal_challenge_hook(engine)
                 )
             )
-        if not channels:
-            raise SettingsError(
-                "no channel configured: set HRBOT_TELEGRAM_TOKEN (Telegram) or "
-                "HRBOT_SIGNAL_NUMBER and HRBOT_SIGNAL_SERVICE (Signal); `hrbot demo` runs "
-                "without either"
-            )
-        await serve(BotService(engine, channels, fanout=fanout_config(settings)))
 
-    _with_runtime(work, create=True)
+        async def ready() -> None:
+            facts = [ChannelFacts(c.name, c.username) for c in channels]
+            await announce(runtime, facts, now=engine.clock())
+
+        service = BotService(
+            engine,
+            channels,
+            fanout=fanout_config(settings),
+            status_file=settings.data_dir / STATUS_FILE,
+        )
+        await serve(service, ready=ready)
+
+    _with_runtime(work, create=True, settings=settings)
+
+
+@app.command()
+def health() -> None:
+    """Check the running bot: exit 0 when its database and channels answer.
+
+    Exits 1 unless the database answers, the bot's clock ticked lately and every configured
+    channel is connected (from the status file `hrbot run` keeps in the data directory).
+    """
+    settings = _settings()
+
+    async def checks() -> list[str]:
+        database = await probe_database(settings.effective_database_url)
+        try:
+            status = read_status(settings.data_dir / STATUS_FILE)
+        except StatusError as exc:
+            raise _fail(str(exc), 1) from None
+        channels = [c.value for c in _configured_channels(settings)]
+        found = [database, *judge(status, channels=channels, now=utcnow())]
+        for check in found:
+            typer.echo(str(check))
+        return [c.name for c in found if not c.ok]
+
+    if asyncio.run(checks()):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -2,25 +2,35 @@
 
 APScheduler is only an in-process timer here: each tick claims due rows from the database
 (offer deadlines, expiries, purges), so a restart or a second instance loses and repeats nothing.
+
+Channels connect at start with back-off while their server cannot be reached (no network yet,
+signal-cli-rest-api still starting), so a bot comes up when the network does; a refusal (a
+rejected token) stops start-up at once. Each tick also asks every channel whether its server
+answers and publishes that in the status file ``hrbot health`` reads (:mod:`bot.health`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import Runtime
+from bot.channels.errors import ChannelUnreachable
 from bot.core.context import Config, Deps
 from bot.core.engine import Clock, Engine
 from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.domain import Channel
+from bot.health import Status, write_status
 from bot.services.notices import run_notices_due
 from bot.services.outbox import DEFAULT_RATES, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
@@ -28,16 +38,47 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 15.0
+PROBE_SECONDS = 10.0  # how long a channel's health probe may take
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class ChannelService(Protocol):
-    """A channel the bot runs (Telegram, Signal)."""
+    """A channel the bot runs (Telegram, Signal).
 
+    ``start`` raises :class:`~bot.channels.errors.ChannelUnreachable` when its server cannot
+    be reached (retried), anything else when retrying will not help.
+    """
+
+    name: str
     username: str | None
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+    async def probe(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between connection attempts: ``initial`` seconds, doubling up to ``maximum``,
+    each spread by ± ``jitter`` so that instances restarted together do not retry in step."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum or not 0 <= self.jitter < 1:
+            raise ValueError("need 0 < initial <= maximum and 0 <= jitter < 1")
+
+    def delays(self, rand: Callable[[], float] = random.random) -> Iterator[float]:
+        """Endless waits; ``rand`` returns a number in [0, 1)."""
+        base = self.initial
+        while True:
+            yield base * (1 + self.jitter * (2 * rand() - 1))
+            base = min(base * 2, self.maximum)
 
 
 def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
@@ -63,7 +104,11 @@ def fanout_config(settings: Settings) -> FanoutConfig:
 
 
 class BotService:
-    """Starts channels and the due-work clock together, and stops them in reverse."""
+    """Starts channels and the due-work clock together, and stops them in reverse.
+
+    ``backoff`` and ``sleep`` pace the connection retries (tests pass a ``sleep`` of their own);
+    ``status_file``, when given, receives the bot's status (:mod:`bot.health`).
+    """
 
     def __init__(
         self,
@@ -72,24 +117,33 @@ class BotService:
         *,
         tick_seconds: float = TICK_SECONDS,
         fanout: FanoutConfig | None = None,
+        backoff: Backoff | None = None,
+        sleep: Sleep = asyncio.sleep,
+        status_file: Path | None = None,
+        probe_seconds: float = PROBE_SECONDS,
     ) -> None:
         self.engine = engine
         self.channels = channels
         self.tick_seconds = tick_seconds
+        self.backoff = backoff or Backoff()
+        self.status_file = status_file
+        self.probe_seconds = probe_seconds
+        self._sleep = sleep
         self._scheduler: AsyncIOScheduler | None = None
         # One fan-out per process keeps its pacing across ticks.
         self._fanout = Fanout(engine, fanout)
         self._started: list[ChannelService] = []
         self._ticking: asyncio.Task[object] | None = None  # the clock's tick in progress
+        self._answered: dict[str, bool] = {}  # channel name → its server answered last time
+        self._last_good_tick: datetime | None = None
+        self._status_failed = False
 
     async def start(self) -> None:
-        """Start every channel, catch up on due work missed while down, start the clock."""
-        for channel in self.channels:
-            await channel.start()
-            self._started.append(channel)
-            if channel.username and self.engine.deps.config.bot_username is None:
-                config = replace(self.engine.deps.config, bot_username=channel.username)
-                self.engine.deps = replace(self.engine.deps, config=config)
+        """Connect every channel (each retried with back-off while unreachable; meanwhile
+        those already connected serve), catch up on due work missed while down, then start
+        the clock: due work may notify anyone, so it waits for every channel."""
+        self._publish()  # at once: a status left by an earlier run must not look current
+        await self._connect_all()
         await self.tick()
         scheduler = AsyncIOScheduler(timezone="UTC")
         # One tick at a time; a late tick is merged, not queued: the rows say what is due.
@@ -104,19 +158,115 @@ class BotService:
         scheduler.start()
         self._scheduler = scheduler
 
-    async def tick(self) -> None:
-        """One round of due work; a failure is logged and retried at the next tick."""
+    async def _connect_all(self) -> None:
+        """Connect the channels side by side; the first that fails for good stops the rest."""
+        tasks = [
+            asyncio.create_task(self._connect(channel), name=f"connect-{channel.name}")
+            for channel in self.channels
+        ]
+        try:
+            if tasks:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:  # also when start() itself is cancelled (SIGINT while retrying)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+
+    async def _connect(self, channel: ChannelService) -> None:
+        """Start ``channel``, waiting and retrying while its server cannot be reached."""
+        delays = self.backoff.delays()
+        failed: ChannelUnreachable | None = None
+        while True:
+            try:
+                await channel.start()
+                break
+            except ChannelUnreachable as exc:
+                failed = exc
+                delay = max(next(delays), exc.retry_after or 0.0)
+                log.warning("%s; retrying in %.0f s", exc, delay)
+            await self._sleep(delay)
+        if failed is not None:
+            log.info("reached %s at %s", failed.service, failed.where)
+        self._started.append(channel)
+        self._answered[channel.name] = True
+        if channel.username and self.engine.deps.config.bot_username is None:
+            config = replace(self.engine.deps.config, bot_username=channel.username)
+            self.engine.deps = replace(self.engine.deps, config=config)
+
+    async def tick(self) -> bool:
+        """One round of due work, and each channel asked whether its server answers; a
+        failure is logged and retried at the next tick. True when all due work succeeded."""
+        ok, _ = await asyncio.gather(self._due_work(), self._probe_all())
+        if ok:
+            self._last_good_tick = self.engine.clock()
+        self._publish()
+        return ok
+
+    async def _due_work(self) -> bool:
         from handlers.due import run_due
 
+        ok = True
         try:
-            await run_due(self.engine)
+            due = await run_due(self.engine)
+            ok = not due.failed
         except Exception:
             log.exception("due work failed; will retry at the next tick")
+            ok = False
         try:
             await run_notices_due(self.engine)  # replies a channel refused; never raises
-            await run_alert_due(self.engine, fanout=self._fanout)
+            alerts = await run_alert_due(self.engine, fanout=self._fanout)
+            ok = ok and not alerts.failed_parts
         except Exception:
             log.exception("alert work failed; will retry at the next tick")
+            ok = False
+        return ok
+
+    async def _probe_all(self) -> None:
+        started = list(self._started)
+        answers = await asyncio.gather(*(self._probe(channel) for channel in started))
+        for channel, answered in zip(started, answers, strict=True):
+            if answered != self._answered.get(channel.name):
+                level = logging.INFO if answered else logging.WARNING
+                state = "answers again" if answered else "does not answer"
+                log.log(level, "%s: the server %s", channel.name, state)
+            self._answered[channel.name] = answered
+
+    async def _probe(self, channel: ChannelService) -> bool:
+        try:
+            async with asyncio.timeout(self.probe_seconds):
+                return await channel.probe()
+        except Exception:  # a probe that fails is an answer: not connected
+            return False
+
+    def _publish(self) -> None:
+        """Write the status file (when there is one); a failure is logged once, not fatal."""
+        if self.status_file is None:
+            return
+        started = {c.name for c in self._started}
+        status = Status(
+            written_at=self.engine.clock(),
+            tick_seconds=self.tick_seconds,
+            last_tick_at=self._last_good_tick,
+            channels={
+                c.name: c.name in started and self._answered.get(c.name, False)
+                for c in self.channels
+            },
+        )
+        try:
+            write_status(self.status_file, status)
+        except OSError as exc:
+            if not self._status_failed:
+                log.warning(
+                    "cannot write the status file %s (%s): `hrbot health` will fail",
+                    self.status_file,
+                    exc.strerror or type(exc).__name__,
+                )
+            self._status_failed = True
+        else:
+            self._status_failed = False
 
     async def _clock_tick(self) -> None:
         """The clock's job: :meth:`tick`, which :meth:`stop` may cut short."""
@@ -148,6 +298,7 @@ class BotService:
                 await channel.stop()
             except Exception:
                 log.exception("channel did not stop cleanly")
+        self._publish()  # every channel down: health fails at once, not once stale
 
 
 def signal_challenge_hook(engine: Engine) -> Callable[[object], Awaitable[None]]:
@@ -168,15 +319,36 @@ def signal_challenge_hook(engine: Engine) -> Callable[[object], Awaitable[None]]
     return hook
 
 
-async def serve(service: BotService) -> None:
-    """Run ``service`` until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
+async def serve(
+    service: BotService,
+    *,
+    ready: Callable[[], Awaitable[None]] | None = None,
+    stop: asyncio.Event | None = None,
+    signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> None:
+    """Run ``service`` until SIGINT or SIGTERM (or ``stop`` is set), which also cut short
+    connecting; ``ready`` runs once every channel is up (the start-up report)."""
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    log.info("hrbot is running; press Ctrl+C to stop")
+    starting = asyncio.create_task(service.start(), name="bot-start")
+    stopping = asyncio.create_task(stop.wait(), name="bot-stop-signal")
     try:
-        await stop.wait()
+        await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a channel that refused start-up: raised here
+            if ready is not None:
+                await ready()
+            log.info("hrbot is running; press Ctrl+C to stop")
+            await stopping
+        else:
+            log.info("stopping before every channel was connected")
     finally:
+        for task in (starting, stopping):  # cancels connecting, waits included
+            task.cancel()
+        await asyncio.gather(starting, stopping, return_exceptions=True)
         await service.stop()
+        for sig in signals:  # only now: a second Ctrl+C while stopping changes nothing
+            loop.remove_signal_handler(sig)
+    log.info("hrbot stopped")  # a refusal at start is reported by the caller instead

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
+import socket
+import sys
+from dataclasses import replace
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -12,8 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from bot.db.base import utcnow
 from bot.db.models import Coordinator, Invite, Item, Outlet, Stock
+from bot.emulator import TelegramEmulator
+from bot.health import STATUS_FILE, Status, write_status
 from bot.services import stock
+from bot.startup import describe_database
 from tests.services.factories import NOW
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
@@ -218,6 +228,8 @@ async def test_run_without_channel_says_what_to_set(env: dict[str, str]) -> None
     assert result.exit_code == 2
     assert "HRBOT_TELEGRAM_TOKEN" in result.output
     assert "Traceback" not in result.output
+    # Nothing created (no key, no database) for a bot that cannot run.
+    assert not await asyncio.to_thread(os.path.exists, env["HRBOT_DATA_DIR"])
 
 
 async def test_wrong_setting_is_one_line(env: dict[str, str]) -> None:
@@ -282,11 +294,184 @@ def test_help_for_every_command() -> None:
     for args in (
         [],
         ["run"],
+        ["health"],
+        ["demo"],
+        ["db"],
         ["db", "upgrade"],
+        ["db", "current"],
+        ["outlets"],
         ["outlets", "import"],
         ["outlets", "list"],
+        ["invite"],
         ["invite", "coordinator"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
         assert "Usage" in result.output
+        # typer's rich panels printed a type for every flag, even "--help <bool>".
+        assert "<bool>" not in result.output, (args, result.output)
+        assert re.search(r"^  --help +Show this message and exit\.$", result.output, re.M)
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"hrbot {version('hrbot')}\n"
+
+
+async def test_health_without_a_running_bot(env: dict[str, str]) -> None:
+    await _hrbot(env, "db", "upgrade")
+    result = await _hrbot({**env, "HRBOT_TELEGRAM_TOKEN": "1:abc"}, "health")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "database: answers",
+        "bot: no status file: is `hrbot run` running?",
+    ]
+
+
+async def test_health_reads_the_status_the_bot_keeps(env: dict[str, str]) -> None:
+    await _hrbot(env, "db", "upgrade")
+    path = Path(env["HRBOT_DATA_DIR"]) / STATUS_FILE
+    # Written as the running bot would, on the same (wall) clock `hrbot health` reads.
+    good = Status(
+        written_at=utcnow(), tick_seconds=15, last_tick_at=utcnow(), channels={"telegram": True}
+    )
+    write_status(path, good)
+    both = {**env, "HRBOT_TELEGRAM_TOKEN": "1:abc"}
+    result = await _hrbot(both, "health")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "database: answers"
+    assert result.output.splitlines()[2] == "telegram: connected"
+    # Signal configured too, but the bot does not run it: not healthy.
+    signal_too = {**both, "HRBOT_SIGNAL_NUMBER": "+16045550100", "HRBOT_SIGNAL_SERVICE": "x:1"}
+    result = await _hrbot(signal_too, "health")
+    assert result.exit_code == 1
+    assert "signal: not run by the bot" in result.output
+    write_status(path, replace(good, channels={"telegram": False}))
+    result = await _hrbot(both, "health")
+    assert result.exit_code == 1
+    assert "telegram: not connected" in result.output
+    path.write_text("garbage")
+    result = await _hrbot(both, "health")
+    assert result.exit_code == 1
+    assert result.output.strip() == f"hrbot: {path} is not a status file this version writes"
+
+
+# -- `hrbot run` as a process: start-up, no network, Ctrl+C ------------------------------------
+
+
+class RunningBot:
+    """``hrbot run`` in a child process; its log lines read as they come."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+
+    @classmethod
+    async def start(cls, env: dict[str, str], cwd: Path) -> RunningBot:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env={"PATH": os.environ.get("PATH", ""), **env},
+            cwd=cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        return cls(process)
+
+    async def wait_for(self, text: str) -> None:
+        """Read lines until one holds ``text`` (a guard of 60 s for a broken build)."""
+        assert self.process.stdout is not None
+        async with asyncio.timeout(60):
+            while not any(text in line for line in self.lines):
+                line = await self.process.stdout.readline()
+                if not line:
+                    raise AssertionError(f"exited before {text!r}:\n{self.output}")
+                self.lines.append(line.decode())
+
+    async def interrupt(self) -> int:
+        """Ctrl+C; read the rest; the exit code."""
+        assert self.process.stdout is not None
+        self.process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            rest = await self.process.stdout.read()
+            self.lines += rest.decode().splitlines(keepends=True)
+            return await self.process.wait()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_run_without_network_retries_and_stops_on_ctrl_c(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    token = "12345:not-a-real-token-value"
+    port = closed_port()
+    run_env = {
+        **env,
+        "HRBOT_TELEGRAM_TOKEN": token,
+        "HRBOT_TELEGRAM_API_URL": f"http://127.0.0.1:{port}/bot",
+    }
+    bot = await RunningBot.start(run_env, tmp_path)
+    try:
+        await bot.wait_for("retrying in")
+        code = await bot.interrupt()
+    finally:
+        bot.kill()
+    assert code == 0, bot.output
+    assert f"cannot reach Telegram at 127.0.0.1:{port}: connection refused; retrying in 1 s" in (
+        bot.output
+    )
+    assert "stopping before every channel was connected" in bot.output
+    assert bot.output.splitlines()[-1].endswith("INFO bot.runner: hrbot stopped")
+    assert "Traceback" not in bot.output
+    assert token not in bot.output
+    assert len(bot.output.splitlines()) < 10, bot.output
+
+
+async def test_run_reports_at_start_answers_and_keeps_a_status(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    async with TelegramEmulator() as emu:
+        run_env = {**env, "HRBOT_TELEGRAM_TOKEN": emu.token, "HRBOT_TELEGRAM_API_URL": emu.base_url}
+        bot = await RunningBot.start(run_env, tmp_path)
+        try:
+            await bot.wait_for("hrbot is running")
+            assert await emu.user("ana").say("/start", within=30)
+            healthy = await _hrbot(run_env, "health")
+            code = await bot.interrupt()
+        finally:
+            bot.kill()
+        stopped = await _hrbot(run_env, "health")
+    assert code == 0, bot.output
+    report = [
+        line.split(" ", 2)[2].rstrip() for line in bot.output.splitlines() if "bot.startup:" in line
+    ]
+    assert report[:4] == [
+        f"INFO bot.startup: hrbot {version('hrbot')} started",
+        f"INFO bot.startup: telegram: connected as https://t.me/{emu.bot_username}",
+        f"INFO bot.startup: database: {describe_database(env['HRBOT_DATABASE_URL'])}",
+        "INFO bot.startup: outlets: 0 active, 0 open in the next 24 h, 0 with a peer worker; "
+        "coordinators: 0",
+    ]
+    assert any("WARNING bot.startup: no active outlet" in line for line in report)
+    assert any("WARNING bot.startup: no coordinator" in line for line in report)
+    assert "Traceback" not in bot.output
+    assert emu.token not in bot.output
+    assert healthy.exit_code == 0, healthy.output
+    assert "telegram: connected" in healthy.output
+    assert stopped.exit_code == 1
+    assert "telegram: not connected" in stopped.output

@@ -1,22 +1,35 @@
-"""The runner: its wiring from settings, and stopping the bot mid-tick."""
+"""The runner: its wiring from settings, connecting with back-off, stopping (mid-tick or
+while waiting to retry) and the status file it keeps."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import socket
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.signal import FileReceiverLock, SignalChannel
+from bot.channels.telegram import TelegramChannel
 from bot.core.engine import Engine
 from bot.db.base import utcnow
 from bot.db.models import SeenUpdate
 from bot.domain import Channel
-from bot.runner import BotService, fanout_config
+from bot.emulator import TelegramEmulator
+from bot.emulator.server import DEFAULT_TOKEN
+from bot.health import STATUS_FILE, Status, read_status
+from bot.runner import Backoff, BotService, fanout_config, serve
 from bot.services.outbox import DEFAULT_RATES
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from bot.signal_emulator import SignalEmulator
 from handlers.routes import build_routes
+from tests.support.chat import Clock
 from tests.support.engine import make_engine
+
+SIGNAL_NUMBER = "+16045550100"
 
 
 @pytest.mark.parametrize("rate", [30.0, 12.5, 0.0])
@@ -66,3 +79,267 @@ async def test_stop_cuts_a_tick_short_cleanly(
     assert "due work cut short by stop" in caplog.text
     async with sessions() as session:
         assert await session.get(SeenUpdate, "tick-in-progress") is None
+
+
+# -- connecting: back-off while the network is down -----------------------------------------
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then let go)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Waits:
+    """An injected ``sleep``: records each wait, then holds it until the test lets go."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self._waiting = asyncio.Event()
+        self._go = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self._waiting.set()
+        await self._go.wait()
+        self._go.clear()
+
+    async def waiting(self) -> None:
+        """Return once a wait has begun."""
+        await asyncio.wait_for(self._waiting.wait(), 30)
+        self._waiting.clear()
+
+    def release(self) -> None:
+        self._go.set()
+
+
+def test_backoff_doubles_to_a_cap_with_jitter() -> None:
+    middle = itertools.islice(Backoff(initial=1, maximum=60).delays(lambda: 0.5), 9)
+    assert list(middle) == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    low = itertools.islice(Backoff(jitter=0.2).delays(lambda: 0.0), 3)
+    assert [round(d, 6) for d in low] == [0.8, 1.6, 3.2]
+    high = itertools.islice(Backoff(jitter=0.2).delays(lambda: 0.999999), 7)
+    assert all(d <= 60 * 1.2 for d in high)
+    for wrong in ({"initial": 0}, {"initial": 5, "maximum": 1}, {"jitter": 1}):
+        with pytest.raises(ValueError, match="initial"):
+            Backoff(**wrong)
+
+
+async def test_bot_comes_up_when_telegram_does(
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No route to Telegram at start: one line per attempt (no traceback, no token) and a
+    wait that doubles; once the server answers, the bot is up and answers /start."""
+    caplog.set_level(logging.INFO)
+    port = closed_port()
+    engine = make_engine(sessions, build_routes())
+    channel = TelegramChannel(
+        engine, token=DEFAULT_TOKEN, base_url=f"http://127.0.0.1:{port}/bot", poll_timeout=1
+    )
+    waits = Waits()
+    service = BotService(engine, [channel], tick_seconds=3600, sleep=waits.sleep)
+    starting = asyncio.create_task(service.start())
+    try:
+        await waits.waiting()
+        waits.release()
+        await waits.waiting()  # a second failed attempt: the wait has doubled
+        assert [round(w) for w in waits.asked] == [1, 2]
+        assert not starting.done()
+        async with TelegramEmulator(port=port) as emu:
+            try:
+                waits.release()
+                await asyncio.wait_for(starting, 30)
+                assert channel.running
+                reply = await emu.user("ana").say("/start")
+                assert reply, "the bot did not answer /start"
+            finally:
+                await service.stop()  # while the server is there to say goodbye to
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await service.stop()
+
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries == [
+        f"cannot reach Telegram at 127.0.0.1:{port}: connection refused; retrying in 1 s",
+        f"cannot reach Telegram at 127.0.0.1:{port}: connection refused; retrying in 2 s",
+    ]
+    assert f"reached Telegram at 127.0.0.1:{port}" in caplog.text
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert DEFAULT_TOKEN not in caplog.text
+
+
+async def test_a_server_asking_to_wait_is_waited_for(
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 429 at start (once python-telegram-bot's own retries are spent; none here) is not a
+    refusal: the wait is at least what the server asked for."""
+    engine = make_engine(sessions, build_routes())
+    waits = Waits()
+    async with TelegramEmulator() as emu:
+        emu.fail_next("getme", status=429, retry_after=7)
+        channel = TelegramChannel(
+            engine, token=emu.token, base_url=emu.base_url, poll_timeout=1, max_retries=0
+        )
+        service = BotService(engine, [channel], tick_seconds=3600, sleep=waits.sleep)
+        starting = asyncio.create_task(service.start())
+        try:
+            await waits.waiting()
+            assert waits.asked[0] >= 7
+            assert "too many requests; retrying in 7 s" in caplog.text
+            waits.release()
+            await asyncio.wait_for(starting, 30)
+            assert channel.running
+        finally:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await service.stop()
+
+
+async def test_a_rejected_token_stops_start_at_once(
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(sessions, build_routes())
+    waits = Waits()
+    async with TelegramEmulator() as emu:
+        wrong = "7000000001:AAWrongTokenWrongTokenWrongToken00000"
+        channel = TelegramChannel(engine, token=wrong, base_url=emu.base_url)
+        service = BotService(engine, [channel], sleep=waits.sleep)
+        with pytest.raises(SettingsError) as info:
+            await service.start()
+        await service.stop()
+    assert str(info.value) == (
+        "invalid setting HRBOT_TELEGRAM_TOKEN: rejected by the Telegram server"
+    )
+    assert waits.asked == []
+    assert not channel.running
+    assert wrong not in caplog.text
+
+
+async def test_stop_while_waiting_to_retry_is_clean(
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGINT/SIGTERM (here the event they set) during the wait: serve returns, nothing
+    raised or logged as an error, nothing left running."""
+    caplog.set_level(logging.INFO)
+    engine = make_engine(sessions, build_routes())
+    channel = TelegramChannel(
+        engine, token=DEFAULT_TOKEN, base_url=f"http://127.0.0.1:{closed_port()}/bot"
+    )
+    waits = Waits()
+    service = BotService(engine, [channel], sleep=waits.sleep)
+    stop = asyncio.Event()
+    ready: list[bool] = []
+
+    async def on_ready() -> None:
+        ready.append(True)
+
+    serving = asyncio.create_task(serve(service, ready=on_ready, stop=stop, signals=()))
+    await waits.waiting()
+    stop.set()
+    await asyncio.wait_for(serving, 30)  # returns, raises nothing
+    assert ready == []
+    assert not channel.running
+    assert "stopping before every channel was connected" in caplog.text
+    assert caplog.records[-1].getMessage() == "hrbot stopped"
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+async def test_signal_comes_up_when_its_service_does(
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """signal-cli-rest-api not there yet (its container still starting): retried with
+    back-off in one line each, no phone number in it, then connected."""
+    port = closed_port()
+    engine = make_engine(sessions, build_routes())
+    channel = SignalChannel(
+        engine,
+        number=SIGNAL_NUMBER,
+        service=f"127.0.0.1:{port}",
+        receiver_lock=FileReceiverLock(tmp_path / "signal.lock"),
+        ready_timeout=30,
+    )
+    waits = Waits()
+    service = BotService(engine, [channel], tick_seconds=3600, sleep=waits.sleep)
+    starting = asyncio.create_task(service.start())
+    try:
+        await waits.waiting()
+        async with SignalEmulator(number=SIGNAL_NUMBER, port=port) as emu:
+            waits.release()
+            await asyncio.wait_for(starting, 30)
+            await emu.wait_for_receivers()
+            assert channel.running
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await service.stop()
+    assert (
+        f"cannot reach signal-cli-rest-api at 127.0.0.1:{port} (HRBOT_SIGNAL_SERVICE): "
+        "connection refused; retrying in 1 s"
+    ) in caplog.text
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert SIGNAL_NUMBER not in caplog.text
+
+
+# -- the status file `hrbot health` reads ----------------------------------------------------
+
+
+async def test_status_file_follows_the_bot(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    clock = Clock()
+    engine = make_engine(sessions, build_routes(), clock=clock)
+    path = tmp_path / "data" / STATUS_FILE
+    path.parent.mkdir()
+    path.write_text('{"left": "by an earlier run"}')
+    async with TelegramEmulator() as emu:
+        channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+        service = BotService(engine, [channel], tick_seconds=3600, status_file=path)
+        try:
+            await service.start()
+            status = read_status(path)
+            assert status == Status(
+                written_at=clock.now,
+                tick_seconds=3600,
+                last_tick_at=clock.now,
+                channels={"telegram": True},
+            )
+            clock.advance(minutes=1)
+            emu.fail_next("getme", status=502, retry_after=None)  # the probe at the next tick
+            assert await service.tick()
+            status = read_status(path)
+            assert status is not None
+            assert status.channels == {"telegram": False}
+            assert status.last_tick_at == clock.now  # due work itself went fine
+        finally:
+            await service.stop()
+    status = read_status(path)
+    assert status is not None
+    assert status.channels == {"telegram": False}  # stopped: down at once, not once stale
+    assert [p.name for p in path.parent.iterdir()] == [STATUS_FILE]  # no temporary files left
+
+
+async def test_status_file_is_written_while_connecting(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    engine = make_engine(sessions, build_routes())
+    channel = TelegramChannel(
+        engine, token=DEFAULT_TOKEN, base_url=f"http://127.0.0.1:{closed_port()}/bot"
+    )
+    path = tmp_path / STATUS_FILE
+    waits = Waits()
+    service = BotService(engine, [channel], status_file=path, sleep=waits.sleep)
+    starting = asyncio.create_task(service.start())
+    try:
+        await waits.waiting()
+        status = read_status(path)
+        assert status is not None
+        assert status.channels == {"telegram": False}
+        assert status.last_tick_at is None
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await service.stop()

@@ -71,6 +71,7 @@ from signalbot import (
     parse,
 )
 
+from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
 from bot.core.engine import Engine
 from bot.core.messages import (
     Incoming,
@@ -98,6 +99,7 @@ LOCATION_HINT: Final = N_(
     "To say where you are, type the name of a street, area or place near you."
 )
 RECEIVER_LOCK_FILE: Final = "signal-receiver.lock"
+_HEALTHY: Final = 204  # GET /v1/health when signal-cli is ready
 SIGNALBOT_LOGGER: Final = LOGGER_NAME  # whose records this module reduces to templates
 # No "auto": signalbot would pick the scheme at run time, and sends here must use the same.
 ConnectionModeName = Literal["http_only", "https_only"]
@@ -116,11 +118,15 @@ _T = TypeVar("_T")
 RateLimitHook = Callable[["RateLimitChallenge"], Awaitable[None]]
 
 
-class SignalUnavailable(RuntimeError):
-    """signal-cli-rest-api did not become ready (down, wrong mode or too old)."""
+class SignalUnavailable(ChannelError):
+    """signal-cli-rest-api refused start-up (wrong mode or too old)."""
 
 
-class SignalReceiverBusy(RuntimeError):
+class SignalUnreachable(SignalUnavailable, ChannelUnreachable):
+    """signal-cli-rest-api cannot be reached or is not ready yet: worth retrying."""
+
+
+class SignalReceiverBusy(ChannelError):
     """Another instance already receives for this Signal number."""
 
 
@@ -244,6 +250,7 @@ class SignalChannel:
         if not _E164.fullmatch(number):
             raise ValueError("the Signal number must be in E.164 form, e.g. +16045550100")
         self.engine = engine
+        self.name = Channel.SIGNAL.value
         self.number = number
         self.service = service
         self.connection_mode = connection_mode
@@ -335,8 +342,9 @@ class SignalChannel:
     async def start(self) -> None:
         """Take the receiver lock, connect to signal-cli-rest-api, start receiving.
 
-        Raises :class:`SignalReceiverBusy` when another instance holds the lock and
-        :class:`SignalUnavailable` when the service is not ready within ``ready_timeout``.
+        Raises :class:`SignalReceiverBusy` when another instance holds the lock,
+        :class:`SignalUnreachable` when the service cannot be reached or is not ready within
+        ``ready_timeout`` (worth retrying), :class:`SignalUnavailable` when it refuses.
         """
         if self._bot is not None:
             raise RuntimeError("the Signal channel is already started")
@@ -364,31 +372,59 @@ class SignalChannel:
             download_attachments=False,
             logging_level=logging.WARNING,
         )
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.send_timeout),
+            # Pool apart from signalbot's, whose session lives and dies with the bot.
+            raise_for_status=False,
+        )
+        # Asked first: signalbot would retry an unreachable service every second, logging an
+        # error each time, until ready_timeout; the runner retries with back-off instead.
+        status = await self._health()
+        if status != _HEALTHY:
+            raise self._unreachable(f"not ready (HTTP {status})")
         signalbot_log = logging.getLogger(SIGNALBOT_LOGGER)
         handlers = set(signalbot_log.handlers)
         bot = SignalBot(config)  # inside the running loop: signalbot adopts it
         _tame_signalbot_log(signalbot_log, handlers)
         bot.register(_Handler(self), contacts=True, groups=False)
         self._bot = bot
-        self._http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.send_timeout),
-            # Pool apart from signalbot's, whose session lives and dies with the bot.
-            raise_for_status=False,
-        )
         bot.init_task = asyncio.create_task(_initialise(bot), name="signal-init")
         try:
             async with asyncio.timeout(self.ready_timeout):
                 await bot.wait_until_ready()
         except TimeoutError:
-            raise SignalUnavailable(
-                f"signal-cli-rest-api (HRBOT_SIGNAL_SERVICE) was not ready within "
-                f"{self.ready_timeout:g} s"
-            ) from None
+            raise self._unreachable(f"not ready within {self.ready_timeout:g} s") from None
         except Exception as exc:  # wrong mode or version, an error answer...
             # signalbot's words, scrubbed: an error may quote a URL with the account number.
             reason = scrub(str(exc)) or type(exc).__name__
             raise SignalUnavailable(f"signal-cli-rest-api refused start-up: {reason}") from None
         self._start_receiver(bot)
+
+    async def _health(self) -> int:
+        """The status of ``GET /v1/health`` (204 when ready); raises SignalUnreachable."""
+        assert self._http is not None
+        try:
+            async with asyncio.timeout(self.ready_timeout):
+                async with self._http.get(self._url("/v1/health")) as response:
+                    return response.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise self._unreachable(failure_reason(exc)) from None
+
+    def _unreachable(self, reason: str) -> SignalUnreachable:
+        # The service's address, never a URL: those carry the account's number.
+        return SignalUnreachable(
+            "signal-cli-rest-api", f"{self.service} (HRBOT_SIGNAL_SERVICE)", reason
+        )
+
+    async def probe(self) -> bool:
+        """Whether signal-cli-rest-api answers ready now and the receive loop runs, for
+        the health status."""
+        if not (self.running and self.receiving) or self._http is None:
+            return False
+        try:
+            return await self._health() == _HEALTHY
+        except SignalUnreachable:
+            return False
 
     async def stop(self) -> None:
         """Stop receiving, let messages in hand finish (and their replies go out), close

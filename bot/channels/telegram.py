@@ -14,12 +14,15 @@ restart by design, and never written anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import math
 import os
 import re
 import secrets
+import socket
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -45,6 +48,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
 from bot.channels.telegram_request import AiohttpRequest
 from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
 from bot.core.engine import Engine
@@ -76,6 +80,9 @@ PRIVATE_ONLY: Final = N_("I only work in a private chat. Please message me direc
 ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
 MAX_BUTTONS_PER_ROW: Final = 8
 _REMEMBERED_CHATS: Final = 10_000
+# Poll failures closer together than this are one outage (logged once): python-telegram-bot
+# retries a failed getUpdates after 1 s, growing to at most 30 s.
+POLL_FAILURE_WINDOW: Final = 45.0
 _DEEP_LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # Raised (as the cause of PTB's TimedOut/NetworkError) before a request was written: by PTB's
@@ -134,8 +141,10 @@ class TelegramChannel:
         max_rate: float = DEFAULT_MAX_RATE,
         concurrency: int = DEFAULT_CONCURRENCY,
         request: Callable[[], BaseRequest] | None = AiohttpRequest,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
+        self.name = Channel.TELEGRAM.value
         self.webhook = webhook
         self.poll_timeout = poll_timeout
         self.location_label = location_label
@@ -157,9 +166,12 @@ class TelegramChannel:
         self._secret = (webhook.secret or secrets.token_urlsafe(32)) if webhook else None
         self._app: TelegramApp | None = None
         self._can_send = False  # from a successful start until the HTTP clients close
+        self._monotonic = monotonic
+        self._poll_failed_at: float | None = None  # when getUpdates last failed
         self._told_groups: OrderedDict[int, None] = OrderedDict()
         self._keyboards: OrderedDict[int, dict[str, str]] = OrderedDict()
         _withhold_update_payloads()
+        _quiet_bootstrap_failures()
         # Opt in to PTB's coming timedelta durations now: otherwise every 429 (RetryAfter)
         # raises a PTBDeprecationWarning inside PTB itself. Nothing here reads those fields.
         os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -240,6 +252,7 @@ class TelegramChannel:
         app.add_handler(TypeHandler(Update, self._on_update))
         app.add_error_handler(self._on_error)
         self._app = app
+        self._poll_failed_at = None
         try:
             await app.initialize()  # calls getMe: a wrong token fails here
             self.username = app.bot.username
@@ -247,29 +260,100 @@ class TelegramChannel:
             await app.start()
             assert app.updater is not None
             if self.webhook is not None:
-                await app.updater.start_webhook(
-                    listen=self.webhook.listen,
-                    port=self.webhook.port,
-                    url_path=self.webhook.path,
-                    webhook_url=self.webhook.url,
-                    secret_token=self._secret,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                await self._start_webhook(app, self.webhook)
             else:
                 await app.updater.start_polling(
-                    timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+                    timeout=int(self.poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                    error_callback=self._on_poll_error,
                 )
-        except InvalidToken:
+        except BaseException as exc:
             await self.stop()
-            # PTB's message quotes the token; this one names the setting instead.
-            raise SettingsError(
-                "invalid setting HRBOT_TELEGRAM_TOKEN: rejected by the Telegram server"
-            ) from None
-        except BaseException:
-            await self.stop()
-            raise
+            failure = self._start_failure(exc)
+            if failure is None:
+                raise
+            # One line that names the server and the reason; PTB's messages may quote the
+            # token, so none of them is passed on as is.
+            raise failure from None
         self._can_send = True
         self.engine.add_sender(Channel.TELEGRAM, self)
+
+    @property
+    def where(self) -> str:
+        """The Bot API server's host (and port), for messages: never the token or a path."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or "?"
+        return f"{host}:{parts.port}" if parts.port else host
+
+    async def probe(self) -> bool:
+        """Whether the Bot API answers now (``getMe``), for the health status."""
+        app = self._app
+        if app is None or not self.running:
+            return False
+        try:
+            await app.bot.get_me()
+        except TelegramError:
+            return False
+        return True
+
+    def _start_failure(self, exc: BaseException) -> Exception | None:
+        """What a failed start means, as one of this project's errors (None: a bug or a
+        cancellation, raised as it is)."""
+        if isinstance(exc, InvalidToken):
+            if _not_bot_api(exc):
+                # A 404 that is not the Bot API's JSON: a proxy, a portal, a wrong URL.
+                return SettingsError(
+                    f"invalid setting HRBOT_TELEGRAM_API_URL: {self.where} does not answer "
+                    "as the Bot API does (HTTP 404)"
+                )
+            return SettingsError(
+                "invalid setting HRBOT_TELEGRAM_TOKEN: rejected by the Telegram server"
+            )
+        if isinstance(exc, RetryAfter):
+            retry_after = _seconds(exc.retry_after)
+            return ChannelUnreachable(
+                "Telegram", self.where, "too many requests", retry_after=retry_after
+            )
+        if isinstance(exc, BadRequest):  # a NetworkError subclass: must come first
+            return ChannelError(f"Telegram refused start-up: {self._reason(exc)}")
+        if isinstance(exc, NetworkError):  # no connection, a timeout, a 5xx answer
+            return ChannelUnreachable("Telegram", self.where, self._reason(exc))
+        if isinstance(exc, TelegramError):
+            return ChannelError(f"Telegram refused start-up: {self._reason(exc)}")
+        return None
+
+    def _reason(self, exc: BaseException) -> str:
+        return failure_reason(exc, secrets=(self._token,))
+
+    async def _start_webhook(self, app: TelegramApp, webhook: WebhookConfig) -> None:
+        assert app.updater is not None
+        try:
+            # Tried first: tornado leaks its socket when the bind fails.
+            await _try_bind(webhook.listen, webhook.port)
+            await app.updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=webhook.path,
+                webhook_url=webhook.url,
+                secret_token=self._secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        except OSError as exc:  # the port is taken, or the address is not this host's
+            raise SettingsError(
+                f"invalid setting HRBOT_WEBHOOK_PORT: cannot listen on {webhook.listen}:"
+                f"{webhook.port} ({failure_reason(exc)})"
+            ) from None
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        """python-telegram-bot retries a failed ``getUpdates`` by itself (up to every 30 s);
+        say so in one line per outage instead of its traceback per attempt."""
+        now = self._monotonic()
+        quiet = (
+            self._poll_failed_at is not None and now - self._poll_failed_at <= POLL_FAILURE_WINDOW
+        )
+        self._poll_failed_at = now
+        level = logging.DEBUG if quiet else logging.WARNING
+        log.log(level, "telegram polling failed: %s; retrying", self._reason(exc))
 
     async def stop(self) -> None:
         """Stop receiving, let the updates in hand finish, close connections (idempotent)."""
@@ -552,6 +636,26 @@ def _never_left(exc: NetworkError) -> bool:
     return isinstance(exc.__cause__, _CONNECT_ERRORS)
 
 
+async def _try_bind(host: str, port: int) -> None:
+    """Raise OSError when ``host:port`` cannot be listened on (taken, not this host's)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado binds
+        probe.bind(address)
+
+
+def _not_bot_api(exc: InvalidToken) -> bool:
+    """Whether the 404/401 came without the Bot API's JSON answer (PTB raised it from a
+    parsing failure): then the server is not Telegram's, whatever the token."""
+    cause = exc.__cause__
+    while isinstance(cause, InvalidToken):  # PTB re-raises once to add its own words
+        cause = cause.__cause__
+    return isinstance(cause, TelegramError)
+
+
 def _seconds(value: float | timedelta) -> float:
     # PTB gives an int, or a timedelta once PTB_TIMEDELTA is set (it is, in __init__).
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
@@ -579,18 +683,49 @@ def _remember(store: OrderedDict[int, _T], key: int, value: _T) -> None:
 
 class _WithholdPayload(logging.Filter):
     """PTB logs an update it cannot parse *with its data* ("Received data was ..."). That data
-    is a person's message: keep the event, drop the payload and the traceback."""
+    is a person's message: keep the event, drop the payload and the traceback.
+
+    Also shortens PTB's traceback when its last ``getUpdates`` at stop fails (Telegram out of
+    reach): harmless, since updates fetched again are recognised and handled once."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "Received data" in str(record.msg):
-            record.msg = "an update from Telegram could not be parsed and was dropped"
-            record.args = ()
-            record.exc_info = None
-            record.exc_text = None
+        message = str(record.msg)
+        if "Received data" in message:
+            _replace(record, "an update from Telegram could not be parsed and was dropped")
+        elif message.startswith("Error while calling `get_updates` one more time"):
+            error = record.exc_info[1] if record.exc_info else None
+            text = (
+                f"could not confirm the last updates to Telegram at stop ({type(error).__name__})"
+            )
+            _replace(record, text)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+def _replace(record: logging.LogRecord, text: str) -> None:
+    record.msg = text
+    record.args = ()
+    record.exc_info = None
+    record.exc_text = None
 
 
 def _withhold_update_payloads() -> None:
     updater_log = logging.getLogger("telegram.ext.Updater")
     if not any(isinstance(f, _WithholdPayload) for f in updater_log.filters):
         updater_log.addFilter(_WithholdPayload())
+
+
+class _BootstrapFailure(logging.Filter):
+    """PTB logs a failed start-up call (deleteWebhook, setWebhook) with a traceback before
+    raising it; :meth:`TelegramChannel.start` reports the same failure in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        first = args[0] if isinstance(args, tuple) and args else None
+        return not (isinstance(first, str) and first.startswith("Network Retry Loop (Bootstrap"))
+
+
+def _quiet_bootstrap_failures() -> None:
+    ext_log = logging.getLogger("telegram.ext")  # PTB's network loop logs here
+    if not any(isinstance(f, _BootstrapFailure) for f in ext_log.filters):
+        ext_log.addFilter(_BootstrapFailure())

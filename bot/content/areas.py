@@ -65,6 +65,7 @@ class Gazetteer(Spec):
 
     city: City
     areas: tuple[AreaSpec, ...] = Field(min_length=1)
+    demo: bool = False  # the shipped example areas: the bot warns at start while in use
     _index: dict[str, AreaSpec] = PrivateAttr(default_factory=dict)
     _by_code: dict[str, AreaSpec] = PrivateAttr(default_factory=dict)
 

@@ -73,6 +73,7 @@ class Directory(Spec):
     """All referral services, in file order."""
 
     services: tuple[ReferralService, ...] = Field(min_length=1)
+    demo: bool = False  # the shipped invented directory: the bot warns at start while in use
     _by_code: dict[str, ReferralService] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

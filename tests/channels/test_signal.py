@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import pathlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.errors import ChannelUnreachable
 from bot.channels.signal import (
     LOCATION_HINT,
     MAX_PART_BYTES,
@@ -221,6 +223,45 @@ async def test_wrong_mode_or_no_service_fails_start_cleanly(engine: Engine) -> N
     with pytest.raises(SignalUnavailable, match="HRBOT_SIGNAL_SERVICE"):
         await channel.start()
     assert not channel.running
+
+
+async def test_unreachable_service_is_one_line_worth_retrying(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens (signal-cli-rest-api still starting): start fails at once, naming the
+    service and the reason, instead of signalbot logging an error every second until
+    ready_timeout; the runner retries it with back-off."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    channel = SignalChannel(
+        engine, number="+16045550100", service=f"127.0.0.1:{port}", ready_timeout=60
+    )
+    with pytest.raises(ChannelUnreachable) as raised:
+        await channel.start()
+    assert str(raised.value) == (
+        f"cannot reach signal-cli-rest-api at 127.0.0.1:{port} (HRBOT_SIGNAL_SERVICE): "
+        "connection refused"
+    )
+    assert isinstance(raised.value, SignalUnavailable)
+    assert not channel.running
+    assert Channel.SIGNAL not in engine.senders
+    assert [r for r in caplog.records if r.name.startswith(SIGNALBOT_LOGGER)] == []
+
+
+async def test_probe_says_whether_the_service_answers(engine: Engine) -> None:
+    channel = SignalChannel(engine, number="+16045550100", service="127.0.0.1:1")
+    assert not await channel.probe()  # not started
+    async with SignalEmulator() as emu:
+        channel = SignalChannel(engine, number=emu.number, service=emu.service)
+        try:
+            await channel.start()
+            assert await channel.probe()
+            await emu.stop()
+            assert not await channel.probe()
+        finally:
+            await channel.stop()
+    assert not await channel.probe()
 
 
 async def test_stop_never_stops_the_event_loop(emu: SignalEmulator, engine: Engine) -> None:

@@ -19,11 +19,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import AIORateLimiter
 
+from bot.channels.errors import ChannelUnreachable
 from bot.channels.telegram import (
     LOCATION_LABEL,
     PRIVATE_ONLY,
@@ -177,6 +179,100 @@ async def test_wrong_token_fails_start_cleanly(emu: TelegramEmulator, engine: En
     assert "wrong" not in str(raised.value)  # the token is a secret: never in a message
     assert not channel.running
     assert Channel.TELEGRAM not in engine.senders
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_unreachable_server_is_one_line_worth_retrying(engine: Engine, client: str) -> None:
+    port = free_port()  # nothing listens there
+    channel = TelegramChannel(
+        engine,
+        token="1234567:secret-token-value",
+        base_url=f"http://127.0.0.1:{port}/bot",
+        request=AiohttpRequest if client == "aiohttp" else None,
+    )
+    with pytest.raises(ChannelUnreachable) as raised:
+        await channel.start()
+    assert str(raised.value) == f"cannot reach Telegram at 127.0.0.1:{port}: connection refused"
+    assert raised.value.__cause__ is None  # PTB's exception (it may quote the token) is gone
+    assert not channel.running
+    assert Channel.TELEGRAM not in engine.senders
+
+
+async def test_server_error_at_start_is_worth_retrying(
+    emu: TelegramEmulator, engine: Engine
+) -> None:
+    emu.fail_next("getme", status=502, retry_after=None)
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url)
+    with pytest.raises(ChannelUnreachable, match=f"at 127.0.0.1:{emu.port}: Bad Gateway"):
+        await channel.start()
+    assert not channel.running
+    async with channel:  # the next attempt goes through
+        assert channel.running
+
+
+async def test_a_server_that_is_not_the_bot_api_names_the_url(engine: Engine) -> None:
+    """A proxy, a captive portal or a wrong HRBOT_TELEGRAM_API_URL answering 404 in HTML is
+    not "the token was rejected"."""
+
+    async def not_found(_request: web.Request) -> web.Response:
+        return web.Response(status=404, text="<html>Not here</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        channel = TelegramChannel(engine, token="1:abc", base_url=f"http://127.0.0.1:{port}/x")
+        with pytest.raises(SettingsError) as raised:
+            await channel.start()
+    finally:
+        await runner.cleanup()
+    assert str(raised.value) == (
+        f"invalid setting HRBOT_TELEGRAM_API_URL: 127.0.0.1:{port} does not answer as the Bot "
+        "API does (HTTP 404)"
+    )
+
+
+async def test_webhook_port_in_use_names_the_setting(emu: TelegramEmulator, engine: Engine) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        webhook = WebhookConfig(url="https://bot.example.org/hook", port=port)
+        channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, webhook=webhook)
+        with pytest.raises(
+            SettingsError, match=f"HRBOT_WEBHOOK_PORT: cannot listen on 127.0.0.1:{port}"
+        ):
+            await channel.start()
+    assert not channel.running
+
+
+async def test_lost_connection_while_polling_is_one_line(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram out of reach after start: one warning while python-telegram-bot retries (not
+    its traceback per attempt), and no traceback at stop either."""
+    emu = TelegramEmulator()
+    await emu.start()
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+    try:
+        await channel.start()
+        await emu.stop()
+        for _ in range(500):  # the next poll fails at once; bounded for a broken build
+            if "telegram polling failed" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await channel.stop()
+        await emu.stop()
+    polling = [r for r in caplog.records if "telegram polling failed" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in polling] == [
+        ("WARNING", "telegram polling failed: connection refused; retrying")
+    ]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert emu.token not in caplog.text
 
 
 def test_from_settings(

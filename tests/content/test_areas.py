@@ -172,7 +172,7 @@ def test_city_missing(write: Write) -> None:
     path = write("areas.yaml", GOOD.split("areas:")[0].replace("city", "town") + "areas: []\n")
     assert problems(path) == [
         f"{path}:1: city: Field required",
-        f"{path}:1: town: unknown field (allowed: city, areas)",
+        f"{path}:1: town: unknown field (allowed: city, areas, demo)",
         f"{path}:5: areas: Tuple should have at least 1 item after validation, not 0",
     ]
 

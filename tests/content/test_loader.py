@@ -48,6 +48,20 @@ def test_every_shipped_file_says_it_is_demo_data(content_dir: Path) -> None:
             assert "DEMO DATA" in head, path
 
 
+def test_shipped_areas_and_referrals_are_marked_demo(content_dir: Path, tmp_path: Path) -> None:
+    """The start-up report warns while ``demo: true`` is there; a group's own files, which
+    do not have it, are not demo."""
+    shipped = load_content(content_dir)
+    assert shipped.gazetteer.demo
+    assert shipped.directory.demo
+    for name in ("items.yaml", "areas.yaml", "referrals.yaml", "cards.yaml"):
+        text = (content_dir / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("demo: true\n", ""), encoding="utf-8")
+    own = load_content(tmp_path)
+    assert not own.gazetteer.demo
+    assert not own.directory.demo
+
+
 def test_load_content_reports_every_broken_file(
     content_dir: Path, tmp_path: Path, write: Write
 ) -> None:

@@ -1,0 +1,68 @@
+"""Dockerfile and docker-compose.yml, read as files (no Docker engine runs the suite)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return [" ".join(i.split()) for i in "\n".join(lines).replace("\\\n", " ").splitlines() if i]
+
+
+def test_telegram_alone_needs_no_signal_setting() -> None:
+    """Signal is an opt-in profile: without it nothing sets or requires a Signal setting
+    (HRBOT_SIGNAL_SERVICE set alone made the bot stop with 'HRBOT_SIGNAL_NUMBER: not set')."""
+    services = compose()["services"]
+    default = {name for name, s in services.items() if not s.get("profiles")}
+    assert default == {"postgres", "migrate", "hrbot"}
+    assert services["signal"]["profiles"] == ["signal"]
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*HRBOT_SIGNAL_\w+:", text, re.MULTILINE)
+    assert "${HRBOT_SIGNAL" not in text
+    for name in default:
+        assert "signal" not in (services[name].get("depends_on") or {})
+
+
+def test_migrations_run_before_the_bot_on_postgresql() -> None:
+    services = compose()["services"]
+    assert services["postgres"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    migrate, bot = services["migrate"], services["hrbot"]
+    assert migrate["command"] == ["db", "upgrade"]
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert migrate["restart"] == "no"
+    assert bot["command"] == ["run"]
+    assert bot["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    for service in (migrate, bot):
+        url = service["environment"]["HRBOT_DATABASE_URL"]
+        assert url.startswith("postgresql+asyncpg://hrbot:")
+        assert url.endswith("@postgres:5432/hrbot")
+        assert "hrbot-data:/data" in " ".join(service["volumes"])  # the same key for both
+    assert "ports" not in services["postgres"]  # only the bot talks to the database
+
+
+def test_the_image_checks_its_health_and_exposes_the_webhook_port() -> None:
+    steps = instructions()
+    assert any(
+        s.startswith("HEALTHCHECK ") and s.endswith('CMD ["hrbot", "health"]') for s in steps
+    )
+    assert "EXPOSE 8443" in steps
+    env = " ".join(s for s in steps if s.startswith("ENV "))
+    assert "HRBOT_WEBHOOK_LISTEN=0.0.0.0" in env
+    assert "HRBOT_WEBHOOK_PORT=8443" in env
+    assert "USER hrbot" in steps
+    assert steps[-2:] == ['ENTRYPOINT ["hrbot"]', 'CMD ["run"]']
