@@ -82,6 +82,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_RATES",
     "AlertTick",
+    "BulkSender",
     "DeferringSender",
     "DetailedSender",
     "Fanout",
@@ -109,6 +110,15 @@ class DetailedSender(Protocol):
     """A channel that reports ``retry_after`` and ambiguous failures (preferred by the outbox)."""
 
     async def send_result(self, address: str, reply: Reply) -> SendResult: ...
+
+
+@runtime_checkable
+class BulkSender(Protocol):
+    """A channel with a send meant for broadcasts (preferred over :class:`DetailedSender`): a
+    rate limit comes back at once as RETRY with ``retry_after`` instead of being waited out
+    inside the channel, holding up the channel's other sends (Telegram)."""
+
+    async def send_bulk(self, address: str, reply: Reply) -> SendResult: ...
 
 
 @runtime_checkable
@@ -765,6 +775,8 @@ class Fanout:
     async def _send(self, sender: Any, address: str, reply: Reply) -> SendResult:
         try:
             async with asyncio.timeout(self.config.send_timeout):
+                if isinstance(sender, BulkSender):
+                    return await sender.send_bulk(address, reply)
                 if isinstance(sender, DetailedSender):
                     return await sender.send_result(address, reply)
                 status = await sender.send(address, reply)
