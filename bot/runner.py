@@ -2,11 +2,16 @@
 
 APScheduler is only an in-process timer here: each tick claims due rows from the database
 (offer deadlines, expiries, purges), so a restart or a second instance loses and repeats nothing.
+
+Alerts do not wait for the tick: the outbox runs at once when a handler queued deliveries
+([Send now]) and at the moment its next work falls due (a scheduled alert's minute, a retry, a
+lease lapsing), by :class:`_Alarm`; the tick stays as the safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -21,12 +26,14 @@ from bot.core.engine import Clock, Engine
 from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.domain import Channel
-from bot.services.outbox import DEFAULT_RATES, Fanout, FanoutConfig, run_alert_due
+from bot.services.outbox import DEFAULT_RATES, AlertTick, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 15.0
+_LATE = 0.01  # seconds after a moment of due work: the rows compare due by then
+_IDLE_RETRY = 1.0  # seconds before looking again when due work could not be done
 
 
 class ChannelService(Protocol):
@@ -61,6 +68,32 @@ def fanout_config(settings: Settings) -> FanoutConfig:
     return FanoutConfig(rates={**DEFAULT_RATES, Channel.TELEGRAM: settings.telegram_max_rate})
 
 
+class _Alarm:
+    """One wake-up time for the outbox's task; an earlier one replaces a later one."""
+
+    def __init__(self) -> None:
+        self._at: float | None = None  # loop time
+        self._changed = asyncio.Event()
+
+    def set(self, delay: float) -> None:
+        """Ring in ``delay`` seconds (0: now), unless set to ring earlier already."""
+        at = asyncio.get_running_loop().time() + max(0.0, delay)
+        if self._at is None or at < self._at:
+            self._at = at
+            self._changed.set()
+
+    async def wait(self) -> None:
+        """Return when the alarm rings (and unset it)."""
+        loop = asyncio.get_running_loop()
+        while self._at is None or loop.time() < self._at:
+            self._changed.clear()
+            timeout = None if self._at is None else self._at - loop.time()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
+        self._at = None
+
+
 class BotService:
     """Starts channels and the due-work clock together, and stops them in reverse."""
 
@@ -80,6 +113,17 @@ class BotService:
         self._fanout = Fanout(engine, fanout)
         self._started: list[ChannelService] = []
         self._ticking: asyncio.Task[object] | None = None  # the clock's tick in progress
+        self._alarm = _Alarm()
+        self._waker: asyncio.Task[None] | None = None
+        engine.on_outbox_work(self.wake_outbox)
+
+    def wake_outbox(self) -> None:
+        """Run the alert outbox now: a run in progress claims new rows at once, and another
+        run follows it (it may have looked just before they were committed)."""
+        if self._waker is None:
+            return  # not started: the start-up tick sees everything
+        self._fanout.wake()
+        self._alarm.set(0)
 
     async def start(self) -> None:
         """Start every channel, catch up on due work missed while down, start the clock."""
@@ -90,6 +134,7 @@ class BotService:
                 config = replace(self.engine.deps.config, bot_username=channel.username)
                 self.engine.deps = replace(self.engine.deps, config=config)
         await self.tick()
+        self._waker = asyncio.create_task(self._wake_loop(), name="alert-wake")
         scheduler = AsyncIOScheduler(timezone="UTC")
         # One tick at a time; a late tick is merged, not queued: the rows say what is due.
         scheduler.add_job(
@@ -112,9 +157,30 @@ class BotService:
         except Exception:
             log.exception("due work failed; will retry at the next tick")
         try:
-            await run_alert_due(self.engine, fanout=self._fanout)
+            self._plan(await run_alert_due(self.engine, fanout=self._fanout))
         except Exception:
             log.exception("alert work failed; will retry at the next tick")
+
+    def _plan(self, report: AlertTick) -> None:
+        """Set the alarm for the outbox's next work, if it comes before the next tick."""
+        if report.next_due is None:
+            return
+        delay = (report.next_due - self.engine.clock()).total_seconds()
+        if delay <= 0 and not (report.claimed or report.fired or report.recovered):
+            # Due, yet nothing could be done (a held channel, a failing database): do not
+            # spin; the tick is the safety net.
+            delay = _IDLE_RETRY
+        if delay < self.tick_seconds:
+            self._alarm.set(delay + _LATE)
+
+    async def _wake_loop(self) -> None:
+        """Run the outbox whenever the alarm rings (a wake-up or its next work's moment)."""
+        while True:
+            await self._alarm.wait()
+            try:
+                self._plan(await self._fanout.run(wait=True))
+            except Exception:  # run() never raises; this is the last guard of the task
+                log.exception("alert work failed; will retry at the next tick")
 
     async def _clock_tick(self) -> None:
         """The clock's job: :meth:`tick`, which :meth:`stop` may cut short."""
@@ -135,6 +201,10 @@ class BotService:
         """Stop the clock, cutting a tick in progress short, then the channels (newest
         first) once that tick has wound down: its last sends still need them."""
         scheduler, self._scheduler = self._scheduler, None
+        waker, self._waker = self._waker, None
+        if waker is not None:
+            waker.cancel()  # a run cut short: like the tick's, the rest is due after a start
+            await asyncio.gather(waker, return_exceptions=True)
         if scheduler is not None:
             ticking = self._ticking
             scheduler.shutdown(wait=False)  # cancels the tick in progress

@@ -252,6 +252,9 @@ class AlertTick:
     failed_parts: list[str] = field(default_factory=list)
     skipped: bool = False  # another call was already running in this process
     more: bool = False  # deliveries are still pending or in flight
+    # When there is next work for this process: a retry or a scheduled alert falls due, or a
+    # lease lapses (None: nothing is waiting; a moment past: due now).
+    next_due: datetime | None = None
 
 
 class _Claimed(NamedTuple):
@@ -386,8 +389,13 @@ class Fanout:
         self._storms: dict[Channel, _Storm] = {}
         self._alerts: dict[int, _AlertCopy | None] = {}
         self._lock = asyncio.Lock()
+        self._woken = asyncio.Event()
         self._last_housekeeping = -math.inf
         self._rng = random.Random()  # noqa: S311 - back-off jitter, not a secret
+
+    def wake(self) -> None:
+        """New work was committed: a run waiting for a retry stops waiting and claims."""
+        self._woken.set()
 
     def pacer(self, channel: Channel) -> TokenBucket:
         """The channel's token bucket (made on first use)."""
@@ -406,11 +414,16 @@ class Fanout:
 
     # -- the tick ----------------------------------------------------------------------------
 
-    async def run(self, *, budget: float | None = None) -> AlertTick:
-        """Fire, recover, pump and finish (see the module docstring); never raises."""
-        if self._lock.locked():
+    async def run(self, *, budget: float | None = None, wait: bool = False) -> AlertTick:
+        """Fire, recover, pump and finish (see the module docstring); never raises.
+
+        A call while another runs is skipped, or with ``wait`` runs after it (a wake-up: the
+        running call may have looked for due rows just before the new ones were committed).
+        """
+        if self._lock.locked() and not wait:
             return AlertTick(skipped=True)
         async with self._lock:
+            self._woken.clear()  # this run sees everything committed until now
             report = AlertTick()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + (budget if budget is not None else self.config.budget)
@@ -427,9 +440,31 @@ class Fanout:
             try:
                 async with self.engine.sessions() as session:
                     report.more = await outstanding(session) > 0
+                    report.next_due = await self._next_due(session)
             except Exception:
                 log.exception("alert outbox: counting outstanding deliveries failed")
             return report
+
+    async def _next_due(self, session: AsyncSession) -> datetime | None:
+        """The earliest moment this process has alert work: a scheduled alert's time, a retry
+        of a channel it sends on, a lease (another instance's, or one cut off) lapsing."""
+        channels = list(self.engine.senders)
+        moments = [
+            await session.scalar(
+                select(func.min(Alert.due_at)).where(Alert.status == AlertStatus.SCHEDULED)
+            ),
+            await session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == DeliveryStatus.PENDING, Delivery.channel.in_(channels)
+                )
+            ),
+            await session.scalar(
+                select(func.min(Delivery.lease_until)).where(
+                    Delivery.status == DeliveryStatus.SENDING, Delivery.channel.in_(channels)
+                )
+            ),
+        ]
+        return min((m for m in moments if m is not None), default=None)
 
     async def _part(self, report: AlertTick, name: str, work: Awaitable[None]) -> None:
         try:
@@ -594,7 +629,7 @@ class Fanout:
                 wait = await self._idle_wait(channel)
                 if wait is None or loop.time() + wait >= deadline:
                     break
-                await asyncio.sleep(wait)
+                await self._nap(wait)
                 await self._housekeeping(report)
         finally:
             if tasks:
@@ -710,6 +745,13 @@ class Fanout:
         for alert_id in ids - self._alerts.keys():
             view = await alerts.get(session, alert_id=alert_id)
             self._alerts[alert_id] = _AlertCopy(view) if view is not None else None
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until :meth:`wake`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._woken.wait()
+        self._woken.clear()
 
     async def _idle_wait(self, channel: Channel) -> float | None:
         """Seconds until a row of ``channel`` may be due (a retry, or a lease to recover)."""

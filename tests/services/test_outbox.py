@@ -31,6 +31,7 @@ from bot.services.subscriptions import EVERYWHERE
 from bot.settings import Settings
 from tests.support.alerts import PlainSender, RecordingSender, add_subscribers, alert_engine
 from tests.support.engine import make_deps
+from tests.support.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
 FAST = FanoutConfig(
@@ -247,6 +248,33 @@ async def test_a_429_on_one_delivery_does_not_hold_up_the_others(
         ).all()
     assert [(row[0], row[1]) for row in waiting] == [(DeliveryStatus.PENDING, "rate_limited")]
     assert waiting[0][2] == frozen + timedelta(seconds=5)  # Telegram's retry_after
+
+
+async def test_a_wake_up_ends_a_runs_wait_for_a_retry(sessions: Sessions, content: Content) -> None:
+    """A run waiting for a retry claims new rows as soon as it is woken ([Send now] while an
+    earlier alert's retry is pending), without waiting out the retry or its budget."""
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana"], ["dtes"])
+        await add_subscribers(session, ["bob"], ["kitsilano"])
+    await _alert(sessions, content, ["dtes"])
+    frozen = [utcnow()]
+    engine = alert_engine(sessions, clock=lambda: frozen[0])  # ana's retry never falls due
+    platform = RecordingSender()
+    platform.script["ana"] = [SendResult(SendStatus.RETRY, retry_after=60)]
+    engine.add_sender(Channel.TELEGRAM, platform)
+    fanout = _fanout(engine, budget=600)
+    running = asyncio.create_task(fanout.run())
+    try:
+        await until(lambda: platform.calls > 0)
+        await _alert(sessions, content, ["kitsilano"])
+        frozen[0] = utcnow()  # bob's row is due; ana's retry is still a minute away
+        fanout.wake()
+        await until(lambda: "bob" in platform.sent)
+        assert not running.done()  # still waiting for ana's retry
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert platform.counts() == {"bob": 1}
 
 
 # --- concurrency ---------------------------------------------------------------------------------
