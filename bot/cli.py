@@ -109,7 +109,12 @@ def run() -> None:
             )
         await serve(BotService(engine, channels, fanout=fanout_config(settings)))
 
-    _with_runtime(work)
+    from bot.channels.signal import SignalReceiverBusy, SignalUnavailable
+
+    try:
+        _with_runtime(work)
+    except (SignalReceiverBusy, SignalUnavailable) as exc:
+        raise _fail(str(exc), code=1) from None
 
 
 @app.command()

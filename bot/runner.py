@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -44,6 +44,14 @@ class ChannelService(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class ClaimingChannel(Protocol):
+    """A channel that must hold something to itself before it starts (Signal: the receiver
+    lock); ``stop`` gives it back."""
+
+    async def claim(self) -> None: ...
 
 
 def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
@@ -126,10 +134,27 @@ class BotService:
         self._alarm.set(0)
 
     async def start(self) -> None:
-        """Start every channel, catch up on due work missed while down, start the clock."""
+        """Claim what channels hold to themselves, start every channel, catch up on due work
+        missed while down, start the clock.
+
+        Every claim comes first: a second instance refused Signal's receiver lock has not
+        started Telegram (whose polling would cut the first instance's off). On any failure
+        whatever was claimed or started is stopped again before the error is raised."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        for channel in self.channels:
+            if isinstance(channel, ClaimingChannel):
+                self._started.append(channel)  # from now on stop() gives the claim back
+                await channel.claim()
         for channel in self.channels:
             await channel.start()
-            self._started.append(channel)
+            if channel not in self._started:
+                self._started.append(channel)
             if channel.username and self.engine.deps.config.bot_username is None:
                 config = replace(self.engine.deps.config, bot_username=channel.username)
                 self.engine.deps = replace(self.engine.deps, config=config)

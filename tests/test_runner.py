@@ -170,3 +170,53 @@ async def test_a_send_cut_off_by_a_crash_is_resent_when_its_lease_lapses(
     async with sessions() as session:
         tally = await alerts.progress(session, alert_id=draft.id)
     assert tally.unknown == 1  # it may have arrived before the crash: counted as such
+
+
+# --- start-up: claims first, and a failure stops what started ------------------------------------
+
+
+class _Channel:
+    """A channel that notes what was done to it in a shared journal."""
+
+    username: str | None = None
+
+    def __init__(self, name: str, journal: list[str], *, fails: str = "") -> None:
+        self.name, self.journal, self.fails = name, journal, fails
+
+    async def start(self) -> None:
+        self.journal.append(f"start {self.name}")
+        if self.fails == "start":
+            raise RuntimeError(f"{self.name} failed to start")
+
+    async def stop(self) -> None:
+        self.journal.append(f"stop {self.name}")
+
+
+class _Claiming(_Channel):
+    async def claim(self) -> None:
+        self.journal.append(f"claim {self.name}")
+        if self.fails == "claim":
+            raise RuntimeError(f"{self.name} is busy")
+
+
+@pytest.mark.parametrize(
+    ("fails", "journal"),
+    [
+        ("claim", ["claim signal", "stop signal"]),
+        (
+            "start",
+            ["claim signal", "start telegram", "start signal", "stop telegram", "stop signal"],
+        ),
+    ],
+)
+async def test_claims_come_before_any_start_and_a_failure_stops_what_started(
+    sessions: Sessions, fails: str, journal: list[str]
+) -> None:
+    done: list[str] = []
+    telegram, signal = _Channel("telegram", done), _Claiming("signal", done, fails=fails)
+    service = BotService(make_engine(sessions, build_routes()), [telegram, signal])
+    with pytest.raises(RuntimeError):
+        await service.start()
+    assert done == journal
+    await service.stop()  # nothing left to stop
+    assert done == journal
