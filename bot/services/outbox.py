@@ -25,12 +25,19 @@ process loses its rows within one lease.
 Pacing. One token bucket per channel and process (Telegram 30 messages/s by default) and at most
 ``window`` sends in flight. A RETRY reschedules that row only: after the platform's
 ``retry_after`` when the channel reports it (a 429), else with exponential back-off and jitter;
-other rows keep going. When at least half of the recent sends were refused, the whole channel
+other rows keep going. For that the channel must hand a 429 back at once rather than wait it
+out itself (:class:`BulkSender`: python-telegram-bot's limiter would hold every call of the bot
+for ``retry_after``). When at least half of the recent sends were refused, the whole channel
 pauses, longer each time (a real flood limit, or the platform is in trouble), so rows do not
 burn their attempts against an outage. A channel that says to hold back (Signal while it
 wants a captcha, :class:`DeferringSender`) gets no claims meanwhile: its rows stay pending and
 spend no attempts; then one row at a time probes until the channel sends again. Several
 instances each pace themselves: give each ``limit / instances``, or run the outbox on one.
+
+When. The runner (:class:`bot.runner.BotService`) runs this at start-up, on every tick, at
+once when a handler queued deliveries ([Send now]: :meth:`Fanout.wake`), and at
+``AlertTick.next_due``: a scheduled alert's minute, a retry, a lease lapsing. A run waiting
+for a retry claims new rows as soon as it is woken.
 
 Outcomes are written in small batches (one transaction per batch), each guarded by the claim's
 ``attempts`` so a late result cannot overwrite a newer claim. A send's slot is freed only once
