@@ -188,12 +188,12 @@ class BotService:
 
     def _plan(self, report: AlertTick) -> None:
         """Set the alarm for the outbox's next work, if it comes before the next tick."""
-        if report.next_due is None:
-            return
+        if report.next_due is None or report.failed_parts:
+            return  # nothing waits, or a part failed (logged): the tick tries again
         delay = (report.next_due - self.engine.clock()).total_seconds()
         if delay <= 0 and not (report.claimed or report.fired or report.recovered):
-            # Due, yet nothing could be done (a held channel, a failing database): do not
-            # spin; the tick is the safety net.
+            # Due, yet nothing could be done (a channel held back, say): look again a little
+            # later rather than spin.
             delay = _IDLE_RETRY
         if delay < self.tick_seconds:
             self._alarm.set(delay + _LATE)
