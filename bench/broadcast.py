@@ -11,8 +11,13 @@ Rows printed:
   no database: the ceiling of client + emulator on this machine (the baseline).
 - **bare loop, PTB limiter**: the same loop behind python-telegram-bot's own ``AIORateLimiter``
   (30/s, ``max_retries=3``) with the same injected 429s: what sending without the outbox gets.
-- **outbox at the limit**: an alert to ``--rate-subscribers`` people at ``--rate`` messages/s
-  with ``--fault-share`` of sends answered 429 (retry_after 1 s): msgs/s against the limit.
+- **outbox as shipped**: what ``hrbot run`` runs (the channel from settings, PTB's limiter at
+  ``--rate`` with its retries for replies, the outbox knobs from settings, ``BotService`` with
+  its tick): an alert to ``--rate-subscribers`` people with ``--fault-share`` of sends answered
+  429 (retry_after 1 s) and ``--server-error`` 502: msgs/s against the limit, the first
+  message's delay after [Send now], and, after a restart, how long after its lease lapsed a
+  send cut off by a crash goes out again. Printed below the table with what differs from
+  ``hrbot run`` (see :func:`shipped_run`).
 - **outbox unthrottled**: an alert to ``--memory-subscribers`` people with the limiter off:
   msgs/s and resident memory growth during the fan-out (peak RSS minus RSS just before it).
 - **outbox, 3 languages** (``--languages``): the same, with subscribers spread over English,
@@ -22,7 +27,10 @@ Rows printed:
 ``--client aiohttp`` runs every row on ``bot.channels.telegram_request.AiohttpRequest`` instead
 of python-telegram-bot's default httpx client (what ``TelegramChannel`` uses unless told).
 
-msgs/s counts messages delivered (the emulator's log), from the first claim to the last outcome.
+msgs/s counts messages delivered (the emulator's log), from the first claim to the last outcome
+(as shipped: from [Send now]'s commit to the last message's arrival). The unthrottled rows run
+the outbox without its tick or PTB's limiter: they measure its ceiling and memory, not a
+configuration anyone runs.
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, make_url, text
+from pydantic import AnyHttpUrl, SecretStr
+from sqlalchemy import insert, make_url, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.telegram import TelegramChannel
@@ -59,18 +68,21 @@ from bot.core.words import Words
 from bot.db.base import utcnow
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.migrate import upgrade
-from bot.db.models import Contact, Subscription
-from bot.domain import AlertKind, Channel
+from bot.db.models import Contact, Delivery, Subscription
+from bot.domain import AlertKind, Channel, DeliveryStatus
 from bot.emulator import Faults, TelegramEmulator
 from bot.privacy import AddressBox, derive_keys
+from bot.runner import BotService, fanout_config
 from bot.services import alert_languages, alerts
 from bot.services.outbox import Fanout, FanoutConfig, outstanding
+from bot.settings import Settings
 
 POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
 KEYS = derive_keys("bench-secret-" + "b" * 40)
 CHUNK = 5000
 AREA = "dtes"
+CRASH_AREA = "kitsilano"
 LOCALES = ("en", "ru", "fa_AF")
 FIELDS = {
     "sold_as": "down (heroin)",
@@ -88,9 +100,13 @@ TRANSLATIONS = {
 # --- the emulator, in its own process ------------------------------------------------------------
 
 
-async def _serve(users: int, rate_limit: float, seed: int) -> None:
-    faults = Faults(rate_limit=rate_limit, retry_after=1, seed=seed)
+async def _serve(users: int, rate_limit: float, server_error: float, seed: int) -> None:
+    faults = Faults(rate_limit=rate_limit, server_error=server_error, retry_after=1, seed=seed)
     emu = TelegramEmulator(seed=seed, faults=faults)
+    # When each message arrived, on the monotonic clock (system-wide on Linux, so the bot's
+    # process can compare its own readings with these).
+    arrivals: list[float] = []
+    emu.add_listener(lambda message: arrivals.append(time.monotonic()))
     await emu.start()
     chats = []
     for index in range(users):
@@ -111,6 +127,9 @@ async def _serve(users: int, rate_limit: float, seed: int) -> None:
                         "lost": per_chat.get(0, 0),
                         "duplicates": sum((n - 1) * c for n, c in per_chat.items() if n > 1),
                         "rate_limited": injected.get(429, 0),
+                        "server_errors": sum(n for code, n in injected.items() if code >= 500),
+                        "first_at": min(arrivals, default=None),
+                        "last_at": max(arrivals, default=None),
                     }
                 ),
                 flush=True,
@@ -132,7 +151,7 @@ class EmulatorProcess:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, users: int, *, rate_limit: float = 0.0, seed: int = 1
+        cls, users: int, *, rate_limit: float = 0.0, server_error: float = 0.0, seed: int = 1
     ) -> AsyncIterator[EmulatorProcess]:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -141,6 +160,7 @@ class EmulatorProcess:
             "--serve-emulator",
             str(users),
             str(rate_limit),
+            str(server_error),
             str(seed),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -156,12 +176,12 @@ class EmulatorProcess:
                 await process.stdin.drain()
             await process.wait()
 
-    async def stats(self) -> dict[str, int]:
+    async def stats(self) -> dict[str, Any]:
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.process.stdin.write(b"stats\n")
         await self.process.stdin.drain()
-        figures: dict[str, int] = json.loads(await self.process.stdout.readline())
+        figures: dict[str, Any] = json.loads(await self.process.stdout.readline())
         return figures
 
 
@@ -276,9 +296,13 @@ async def database(backend: str, workdir: Path) -> AsyncIterator[AsyncEngine]:
 
 
 async def populate(
-    db: AsyncEngine, chats: Sequence[int], locales: Sequence[str | None] = (None,)
+    db: AsyncEngine,
+    chats: Sequence[int],
+    locales: Sequence[str | None] = (None,),
+    *,
+    area: str = AREA,
 ) -> None:
-    """One reachable contact per chat, subscribed to the area (Core inserts, in chunks), their
+    """One reachable contact per chat, subscribed to ``area`` (Core inserts, in chunks), their
     languages taken from ``locales`` in turn."""
     box = AddressBox(KEYS.address)
     now = utcnow()
@@ -300,7 +324,7 @@ async def populate(
             )
             await conn.execute(
                 insert(Subscription),
-                [{"contact_id": row[0], "area_code": AREA, "created_at": now} for row in rows],
+                [{"contact_id": row[0], "area_code": area, "created_at": now} for row in rows],
             )
 
 
@@ -395,6 +419,169 @@ async def outbox_run(
     )
 
 
+@dataclass
+class Shipped:
+    """The shipped configuration's figures: the broadcast, then a send cut off by a crash."""
+
+    row: Row
+    first_message: float  # seconds from [Send now]'s commit to the first message arriving
+    crash_resent: float  # seconds from the lease lapsing to the cut-off send arriving again
+    crash_faults: int  # injected 429s and 502s the resend drew on its way
+    lease: float
+    tick: float
+    client: str
+    server_errors: int
+    rate_limited: int
+
+
+async def _draft(engine: Engine, areas: list[str]) -> int:
+    async with engine.sessions.begin() as session:
+        draft = await alerts.create_draft(
+            session,
+            kind=AlertKind.BAD_BATCH,
+            severity=3,
+            areas=areas,
+            fields=FIELDS,
+            gazetteer=engine.deps.content.gazetteer,
+            now=utcnow(),
+            lifetime=timedelta(days=1),
+            locale="en",
+        )
+    return draft.id
+
+
+async def _drained(engine: Engine) -> None:
+    while True:
+        async with engine.sessions() as session:
+            if await outstanding(session) == 0:
+                return
+        await asyncio.sleep(0.05)
+
+
+async def shipped_run(
+    workdir: Path,
+    *,
+    subscribers: int,
+    rate: float,
+    fault_share: float,
+    server_error: float,
+) -> Shipped:
+    """What ``hrbot run`` runs: the channel from settings (:meth:`TelegramChannel.from_settings`:
+    PTB's limiter at the rate, its retries for replies, the configured HTTP client), the outbox
+    knobs from settings (:func:`bot.runner.fanout_config`) and :class:`BotService` with its
+    tick. An alert to ``subscribers`` people is sent now (as the [Send now] handler does: the
+    services' ``send_now``, then the engine's wake-up after commit); then, after a restart, a
+    send that a crash cut off is retried."""
+    async with (
+        EmulatorProcess.running(
+            subscribers + 1, rate_limit=fault_share, server_error=server_error
+        ) as emu,
+        database("sqlite", workdir) as db,
+    ):
+        crowd, aside = emu.chats[:-1], emu.chats[-1:]
+        await populate(db, crowd)
+        await populate(db, aside, area=CRASH_AREA)
+        settings = Settings(
+            telegram_token=SecretStr(emu.token),
+            telegram_api_url=AnyHttpUrl(emu.base_url),
+            telegram_max_rate=rate,
+        )
+        config = fanout_config(settings)
+        engine = make_bot_engine(db)
+        service = BotService(
+            engine, [TelegramChannel.from_settings(engine, settings)], fanout=config
+        )
+        await service.start()
+        try:
+            alert_id = await _draft(engine, [AREA])
+            async with engine.sessions.begin() as session:
+                await alerts.send_now(session, alert_id=alert_id, now=utcnow())
+            sent_now = time.monotonic()
+            engine.wake_outbox()  # what the engine does once the [Send now] handler committed
+            await _drained(engine)
+        finally:
+            await service.stop()
+        figures = await emu.stats()
+        async with engine.sessions() as session:
+            tally = await alerts.progress(session, alert_id=alert_id)
+
+        # A crash mid-send: the row stays `sending` with its lease running (as renewed last).
+        crashed = await _draft(engine, [CRASH_AREA])
+        async with engine.sessions.begin() as session:
+            await alerts.send_now(session, alert_id=crashed, now=utcnow())
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.alert_id == crashed)
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    attempts=1,
+                    lease_until=utcnow() + config.lease,
+                )
+            )
+        lapses = time.monotonic() + config.lease.total_seconds()
+        restarted = BotService(
+            engine, [TelegramChannel.from_settings(engine, settings)], fanout=config
+        )
+        await restarted.start()
+        try:
+            await _drained(engine)
+        finally:
+            await restarted.stop()
+        after = await emu.stats()
+    seconds = figures["last_at"] - sent_now
+    row = Row(
+        scenario="outbox as shipped",
+        backend="sqlite",
+        subscribers=subscribers,
+        limit=rate or None,
+        faults=f"{fault_share:.0%} 429 {server_error:.0%} 5xx",
+        seconds=seconds,
+        delivered=figures["messages"] - figures["duplicates"],
+        # Counted once the cut-off send went out too: then every chat should have one.
+        duplicates=after["duplicates"],
+        lost=after["lost"],
+        unknown=tally.unknown,
+    )
+    return Shipped(
+        row=row,
+        first_message=figures["first_at"] - sent_now,
+        crash_resent=after["last_at"] - lapses,
+        crash_faults=(after["rate_limited"] + after["server_errors"])
+        - (figures["rate_limited"] + figures["server_errors"]),
+        lease=config.lease.total_seconds(),
+        tick=service.tick_seconds,
+        client=settings.telegram_http_client,
+        server_errors=figures["server_errors"],
+        rate_limited=figures["rate_limited"],
+    )
+
+
+def print_shipped(shipped: Shipped) -> None:
+    """The shipped run's latencies, and exactly what it runs."""
+    row = shipped.row
+    share = f"{row.rate / row.limit:.0%} of the {row.limit:.0f}/s limit" if row.limit else ""
+    print(
+        f"\noutbox as shipped: {row.delivered} messages in {row.seconds:.1f} s = "
+        f"{row.rate:.1f} msgs/s, {share} ({shipped.rate_limited} answered 429 with "
+        f"retry_after 1 s, {shipped.server_errors} answered 502; {row.duplicates} duplicates, "
+        f"{row.lost} lost)"
+    )
+    print(f"  first message {shipped.first_message:.2f} s after [Send now] committed")
+    print(
+        f"  a send cut off by a crash, after a restart: resent {shipped.crash_resent:.2f} s "
+        f"after its lease lapsed (lease {shipped.lease:.0f} s; tick every {shipped.tick:.0f} s; "
+        f"the resend drew {shipped.crash_faults} injected 429/502)"
+    )
+    print(
+        "  configuration: as `hrbot run` builds it: TelegramChannel.from_settings (PTB's "
+        f"AIORateLimiter at the rate, 3 retries for replies; alert sends hand a 429 back), "
+        f"{shipped.client} client, fanout_config(settings), BotService and its tick. Differs "
+        "only in: no chat routes (nothing is received), the alert is made with the services "
+        "instead of typed into /broadcast, and [Send now]'s wake-up is engine.wake_outbox(), "
+        "which the engine calls once a handler's transaction committed; timed from that commit."
+    )
+
+
 async def bare_loop(
     workdir: Path,
     *,
@@ -439,7 +626,7 @@ async def bare_loop(
 
 
 HEADER = (
-    f"{'scenario':<28} {'db':<10} {'subs':>7} {'limit/s':>7} {'faults':>7} {'secs':>7} "
+    f"{'scenario':<28} {'db':<10} {'subs':>7} {'limit/s':>7} {'faults':>13} {'secs':>7} "
     f"{'msgs/s':>7} {'%limit':>6} {'RSS+MB':>7} {'dups':>5} {'lost':>5} {'unknown':>7}"
 )
 
@@ -459,7 +646,7 @@ def format_row(row: Row) -> str:
     unknown = str(row.unknown) if row.unknown is not None else "-"
     return (
         f"{row.scenario:<28} {row.backend:<10} {row.subscribers:>7} {limit:>7} "
-        f"{row.faults:>7} {row.seconds:>7.1f} {row.rate:>7.1f} {share:>6} {rss:>7} "
+        f"{row.faults:>13} {row.seconds:>7.1f} {row.rate:>7.1f} {share:>6} {rss:>7} "
         f"{row.duplicates:>5} {row.lost:>5} {unknown:>7}"
     )
 
@@ -496,19 +683,17 @@ async def main(args: argparse.Namespace) -> None:
                     client=args.client,
                 )
             )
+        shipped: Shipped | None = None
         if args.rate_subscribers:
-            steps.append(
-                outbox_run(
-                    "sqlite",
-                    workdir,
-                    subscribers=args.rate_subscribers,
-                    rate=args.rate,
-                    fault_share=args.fault_share,
-                    window=args.window,
-                    scenario="outbox at the limit",
-                    client=args.client,
-                )
+            shipped = await shipped_run(
+                workdir,
+                subscribers=args.rate_subscribers,
+                rate=args.rate,
+                fault_share=args.fault_share,
+                server_error=args.server_error,
             )
+            rows.append(shipped.row)
+            print(f"  done: {format_row(shipped.row)}", flush=True)
         if args.memory_subscribers:
             for backend in backends:
                 steps.append(
@@ -543,20 +728,25 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  done: {format_row(row)}", flush=True)
     print()
     print_table(rows)
+    if shipped is not None:
+        print_shipped(shipped)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rate", type=float, default=30.0, help="the limit, messages/s")
     parser.add_argument("--fault-share", type=float, default=0.05, help="share answered 429")
+    parser.add_argument(
+        "--server-error", type=float, default=0.02, help="share answered 502 (shipped run)"
+    )
     parser.add_argument("--window", type=int, default=16, help="sends in flight")
     parser.add_argument(
-        "--rate-subscribers", type=int, default=3000, help="size of the at-the-limit run"
+        "--rate-subscribers", type=int, default=1500, help="size of the run as shipped"
     )
     parser.add_argument(
         "--memory-subscribers",
         type=int,
-        default=20000,
+        default=10000,
         help="size of the unthrottled run, per backend",
     )
     parser.add_argument("--baseline", type=int, default=2000, help="bare loop, messages")
@@ -568,15 +758,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--languages", action="store_true", help="also the unthrottled run in three languages"
     )
-    parser.add_argument("--serve-emulator", nargs=3, metavar=("USERS", "RATE_LIMIT", "SEED"))
+    parser.add_argument(
+        "--serve-emulator", nargs=4, metavar=("USERS", "RATE_LIMIT", "SERVER_ERROR", "SEED")
+    )
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.serve_emulator:
-        users, share, seed = arguments.serve_emulator
-        asyncio.run(_serve(int(users), float(share), int(seed)))
+        users, share, errors, seed = arguments.serve_emulator
+        asyncio.run(_serve(int(users), float(share), float(errors), int(seed)))
     else:
         # With max_retries=0 (the outbox takes retry_after itself) PTB's limiter logs every
         # injected 429 with a traceback; the table counts them instead.

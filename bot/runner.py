@@ -7,11 +7,16 @@ Channels connect at start with back-off while their server cannot be reached (no
 signal-cli-rest-api still starting), so a bot comes up when the network does; a refusal (a
 rejected token) stops start-up at once. Each tick also asks every channel whether its server
 answers and publishes that in the status file ``hrbot health`` reads (:mod:`bot.health`).
+
+Alerts do not wait for the tick: the outbox runs at once when a handler queued deliveries
+([Send now]) and at the moment its next work falls due (a scheduled alert's minute, a retry, a
+lease lapsing), by :class:`_Alarm`; the tick stays as the safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -19,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -32,13 +37,15 @@ from bot.core.words import Words
 from bot.domain import Channel
 from bot.health import Status, write_status
 from bot.services.notices import run_notices_due
-from bot.services.outbox import DEFAULT_RATES, Fanout, FanoutConfig, run_alert_due
+from bot.services.outbox import DEFAULT_RATES, AlertTick, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 15.0
 PROBE_SECONDS = 10.0  # how long a channel's health probe may take
+_LATE = 0.01  # seconds after a moment of due work: the rows compare due by then
+_IDLE_RETRY = 1.0  # seconds before looking again when due work could not be done
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -81,6 +88,14 @@ class Backoff:
             base = min(base * 2, self.maximum)
 
 
+@runtime_checkable
+class ClaimingChannel(Protocol):
+    """A channel that must hold something to itself before it starts (Signal: the receiver
+    lock); ``stop`` gives it back."""
+
+    async def claim(self) -> None: ...
+
+
 def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
     """The engine with the runtime's content, keys and settings, on the caller's clock."""
     settings = runtime.settings
@@ -101,6 +116,32 @@ def fanout_config(settings: Settings) -> FanoutConfig:
     """The outbox's knobs from settings: alerts on Telegram are paced at the bot's configured
     rate (``HRBOT_TELEGRAM_MAX_RATE``), so the limiter never has to hold them back."""
     return FanoutConfig(rates={**DEFAULT_RATES, Channel.TELEGRAM: settings.telegram_max_rate})
+
+
+class _Alarm:
+    """One wake-up time for the outbox's task; an earlier one replaces a later one."""
+
+    def __init__(self) -> None:
+        self._at: float | None = None  # loop time
+        self._changed = asyncio.Event()
+
+    def set(self, delay: float) -> None:
+        """Ring in ``delay`` seconds (0: now), unless set to ring earlier already."""
+        at = asyncio.get_running_loop().time() + max(0.0, delay)
+        if self._at is None or at < self._at:
+            self._at = at
+            self._changed.set()
+
+    async def wait(self) -> None:
+        """Return when the alarm rings (and unset it)."""
+        loop = asyncio.get_running_loop()
+        while self._at is None or loop.time() < self._at:
+            self._changed.clear()
+            timeout = None if self._at is None else self._at - loop.time()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
+        self._at = None
 
 
 class BotService:
@@ -137,14 +178,42 @@ class BotService:
         self._answered: dict[str, bool] = {}  # channel name → its server answered last time
         self._last_good_tick: datetime | None = None
         self._status_failed = False
+        self._alarm = _Alarm()
+        self._waker: asyncio.Task[None] | None = None
+        engine.on_outbox_work(self.wake_outbox)
+
+    def wake_outbox(self) -> None:
+        """Run the alert outbox now: a run in progress claims new rows at once, and another
+        run follows it (it may have looked just before they were committed)."""
+        if self._waker is None:
+            return  # not started: the start-up tick sees everything
+        self._fanout.wake()
+        self._alarm.set(0)
 
     async def start(self) -> None:
-        """Connect every channel (each retried with back-off while unreachable; meanwhile
-        those already connected serve), catch up on due work missed while down, then start
-        the clock: due work may notify anyone, so it waits for every channel."""
+        """Claim what channels hold to themselves, connect every channel (each retried with
+        back-off while unreachable; meanwhile those already connected serve), catch up on due
+        work missed while down, then start the clock: due work may notify anyone, so it waits
+        for every channel.
+
+        Every claim comes first: a second instance refused Signal's receiver lock has not
+        started Telegram (whose polling would cut the first instance's off). On any failure
+        whatever was claimed or started is stopped again before the error is raised."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         self._publish()  # at once: a status left by an earlier run must not look current
+        for channel in self.channels:
+            if isinstance(channel, ClaimingChannel):
+                self._started.append(channel)  # from now on stop() gives the claim back
+                await channel.claim()
         await self._connect_all()
         await self.tick()
+        self._waker = asyncio.create_task(self._wake_loop(), name="alert-wake")
         scheduler = AsyncIOScheduler(timezone="UTC")
         # One tick at a time; a late tick is merged, not queued: the rows say what is due.
         scheduler.add_job(
@@ -190,7 +259,8 @@ class BotService:
             await self._sleep(delay)
         if failed is not None:
             log.info("reached %s at %s", failed.service, failed.where)
-        self._started.append(channel)
+        if channel not in self._started:
+            self._started.append(channel)
         self._answered[channel.name] = True
         if channel.username and self.engine.deps.config.bot_username is None:
             config = replace(self.engine.deps.config, bot_username=channel.username)
@@ -219,10 +289,32 @@ class BotService:
             await run_notices_due(self.engine)  # replies a channel refused; never raises
             alerts = await run_alert_due(self.engine, fanout=self._fanout)
             ok = ok and not alerts.failed_parts
+            self._plan(alerts)
         except Exception:
             log.exception("alert work failed; will retry at the next tick")
             ok = False
         return ok
+
+    def _plan(self, report: AlertTick) -> None:
+        """Set the alarm for the outbox's next work, if it comes before the next tick."""
+        if report.next_due is None or report.failed_parts:
+            return  # nothing waits, or a part failed (logged): the tick tries again
+        delay = (report.next_due - self.engine.clock()).total_seconds()
+        if delay <= 0 and not (report.claimed or report.fired or report.recovered):
+            # Due, yet nothing could be done (a channel held back, say): look again a little
+            # later rather than spin.
+            delay = _IDLE_RETRY
+        if delay < self.tick_seconds:
+            self._alarm.set(delay + _LATE)
+
+    async def _wake_loop(self) -> None:
+        """Run the outbox whenever the alarm rings (a wake-up or its next work's moment)."""
+        while True:
+            await self._alarm.wait()
+            try:
+                self._plan(await self._fanout.run(wait=True))
+            except Exception:  # run() never raises; this is the last guard of the task
+                log.exception("alert work failed; will retry at the next tick")
 
     async def _probe_all(self) -> None:
         started = list(self._started)
@@ -287,6 +379,10 @@ class BotService:
         """Stop the clock, cutting a tick in progress short, then the channels (newest
         first) once that tick has wound down: its last sends still need them."""
         scheduler, self._scheduler = self._scheduler, None
+        waker, self._waker = self._waker, None
+        if waker is not None:
+            waker.cancel()  # a run cut short: like the tick's, the rest is due after a start
+            await asyncio.gather(waker, return_exceptions=True)
         if scheduler is not None:
             ticking = self._ticking
             scheduler.shutdown(wait=False)  # cancels the tick in progress

@@ -253,6 +253,7 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
 
 async def _send(ctx: Context, draft: AlertView) -> None:
     await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
+    ctx.wake_outbox()
     ctx.end()
     sent = await alerts.get(ctx.session, alert_id=draft.id)
     assert sent is not None
@@ -296,6 +297,7 @@ async def _schedule(ctx: Context, draft: AlertView, typed: str) -> None:
             ctx.tr("That is not a date and time in the future, within a year. Try again."),
         )
         return
+    ctx.wake_outbox()  # its timer: it goes out at its minute, not at the tick after
     ctx.end()
     ctx.reply(
         ctx.tr(

@@ -250,6 +250,7 @@ async def _send(ctx: Context, arg: str) -> None:
     if not await _still_current(ctx, data(ctx).get("parent")):
         return
     await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
+    ctx.wake_outbox()
     ctx.end()
     sent = await alerts.get(ctx.session, alert_id=draft.id)
     assert sent is not None

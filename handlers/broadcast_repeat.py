@@ -155,6 +155,7 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
         ui.expired(ctx)
         return True
     zone = alerts.zone_for(view.areas, gazetteer)
+    ctx.wake_outbox()  # its timer: each occurrence goes out at its minute
     ctx.end()
     ctx.reply(
         ctx.tr(

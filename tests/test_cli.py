@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
+from bot.channels.signal import RECEIVER_LOCK_FILE, FileReceiverLock
 from bot.cli import app
 from bot.db.base import utcnow
 from bot.db.models import Coordinator, Invite, Item, Outlet, Stock
@@ -475,3 +476,43 @@ async def test_run_reports_at_start_answers_and_keeps_a_status(
     assert "telegram: connected" in healthy.output
     assert stopped.exit_code == 1
     assert "telegram: not connected" in stopped.output
+
+
+async def test_a_second_receiver_refuses_in_one_line_before_calling_telegram(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Another instance receives for this Signal number (it holds the receiver lock in the
+    data directory): a second ``hrbot run``, with Telegram configured too, refuses in one line,
+    having made no Bot API call (its polling would cut the first instance's off)."""
+    holder = FileReceiverLock(tmp_path / "data" / RECEIVER_LOCK_FILE)
+    assert await holder.acquire()
+    try:
+        async with TelegramEmulator(seed=2) as emu:
+            # A process of its own, as a person runs it (it handles SIGINT and SIGTERM).
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "from bot.cli import main; main()",
+                "run",
+                env={
+                    **os.environ,
+                    **env,
+                    "HRBOT_SECRET_KEY": "s" * 48,  # the first instance's, made long ago
+                    "HRBOT_TELEGRAM_TOKEN": emu.token,
+                    "HRBOT_TELEGRAM_API_URL": emu.base_url,
+                    "HRBOT_SIGNAL_NUMBER": "+16045550100",
+                    "HRBOT_SIGNAL_SERVICE": "127.0.0.1:9",
+                },
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            async with asyncio.timeout(60):
+                output, _ = await process.communicate()
+            calls = [call.method for call in emu.calls]
+    finally:
+        await holder.release()
+    assert output.decode().splitlines() == [
+        "hrbot: another instance is already receiving for this Signal number; only one may"
+    ]
+    assert process.returncode == 1
+    assert calls == []

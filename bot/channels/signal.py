@@ -339,6 +339,19 @@ class SignalChannel:
             return None
         return max(0.0, self._refused_at + self.challenge_recheck - self._monotonic())
 
+    async def claim(self) -> None:
+        """Take the receiver lock (idempotent; :meth:`stop` gives it back). The runner claims
+        before it starts any channel, so a refused second instance has called no platform.
+
+        Raises :class:`SignalReceiverBusy` when another instance holds it."""
+        if self.receiver_lock is None or self._locked:
+            return
+        if not await self.receiver_lock.acquire():
+            raise SignalReceiverBusy(
+                "another instance is already receiving for this Signal number; only one may"
+            )
+        self._locked = True
+
     async def start(self) -> None:
         """Take the receiver lock, connect to signal-cli-rest-api, start receiving.
 
@@ -348,12 +361,7 @@ class SignalChannel:
         """
         if self._bot is not None:
             raise RuntimeError("the Signal channel is already started")
-        if self.receiver_lock is not None:
-            if not await self.receiver_lock.acquire():
-                raise SignalReceiverBusy(
-                    "another instance is already receiving for this Signal number; only one may"
-                )
-            self._locked = True
+        await self.claim()
         self._stopping = False
         try:
             await self._start_bot()

@@ -24,11 +24,11 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -84,6 +84,8 @@ _REMEMBERED_CHATS: Final = 10_000
 # retries a failed getUpdates after 1 s, growing to at most 30 s.
 POLL_FAILURE_WINDOW: Final = 45.0
 _DEEP_LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# rate_limit_args of a send the limiter must not retry (see _RateLimiter).
+_NO_RETRY: Final = "no-retry"
 
 # Raised (as the cause of PTB's TimedOut/NetworkError) before a request was written: by PTB's
 # httpx request class and by bot.channels.telegram_request.AiohttpRequest.
@@ -234,7 +236,7 @@ class TelegramChannel:
             .token(self._token)
             .base_url(self.base_url)
             .rate_limiter(
-                AIORateLimiter(
+                _RateLimiter(
                     overall_max_rate=self.max_rate,
                     overall_time_period=1,
                     max_retries=self._max_retries,
@@ -485,9 +487,19 @@ class TelegramChannel:
         return (await self.send_result(address, reply)).status
 
     async def send_result(self, address: str, reply: Reply) -> SendResult:
-        """Like :meth:`send`, with what bulk sending needs: a 429's ``retry_after``, and
-        ``maybe_delivered`` when the request may have reached Telegram (a timeout, a connection
-        lost after sending; also a later part failing after earlier parts went out)."""
+        """Like :meth:`send`, with a 429's ``retry_after``, and ``maybe_delivered`` when the
+        request may have reached Telegram (a timeout, a connection lost after sending; also a
+        later part failing after earlier parts went out). A 429 is retried here first."""
+        return await self._deliver(address, reply, retry=True)
+
+    async def send_bulk(self, address: str, reply: Reply) -> SendResult:
+        """Like :meth:`send_result`, for the alert outbox: a 429 comes back at once as RETRY
+        with its ``retry_after``, so the outbox reschedules that one message. Retried here,
+        PTB's limiter would hold *every* call of the bot for ``retry_after`` + 0.1 s, 429 after
+        429, and a broadcast with a few per cent of 429s would crawl."""
+        return await self._deliver(address, reply, retry=False)
+
+    async def _deliver(self, address: str, reply: Reply, *, retry: bool) -> SendResult:
         if not self._can_send:
             return SendResult(SendStatus.RETRY)
         try:
@@ -502,7 +514,7 @@ class TelegramChannel:
         markup = self._markup(chat_id, reply)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            result = await self._send_part(chat_id, part, markup if last else None)
+            result = await self._send_part(chat_id, part, markup if last else None, retry=retry)
             if result.status is not SendStatus.SENT:
                 if index and result.status is SendStatus.RETRY:
                     # Sending it again would repeat the parts that already arrived.
@@ -510,7 +522,9 @@ class TelegramChannel:
                 return result
         return SendResult(SendStatus.SENT)
 
-    async def _send_part(self, chat_id: int, text: str, markup: Markup | None) -> SendResult:
+    async def _send_part(
+        self, chat_id: int, text: str, markup: Markup | None, *, retry: bool = True
+    ) -> SendResult:
         app = self._app
         if app is None:
             return SendResult(SendStatus.RETRY)
@@ -526,7 +540,7 @@ class TelegramChannel:
         if markup is not None:
             message["reply_markup"] = markup
         try:
-            await post_message(app.bot, message)
+            await post_message(app.bot, message, retry=retry)
         except Exception as exc:  # every failure becomes an outcome
             return _outcome(exc)
         return SendResult(SendStatus.SENT)
@@ -553,15 +567,51 @@ class TelegramChannel:
         return {"remove_keyboard": True} if had_keyboard else None
 
 
-async def post_message(bot: ExtBot[Any], message: JSONDict) -> None:
+async def post_message(bot: ExtBot[Any], message: JSONDict, *, retry: bool = True) -> None:
     """``sendMessage`` through the bot's rate limiter and HTTP client, without turning the
     answer into a ``telegram.Message``: nothing here reads it, and building it was 7 % of the
-    CPU time per update in ``bench/updates.py``.
+    CPU time per update in ``bench/updates.py``. ``retry=False``: a 429 is raised at once
+    (:class:`_RateLimiter`).
 
     ``Bot._post`` is what ``Bot.send_message`` and the public ``Bot.do_api_request`` both
     call. ``do_api_request`` would skip the parsing too, but it warns for every endpoint
     ``Bot`` has a method for, and reports a rejected token as ``EndPointNotFound``."""
-    await bot._post("sendMessage", message)
+    api_kwargs = None if retry else bot._merge_api_rl_kwargs(None, _NO_RETRY)
+    await bot._post("sendMessage", message, api_kwargs=api_kwargs)
+
+
+class _RateLimiter(AIORateLimiter):
+    """PTB's ``AIORateLimiter`` (the bot's overall pace; ``max_retries`` for a 429), plus a
+    call that is not retried: ``rate_limit_args=_NO_RETRY``. (PTB reads ``rate_limit_args=0``
+    as "the default", and on its last try logs the 429 with a traceback.)
+
+    PTB retries a 429 by holding every call of the bot until ``retry_after`` has passed. That
+    suits a reply, which is better late than lost; a broadcast's send is rescheduled by the
+    outbox instead, while the others keep going. Such a call still waits for the overall
+    limit and for a hold in force."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | str | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        if rate_limit_args != _NO_RETRY:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, cast(int | None, rate_limit_args)
+            )
+        # One try through the same limits (sent only to private chats: no group limit).
+        return await self._run_request(
+            chat=True,
+            group=False,
+            allow_paid_broadcast=bool(data.get("allow_paid_broadcast", False)),
+            callback=callback,
+            args=args,
+            kwargs=kwargs,
+        )
 
 
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
@@ -602,7 +652,8 @@ def _outcome(exc: Exception) -> SendResult:
     if isinstance(exc, Forbidden):
         return SendResult(SendStatus.UNREACHABLE)  # blocked the bot, or never started it
     if isinstance(exc, RetryAfter):
-        # A 429 (only raised once the rate limiter's own retries are spent): nothing was sent.
+        # A 429 (at once for a bulk send, else once the limiter's retries are spent): nothing
+        # was sent.
         log.info("telegram send rate limited")
         return SendResult(SendStatus.RETRY, retry_after=_seconds(exc.retry_after))
     if isinstance(exc, BadRequest):  # a NetworkError subclass: must come first

@@ -64,6 +64,12 @@ class Scope:
     now: datetime
     deps: Deps
     outbound: list[Outbound] = field(default_factory=list)
+    wakes_outbox: bool = False
+
+    def wake_outbox(self) -> None:
+        """Alert deliveries were queued or an alert scheduled: once this commits, the outbox
+        starts at once (or sets its timer), instead of at the clock's next tick."""
+        self.wakes_outbox = True
 
     def notify(self, contact_id: int, render: Render) -> None:
         """Queue a message for another contact; sent only if the transaction commits."""

@@ -80,10 +80,20 @@ class Engine:
         self.limiter = limiter or RateLimiter()
         self.monotonic = monotonic
         self.senders: dict[Channel, Sender] = {}
+        self._outbox_wakers: list[Callable[[], None]] = []
 
     def add_sender(self, channel: Channel, sender: Sender) -> None:
         """Register the channel that delivers to contacts of ``channel``."""
         self.senders[channel] = sender
+
+    def on_outbox_work(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` when a handler queued alert work (the runner starts the outbox)."""
+        self._outbox_wakers.append(wake)
+
+    def wake_outbox(self) -> None:
+        """Tell the outbox that alert work was committed (see :meth:`Scope.wake_outbox`)."""
+        for wake in self._outbox_wakers:
+            wake()
 
     async def handle(self, msg: Incoming) -> None:
         """Process one update completely; never raises."""
@@ -109,6 +119,8 @@ class Engine:
         if ran is None:
             return
         ctx, behind = ran
+        if ctx.wakes_outbox:
+            self.wake_outbox()  # committed: the outbox may claim what the handler queued
         for reply in ctx.replies:
             if reply.locale is None and ctx.t is not None:  # built without ctx.reply()
                 reply = replace(reply, locale=ctx.t.locale)

@@ -25,12 +25,19 @@ process loses its rows within one lease.
 Pacing. One token bucket per channel and process (Telegram 30 messages/s by default) and at most
 ``window`` sends in flight. A RETRY reschedules that row only: after the platform's
 ``retry_after`` when the channel reports it (a 429), else with exponential back-off and jitter;
-other rows keep going. When at least half of the recent sends were refused, the whole channel
+other rows keep going. For that the channel must hand a 429 back at once rather than wait it
+out itself (:class:`BulkSender`: python-telegram-bot's limiter would hold every call of the bot
+for ``retry_after``). When at least half of the recent sends were refused, the whole channel
 pauses, longer each time (a real flood limit, or the platform is in trouble), so rows do not
 burn their attempts against an outage. A channel that says to hold back (Signal while it
 wants a captcha, :class:`DeferringSender`) gets no claims meanwhile: its rows stay pending and
 spend no attempts; then one row at a time probes until the channel sends again. Several
 instances each pace themselves: give each ``limit / instances``, or run the outbox on one.
+
+When. The runner (:class:`bot.runner.BotService`) runs this at start-up, on every tick, at
+once when a handler queued deliveries ([Send now]: :meth:`Fanout.wake`), and at
+``AlertTick.next_due``: a scheduled alert's minute, a retry, a lease lapsing. A run waiting
+for a retry claims new rows as soon as it is woken.
 
 Outcomes are written in small batches (one transaction per batch), each guarded by the claim's
 ``attempts`` so a late result cannot overwrite a newer claim. A send's slot is freed only once
@@ -82,6 +89,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_RATES",
     "AlertTick",
+    "BulkSender",
     "DeferringSender",
     "DetailedSender",
     "Fanout",
@@ -109,6 +117,15 @@ class DetailedSender(Protocol):
     """A channel that reports ``retry_after`` and ambiguous failures (preferred by the outbox)."""
 
     async def send_result(self, address: str, reply: Reply) -> SendResult: ...
+
+
+@runtime_checkable
+class BulkSender(Protocol):
+    """A channel with a send meant for broadcasts (preferred over :class:`DetailedSender`): a
+    rate limit comes back at once as RETRY with ``retry_after`` instead of being waited out
+    inside the channel, holding up the channel's other sends (Telegram)."""
+
+    async def send_bulk(self, address: str, reply: Reply) -> SendResult: ...
 
 
 @runtime_checkable
@@ -242,6 +259,9 @@ class AlertTick:
     failed_parts: list[str] = field(default_factory=list)
     skipped: bool = False  # another call was already running in this process
     more: bool = False  # deliveries are still pending or in flight
+    # When there is next work for this process: a retry or a scheduled alert falls due, or a
+    # lease lapses (None: nothing is waiting; a moment past: due now).
+    next_due: datetime | None = None
 
 
 class _Claimed(NamedTuple):
@@ -376,8 +396,13 @@ class Fanout:
         self._storms: dict[Channel, _Storm] = {}
         self._alerts: dict[int, _AlertCopy | None] = {}
         self._lock = asyncio.Lock()
+        self._woken = asyncio.Event()
         self._last_housekeeping = -math.inf
         self._rng = random.Random()  # noqa: S311 - back-off jitter, not a secret
+
+    def wake(self) -> None:
+        """New work was committed: a run waiting for a retry stops waiting and claims."""
+        self._woken.set()
 
     def pacer(self, channel: Channel) -> TokenBucket:
         """The channel's token bucket (made on first use)."""
@@ -396,11 +421,16 @@ class Fanout:
 
     # -- the tick ----------------------------------------------------------------------------
 
-    async def run(self, *, budget: float | None = None) -> AlertTick:
-        """Fire, recover, pump and finish (see the module docstring); never raises."""
-        if self._lock.locked():
+    async def run(self, *, budget: float | None = None, wait: bool = False) -> AlertTick:
+        """Fire, recover, pump and finish (see the module docstring); never raises.
+
+        A call while another runs is skipped, or with ``wait`` runs after it (a wake-up: the
+        running call may have looked for due rows just before the new ones were committed).
+        """
+        if self._lock.locked() and not wait:
             return AlertTick(skipped=True)
         async with self._lock:
+            self._woken.clear()  # this run sees everything committed until now
             report = AlertTick()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + (budget if budget is not None else self.config.budget)
@@ -417,9 +447,31 @@ class Fanout:
             try:
                 async with self.engine.sessions() as session:
                     report.more = await outstanding(session) > 0
+                    report.next_due = await self._next_due(session)
             except Exception:
                 log.exception("alert outbox: counting outstanding deliveries failed")
             return report
+
+    async def _next_due(self, session: AsyncSession) -> datetime | None:
+        """The earliest moment this process has alert work: a scheduled alert's time, a retry
+        of a channel it sends on, a lease (another instance's, or one cut off) lapsing."""
+        channels = list(self.engine.senders)
+        moments = [
+            await session.scalar(
+                select(func.min(Alert.due_at)).where(Alert.status == AlertStatus.SCHEDULED)
+            ),
+            await session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == DeliveryStatus.PENDING, Delivery.channel.in_(channels)
+                )
+            ),
+            await session.scalar(
+                select(func.min(Delivery.lease_until)).where(
+                    Delivery.status == DeliveryStatus.SENDING, Delivery.channel.in_(channels)
+                )
+            ),
+        ]
+        return min((m for m in moments if m is not None), default=None)
 
     async def _part(self, report: AlertTick, name: str, work: Awaitable[None]) -> None:
         try:
@@ -584,7 +636,7 @@ class Fanout:
                 wait = await self._idle_wait(channel)
                 if wait is None or loop.time() + wait >= deadline:
                     break
-                await asyncio.sleep(wait)
+                await self._nap(wait)
                 await self._housekeeping(report)
         finally:
             if tasks:
@@ -701,6 +753,13 @@ class Fanout:
             view = await alerts.get(session, alert_id=alert_id)
             self._alerts[alert_id] = _AlertCopy(view) if view is not None else None
 
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until :meth:`wake`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._woken.wait()
+        self._woken.clear()
+
     async def _idle_wait(self, channel: Channel) -> float | None:
         """Seconds until a row of ``channel`` may be due (a retry, or a lease to recover)."""
         async with self.engine.sessions() as session:
@@ -765,6 +824,8 @@ class Fanout:
     async def _send(self, sender: Any, address: str, reply: Reply) -> SendResult:
         try:
             async with asyncio.timeout(self.config.send_timeout):
+                if isinstance(sender, BulkSender):
+                    return await sender.send_bulk(address, reply)
                 if isinstance(sender, DetailedSender):
                     return await sender.send_result(address, reply)
                 status = await sender.send(address, reply)

@@ -146,3 +146,22 @@ async def test_send_is_send_result_status(
     emu.fail_next("sendMessage", status=429, retry_after=3)
     assert await channel.send(str(ana.id), Reply("x")) is SendStatus.RETRY
     assert await channel.send(str(ana.id), Reply("y")) is SendStatus.SENT
+
+
+async def test_a_reply_is_retried_after_a_429_and_a_bulk_send_is_not(
+    emu: TelegramEmulator, sessions: async_sessionmaker[AsyncSession], ana: FakeUser
+) -> None:
+    """With PTB's retries on (as ``hrbot run`` builds the channel): a reply waits out a 429
+    and arrives; a broadcast's send hands it back at once for the outbox to reschedule."""
+    async with TelegramChannel(
+        alert_engine(sessions), token=emu.token, base_url=emu.base_url, poll_timeout=1
+    ) as bot:
+        emu.fail_next("sendMessage", status=429, retry_after=1)
+        assert await bot.send_result(str(ana.id), Reply("reply")) == SendResult(SendStatus.SENT)
+        emu.fail_next("sendMessage", status=429, retry_after=1)
+        assert await bot.send_bulk(str(ana.id), Reply("alert")) == SendResult(
+            SendStatus.RETRY, retry_after=1.0
+        )
+    assert ana.texts == ["reply"]
+    statuses = [call.status for call in emu.calls if call.method == "sendMessage"]
+    assert statuses == [429, 200, 429]

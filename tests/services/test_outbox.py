@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import AnyHttpUrl, SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +28,7 @@ from bot.emulator import Faults, TelegramEmulator
 from bot.services import alerts, outbox
 from bot.services.outbox import Fanout, FanoutConfig, TokenBucket, _Storm
 from bot.services.subscriptions import EVERYWHERE
+from bot.settings import Settings
 from tests.support.alerts import (
     NOW,
     PlainSender,
@@ -36,6 +38,7 @@ from tests.support.alerts import (
 )
 from tests.support.chat import Clock
 from tests.support.engine import make_deps
+from tests.support.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
 FAST = FanoutConfig(
@@ -209,6 +212,77 @@ async def test_telegram_timeout_in_a_fanout_is_counted_unknown(
     tally = await _tally(sessions, alert_id)
     assert (tally.sent, tally.unknown, tally.failed, tally.unreachable) == (5, 1, 0, 0)
     assert (total.sent, total.unknown) == (5, 1)
+
+
+async def test_a_429_on_one_delivery_does_not_hold_up_the_others(
+    sessions: Sessions, content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The channel as ``hrbot run`` builds it (PTB's limiter at 30/s, retrying a reply's 429):
+    a broadcast's 429 goes back to the outbox at once, which reschedules that row alone; the
+    other rows go out meanwhile. (PTB's own retry held every call of the bot instead.)"""
+    for name in ("HRBOT_TELEGRAM_MAX_RATE", "HRBOT_TELEGRAM_HTTP_CLIENT"):
+        monkeypatch.delenv(name, raising=False)
+    async with TelegramEmulator(seed=4) as emu:
+        people = [emu.user(f"p{i}") for i in range(8)]
+        for user in people:
+            user.started = True
+        async with sessions.begin() as session:
+            await add_subscribers(session, [str(u.id) for u in people], ["dtes"])
+        alert_id = await _alert(sessions, content, ["dtes"])
+        # The clock stands still: a row rescheduled for later is not due again in this run.
+        frozen = utcnow()
+        engine = alert_engine(sessions, clock=lambda: frozen)
+        settings = Settings(
+            telegram_token=SecretStr(emu.token), telegram_api_url=AnyHttpUrl(emu.base_url)
+        )
+        emu.fail_next("sendMessage", status=429, retry_after=5)
+        async with TelegramChannel.from_settings(engine, settings):
+            tick = await _fanout(engine, window=1).run(budget=3)
+
+        sends = [call for call in emu.calls if call.method == "sendMessage"]
+        limited = sends[0].params["chat_id"]
+        assert [call.status for call in sends] == [429] + [200] * 7
+        assert limited not in {call.params["chat_id"] for call in sends[1:]}
+    assert (tick.sent, tick.retried) == (7, 1)
+    tally = await _tally(sessions, alert_id)
+    assert tally.sent == 7
+    async with sessions() as session:
+        waiting = (
+            await session.execute(
+                select(Delivery.status, Delivery.last_error, Delivery.next_attempt_at).where(
+                    Delivery.alert_id == alert_id, Delivery.status != DeliveryStatus.SENT
+                )
+            )
+        ).all()
+    assert [(row[0], row[1]) for row in waiting] == [(DeliveryStatus.PENDING, "rate_limited")]
+    assert waiting[0][2] == frozen + timedelta(seconds=5)  # Telegram's retry_after
+
+
+async def test_a_wake_up_ends_a_runs_wait_for_a_retry(sessions: Sessions, content: Content) -> None:
+    """A run waiting for a retry claims new rows as soon as it is woken ([Send now] while an
+    earlier alert's retry is pending), without waiting out the retry or its budget."""
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana"], ["dtes"])
+        await add_subscribers(session, ["bob"], ["kitsilano"])
+    await _alert(sessions, content, ["dtes"])
+    frozen = [utcnow()]
+    engine = alert_engine(sessions, clock=lambda: frozen[0])  # ana's retry never falls due
+    platform = RecordingSender()
+    platform.script["ana"] = [SendResult(SendStatus.RETRY, retry_after=60)]
+    engine.add_sender(Channel.TELEGRAM, platform)
+    fanout = _fanout(engine, budget=600)
+    running = asyncio.create_task(fanout.run())
+    try:
+        await until(lambda: platform.calls > 0)
+        await _alert(sessions, content, ["kitsilano"])
+        frozen[0] = utcnow()  # bob's row is due; ana's retry is still a minute away
+        fanout.wake()
+        await until(lambda: "bob" in platform.sent)
+        assert not running.done()  # still waiting for ana's retry
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert platform.counts() == {"bob": 1}
 
 
 # --- concurrency ---------------------------------------------------------------------------------
