@@ -9,6 +9,7 @@ TEMPLATE`` on PostgreSQL), so tests are isolated and still cheap.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -58,6 +59,27 @@ def _blocking(coro: Coroutine[Any, Any, None]) -> None:
 def pg_url_for(admin_url: str, database: str) -> str:
     """The admin URL pointed at another database."""
     return make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True)
+def logging_put_back() -> Iterator[None]:
+    """The root logger as it was before the test: handlers, their filters, levels.
+
+    A test that runs a CLI command in-process calls ``configure_logging``, which adds a stderr
+    handler and puts the redaction filter on every root handler, pytest's own capture handlers
+    included; left there, it changes what a later test's ``caplog`` sees.
+    """
+    root, alembic = logging.getLogger(), logging.getLogger("alembic")
+    filters = {handler: handler.filters[:] for handler in root.handlers}
+    levels = root.level, alembic.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in filters:
+            root.removeHandler(handler)
+    for handler, kept in filters.items():
+        handler.filters = kept
+    root.setLevel(levels[0])
+    alembic.setLevel(levels[1])
 
 
 @pytest.fixture(autouse=True)

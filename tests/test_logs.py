@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,21 +12,9 @@ RAW_ID = "5550001234"  # a Telegram chat id, as a handler holds it
 
 
 @pytest.fixture
-def root() -> Iterator[logging.Logger]:
-    """The root logger without an earlier test's stderr handler; everything put back after."""
-    root = logging.getLogger()
-    handlers = root.handlers[:]
-    filters = {handler: handler.filters[:] for handler in handlers}
-    levels = root.level, logging.getLogger("alembic").level
-    root.handlers = [h for h in handlers if not isinstance(h, _StderrHandler)]
-    try:
-        yield root
-    finally:
-        root.handlers = handlers
-        for handler, kept in filters.items():
-            handler.filters = kept
-        root.setLevel(levels[0])
-        logging.getLogger("alembic").setLevel(levels[1])
+def root() -> logging.Logger:
+    """The root logger; tests/conftest.py puts it back as it was after the test."""
+    return logging.getLogger()
 
 
 def test_run_logging_blanks_user_values(
