@@ -19,7 +19,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.core.engine import Engine
 from bot.db.base import utcnow
 from bot.db.models import Delivery, SeenUpdate
-from bot.domain import AlertKind, Channel, DeliveryStatus
+from bot.domain import Channel, DeliveryStatus
 from bot.emulator import TelegramEmulator
 from bot.emulator.server import DEFAULT_TOKEN
 from bot.health import STATUS_FILE, Status, read_status
@@ -32,7 +32,7 @@ from handlers.routes import build_routes
 from tests.handlers.peer_world import Sessions, make_world
 from tests.handlers.test_broadcast import _compose as compose
 from tests.handlers.test_broadcast import _subscribe as subscribe
-from tests.support.alerts import RecordingSender, add_subscribers, alert_engine
+from tests.support.alerts import RecordingSender, add_subscribers, alert_engine, bad_batch_draft
 from tests.support.chat import Clock, texts
 from tests.support.engine import make_engine
 from tests.support.waiting import until
@@ -383,15 +383,7 @@ async def test_a_scheduled_alert_goes_out_at_its_moment_not_at_the_tick(
     content = engine.deps.content
     async with sessions.begin() as session:
         await add_subscribers(session, ["ana"], ["dtes"])
-        draft = await alerts.create_draft(
-            session,
-            kind=AlertKind.BAD_BATCH,
-            severity=3,
-            areas=["dtes"],
-            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
-            gazetteer=content.gazetteer,
-            now=clock(),
-        )
+        draft = await bad_batch_draft(session, gazetteer=content.gazetteer, now=clock())
         await alerts.schedule_once(
             session, alert_id=draft.id, at=clock() + timedelta(seconds=0.2), now=clock()
         )
@@ -417,15 +409,7 @@ async def test_a_send_cut_off_by_a_crash_is_resent_when_its_lease_lapses(
     content = engine.deps.content
     async with sessions.begin() as session:
         await add_subscribers(session, ["ana"], ["dtes"])
-        draft = await alerts.create_draft(
-            session,
-            kind=AlertKind.BAD_BATCH,
-            severity=3,
-            areas=["dtes"],
-            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
-            gazetteer=content.gazetteer,
-            now=clock(),
-        )
+        draft = await bad_batch_draft(session, gazetteer=content.gazetteer, now=clock())
         await alerts.send_now(session, alert_id=draft.id, now=clock())
         await session.execute(  # what the crashed instance left: claimed, its lease running
             update(Delivery).values(

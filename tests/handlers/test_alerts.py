@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.domain import AlertKind
 from bot.services import alerts, subscriptions
 from tests.handlers.peer_world import Sessions, World, make_world
+from tests.support.alerts import bad_batch_draft
 from tests.support.chat import texts
 
 EXPIRED = "That button has expired. Here is the menu."
@@ -42,14 +42,8 @@ async def test_everywhere_and_current_alerts(sessions: Sessions) -> None:
     await world.chat.tap("ana", "Add an area")
     await world.chat.tap("ana", "Everywhere")
     async with sessions.begin() as session:
-        draft = await alerts.create_draft(
-            session,
-            kind=AlertKind.BAD_BATCH,
-            severity=3,
-            areas=["dtes"],
-            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
-            gazetteer=world.engine.deps.content.gazetteer,
-            now=world.clock.now,
+        draft = await bad_batch_draft(
+            session, gazetteer=world.engine.deps.content.gazetteer, now=world.clock.now
         )
         await alerts.send_now(session, alert_id=draft.id, now=world.clock.now)
     [reply] = await world.chat.say("ana", "/alerts")

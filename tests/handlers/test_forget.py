@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.db.models import AuditEvent, Contact, ConversationState, Delivery, Request, Stock
-from bot.domain import AlertKind, Channel, DeliveryStatus
+from bot.domain import Channel, DeliveryStatus
 from bot.services import alerts
 from bot.services.outbox import Fanout, FanoutConfig
 from tests.handlers.person_world import (
@@ -16,6 +16,7 @@ from tests.handlers.person_world import (
     labels,
     make_world,
 )
+from tests.support.alerts import bad_batch_draft
 from tests.support.chat import texts
 
 
@@ -80,14 +81,8 @@ async def test_forget_after_an_alert_was_sent(sessions: Sessions) -> None:
     await world.chat.tap("ana", "Add an area")
     await world.chat.tap("ana", "Everywhere")
     async with sessions.begin() as session:
-        draft = await alerts.create_draft(
-            session,
-            kind=AlertKind.BAD_BATCH,
-            severity=3,
-            areas=["dtes"],
-            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
-            gazetteer=world.engine.deps.content.gazetteer,
-            now=world.clock.now,
+        draft = await bad_batch_draft(
+            session, gazetteer=world.engine.deps.content.gazetteer, now=world.clock.now
         )
         await alerts.send_now(session, alert_id=draft.id, now=world.clock.now)
     await Fanout(world.engine, FanoutConfig(rates={Channel.TELEGRAM: 0})).run()

@@ -19,13 +19,13 @@ from bot.db.models import (
     SeenUpdate,
     Subscription,
 )
-from bot.domain import AlertKind, Channel, DeliveryStatus, RequestKind, RequestStatus, Role
+from bot.domain import Channel, DeliveryStatus, RequestKind, RequestStatus, Role
 from bot.privacy import derive_keys
 from bot.services import alerts, invites, requests, retention, stats, subscriptions
 from bot.services.outbox import Fanout, FanoutConfig
 from tests.services.factories import NOW, add_contact, add_outlet
 from tests.services.test_stats import seed
-from tests.support.alerts import RecordingSender, add_subscribers, alert_engine
+from tests.support.alerts import RecordingSender, add_subscribers, alert_engine, bad_batch_draft
 from tests.support.chat import Clock
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -185,15 +185,7 @@ async def test_a_silent_contact_who_once_got_an_alert_is_forgotten(sessions: Ses
     engine.add_sender(Channel.TELEGRAM, platform)
     async with sessions.begin() as session:
         [ana] = await add_subscribers(session, ["ana"], ["dtes"], now=NOW)
-        draft = await alerts.create_draft(
-            session,
-            kind=AlertKind.BAD_BATCH,
-            severity=3,
-            areas=["dtes"],
-            fields={"sold_as": "down", "found_to_contain": "nitazenes"},
-            gazetteer=engine.deps.content.gazetteer,
-            now=NOW,
-        )
+        draft = await bad_batch_draft(session, gazetteer=engine.deps.content.gazetteer, now=NOW)
         await alerts.send_now(session, alert_id=draft.id, now=NOW)
     await Fanout(engine, FanoutConfig(rates={Channel.TELEGRAM: 0})).run()
     assert platform.counts() == {"ana": 1}

@@ -11,14 +11,17 @@ from datetime import UTC, datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.content import Gazetteer
 from bot.core.context import Context
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, Reply, SendResult, SendStatus
 from bot.core.routes import Routes
 from bot.db.base import utcnow
 from bot.db.models import Contact, Coordinator, Subscription
-from bot.domain import Channel
+from bot.domain import AlertKind, Channel
 from bot.privacy import AddressBox
+from bot.services import alerts
+from bot.services.alerts import AlertView
 from tests.support.engine import TEST_KEYS, make_deps
 
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
@@ -147,3 +150,18 @@ class PlainSender:
     async def send(self, address: str, reply: Reply) -> SendStatus:
         self.sent.append(address)
         return SendStatus.SENT
+
+
+async def bad_batch_draft(
+    session: AsyncSession, *, gazetteer: Gazetteer, now: datetime
+) -> AlertView:
+    """A draft bad-batch alert for dtes: "down" found to contain nitazenes."""
+    return await alerts.create_draft(
+        session,
+        kind=AlertKind.BAD_BATCH,
+        severity=3,
+        areas=["dtes"],
+        fields={"sold_as": "down", "found_to_contain": "nitazenes"},
+        gazetteer=gazetteer,
+        now=now,
+    )
