@@ -375,7 +375,9 @@ class RunningBot:
             "-m",
             "bot",
             "run",
-            env={"PATH": os.environ.get("PATH", ""), **env},
+            # The test's environment without hrbot's own settings: a moved clock (faketime's
+            # LD_PRELOAD, which CI's second pass sets) must reach the bot as it reaches the test.
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("HRBOT_")}, **env},
             cwd=cwd,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
