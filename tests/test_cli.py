@@ -236,13 +236,14 @@ async def test_invite_coordinator_prints_a_one_time_code(
     assert await _count(sessions, Coordinator) == 0
 
 
-async def test_run_without_channel_says_what_to_set(env: dict[str, str]) -> None:
+async def test_run_without_channel_says_what_to_set(env: dict[str, str], config_home: Path) -> None:
     result = await _hrbot(env, "run")
     assert result.exit_code == 2
     assert "HRBOT_TELEGRAM_TOKEN" in result.output
     assert "Traceback" not in result.output
     # Nothing created (no key, no database) for a bot that cannot run.
     assert not await asyncio.to_thread(os.path.exists, env["HRBOT_DATA_DIR"])
+    assert os.listdir(config_home) == []
 
 
 async def test_wrong_setting_is_one_line(env: dict[str, str]) -> None:
