@@ -270,8 +270,8 @@ def resolve_secret(settings: Settings, *, generate: bool = False) -> str:
     else :func:`default_secret_file`, generated there (0600, in a 0700 folder) when missing
     and ``generate`` allows it.
 
-    A key file inside the data folder (or the SQLite file's), or one that others may read, is
-    refused: whoever copies the data would read everyone's reply addresses with it. So is a
+    A key file inside the data folder (``HRBOT_DATA_DIR``), or one the group or others may
+    open, is refused: whoever copies the data would read everyone's reply addresses with it. So is a
     key left in the data folder by an older version, whatever the configured source: the
     operator moves it (a silent move would leave it in every old backup, and in Docker would
     put it in the container's throw-away layer).
