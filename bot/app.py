@@ -5,7 +5,9 @@ Everything long-lived is built here, once, and passed down; nothing is created a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,8 +15,9 @@ from bot.content import Content, load_content
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.privacy import AddressBox, Keys, derive_keys
+from bot.privacy.files import private_dir
 from bot.services.catalogue import sync_items
-from bot.settings import Settings, SettingsError, resolve_secret
+from bot.settings import Settings, SettingsError, refuse_key_in_data, resolve_secret
 
 
 class SchemaError(Exception):
@@ -30,11 +33,20 @@ class Runtime:
     """The long-lived parts of a running bot, built by :func:`build_runtime`."""
 
     settings: Settings
-    keys: Keys
-    box: AddressBox
     content: Content
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    secret: Callable[[], str] = field(repr=False)
+
+    @cached_property
+    def keys(self) -> Keys:
+        """The keys, read on first use: a command that needs none (``outlets list``) runs
+        without the key, and one that needs it says where it looked."""
+        return derive_keys(self.secret())
+
+    @cached_property
+    def box(self) -> AddressBox:
+        return AddressBox(self.keys.address)
 
     async def close(self) -> None:
         """Release database connections."""
@@ -44,9 +56,12 @@ class Runtime:
 def build_runtime(settings: Settings, *, create: bool = True) -> Runtime:
     """Wire the parts; raises SettingsError, ContentError or NoDatabaseError with a one-line reason.
 
-    ``create=False``: a missing SQLite file is an error, and nothing (not the key either) is
-    written. A command run from the wrong folder or with the wrong HRBOT_DATA_DIR should say
-    so, not quietly start a second, empty database with a key of its own.
+    ``create=True`` (``hrbot run``, ``hrbot db upgrade``) reads the key at once and generates
+    it in the user config folder when none is configured. ``create=False``: a missing SQLite
+    file is an error, and nothing (not the key either) is written; the key is read when
+    first used, and a missing one is an error. A command run from the wrong folder or with the
+    wrong HRBOT_DATA_DIR should say so, not quietly start a second, empty database or a key of
+    its own.
     """
     database = settings.sqlite_file
     if not create and database is not None and not database.exists():
@@ -54,18 +69,27 @@ def build_runtime(settings: Settings, *, create: bool = True) -> Runtime:
             f"no database at {database}: create it with `hrbot db upgrade` (or `hrbot run`), "
             "or point HRBOT_DATA_DIR at the folder that holds it"
         )
-    keys = derive_keys(resolve_secret(settings))
+    refuse_key_in_data(settings)
     content = load_content(settings.content_dir)
+    if create:
+        secret = resolve_secret(settings, generate=True)
+
+        def read_secret() -> str:
+            return secret
+    else:
+
+        def read_secret() -> str:
+            return resolve_secret(settings)
+
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     engine = make_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     return Runtime(
         settings=settings,
-        keys=keys,
-        box=AddressBox(keys.address),
         content=content,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        secret=read_secret,
     )
 
 

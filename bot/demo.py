@@ -22,6 +22,7 @@ from bot.domain import Role
 from bot.emulator import TelegramEmulator
 from bot.emulator.people import FakeUser
 from bot.emulator.records import SentMessage
+from bot.privacy import generate_secret
 from bot.runner import BotService, build_engine
 from bot.services import invites
 from bot.services.outlets import import_outlets
@@ -91,7 +92,9 @@ async def run_demo(
 
     The database is the SQLite file in ``data_dir`` that every other command reads there, unless
     ``database_url`` names another (migrated) one; ``emulator`` is called with the running
-    emulator (tests read its records).
+    emulator (tests read its records). The key is made for this run and never written: a
+    kept demo database reads (``hrbot outlets list``) without it, and the demo leaves no
+    key in the user config folder, where the real bot's lives.
     """
     async with TelegramEmulator(seed=1) as emu:
         if emulator is not None:
@@ -101,6 +104,7 @@ async def run_demo(
             database_url=database_url,
             telegram_token=emu.token,
             telegram_api_url=emu.base_url,
+            secret_key=generate_secret(),
         )
         runtime = build_runtime(settings)
         try:

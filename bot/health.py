@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.channels.errors import failure_reason
 from bot.db.engine import make_engine
+from bot.privacy.files import PRIVATE_FILE, private_dir
 
 STATUS_FILE: Final = "status.json"
 FORMAT: Final = 1
@@ -77,10 +78,16 @@ class Status:
 
 
 def write_status(path: Path, status: Status) -> None:
-    """Replace the file at ``path`` atomically: a reader sees the old or the new, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace the file at ``path`` atomically: a reader sees the old or the new, whole.
+
+    The file is 0600 in a 0700 folder, like everything in the data folder.
+    """
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(status.to_json() + "\n", encoding="utf-8")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(status.to_json() + "\n")
+    os.chmod(temporary, PRIVATE_FILE)  # one left by an older version keeps its mode otherwise
     os.replace(temporary, path)
 
 

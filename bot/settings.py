@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import re
-import stat
 from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -30,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
 from bot.db.engine import POSTGRES_POOL_SIZE
+from bot.privacy.files import PRIVATE_FILE, open_to_others, private_dir
 from bot.privacy.keys import generate_secret
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default_factory=default_data_dir,
         validate_default=True,
-        description="Where the SQLite file and key live.",
+        description="Where the SQLite file and the status file live (never the key).",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default an SQLite file in data_dir."
@@ -161,7 +161,12 @@ class Settings(BaseSettings):
     )
     content_dir: Path = Field(default_factory=default_content_dir)
     secret_key: SecretStr | None = Field(
-        default=None, description="Master secret; generated into data_dir/secret.key when unset."
+        default=None, description="Master secret; wins over secret_key_file."
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the master secret (a Docker secret, a systemd "
+        "credential); read, never written. Neither set: generated into the user config folder.",
     )
 
     telegram_token: SecretStr | None = None
@@ -187,11 +192,11 @@ class Settings(BaseSettings):
     invite_ttl: Duration = timedelta(hours=72)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "secret_key_file")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _absolute(cls, value: Path | None) -> Path | None:
         # Resolved once, here: a relative HRBOT_DATA_DIR means "from where hrbot started".
-        return value.expanduser().absolute()
+        return value.expanduser().absolute() if value is not None else None
 
     @field_validator("database_url")
     @classmethod
@@ -252,12 +257,26 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def resolve_secret(settings: Settings) -> str:
-    """Return the master secret, generating it into a 0600 file on first run.
+def default_secret_file() -> Path:
+    """Where a generated key lives: the user's config folder (``~/.config/hrbot`` on Linux).
 
-    A generated key is only safe while the data directory survives: losing it makes every
-    stored reply address unreadable, hence the warning.
+    Not the data folder: a copy of the data folder, or of the database, must name no one.
     """
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / SECRET_FILE_NAME
+
+
+def resolve_secret(settings: Settings, *, generate: bool = False) -> str:
+    """The master secret: ``HRBOT_SECRET_KEY``, else the file ``HRBOT_SECRET_KEY_FILE`` names,
+    else :func:`default_secret_file`, generated there (0600, in a 0700 folder) when missing
+    and ``generate`` allows it.
+
+    A key file inside the data folder (``HRBOT_DATA_DIR``), or one the group or others may
+    open, is refused: whoever copies the data would read everyone's reply addresses with it. So is a
+    key left in the data folder by an older version, whatever the configured source: the
+    operator moves it (a silent move would leave it in every old backup, and in Docker would
+    put it in the container's throw-away layer).
+    """
+    refuse_key_in_data(settings)
     if settings.secret_key is not None:
         secret = settings.secret_key.get_secret_value().strip()
         if len(secret) < MIN_SECRET_LENGTH:
@@ -265,23 +284,71 @@ def resolve_secret(settings: Settings) -> str:
                 f"invalid setting HRBOT_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters"
             )
         return secret
-    path = settings.data_dir / SECRET_FILE_NAME
+    if settings.secret_key_file is not None:
+        path = settings.secret_key_file
+        _refuse_inside_data(settings, path, "HRBOT_SECRET_KEY_FILE")
+        if not path.is_file():
+            raise SettingsError(f"invalid setting HRBOT_SECRET_KEY_FILE: no file at {path}")
+        return _read_key(path)
+    path = default_secret_file()
+    _refuse_inside_data(settings, path, "the key")
     if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise SettingsError(f"{path} must be readable by its owner only (chmod 600)")
-        secret = path.read_text(encoding="utf-8").strip()
-        if len(secret) < MIN_SECRET_LENGTH:
-            raise SettingsError(f"{path} holds a key shorter than {MIN_SECRET_LENGTH} characters")
-        return secret
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return _read_key(path)
+    if not generate:
+        raise SettingsError(
+            f"no key at {path}: `hrbot run` or `hrbot db upgrade` generates it, or set "
+            "HRBOT_SECRET_KEY_FILE"
+        )
+    private_dir(path.parent)
     secret = generate_secret()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")
     log.warning(
-        "HRBOT_SECRET_KEY is unset: generated a new key in %s; back it up, without it stored "
-        "reply addresses cannot be read",
+        "no key configured: generated a new one in %s; back it up apart from the data, "
+        "without it stored reply addresses cannot be read",
         path,
     )
+    return secret
+
+
+def _refuse_inside_data(settings: Settings, path: Path, name: str) -> None:
+    folder = settings.data_dir.resolve()
+    if path.resolve().is_relative_to(folder):
+        raise SettingsError(
+            f"{name} ({path}) is inside the data folder {folder}: keep the key apart from "
+            "the data, or a copy of the data reveals everyone"
+        )
+
+
+def refuse_key_in_data(settings: Settings) -> None:
+    """Stop at the ``secret.key`` earlier versions generated in the data folder."""
+    old = settings.data_dir / SECRET_FILE_NAME
+    if not old.exists():
+        return
+    if settings.secret_key is not None or settings.secret_key_file is not None:
+        where = "HRBOT_SECRET_KEY" if settings.secret_key else "HRBOT_SECRET_KEY_FILE"
+        raise SettingsError(
+            f"a key lies in the data folder ({old}), where a copy of the data reveals everyone: "
+            f"the key now comes from {where}; delete {old} once you checked it is the same key"
+        )
+    new = default_secret_file()
+    raise SettingsError(
+        f"a key lies in the data folder ({old}), where a copy of the data reveals everyone: "
+        f"move it out (mkdir -p -m 700 {new.parent} && mv {old} {new}, or elsewhere and set "
+        "HRBOT_SECRET_KEY_FILE), then delete old backups that hold it"
+    )
+
+
+def _read_key(path: Path) -> str:
+    try:
+        if open_to_others(path):
+            raise SettingsError(f"{path} must be readable by its owner only (chmod 600)")
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the key at {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        secret = ""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"{path} holds a key shorter than {MIN_SECRET_LENGTH} characters")
     return secret

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import sys
 from dataclasses import replace
 from importlib.metadata import version
@@ -212,9 +213,20 @@ async def test_missing_file_and_wrong_type(env: dict[str, str], tmp_path: Path) 
 
 
 async def test_invite_coordinator_prints_a_one_time_code(
-    env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession], config_home: Path
 ) -> None:
-    result = await _hrbot(env, "invite", "coordinator")
+    # No key yet: the command says where it looked and writes none (the bot's would differ).
+    keyless = await _hrbot(env, "invite", "coordinator")
+    assert keyless.exit_code == 2
+    key = config_home / "hrbot" / "secret.key"
+    assert keyless.output == (
+        f"hrbot: no key at {key}: `hrbot run` or `hrbot db upgrade` generates it, or set "
+        "HRBOT_SECRET_KEY_FILE\n"
+    )
+    assert not key.exists()
+    assert await _count(sessions, Invite) == 0
+
+    result = await _hrbot({**env, "HRBOT_SECRET_KEY": "s" * 48}, "invite", "coordinator")
     assert result.exit_code == 0, result.output
     code = result.stdout.strip().splitlines()[0]
     assert len(code.replace("-", "")) == 10
@@ -224,13 +236,14 @@ async def test_invite_coordinator_prints_a_one_time_code(
     assert await _count(sessions, Coordinator) == 0
 
 
-async def test_run_without_channel_says_what_to_set(env: dict[str, str]) -> None:
+async def test_run_without_channel_says_what_to_set(env: dict[str, str], config_home: Path) -> None:
     result = await _hrbot(env, "run")
     assert result.exit_code == 2
     assert "HRBOT_TELEGRAM_TOKEN" in result.output
     assert "Traceback" not in result.output
     # Nothing created (no key, no database) for a bot that cannot run.
     assert not await asyncio.to_thread(os.path.exists, env["HRBOT_DATA_DIR"])
+    assert os.listdir(config_home) == []
 
 
 async def test_wrong_setting_is_one_line(env: dict[str, str]) -> None:
@@ -260,7 +273,7 @@ async def test_db_upgrade_and_current(env: dict[str, str]) -> None:
     ],
 )
 async def test_only_run_upgrade_and_demo_create_a_database(
-    bare: Path, data_home: Path, args: tuple[str, ...]
+    bare: Path, data_home: Path, config_home: Path, args: tuple[str, ...]
 ) -> None:
     result = await _hrbot({}, *args)
     assert result.exit_code == 2
@@ -269,12 +282,13 @@ async def test_only_run_upgrade_and_demo_create_a_database(
         f"hrbot: no database at {database}: create it with `hrbot db upgrade` "
         "(or `hrbot run`), or point HRBOT_DATA_DIR at the folder that holds it"
     )
-    assert not (data_home / "hrbot").exists()  # no database, no key
+    assert not (data_home / "hrbot").exists()  # no database
+    assert os.listdir(config_home) == []  # no key
     assert os.listdir(bare) == []
 
 
 async def test_every_folder_uses_the_same_database(
-    bare: Path, data_home: Path, monkeypatch: pytest.MonkeyPatch
+    bare: Path, data_home: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = await _hrbot({}, "db", "upgrade")
     assert created.exit_code == 0, created.output
@@ -286,7 +300,14 @@ async def test_every_folder_uses_the_same_database(
     monkeypatch.chdir(bare.parent)
     listing = await _hrbot({}, "outlets", "list")
     assert len(listing.stdout.strip().splitlines()) == 8, listing.output
-    assert {"hrbot.sqlite3", "secret.key"} <= set(os.listdir(data_home / "hrbot"))
+    assert "hrbot.sqlite3" in os.listdir(data_home / "hrbot")
+    assert stat.S_IMODE((data_home / "hrbot").stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_home / "hrbot" / "hrbot.sqlite3").stat().st_mode) == 0o600
+    # The key `db upgrade` generated is in the user config folder, not with the data.
+    assert "secret.key" not in os.listdir(data_home / "hrbot")
+    assert os.listdir(config_home / "hrbot") == ["secret.key"]
+    invite = await _hrbot({}, "invite", "coordinator")  # reads that key
+    assert invite.exit_code == 0, invite.output
     assert os.listdir(bare) == os.listdir(elsewhere) == []
 
 

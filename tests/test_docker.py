@@ -66,3 +66,29 @@ def test_the_image_checks_its_health_and_exposes_the_webhook_port() -> None:
     assert "HRBOT_WEBHOOK_PORT=8443" in env
     assert "USER hrbot" in steps
     assert steps[-2:] == ['ENTRYPOINT ["hrbot"]', 'CMD ["run"]']
+
+
+def test_the_key_comes_from_a_compose_secret_never_from_a_volume() -> None:
+    """The image reads /run/secrets/hrbot_key and generates nothing: a key made in the
+    container would die with it, or lie in the data volume beside what it unlocks."""
+    env = " ".join(s for s in instructions() if s.startswith("ENV "))
+    assert "HRBOT_SECRET_KEY_FILE=/run/secrets/hrbot_key" in env
+    assert "HRBOT_DATA_DIR=/data" in env
+    data = compose()
+    assert data["secrets"] == {"hrbot_key": {"file": "./hrbot.key"}}
+    services = data["services"]
+    for name in ("migrate", "hrbot"):
+        assert services[name]["secrets"] == ["hrbot_key"]
+        assert "HRBOT_SECRET_KEY" not in services[name]["environment"]
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "secret.key" not in text
+    for ignore in (".gitignore", ".dockerignore"):
+        assert "hrbot.key" in (ROOT / ignore).read_text(encoding="utf-8").splitlines()
+
+
+def test_signal_cli_downloads_nothing_people_send() -> None:
+    """signal-cli keeps its own store; attachments, stories, avatars and stickers stay out."""
+    environment = compose()["services"]["signal"]["environment"]
+    for kind in ("ATTACHMENTS", "STORIES", "AVATARS", "STICKERS"):
+        assert environment[f"JSON_RPC_IGNORE_{kind}"] == "true"
+    assert environment["MODE"] == "json-rpc"

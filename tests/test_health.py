@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +45,19 @@ def test_status_round_trips_through_the_file(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == [STATUS_FILE]  # no temporary file left
     write_status(path, status(ago=None))  # replaced whole
     assert read_status(path) == status(ago=None)
+
+
+def test_the_status_file_is_private(tmp_path: Path) -> None:
+    """0600 in a 0700 folder, also over a file an older version left readable by all."""
+    path = tmp_path / "data" / STATUS_FILE
+    write_status(path, status(telegram=True))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.chmod(0o644)
+    (path.parent / f".{STATUS_FILE}.{os.getpid()}.tmp").write_text("left over")
+    write_status(path, status(telegram=False))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_status(path) == status(telegram=False)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from bot.settings import (
     Settings,
     SettingsError,
     default_content_dir,
+    default_secret_file,
     load_settings,
     resolve_secret,
 )
@@ -83,24 +84,144 @@ def test_wrong_value_is_one_line_naming_the_setting(
     assert "\n" not in message
 
 
-def test_secret_generated_once_into_private_file(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_secret_generated_once_into_the_config_folder_apart_from_the_data(
+    config_home: Path, data_home: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = load_settings(data_dir=tmp_path / "d")
-    first = resolve_secret(settings)
-    path = tmp_path / "d" / "secret.key"
+    settings = load_settings()
+    first = resolve_secret(settings, generate=True)
+    path = config_home / "hrbot" / "secret.key"
+    assert default_secret_file() == path
+    assert not path.is_relative_to(settings.data_dir)
+    assert path.read_text().strip() == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "generated a new key" in caplog.text
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not (data_home / "hrbot").exists()  # nothing in the data folder
+    assert "generated a new one" in caplog.text
     assert first not in caplog.text
     assert resolve_secret(settings) == first
 
 
-def test_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path)
-    resolve_secret(settings)
-    (tmp_path / "secret.key").chmod(0o644)
-    with pytest.raises(SettingsError, match="chmod 600"):
-        resolve_secret(settings)
+def test_no_key_and_no_leave_to_generate_one_writes_nothing(config_home: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        resolve_secret(load_settings())
+    path = config_home / "hrbot" / "secret.key"
+    assert str(info.value) == (
+        f"no key at {path}: `hrbot run` or `hrbot db upgrade` generates it, or set "
+        "HRBOT_SECRET_KEY_FILE"
+    )
+    assert list(config_home.iterdir()) == []
+
+
+def _key_file(path: Path, key: str = "k" * 40, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    path.chmod(mode)
+    return path
+
+
+def test_secret_key_file_is_read_and_never_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config_home: Path
+) -> None:
+    """A Docker secret or systemd credential: HRBOT_SECRET_KEY_FILE names it."""
+    key = _key_file(tmp_path / "run" / "secrets" / "hrbot_key", "f" * 44, 0o400)
+    monkeypatch.setenv("HRBOT_SECRET_KEY_FILE", str(key))
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(tmp_path / "data"))
+    assert resolve_secret(load_settings(), generate=True) == "f" * 44
+    assert list(config_home.iterdir()) == []  # nothing generated beside it
+    # HRBOT_SECRET_KEY, when set too, wins.
+    monkeypatch.setenv("HRBOT_SECRET_KEY", "e" * 40)
+    assert resolve_secret(load_settings()) == "e" * 40
+
+
+def test_missing_secret_key_file_is_one_line_and_not_created(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "secrets" / "hrbot_key"
+    monkeypatch.setenv("HRBOT_SECRET_KEY_FILE", str(missing))
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SettingsError) as info:
+        resolve_secret(load_settings(), generate=True)
+    assert str(info.value) == f"invalid setting HRBOT_SECRET_KEY_FILE: no file at {missing}"
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_key_file_others_may_read_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config_home: Path, mode: int
+) -> None:
+    given = _key_file(tmp_path / "secrets" / "hrbot_key", mode=mode)
+    monkeypatch.setenv("HRBOT_SECRET_KEY_FILE", str(given))
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SettingsError) as info:
+        resolve_secret(load_settings())
+    assert str(info.value) == f"{given} must be readable by its owner only (chmod 600)"
+    # The default file too.
+    monkeypatch.delenv("HRBOT_SECRET_KEY_FILE")
+    default = _key_file(config_home / "hrbot" / "secret.key", mode=mode)
+    with pytest.raises(SettingsError, match=r"readable by its owner only \(chmod 600\)$"):
+        resolve_secret(load_settings(), generate=True)
+    assert default.read_text() == "k" * 40 + "\n"  # not replaced
+
+
+def test_short_key_in_a_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    given = _key_file(tmp_path / "secrets" / "hrbot_key", "short")
+    monkeypatch.setenv("HRBOT_SECRET_KEY_FILE", str(given))
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SettingsError, match="holds a key shorter than 32 characters"):
+        resolve_secret(load_settings())
+
+
+def test_key_file_inside_the_data_folder_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    inside = _key_file(data / "keys" / "hrbot.key")
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(data))
+    monkeypatch.setenv("HRBOT_SECRET_KEY_FILE", str(inside))
+    with pytest.raises(SettingsError) as info:
+        resolve_secret(load_settings())
+    assert str(info.value) == (
+        f"HRBOT_SECRET_KEY_FILE ({inside}) is inside the data folder {data}: keep the key "
+        "apart from the data, or a copy of the data reveals everyone"
+    )
+
+
+def test_default_key_folder_inside_the_data_folder_is_refused(
+    monkeypatch: pytest.MonkeyPatch, config_home: Path
+) -> None:
+    """HRBOT_DATA_DIR at the config folder (or above it) would put the generated key there."""
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(config_home))
+    with pytest.raises(SettingsError, match="is inside the data folder"):
+        resolve_secret(load_settings(), generate=True)
+    assert list(config_home.iterdir()) == []
+
+
+@pytest.mark.parametrize("configured", [None, "HRBOT_SECRET_KEY", "HRBOT_SECRET_KEY_FILE"])
+def test_key_left_in_the_data_folder_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config_home: Path, configured: str | None
+) -> None:
+    """Where earlier versions generated it: the operator moves it; nothing is moved or made."""
+    data = tmp_path / "data"
+    old = _key_file(data / "secret.key", "o" * 64)
+    monkeypatch.setenv("HRBOT_DATA_DIR", str(data))
+    if configured == "HRBOT_SECRET_KEY":
+        monkeypatch.setenv(configured, "o" * 64)
+    elif configured == "HRBOT_SECRET_KEY_FILE":
+        monkeypatch.setenv(configured, str(_key_file(tmp_path / "elsewhere" / "key", "o" * 64)))
+    with pytest.raises(SettingsError) as info:
+        resolve_secret(load_settings(), generate=True)
+    message = str(info.value)
+    assert message.startswith(
+        f"a key lies in the data folder ({old}), where a copy of the data reveals everyone: "
+    )
+    if configured is None:
+        new = config_home / "hrbot" / "secret.key"
+        assert f"mv {old} {new}" in message
+    else:
+        assert f"the key now comes from {configured}; delete {old}" in message
+    assert "\n" not in message
+    assert old.read_text() == "o" * 64 + "\n"
+    assert list(config_home.iterdir()) == []
 
 
 def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

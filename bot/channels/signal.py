@@ -86,6 +86,7 @@ from bot.core.text import clean, parse_command
 from bot.core.words import N_
 from bot.domain import Channel
 from bot.privacy import pseudonym, scrub, validate_location
+from bot.privacy.files import private_dir
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class FileReceiverLock:
     async def acquire(self) -> bool:
         if self._fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, event, make_url
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.db.sqlite_inline import inline_creator
+from bot.privacy.files import PRIVATE_FILE, private_file, tighten
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # PostgreSQL connections one process keeps open, and at most uses (HRBOT_DATABASE_POOL_SIZE).
@@ -47,6 +49,9 @@ def make_engine(
     backend = parsed.get_backend_name()
     if backend == "sqlite" and "async_creator" not in kwargs:
         kwargs["async_creator"] = inline_creator(parsed)
+    database = sqlite_file(parsed)
+    if database is not None and "async_creator" in kwargs:
+        kwargs["async_creator"] = _private_first(database, kwargs["async_creator"])
     if backend == "postgresql" and kwargs.get("poolclass") is None:
         kwargs.setdefault("pool_size", pool_size)
         kwargs.setdefault("max_overflow", 0)
@@ -54,6 +59,36 @@ def make_engine(
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of an SQLite URL; None for another database or an in-memory one."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or url.query.get("uri") or "mode=memory" in database:
+        return None  # an SQLite URI: whatever it names, SQLite opens it as it says
+    return Path(database)
+
+
+def _private_first(
+    database: Path, creator: Callable[[], Awaitable[Any]]
+) -> Callable[[], Awaitable[Any]]:
+    """``creator``, after making ``database`` a 0600 file (created empty when missing).
+
+    SQLite gives the WAL and shared-memory files it creates the database file's mode, so
+    those are 0600 too; ones left by an older version with a looser mode are tightened.
+    Without its folder the file is not created: SQLite says it cannot open it, as before.
+    """
+
+    async def create() -> Any:
+        if database.parent.is_dir():
+            private_file(database)
+            for side in ("-wal", "-shm", "-journal"):
+                tighten(database.with_name(database.name + side), PRIVATE_FILE)
+        return await creator()
+
+    return create
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

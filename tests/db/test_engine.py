@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
@@ -111,3 +114,53 @@ async def test_pool_size_setting_reaches_the_engine(tmp_path: Path) -> None:
         assert (pool.size(), pool.overflow()) == (4, -4)  # -size: no extra connections
     finally:
         await runtime.close()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_sqlite_files_are_private(tmp_path: Path) -> None:
+    """The database and the WAL and shared-memory files SQLite makes beside it: 0600."""
+    database = tmp_path / "hrbot.sqlite3"
+    engine = make_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            wal, shm = (tmp_path / f"hrbot.sqlite3-{side}" for side in ("wal", "shm"))
+            assert wal.exists()
+            assert shm.exists()
+            assert {_mode(p) for p in (database, wal, shm)} == {0o600}
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_files_an_older_version_left_open_are_made_private(tmp_path: Path) -> None:
+    database = tmp_path / "hrbot.sqlite3"
+    sides = [tmp_path / f"hrbot.sqlite3-{side}" for side in ("wal", "shm")]
+    engine = make_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        await engine.dispose()
+        for path in (database, *sides):
+            path.touch()
+            path.chmod(0o644)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        assert {_mode(p) for p in (database, *sides)} == {0o600}
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_in_a_missing_folder_is_not_created(tmp_path: Path) -> None:
+    """Without its folder SQLite still says it cannot open the file; nothing is made."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'nowhere' / 'hrbot.sqlite3'}")
+    try:
+        with pytest.raises(OperationalError, match="unable to open database file"):
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()
+    assert os.listdir(tmp_path) == []
