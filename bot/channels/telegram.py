@@ -110,7 +110,7 @@ TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """Where Telegram should POST updates, and where PTB's web server listens for them."""
+    """Where Telegram should POST updates, and where the bot's web server listens for them."""
 
     url: str
     listen: str = "127.0.0.1"

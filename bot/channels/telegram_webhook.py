@@ -113,6 +113,7 @@ class _UpdateHandler(tornado.web.RequestHandler):
     def initialize(self, server: WebhookServer) -> None:
         self.server = server
         self.chunks: list[bytes] = []
+        self.dropped = False
 
     async def prepare(self) -> None:
         server = self.server
@@ -120,6 +121,7 @@ class _UpdateHandler(tornado.web.RequestHandler):
             server.rejected += 1
             if server.pending_rejections >= server.max_pending_rejections:
                 self.request.connection.close()  # type: ignore[union-attr]
+                self.dropped = True
                 return
             server.pending_rejections += 1
             try:
@@ -147,6 +149,8 @@ class _UpdateHandler(tornado.web.RequestHandler):
         self.chunks.append(chunk)
 
     async def post(self) -> None:
+        if self.dropped:
+            return
         try:
             data = json.loads(b"".join(self.chunks))
             await self.server.accept(data)

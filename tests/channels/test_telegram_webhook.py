@@ -19,6 +19,7 @@ from bot.channels.telegram_webhook import (
     MAX_BODY_BYTES,
     REJECT_DELAY,
     SECRET_HEADER,
+    WebhookServer,
     secret_matches,
 )
 from bot.core.engine import Engine
@@ -45,7 +46,7 @@ async def hooked(bot: Engine, emu: TelegramEmulator) -> AsyncIterator[TelegramCh
 
 
 async def raw_post(
-    channel: TelegramChannel,
+    channel: TelegramChannel | int,
     *,
     secret: str | None,
     length: int,
@@ -54,8 +55,10 @@ async def raw_post(
 ) -> int:
     """POST headers announcing ``length`` bytes, then only ``body``; return the status (0: the
     connection was closed without an answer). Times out if the server waits for the body."""
-    assert channel.webhook is not None
-    reader, writer = await asyncio.open_connection("127.0.0.1", channel.webhook.port)
+    if isinstance(channel, TelegramChannel):
+        assert channel.webhook is not None
+        channel = channel.webhook.port
+    reader, writer = await asyncio.open_connection("127.0.0.1", channel)
     head = [
         "POST /hook HTTP/1.1",
         "Host: bot.example.org",
@@ -140,6 +143,28 @@ async def test_forged_private_update_from_a_coordinator_is_ignored(
     assert (len(eve.texts) - 1, len(coco.texts)) == before
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Invite)) == 1  # coco's own
+
+
+async def test_rejections_beyond_the_cap_are_dropped_unanswered() -> None:
+    accepted: list[object] = []
+
+    async def accept(update: object) -> None:
+        accepted.append(update)
+
+    server = WebhookServer(
+        path="/hook", secret=SECRET, accept=accept, reject_delay=0.3, max_pending_rejections=2
+    )
+    port = free_port()
+    server.listen("127.0.0.1", port)
+    try:
+        guesses = asyncio.gather(*(raw_post(port, secret="guess", length=0) for _ in range(5)))
+        update = b'{"update_id": 1}'
+        assert await raw_post(port, secret=SECRET, length=len(update), body=update) == 200
+        assert sorted(await guesses) == [0, 0, 0, 403, 403]
+        assert accepted == [{"update_id": 1}]
+        assert server.rejected == 5
+    finally:
+        await server.stop()
 
 
 def test_secret_matches_only_the_whole_secret() -> None:
