@@ -74,6 +74,8 @@ _SECONDS_PER_UNIT = {
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _HUMAN = re.compile(r"(?:\d+(?:\.\d+)?\s*[a-z]+\s*)+")
 _HUMAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+# A webhook secret: Telegram's alphabet, and long enough (192 bits and more) not to be guessed.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
 _ISO_8601 = TypeAdapter(timedelta)  # pydantic parses ISO 8601 durations itself
 
 
@@ -206,6 +208,20 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (async drivers)"
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _strong_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Unset: a random one is made at each start. Set: long enough not to be guessed, in
+        # the alphabet Telegram allows for it.
+        if value is None or not value.get_secret_value():
+            return None
+        if not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "must be 32-256 characters of A-Z, a-z, 0-9, _ and - (or unset: one is "
+                "generated at each start)"
             )
         return value
 

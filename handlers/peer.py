@@ -41,6 +41,7 @@ PICKUP_PREFIX = "pk"
 SHIFT_PREFIX = "shf"
 STOCK_PREFIX = "stk"
 # Wrong codes allowed per tap of "Handed over"; then the peer checks with the person first.
+# Per request, over all taps, requests.MAX_CODE_TRIES freezes it.
 MAX_CODE_TRIES = 3
 MAX_COUNT = 100_000
 # Ids fit a 32-bit column: a longer number is forged and would upset PostgreSQL.
@@ -305,6 +306,9 @@ async def pickup_button(msg: Incoming, ctx: Context) -> None:
         return
     reference, peer_id = held
     if action == "h":
+        if await _frozen(ctx, request_id):
+            ctx.reply(_frozen_text(ctx, reference))
+            return
         ctx.goto(FLOW, STEP_CODE, request_id=request_id, tries=0)
         ctx.reply(ctx.tr("Type the pickup code for {ref}.", ref=reference))
     elif action == "r":
@@ -404,6 +408,11 @@ async def _check_code(msg: Incoming, ctx: Context) -> None:
             ctx.reply(ctx.tr("That code doesn't match. Please type it again."))
         return
     ctx.end()
+    if outcome.result is HandoverResult.FROZEN:
+        ctx.reply(_frozen_text(ctx, reference))
+        if outcome.just_frozen:
+            await _announce_frozen(ctx, request_id, reference)
+        return
     if outcome.result is not HandoverResult.HANDED_OVER:
         ctx.reply(ctx.tr("This pickup is no longer open."))
         return
@@ -414,6 +423,41 @@ async def _check_code(msg: Incoming, ctx: Context) -> None:
             lambda t: Reply(t("Thanks for picking up {ref}. Take care.", ref=reference)),
         )
     await offers.announce_low_stock(ctx, outcome.low_stock)
+
+
+async def _frozen(ctx: Context, request_id: int) -> bool:
+    tries = await ctx.session.scalar(select(Request.code_tries).where(Request.id == request_id))
+    return tries is not None and tries >= requests.MAX_CODE_TRIES
+
+
+def _frozen_text(ctx: Context, reference: str) -> str:
+    return ctx.tr(
+        "Too many wrong codes for {ref}: it can no longer be handed over. A coordinator has "
+        "been told.",
+        ref=reference,
+    )
+
+
+async def _announce_frozen(ctx: Context, request_id: int, reference: str) -> None:
+    """Tell every coordinator, once, that a request took too many wrong pickup codes."""
+    outlet = await ctx.session.scalar(
+        select(Outlet.name)
+        .join(Request, Request.current_outlet_id == Outlet.id)
+        .where(Request.id == request_id)
+    )
+
+    def render(t: Translator) -> Reply:
+        return Reply(
+            t(
+                "Pickup {ref} at {outlet} is frozen after too many wrong codes. It can no "
+                "longer be handed over; the person can still cancel it.",
+                ref=reference,
+                outlet=outlet or "?",
+            )
+        )
+
+    for contact_id in await offers.coordinator_contacts(ctx.session):
+        ctx.notify(contact_id, render)
 
 
 async def _held_here(ctx: Context, request_id: int) -> tuple[str, int] | None:

@@ -71,6 +71,10 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_TELEGRAM_MAX_RATE", "-1"),
         ("HRBOT_TELEGRAM_MAX_RATE", "fast"),
         ("HRBOT_TELEGRAM_MAX_RATE", "inf"),
+        ("HRBOT_WEBHOOK_SECRET", "x"),
+        ("HRBOT_WEBHOOK_SECRET", "a" * 31),
+        ("HRBOT_WEBHOOK_SECRET", "a" * 31 + "!"),
+        ("HRBOT_WEBHOOK_SECRET", "a" * 257),
     ],
 )
 def test_wrong_value_is_one_line_naming_the_setting(
@@ -82,6 +86,18 @@ def test_wrong_value_is_one_line_naming_the_setting(
     message = str(info.value)
     assert message.startswith(f"invalid setting {name}:")
     assert "\n" not in message
+    if name == "HRBOT_WEBHOOK_SECRET":
+        assert value not in message  # a secret is never echoed
+
+
+def test_webhook_secret_strong_or_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    strong = "Az09_-" * 6
+    monkeypatch.setenv("HRBOT_WEBHOOK_SECRET", strong)
+    secret = load_settings().webhook_secret
+    assert secret is not None
+    assert secret.get_secret_value() == strong
+    monkeypatch.setenv("HRBOT_WEBHOOK_SECRET", "")
+    assert load_settings().webhook_secret is None  # generated at each start
 
 
 def test_secret_generated_once_into_the_config_folder_apart_from_the_data(

@@ -51,6 +51,7 @@ from telegram.request import BaseRequest
 from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
 from bot.channels.telegram_request import AiohttpRequest
 from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
+from bot.channels.telegram_webhook import WebhookServer
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_TEXT_CHARS,
@@ -109,7 +110,7 @@ TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """Where Telegram should POST updates, and where PTB's web server listens for them."""
+    """Where Telegram should POST updates, and where the bot's web server listens for them."""
 
     url: str
     listen: str = "127.0.0.1"
@@ -167,6 +168,7 @@ class TelegramChannel:
         self.request_class = request
         self._secret = (webhook.secret or secrets.token_urlsafe(32)) if webhook else None
         self._app: TelegramApp | None = None
+        self._webhook_server: WebhookServer | None = None
         self._can_send = False  # from a successful start until the HTTP clients close
         self._monotonic = monotonic
         self._poll_failed_at: float | None = None  # when getUpdates last failed
@@ -260,10 +262,10 @@ class TelegramChannel:
             self.username = app.bot.username
             await self._publish_menu(app)
             await app.start()
-            assert app.updater is not None
             if self.webhook is not None:
                 await self._start_webhook(app, self.webhook)
             else:
+                assert app.updater is not None
                 await app.updater.start_polling(
                     timeout=int(self.poll_timeout),
                     allowed_updates=ALLOWED_UPDATES,
@@ -328,23 +330,31 @@ class TelegramChannel:
         return failure_reason(exc, secrets=(self._token,))
 
     async def _start_webhook(self, app: TelegramApp, webhook: WebhookConfig) -> None:
-        assert app.updater is not None
+        assert self._secret is not None
+        bot, queue = app.bot, app.update_queue
+
+        async def accept(data: Any) -> None:
+            try:
+                update = Update.de_json(data, bot)
+            except Exception as exc:  # PTB raises whatever a malformed dict makes it raise
+                raise ValueError("not an update") from exc
+            bot.insert_callback_data(update)
+            await queue.put(update)
+
+        server = WebhookServer(path=webhook.path, secret=self._secret, accept=accept)
         try:
             # Tried first: tornado leaks its socket when the bind fails.
             await _try_bind(webhook.listen, webhook.port)
-            await app.updater.start_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                url_path=webhook.path,
-                webhook_url=webhook.url,
-                secret_token=self._secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            server.listen(webhook.listen, webhook.port)
         except OSError as exc:  # the port is taken, or the address is not this host's
             raise SettingsError(
                 f"invalid setting HRBOT_WEBHOOK_PORT: cannot listen on {webhook.listen}:"
                 f"{webhook.port} ({failure_reason(exc)})"
             ) from None
+        self._webhook_server = server
+        await bot.set_webhook(
+            url=webhook.url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
+        )
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         """python-telegram-bot retries a failed ``getUpdates`` by itself (up to every 30 s);
@@ -363,6 +373,9 @@ class TelegramChannel:
         if app is None:
             return
         try:
+            if self._webhook_server is not None:
+                server, self._webhook_server = self._webhook_server, None
+                await server.stop()
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if app.running:
@@ -431,6 +444,11 @@ class TelegramChannel:
         if chat.type != ChatType.PRIVATE:
             if update.message is not None:
                 await self._refuse_group(chat.id, user.language_code)
+            return None
+        if chat.id != user.id:
+            # A private chat's id is its person's: anything else is a forged update (a
+            # coordinator's "from" in an attacker's chat would send the answer there).
+            log.warning("telegram update ignored: its private chat is not its sender's")
             return None
 
         def make(kind: InputKind, **fields: Any) -> Incoming:

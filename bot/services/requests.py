@@ -22,6 +22,9 @@ After decline, timeout, an accept that finds the stock gone, or release, the req
 request are never offered it twice. The precise location a person shares is only ever an
 argument of :func:`route` for the first attempt; later attempts use the stored coarse cell.
 
+A request that took :data:`MAX_CODE_TRIES` wrong pickup codes is frozen: it stays
+``accepted`` (the person can still cancel, it expires as usual) but no code hands it over.
+
 Audit events name the actor's role, the request reference and kind/outlet/attempt: never a
 contact, peer worker, code or location.
 """
@@ -54,6 +57,9 @@ from bot.services import audit, routing, shifts, stock
 from bot.services.stock import LowStock
 
 PICKUP_PURPOSE = "pickup"
+# Wrong pickup codes a request takes, over all taps of [Handed over]; then it is frozen. With
+# 6-digit codes, 5 guesses succeed once in 200,000 requests.
+MAX_CODE_TRIES = 5
 _REFERENCE_ATTEMPTS = 8
 _OPEN = sorted(OPEN_REQUEST_STATUSES)
 _TAKEN = (OfferStatus.ACCEPTED, OfferStatus.HANDED_OVER)
@@ -131,17 +137,21 @@ class AnswerOutcome:
 class HandoverResult(StrEnum):
     HANDED_OVER = "handed_over"
     WRONG_CODE = "wrong_code"
+    # Too many wrong codes for this request: no code hands it over any more.
+    FROZEN = "frozen"
     NOT_YOURS = "not_yours"
     NOT_ACCEPTED = "not_accepted"
 
 
 @dataclass(frozen=True, slots=True)
 class HandoverOutcome:
-    """What :func:`handover` did; ``low_stock`` lists items coordinators must now hear about."""
+    """What :func:`handover` did; ``low_stock`` lists items coordinators must now hear about;
+    ``just_frozen``: this wrong code froze the request (coordinators must hear about it)."""
 
     result: HandoverResult
     reference: str | None = None
     low_stock: tuple[LowStock, ...] = ()
+    just_frozen: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,6 +654,7 @@ async def handover(
                 Request.status,
                 Request.current_outlet_id,
                 Request.pickup_code_hash,
+                Request.code_tries,
             ).where(Request.id == request_id)
         )
     ).first()
@@ -651,12 +662,35 @@ async def handover(
         return HandoverOutcome(result=HandoverResult.NOT_YOURS)
     if current.status != RequestStatus.ACCEPTED or current.pickup_code_hash is None:
         return HandoverOutcome(result=HandoverResult.NOT_ACCEPTED)
+    if current.code_tries >= MAX_CODE_TRIES:
+        # Not even checked: a guesser learns nothing from the answer.
+        return HandoverOutcome(result=HandoverResult.FROZEN, reference=current.reference)
     if not verify_code(codes_key, code, current.pickup_code_hash, purpose=PICKUP_PURPOSE):
         # Counted per reference (to spot guessing); nothing about the code or who typed it.
         await audit.record(
             session, actor="peer", action="handover.wrong_code", subject=current.reference, now=now
         )
-        return HandoverOutcome(result=HandoverResult.WRONG_CODE)
+        # One statement: concurrent wrong codes each count (never read-then-write).
+        tries = await session.scalar(
+            update(Request)
+            .where(Request.id == request_id)
+            .values(code_tries=Request.code_tries + 1, updated_at=now)
+            .returning(Request.code_tries)
+        )
+        if tries is not None and tries >= MAX_CODE_TRIES:
+            just_frozen = tries == MAX_CODE_TRIES
+            if just_frozen:
+                await audit.record(
+                    session,
+                    actor="peer",
+                    action="request.frozen",
+                    subject=current.reference,
+                    now=now,
+                )
+            return HandoverOutcome(
+                result=HandoverResult.FROZEN, reference=current.reference, just_frozen=just_frozen
+            )
+        return HandoverOutcome(result=HandoverResult.WRONG_CODE, reference=current.reference)
     done = (
         await session.execute(
             update(Request)
@@ -666,6 +700,7 @@ async def handover(
                 Request.current_outlet_id == outlet_id,
                 # The very code just verified: a release and re-accept in between changes it.
                 Request.pickup_code_hash == current.pickup_code_hash,
+                Request.code_tries < MAX_CODE_TRIES,
                 _peer_clause(peer_worker_id, outlet_id),
             )
             .values(

@@ -298,14 +298,14 @@ def test_from_settings(
         telegram_api_url="http://127.0.0.1:8081/bot",
         webhook_url="https://bot.example.org/tg/hook",
         webhook_port=8444,
-        webhook_secret="s3cret",
+        webhook_secret="s3cret" * 6,
         telegram_max_rate=12.5,
     )
     channel = TelegramChannel.from_settings(engine, hooked)
     assert channel.base_url == "http://127.0.0.1:8081/bot"
     assert channel.max_rate == 12.5
     assert channel.webhook == WebhookConfig(
-        url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=8444, secret="s3cret"
+        url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=8444, secret="s3cret" * 6
     )
     assert channel.webhook.path == "/tg/hook"
     with pytest.raises(SettingsError, match="HRBOT_TELEGRAM_TOKEN"):

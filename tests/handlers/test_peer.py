@@ -218,6 +218,44 @@ async def test_wrong_code_changes_nothing(sessions: Sessions) -> None:
     assert await world.status(outcome.request_id) == "handed_over"
 
 
+async def test_wrong_codes_over_several_taps_freeze_the_request(sessions: Sessions) -> None:
+    world = await make_world(sessions)  # coco is a coordinator
+    await world.outlet("alpha")
+    await world.peer("pat", "alpha")
+    outcome = await world.request("ana")
+    await world.chat.tap("pat", "Accept")
+    code = pickup_code(world, "ana")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    told = len(world.chat.inbox("coco"))
+    await world.chat.tap("pat", "Handed over")
+    for _ in range(3):
+        assert "doesn't match" in texts(await world.chat.say("pat", wrong))
+    await world.chat.tap("pat", "Handed over")  # a new tap: 3 more tries for this tap...
+    assert "doesn't match" in texts(await world.chat.say("pat", wrong))
+    frozen = texts(await world.chat.say("pat", wrong))  # ...but the request took 5 in all
+    assert f"Too many wrong codes for {outcome.reference}" in frozen
+    notices = [r.text for r in world.chat.inbox("coco")[told:]]
+    assert len(notices) == 1
+    assert f"Pickup {outcome.reference} at Alpha table is frozen" in notices[0]
+    assert code not in notices[0]
+    # The right code no longer hands it over, whether typed now or after a new tap.
+    assert "Handed over" not in texts(await world.chat.say("pat", code))
+    handed_over = f"pk:h:{outcome.request_id}"  # the button on pat's earlier message
+    assert f"Too many wrong codes for {outcome.reference}" in texts(
+        await world.chat.press("pat", handed_over)
+    )
+    assert "Handed over" not in texts(await world.chat.say("pat", code))
+    assert await world.status(outcome.request_id) == "accepted"
+    assert await world.stock("alpha", "syr_1ml_29g") == (20, 2)
+    assert len(world.chat.inbox("coco")) == told + 1  # told once
+    # The person can still cancel it.
+    await world.chat.say("ana", "/cancel")
+    assert f"Request {outcome.reference} is cancelled." in texts(
+        await world.chat.tap("ana", "Yes, cancel it")
+    )
+    assert await world.status(outcome.request_id) == "cancelled"
+
+
 async def test_forged_and_stale_buttons(sessions: Sessions) -> None:
     world = await make_world(sessions)
     await world.outlet("alpha", east_km=1)

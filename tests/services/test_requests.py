@@ -448,6 +448,49 @@ async def test_wrong_pickup_code_does_not_hand_over(sessions: Sessions) -> None:
     assert await _stock(sessions, outlet.outlet_id, kit) == (8, 0)
 
 
+async def test_too_many_wrong_codes_freeze_the_request(sessions: Sessions) -> None:
+    kit, person, (outlet,) = await _world(sessions, 1.0)
+    request_id = await _new(sessions, person, {kit: 2})
+    routed = await _route(sessions, request_id, first=True)
+    assert routed.offer_id is not None
+    accepted = await _accept(sessions, routed.offer_id, outlet.peer_ids[0])
+    assert accepted.code is not None
+    wrong = "000000" if accepted.code != "000000" else "111111"
+
+    async def hand_over(code: str) -> requests.HandoverOutcome:
+        async with sessions.begin() as session:
+            return await requests.handover(
+                session,
+                request_id=request_id,
+                peer_worker_id=outlet.peer_ids[0],
+                code=code,
+                codes_key=KEY,
+                now=NOW,
+            )
+
+    # Concurrent wrong codes each count: exactly one of them freezes the request.
+    outcomes = await asyncio.gather(*(hand_over(wrong) for _ in range(requests.MAX_CODE_TRIES)))
+    assert Counter(o.result for o in outcomes) == {
+        HandoverResult.WRONG_CODE: requests.MAX_CODE_TRIES - 1,
+        HandoverResult.FROZEN: 1,
+    }
+    assert [o.just_frozen for o in outcomes].count(True) == 1
+    for code in (wrong, accepted.code):
+        later = await hand_over(code)
+        assert (later.result, later.just_frozen) == (HandoverResult.FROZEN, False)
+    request = await _request(sessions, request_id)
+    assert (request.status, request.code_tries) == (
+        RequestStatus.ACCEPTED,
+        requests.MAX_CODE_TRIES,  # a code typed once frozen is not even checked
+    )
+    assert await _stock(sessions, outlet.outlet_id, kit) == (10, 2)
+    async with sessions() as session:
+        frozen = await session.scalars(
+            select(AuditEvent.subject).where(AuditEvent.action == "request.frozen")
+        )
+        assert frozen.all() == [accepted.reference]
+
+
 async def test_release_gives_stock_back_and_routes_on(sessions: Sessions) -> None:
     kit, person, (near, far) = await _world(sessions, 1.0, 3.0)
     request_id = await _new(sessions, person, {kit: 3})

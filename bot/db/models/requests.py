@@ -38,6 +38,9 @@ class Request(Base):
     # The code itself, sealed with the address key, only while accepted: /status shows it
     # again, so a lost message is not a lost pickup. Cleared when the request leaves `accepted`.
     pickup_code_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Wrong pickup codes typed for this request, across taps and outlets: at the cap it is
+    # frozen (no handover; coordinators are told).
+    code_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime | None] = when_column()
     accepted_at: Mapped[datetime | None] = when_column()
