@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -78,14 +79,18 @@ def _private_first(
 
     SQLite gives the WAL and shared-memory files it creates the database file's mode, so
     those are 0600 too; ones left by an older version with a looser mode are tightened.
-    Without its folder the file is not created: SQLite says it cannot open it, as before.
+    Without its folder nothing is created and the error is SQLite's own, as before.
     """
 
     async def create() -> Any:
-        if database.parent.is_dir():
-            private_file(database)
-            for side in ("-wal", "-shm", "-journal"):
-                tighten(database.with_name(database.name + side), PRIVATE_FILE)
+        if not database.parent.is_dir():
+            # SQLite's own answer, without starting aiosqlite: a failed aiosqlite connect
+            # leaves its worker thread to stop later, and it then writes to a loop that may
+            # be closed by then (a "Event loop is closed" error in that thread).
+            raise sqlite3.OperationalError("unable to open database file")
+        private_file(database)
+        for side in ("-wal", "-shm", "-journal"):
+            tighten(database.with_name(database.name + side), PRIVATE_FILE)
         return await creator()
 
     return create

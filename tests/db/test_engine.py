@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -156,6 +157,7 @@ async def test_sqlite_files_an_older_version_left_open_are_made_private(tmp_path
 
 async def test_sqlite_in_a_missing_folder_is_not_created(tmp_path: Path) -> None:
     """Without its folder SQLite still says it cannot open the file; nothing is made."""
+    threads = threading.active_count()
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'nowhere' / 'hrbot.sqlite3'}")
     try:
         with pytest.raises(OperationalError, match="unable to open database file"):
@@ -164,3 +166,4 @@ async def test_sqlite_in_a_missing_folder_is_not_created(tmp_path: Path) -> None
     finally:
         await engine.dispose()
     assert os.listdir(tmp_path) == []
+    assert threading.active_count() == threads  # no aiosqlite worker left to stop later
