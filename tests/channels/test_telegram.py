@@ -275,6 +275,27 @@ async def test_lost_connection_while_polling_is_one_line(
     assert emu.token not in caplog.text
 
 
+async def test_stop_leaves_no_long_poll_behind(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped after handling an update, the channel ends its long poll for good before the
+    last getUpdates (the confirm): Telegram never sees two at once, which it would answer with
+    409 Conflict, and nothing says "polling failed"."""
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=5)
+    await channel.start()
+    try:
+        assert texts(await emu.user("ana").say("/start")) == ["welcome"]
+        # Confirmed by the next getUpdates, which is now waiting at the server.
+        await emu.wait_until_consumed()
+    finally:
+        await channel.stop()
+    polls = [(c.params.get("timeout"), c.status) for c in emu.calls if c.method == "getUpdates"]
+    assert polls[-1] == ("0", 200)  # python-telegram-bot's confirm at stop
+    assert emu.errors == []  # a poll cut off by a newer one is recorded unless its client left
+    assert "polling failed" not in caplog.text
+    assert "Conflict" not in caplog.text
+
+
 async def test_stop_does_not_wait_out_a_poll_back_off(
     emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
