@@ -45,7 +45,14 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot, TypeHandler
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ExtBot,
+    TypeHandler,
+    Updater,
+)
 from telegram.request import BaseRequest
 
 from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
@@ -85,6 +92,8 @@ _REMEMBERED_CHATS: Final = 10_000
 # retries a failed getUpdates after 1 s, growing to at most 30 s.
 POLL_FAILURE_WINDOW: Final = 45.0
 _DEEP_LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# What a coroutine waiting in asyncio.sleep awaits (see _end_poll_back_off).
+_SLEEP_CODE: Final = getattr(asyncio.sleep, "__code__", None)
 # rate_limit_args of a send the limiter must not retry (see _RateLimiter).
 _NO_RETRY: Final = "no-retry"
 
@@ -377,6 +386,7 @@ class TelegramChannel:
                 server, self._webhook_server = self._webhook_server, None
                 await server.stop()
             if app.updater is not None and app.updater.running:
+                _end_poll_back_off(app.updater)
                 await app.updater.stop()
             if app.running:
                 await app.stop()  # updates in hand finish (each chat's queue too) and may reply
@@ -703,6 +713,26 @@ def _answered(exc: NetworkError) -> bool:
 def _never_left(exc: NetworkError) -> bool:
     """A failure to connect or to get a pooled connection: the request was never sent."""
     return isinstance(exc.__cause__, _CONNECT_ERRORS)
+
+
+def _end_poll_back_off(updater: Updater) -> None:
+    """Cancel python-telegram-bot's polling loop if it is waiting before its next getUpdates.
+
+    After a failed getUpdates, PTB 22 waits (1 s growing to 30 s, or a 429's ``retry_after``)
+    with a plain ``asyncio.sleep`` that its stop event does not interrupt, so
+    ``Updater.stop()`` would wait it out: a Ctrl+C during a Telegram outage took up to 30 s.
+    Cancelling the loop there is safe: no getUpdates is in flight, and ``Updater.stop()``
+    expects a cancelled loop and still confirms the updates fetched. Anywhere else the loop is
+    left to its stop event: cancelled inside a getUpdates, it would leave that call running.
+    Relies on two PTB internals (the task's attribute, the loop awaiting ``asyncio.sleep``);
+    if they change, this does nothing, stop waits as before, and a channel test fails.
+    """
+    task = getattr(updater, "_Updater__polling_task", None)
+    if not isinstance(task, asyncio.Task) or task.done():
+        return
+    waiting_on = getattr(task.get_coro(), "cr_await", None)
+    if getattr(waiting_on, "cr_code", None) is _SLEEP_CODE:
+        task.cancel()
 
 
 async def _try_bind(host: str, port: int) -> None:

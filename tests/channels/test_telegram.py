@@ -275,6 +275,61 @@ async def test_lost_connection_while_polling_is_one_line(
     assert emu.token not in caplog.text
 
 
+async def test_stop_leaves_no_long_poll_behind(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped after handling an update, the channel ends its long poll for good before the
+    last getUpdates (the confirm): Telegram never sees two at once, which it would answer with
+    409 Conflict, and nothing says "polling failed"."""
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=5)
+    await channel.start()
+    try:
+        assert texts(await emu.user("ana").say("/start")) == ["welcome"]
+        # Confirmed by the next getUpdates, which is now waiting at the server.
+        await emu.wait_until_consumed()
+    finally:
+        await channel.stop()
+    polls = [(c.params.get("timeout"), c.status) for c in emu.calls if c.method == "getUpdates"]
+    assert polls[-1] == ("0", 200)  # python-telegram-bot's confirm at stop
+    assert emu.errors == []  # a poll cut off by a newer one is recorded unless its client left
+    assert "polling failed" not in caplog.text
+    assert "Conflict" not in caplog.text
+
+
+async def test_stop_does_not_wait_out_a_poll_back_off(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """python-telegram-bot waits between failed getUpdates calls (up to 30 s, or a 429's
+    retry_after) with a sleep its stop does not interrupt; the channel's stop ends that wait,
+    and still confirms the updates handled."""
+    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+    await channel.start()
+    stopping: asyncio.Task[None] | None = None
+    try:
+        assert texts(await emu.user("ana").say("/start")) == ["welcome"]
+        emu.fail_next("getUpdates", retry_after=3600)  # PTB waits an hour before polling again
+        with caplog.at_level(logging.DEBUG, logger="telegram.ext"):
+            # PTB logs this just before its wait, with nothing to await in between.
+            for _ in range(500):  # bounded for a broken build
+                if "Failed run number" in caplog.text:
+                    break
+                await asyncio.sleep(0.01)
+            assert "Failed run number" in caplog.text
+        stopping = asyncio.create_task(channel.stop())
+        # Bounded for a broken build, which would wait the hour. (Not asyncio.timeout: PTB's
+        # stop swallows a cancellation, and cutting its wait short is what is under test.)
+        done, _ = await asyncio.wait([stopping], timeout=30)
+        assert done, "stop waited for the back-off"
+    finally:
+        if stopping is not None:
+            stopping.cancel()
+        await channel.stop()
+    assert not channel.running
+    polls = [(c.params.get("timeout"), c.status) for c in emu.calls if c.method == "getUpdates"]
+    assert polls[-2:] == [("1", 429), ("0", 200)]  # the failed poll, then the confirm at stop
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_from_settings(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
