@@ -229,7 +229,7 @@ async def test_full_lifecycle_moves_stock(sessions: Sessions) -> None:
     assert {e.actor for e in events} == {"person", "system", "peer"}
     for event in events:
         assert event.subject == request.reference
-        assert set(event.detail) <= {"kind", "outlet_id", "attempt", "items"}
+        assert set(event.detail) <= {"kind", "outlet_id", "attempt", "items", "wait_min"}
         assert accepted.code not in str(event.detail)
 
 
