@@ -32,6 +32,7 @@ _KEPT: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("coordinators", ("created_at",), None),
     ("peer_workers", ("created_at",), None),
     ("audit_events", ("at",), None),
+    ("deliveries", ("sent_at",), None),
     ("invites", ("created_at", "used_at"), None),
     ("invites", ("expires_at",), "used_at IS NOT NULL"),
     (
