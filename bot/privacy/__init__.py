@@ -1,7 +1,7 @@
 """Anonymity primitives: keys, pseudonyms, sealed addresses, coarse cells, codes, log redaction."""
 
 from bot.privacy.addresses import AddressBox, AddressUnreadable
-from bot.privacy.coarse import CoarseCell, snap, validate_location
+from bot.privacy.coarse import CoarseCell, hour_of, snap, validate_location
 from bot.privacy.codes import (
     hash_code,
     new_invite_code,
@@ -23,6 +23,7 @@ __all__ = [
     "derive_keys",
     "generate_secret",
     "hash_code",
+    "hour_of",
     "install_redaction",
     "new_invite_code",
     "new_pickup_code",

@@ -1,16 +1,27 @@
-"""Coarse locations: a shared point is snapped to a grid cell before anything is stored.
+"""Coarse places and times: a point is snapped to a grid cell, a time to its hour.
 
 Only the cell (its centre and code) may be kept, never the precise coordinates. With the
 default 0.02° the cell is about 2.2 km north-south; east-west it shrinks with the cosine of
 the latitude (≈1.3 km at 55°), which is still a neighbourhood, not a doorstep.
+
+Times kept past a day are kept to the hour (:func:`hour_of`): an exact time matches the
+platform's own records of an update (and whoever watched an outlet), so it names a person.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
-__all__ = ["DEFAULT_CELL_DEG", "MIN_CELL_DEG", "CoarseCell", "snap", "validate_location"]
+__all__ = [
+    "DEFAULT_CELL_DEG",
+    "MIN_CELL_DEG",
+    "CoarseCell",
+    "hour_of",
+    "snap",
+    "validate_location",
+]
 
 DEFAULT_CELL_DEG = 0.02
 # Below ~1 km a "coarse" cell starts to point at a building; refuse rather than store it.
@@ -69,3 +80,8 @@ def snap(lat: float, lon: float, cell_deg: float = DEFAULT_CELL_DEG) -> CoarseCe
     centre_lat = min(90.0, max(-90.0, round((i + 0.5) * cell_deg, 9)))
     centre_lon = min(180.0, max(-180.0, round((j + 0.5) * cell_deg, 9)))
     return CoarseCell(lat=centre_lat, lon=centre_lon, code=f"c{cell_deg:g}:{i}:{j}")
+
+
+def hour_of(moment: datetime) -> datetime:
+    """``moment`` truncated to its hour (same time zone): 10:59:59.9 -> 10:00."""
+    return moment.replace(minute=0, second=0, microsecond=0)

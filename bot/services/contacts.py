@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Contact
 from bot.domain import Channel
-from bot.privacy import AddressBox, pseudonym
+from bot.privacy import AddressBox, hour_of, pseudonym
 
 
 async def find_or_create(
@@ -62,7 +62,7 @@ async def add(
         "reply_address": box.seal(address),
         "locale": locale,
         "reachable": True,
-        "created_at": now,
+        "created_at": hour_of(now),  # kept for months: the hour, not the update's time
         "last_seen_on": _day(now),
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Coordinator, Invite, PeerWorker
 from bot.domain import Role
-from bot.privacy import hash_code, new_invite_code
+from bot.privacy import hash_code, hour_of, new_invite_code
 
 INVITE_PURPOSE = "invite"
 
@@ -47,8 +47,8 @@ async def create(
             role=role,
             outlet_id=outlet_id,
             created_by_id=created_by_id,
-            created_at=now,
-            expires_at=now + ttl,
+            created_at=hour_of(now),
+            expires_at=now + ttl,  # exact while it runs; cut at use (see redeem)
         )
     )
     await session.flush()
@@ -72,7 +72,9 @@ async def redeem(
         await session.execute(
             update(Invite)
             .where(Invite.code_hash == code_hash, Invite.used_at.is_(None), Invite.expires_at > now)
-            .values(used_at=now)
+            # Kept past the day, so the hour only; the deadline is spent and would tell the
+            # time the invite was made, so it goes to the hour too.
+            .values(used_at=hour_of(now), expires_at=hour_of(now))
             .returning(Invite.role, Invite.outlet_id)
         )
     ).one_or_none()
@@ -84,7 +86,7 @@ async def redeem(
             select(Coordinator.id).where(Coordinator.contact_id == contact_id)
         )
         if exists is None:
-            session.add(Coordinator(contact_id=contact_id, created_at=now))
+            session.add(Coordinator(contact_id=contact_id, created_at=hour_of(now)))
     else:
         exists = await session.scalar(
             select(PeerWorker.id).where(
@@ -92,7 +94,9 @@ async def redeem(
             )
         )
         if exists is None:
-            session.add(PeerWorker(contact_id=contact_id, outlet_id=outlet_id, created_at=now))
+            session.add(
+                PeerWorker(contact_id=contact_id, outlet_id=outlet_id, created_at=hour_of(now))
+            )
         else:
             await session.execute(
                 update(PeerWorker).where(PeerWorker.id == exists).values(active=True)

@@ -80,7 +80,7 @@ from bot.core.messages import Reply, SendResult, SendStatus
 from bot.core.words import Translator
 from bot.db.models import Alert, Contact, Delivery
 from bot.domain import AlertStatus, Channel, DeliveryStatus
-from bot.privacy import AddressUnreadable
+from bot.privacy import AddressUnreadable, hour_of
 from bot.services import alerts, subscriptions
 from bot.services.alerts import AlertView, Tally
 
@@ -841,7 +841,7 @@ class Fanout:
         outcome = _Outcome(row.id, row.attempts, row.contact_id, DeliveryStatus.SENT, row.doubtful)
         if result.status is SendStatus.SENT:
             outcome.status = DeliveryStatus.UNKNOWN if row.doubtful else DeliveryStatus.SENT
-            outcome.sent_at = now
+            outcome.sent_at = hour_of(now)  # kept with the contact: the hour only
         elif result.status is SendStatus.UNREACHABLE:
             outcome.status, outcome.last_error = DeliveryStatus.UNREACHABLE, "blocked"
         elif result.status is SendStatus.FAILED:

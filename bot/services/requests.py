@@ -27,6 +27,12 @@ A request that took :data:`MAX_CODE_TRIES` wrong pickup codes is frozen: it stay
 
 Audit events name the actor's role, the request reference and kind/outlet/attempt: never a
 contact, peer worker, code or location.
+
+Times. While a request is open its deadlines are exact by need, and ``expires_at`` is its
+creation time plus the lifetime anyway, so ``created_at`` stays exact too (the time to accept is
+measured from it). A closed row is kept for the retention period, where an exact time would match
+the platform's record of the update that wrote it: closing cuts every time of the request and its
+offers to the hour (:func:`_settle`).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from bot.privacy import (
     AddressBox,
     AddressUnreadable,
     hash_code,
+    hour_of,
     new_pickup_code,
     new_reference,
     snap,
@@ -303,6 +310,7 @@ async def route(
             .where(Request.id == request_id, Request.status == RequestStatus.NEW)
             .values(status=RequestStatus.UNROUTED, closed_at=now, current_outlet_id=None)
         )
+        await _settle(session, [request_id])
         await _audit(
             session,
             "system",
@@ -412,7 +420,7 @@ async def accept(
                 pickup_code_hash=hash_code(codes_key, code, purpose=PICKUP_PURPOSE),
                 pickup_code_sealed=box.seal(code) if box is not None else None,
             )
-            .returning(Request.reference, Request.kind, Request.attempts)
+            .returning(Request.reference, Request.kind, Request.attempts, Request.created_at)
         )
     ).first()
     if won is None:
@@ -469,6 +477,8 @@ async def accept(
         kind=kind,
         outlet_id=offer.outlet_id,
         attempt=won.attempts,
+        # The stats' time to accept, to the minute: the event's own time is only the hour.
+        wait_min=int((now - won.created_at).total_seconds() // 60),
     )
     return AcceptOutcome(
         result=AcceptResult.ACCEPTED,
@@ -723,6 +733,7 @@ async def handover(
         )
         .values(status=OfferStatus.HANDED_OVER)
     )
+    await _settle(session, [request_id])
     items = await _items(session, request_id)
     low = await stock.consume(session, outlet_id=outlet_id, items=items)
     await _audit(
@@ -765,6 +776,7 @@ async def cancel(
     if done is None:
         return CancelOutcome(cancelled=False)
     outlet_id, was_accepted = await _withdraw(session, request_id, now)
+    await _settle(session, [request_id])
     await _audit(
         session,
         "person",
@@ -811,6 +823,7 @@ async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 500) 
             outlet_id=outlet_id,
             attempt=row.attempts,
         )
+    await _settle(session, [row.id for row in rows])
     return sorted(row.id for row in rows)
 
 
@@ -938,6 +951,42 @@ async def _peer_at(session: AsyncSession, peer_worker_id: int, outlet_id: int) -
         )
     )
     return bool(count)
+
+
+async def _settle(session: AsyncSession, request_ids: list[int]) -> None:
+    """Cut the times of just-closed requests and their offers to the hour (see the module doc).
+
+    Read and written back by primary key: SQLite and PostgreSQL truncate dates differently.
+    """
+    if not request_ids:
+        return
+    for model, columns in _SETTLED:
+        key = Request.id if model is Request else Offer.request_id
+        rows = (
+            await session.execute(
+                select(model.id, *(getattr(model, c) for c in columns)).where(key.in_(request_ids))
+            )
+        ).all()
+        if rows:
+            await session.execute(
+                update(model),
+                [
+                    {
+                        "id": row.id,
+                        **{
+                            c: None if row[i + 1] is None else hour_of(row[i + 1])
+                            for i, c in enumerate(columns)
+                        },
+                    }
+                    for row in rows
+                ],
+            )
+
+
+_SETTLED: tuple[tuple[type[Request] | type[Offer], tuple[str, ...]], ...] = (
+    (Request, ("created_at", "updated_at", "accepted_at", "closed_at", "expires_at")),
+    (Offer, ("created_at", "deadline_at", "answered_at")),
+)
 
 
 async def _audit(

@@ -134,7 +134,10 @@ async def _purge_contacts(session: AsyncSession, cutoff: datetime) -> int:
 
 
 async def purge_seen_updates(session: AsyncSession, *, now: datetime) -> int:
-    """Forget platform update ids older than a day (re-deliveries come within minutes)."""
+    """Forget handled updates seen over a day ago (re-deliveries come within minutes).
+
+    ``seen_at`` is the hour an update was seen, so a row goes 23 to 24 hours after it.
+    """
     result = await session.execute(
         delete(SeenUpdate)
         .where(SeenUpdate.seen_at < now - SEEN_UPDATES_KEPT)

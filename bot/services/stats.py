@@ -97,7 +97,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
     by_kind: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     by_outlet: dict[int, OutletNumbers] = defaultdict(OutletNumbers)
-    accepted_at: list[tuple[str, datetime]] = []
+    accepted_at: list[tuple[str, datetime, int | None]] = []
     handed: list[Mapping[str, Any]] = []
     for row in rows:
         detail: Mapping[str, Any] = row.detail if isinstance(row.detail, Mapping) else {}
@@ -111,7 +111,9 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
             name = _PER_OUTLET[row.action]
             setattr(numbers, name, getattr(numbers, name) + 1)
         if row.action == "offer.accepted" and row.subject:
-            accepted_at.append((row.subject, row.at))
+            wait = detail.get("wait_min")
+            minutes = wait if isinstance(wait, int) and not isinstance(wait, bool) else None
+            accepted_at.append((row.subject, row.at, minutes))
         if row.action == "request.handed_over":
             handed.append(detail)
     open_now = await session.scalar(
@@ -132,17 +134,18 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
 
 
 async def _median_to_accept(
-    session: AsyncSession, accepted: list[tuple[str, datetime]], until: datetime
+    session: AsyncSession, accepted: list[tuple[str, datetime, int | None]], until: datetime
 ) -> timedelta | None:
     """Median time from a request being made to its first acceptance.
 
     Events are paired by reference. A reference can come back after its request was purged,
     so each acceptance pairs with the latest creation before it; a request accepted again after
-    a release counts once, with its first acceptance.
+    a release counts once, with its first acceptance. Events keep only their hour, so the wait
+    is the acceptance's ``wait_min``; events written before it existed fall back to their times.
     """
     if not accepted:
         return None
-    subjects = sorted({subject for subject, _ in accepted})
+    subjects = sorted({subject for subject, _, _ in accepted})
     created: dict[str, list[datetime]] = defaultdict(list)
     for chunk in _chunks(subjects, 500):
         for row in await session.execute(
@@ -153,13 +156,15 @@ async def _median_to_accept(
             )
         ):
             created[row.subject].append(row.at)
-    first: dict[tuple[str, datetime], datetime] = {}
-    for subject, at in accepted:
+    first: dict[tuple[str, datetime], float] = {}
+    for subject, at, minutes in accepted:
         made = max((c for c in created.get(subject, ()) if c <= at), default=None)
         if made is not None:
             key = (subject, made)
-            first[key] = min(first.get(key, at), at)
-    waits = sorted((at - made).total_seconds() for (_, made), at in first.items())
+            # The first acceptance of a request is the one with the shortest wait.
+            wait = (at - made).total_seconds() if minutes is None else minutes * 60.0
+            first[key] = min(first.get(key, wait), wait)
+    waits = sorted(first.values())
     if not waits:
         return None
     return timedelta(seconds=statistics.median(waits))

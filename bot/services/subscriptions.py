@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.content import Gazetteer
 from bot.db.models import EVERYWHERE, Contact, Delivery, PendingMessage, Subscription
 from bot.domain import DeliveryStatus
+from bot.privacy import hour_of
 
 __all__ = [
     "EVERYWHERE",
@@ -71,9 +72,10 @@ async def subscribe(
     """Add areas to the contact's subscriptions (idempotent); returns all of them, sorted."""
     codes = validate_areas(areas, gazetteer)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    hour = hour_of(now)  # kept while subscribed: the hour, not the update's time
     await session.execute(
         insert(Subscription)
-        .values([{"contact_id": contact_id, "area_code": c, "created_at": now} for c in codes])
+        .values([{"contact_id": contact_id, "area_code": c, "created_at": hour} for c in codes])
         .on_conflict_do_nothing(index_elements=["contact_id", "area_code"])
     )
     return await areas_of(session, contact_id=contact_id)

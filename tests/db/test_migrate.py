@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +27,8 @@ from bot.db.migrate import (
     head_revision,
     upgrade,
 )
+from bot.db.models import AuditEvent, Contact, Request, SeenUpdate
+from bot.domain import Channel, RequestKind, RequestStatus
 from tests.support.alerts import add_subscribers
 
 
@@ -180,5 +183,52 @@ async def test_a_migration_that_breaks_a_foreign_key_is_rolled_back(
         if engine.dialect.name == "sqlite":
             async with engine.connect() as conn:
                 assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_kept_times_are_cut_to_the_hour_and_raw_update_keys_dropped(
+    empty_db_url: str,
+) -> None:
+    """Rows written before the hour-only rule lose their minutes; open requests keep theirs."""
+    exact = datetime(2026, 11, 25, 19, 17, 23, 456789, tzinfo=UTC)
+    hour = datetime(2026, 11, 25, 19, tzinfo=UTC)
+    engine = make_engine(empty_db_url)
+    try:
+        await upgrade(engine, "f618df53a1d8")
+        sessions = make_sessionmaker(engine)
+        async with sessions.begin() as session:
+            contact = Contact(
+                pseudonym="p" * 64, channel=Channel.TELEGRAM, reply_address=b"x", created_at=exact
+            )
+            session.add(contact)
+            await session.flush()
+            for reference, status in (("OPEN01", RequestStatus.OFFERED), ("DONE01", "cancelled")):
+                session.add(
+                    Request(
+                        reference=reference,
+                        contact_id=contact.id,
+                        kind=RequestKind.EQUIPMENT,
+                        status=status,
+                        created_at=exact,
+                        closed_at=None if status is RequestStatus.OFFERED else exact,
+                        expires_at=exact + timedelta(hours=24),
+                    )
+                )
+            session.add(AuditEvent(at=exact, actor="person", action="request.created"))
+            session.add(SeenUpdate(key="tg:123456", seen_at=exact))
+            session.add(SeenUpdate(key="a" * 48, seen_at=exact))
+        await upgrade(engine)
+        async with sessions() as session:
+            assert await session.scalar(select(Contact.created_at)) == hour
+            assert await session.scalar(select(AuditEvent.at)) == hour
+            rows = {
+                r.reference: (r.created_at, r.closed_at, r.expires_at)
+                for r in await session.scalars(select(Request))
+            }
+            keys = (await session.scalars(select(SeenUpdate.key))).all()
+        assert rows["OPEN01"] == (exact, None, exact + timedelta(hours=24))
+        assert rows["DONE01"] == (hour, hour, hour + timedelta(hours=24))
+        assert keys == ["a" * 48]
     finally:
         await engine.dispose()

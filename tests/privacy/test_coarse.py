@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.privacy.coarse import CoarseCell, snap, validate_location
+from bot.privacy.coarse import CoarseCell, hour_of, snap, validate_location
 
 
 def test_snaps_to_cell_centre_and_code() -> None:
@@ -100,3 +101,9 @@ def test_any_point_snaps_near_its_cell_centre(lat: float, lon: float, cell_deg: 
     assert -180 <= cell.lon <= 180
     # Snapping is idempotent: the centre lies in its own cell.
     assert snap(cell.lat, cell.lon, cell_deg) == cell
+
+
+def test_hour_of_keeps_only_the_hour() -> None:
+    moment = datetime(2026, 11, 25, 19, 59, 59, 999999, tzinfo=UTC)
+    assert hour_of(moment) == datetime(2026, 11, 25, 19, tzinfo=UTC)
+    assert hour_of(hour_of(moment)) == hour_of(moment)

@@ -483,6 +483,21 @@ async def test_a_sent_row_is_never_sent_again(sessions: Sessions, content: Conte
     assert (tally.sent, tally.pending, tally.sending) == (2, 0, 0)
 
 
+async def test_sent_at_is_the_hour_only(sessions: Sessions, content: Content) -> None:
+    """The platform logs the exact time it carried a message to a chat: a delivery keeps the
+    hour, so its time does not single out the chat among that hour's sends."""
+    clock = Clock(NOW + timedelta(minutes=17, seconds=23, microseconds=456789))
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "bob"], ["dtes"], now=NOW)
+    await _alert(sessions, content, ["dtes"], now=NOW)
+    engine = alert_engine(sessions, clock)
+    engine.add_sender(Channel.TELEGRAM, RecordingSender())
+    assert (await _fanout(engine).run()).sent == 2
+    async with sessions() as session:
+        sent = list(await session.scalars(select(Delivery.sent_at)))
+    assert sent == [NOW.replace(minute=0, second=0, microsecond=0)] * 2
+
+
 async def test_timeout_is_ambiguous_and_counted_unknown(
     sessions: Sessions, content: Content
 ) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AuditEvent, Offer, Request, RequestItem, Stock
 from bot.domain import OfferStatus, RequestKind, RequestStatus
-from bot.privacy import derive_keys
+from bot.privacy import derive_keys, hour_of
 from bot.services import requests, stock
 from bot.services.requests import (
     AcceptResult,
@@ -229,7 +229,7 @@ async def test_full_lifecycle_moves_stock(sessions: Sessions) -> None:
     assert {e.actor for e in events} == {"person", "system", "peer"}
     for event in events:
         assert event.subject == request.reference
-        assert set(event.detail) <= {"kind", "outlet_id", "attempt", "items"}
+        assert set(event.detail) <= {"kind", "outlet_id", "attempt", "items", "wait_min"}
         assert accepted.code not in str(event.detail)
 
 
@@ -563,6 +563,47 @@ async def test_cancel_withdraws_a_pending_offer(sessions: Sessions) -> None:
         offer = await session.get_one(Offer, routed.offer_id)
     assert offer.status is OfferStatus.WITHDRAWN
     assert await _stock(sessions, outlet.outlet_id, kit) == (10, 0)
+
+
+async def test_times_are_exact_while_open_and_hours_once_closed(sessions: Sessions) -> None:
+    kit, person, (outlet,) = await _world(sessions, 1.0)
+    odd = NOW + timedelta(minutes=17, seconds=23, microseconds=456789)
+    async with sessions.begin() as session:
+        made = [
+            await requests.create(
+                session,
+                contact_id=person,
+                kind=RequestKind.EQUIPMENT,
+                items={kit: 1},
+                area_code="test",
+                cell=(LAT, LON),
+                ttl=TTL,
+                now=odd,
+            )
+            for _ in range(2)
+        ]
+    open_id, closed_id = (request.id for request in made)
+    routed = await _route(sessions, closed_id, first=True, now=odd)
+    assert routed.offer_id is not None
+    await _accept(sessions, routed.offer_id, outlet.peer_ids[0], now=odd + timedelta(minutes=4))
+    async with sessions.begin() as session:
+        gone = odd + timedelta(minutes=9)
+        assert (
+            await requests.cancel(session, request_id=closed_id, contact_id=person, now=gone)
+        ).cancelled
+    still, closed = await _request(sessions, open_id), await _request(sessions, closed_id)
+    assert (still.created_at, still.expires_at) == (odd, odd + TTL)
+    times = {closed.created_at, closed.updated_at, closed.accepted_at, closed.closed_at}
+    assert times == {hour_of(odd)}
+    assert closed.expires_at == hour_of(odd + TTL)
+    async with sessions() as session:
+        offer = await session.get_one(Offer, routed.offer_id)
+        accepted = await session.scalar(
+            select(AuditEvent.detail).where(AuditEvent.action == "offer.accepted")
+        )
+    assert {offer.created_at, offer.deadline_at, offer.answered_at} == {hour_of(odd)}
+    assert accepted is not None
+    assert accepted["wait_min"] == 4
 
 
 async def test_expiry_closes_and_releases(sessions: Sessions) -> None:

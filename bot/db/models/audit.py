@@ -15,7 +15,8 @@ from bot.db.models._columns import created_column
 class AuditEvent(Base):
     """One event: who acted by role only, what happened, to which outlet or request reference.
 
-    Survives the retention purge, so funders' numbers outlive the request rows.
+    Survives the retention purge, so funders' numbers outlive the request rows. ``at`` is the
+    hour only (see :func:`bot.services.audit.record`).
     """
 
     __tablename__ = "audit_events"
@@ -32,8 +33,9 @@ class AuditEvent(Base):
 class SeenUpdate(Base):
     """A platform update already handled: re-deliveries (webhook retries) are dropped.
 
-    The key is the channel's update id (``tg:12345``), which identifies no person; rows are
-    purged after a day.
+    The key is a keyed hash of the channel's update key (``tg:12345``), never the key itself:
+    with the platform's logs an update id names its sender. ``seen_at`` is the hour it was
+    seen; rows are purged a day after that hour (23 to 24 hours after the update).
     """
 
     __tablename__ = "seen_updates"
