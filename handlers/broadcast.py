@@ -580,6 +580,7 @@ ROUTES = ModuleRoutes(
         broadcast_progress.PREFIX: broadcast_progress.on_refresh,
     },
     flows={FLOW: on_input, SCHEDULED_FLOW: on_scheduled_input},
+    staff_flows=frozenset({FLOW, SCHEDULED_FLOW}),
     menu=(
         MenuCommand("broadcast", "Coordinators: send an alert"),
         MenuCommand("scheduled", "Coordinators: scheduled alerts"),

@@ -339,4 +339,6 @@ async def _on_field(ctx: Context, draft: AlertView, index: int, typed: str) -> N
     await _ask_field(ctx, draft, index)
 
 
-ROUTES = ModuleRoutes(options={PREFIX: on_option}, flows={FLOW: on_input})
+ROUTES = ModuleRoutes(
+    options={PREFIX: on_option}, flows={FLOW: on_input}, staff_flows=frozenset({FLOW})
+)

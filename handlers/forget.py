@@ -75,6 +75,10 @@ async def _forget(ctx: Context) -> None:
     for request in await requests.open_for_contact(ctx.session, contact_id=contact_id):
         await status.cancel_request(ctx, request.id)
     await contacts.forget(ctx.session, contact_id=contact_id)
+    # "Everything" includes a peer or coordinator role, as the question says: the staff
+    # contact goes too (its roles and what hangs on them cascade).
+    if ctx.person.staff_contact_id is not None:
+        await contacts.forget(ctx.session, contact_id=ctx.person.staff_contact_id)
     ctx.end()
     # On a shared phone the chat itself is the last trace: only the person can remove it.
     ctx.reply(ctx.tr("Deleted.\nTo remove these messages from this phone too, delete this chat."))

@@ -53,6 +53,10 @@ async def show(ctx: Context) -> None:
 
 async def _choose(ctx: Context, locale: str) -> None:
     await contacts.set_locale(ctx.session, contact_id=ctx.person.contact_id, locale=locale)
+    if ctx.person.staff_contact_id is not None:  # offers and staff notices speak it too
+        await contacts.set_locale(
+            ctx.session, contact_id=ctx.person.staff_contact_id, locale=locale
+        )
     ctx.t = ctx.deps.words.for_locale(locale)  # answer in the new language at once
     ctx.end()
     ui.show_menu(ctx, ctx.tr("Language set: {language}.", language=ctx.tr.language_name))

@@ -30,6 +30,7 @@ from bot.core.messages import Option, Reply
 from bot.core.words import Translator
 from bot.db.models import Coordinator, Item, Offer, Outlet, PeerWorker, Request
 from bot.domain import OfferStatus, RequestKind, RequestStatus
+from bot.privacy import AddressBox
 from bot.services import requests, shifts
 from bot.services.requests import RouteOutcome, RouteResult
 from bot.services.stock import LowStock
@@ -78,6 +79,7 @@ async def dispatch(
         offer_timeout=scope.deps.config.offer_timeout,
         now=scope.now,
         start=scope.deps.routing,
+        box=AddressBox(scope.deps.keys.address),  # opens the asker's own roles, to skip them
     )
     if outcome.result is RouteResult.OFFERED:
         await _announce_offer(scope, outcome)

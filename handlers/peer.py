@@ -28,7 +28,7 @@ from bot.core.words import Translator
 from bot.db.models import Item, Offer, Outlet, PeerWorker, Request
 from bot.domain import RequestStatus, Role
 from bot.privacy import AddressBox, normalise_code
-from bot.services import invites, requests, shifts, stock
+from bot.services import contacts, invites, requests, shifts, stock
 from bot.services.invites import InviteError
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
 from handlers import offers
@@ -59,20 +59,35 @@ async def join_with_code(msg: Incoming, ctx: Context, code: str) -> None:
     """Redeem an invite: the contact becomes a peer worker at its outlet, or a coordinator.
 
     Also the target of ``/start CODE`` deep links. A bad, used or expired code changes nothing.
+    The role goes to the sender's staff contact (created here, with its own sealed address),
+    never to the contact that holds their own requests (see Person).
     """
     code = code.strip()
     if not code:
         ctx.reply(ctx.tr("Send /join followed by your invite code."))
         return
+    staff_id = ctx.person.staff_contact_id
+    if staff_id is None:
+        staff_id = await contacts.staff_contact(
+            ctx.session,
+            keys=ctx.deps.keys,
+            channel=msg.channel,
+            platform_id=msg.sender_id,
+            address=msg.address,
+            locale=ctx.person.locale,
+            now=ctx.now,
+        )
     try:
         redeemed = await invites.redeem(
             ctx.session,
             codes_key=ctx.deps.keys.codes,
             code=code[:64],
-            contact_id=ctx.person.contact_id,
+            contact_id=staff_id,
             now=ctx.now,
         )
     except InviteError:
+        if ctx.person.staff_contact_id is None:  # made for nothing: no trace of the attempt
+            await contacts.forget(ctx.session, contact_id=staff_id)
         ctx.reply(ctx.tr("That code is not valid, already used or expired."))
         return
     ctx.end()
@@ -203,10 +218,21 @@ async def offer_button(msg: Incoming, ctx: Context) -> None:
         ctx.reply(ctx.tr("This offer is not for your outlet."))
         return
     action, offer_id = match.group(1), int(match.group(2))
-    outlet_id = await ctx.session.scalar(select(Offer.outlet_id).where(Offer.id == offer_id))
-    peer_id = await _my_peer_at(ctx, outlet_id)
+    offer = (
+        await ctx.session.execute(
+            select(Offer.outlet_id, Request.contact_id)
+            .join(Request, Request.id == Offer.request_id)
+            .where(Offer.id == offer_id)
+        )
+    ).first()
+    peer_id = await _my_peer_at(ctx, offer.outlet_id if offer is not None else None)
     if peer_id is None:
         ctx.reply(ctx.tr("This offer is not for your outlet."))
+        return
+    if action == offers.ACCEPT and offer is not None and offer.contact_id == ctx.person.contact_id:
+        # Routing never offers it to them; an old button or a second outlet role must not
+        # let a peer hand supplies to themselves either.
+        ctx.reply(ctx.tr("You can't accept your own request."))
         return
     if action == offers.ACCEPT:
         await _accept(ctx, offer_id, peer_id)
@@ -718,4 +744,5 @@ ROUTES = ModuleRoutes(
         STOCK_PREFIX: stock_button,
     },
     flows={FLOW: peer_input},
+    staff_flows=frozenset({FLOW}),
 )

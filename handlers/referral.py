@@ -21,6 +21,7 @@ from bot.core.messages import Incoming, InputKind, Option
 from bot.core.routes import MenuCommand
 from bot.core.words import Translator
 from bot.domain import RequestKind
+from bot.privacy import AddressBox
 from bot.services import requests
 from handlers import location, offers, ui
 from handlers.routes import ModuleRoutes
@@ -174,6 +175,8 @@ async def _escort(ctx: Context) -> None:
         referral_type=service_type.value,
         ttl=ctx.deps.config.request_ttl,
         now=ctx.now,
+        box=AddressBox(ctx.deps.keys.address),
+        own_peers=ctx.person.peer_ids,  # never offered to the asker's own outlet role
     )
     outcome = await offers.dispatch(ctx, request_id=request.id, lat=place.lat, lon=place.lon)
     ui.sent(ctx, outcome, request.reference)

@@ -340,6 +340,7 @@ ROUTES = ModuleRoutes(
     commands={"report": on_report, "reports": on_reports},
     options={PREFIX: on_option, REVIEW_PREFIX: on_review_option},
     flows={FLOW: on_input, REVIEW_FLOW: on_review_input},
+    staff_flows=frozenset({REVIEW_FLOW}),
     menu=(
         MenuCommand("report", "Report a bad batch (anonymous)"),
         MenuCommand("reports", "Coordinators: community reports"),

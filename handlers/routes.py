@@ -23,6 +23,8 @@ class ModuleRoutes:
     options: Mapping[str, Handler] = field(default_factory=dict)
     flows: Mapping[str, Handler] = field(default_factory=dict)
     menu: tuple[MenuCommand, ...] = ()
+    # Which of ``flows`` are staff work (state kept on the staff contact, see Person).
+    staff_flows: frozenset[str] = frozenset()
 
 
 def merge(
@@ -37,7 +39,9 @@ def merge(
     options: dict[str, Handler] = {}
     flows: dict[str, Handler] = {}
     menu: list[MenuCommand] = []
+    staff_flows: set[str] = set()
     for part in parts:
+        staff_flows.update(part.staff_flows)
         for table, entries in (
             (commands, part.commands),
             (options, part.options),
@@ -56,6 +60,7 @@ def merge(
         unknown_command=unknown_command,
         unsupported=unsupported,
         menu=tuple(menu),
+        staff_flows=frozenset(staff_flows),
     )
 
 

@@ -78,13 +78,20 @@ class Scope:
 
 @dataclass(frozen=True)
 class Person:
-    """Who is talking: a contact id and its roles. Never a platform id or a name."""
+    """Who is talking: a contact id and its roles. Never a platform id or a name.
+
+    One person has two contacts that nothing stored joins: ``contact_id`` holds their own
+    requests, subscriptions and reports; ``staff_contact_id`` (a pseudonym under a separate
+    key, see :mod:`bot.privacy.keys`) holds their peer and coordinator roles and is where
+    notices to those roles go. Only the engine, from the platform id, knows both.
+    """
 
     contact_id: int
     channel: Channel
     locale: str | None
     peer_ids: tuple[int, ...] = ()
     coordinator_id: int | None = None
+    staff_contact_id: int | None = None
 
     @property
     def is_peer(self) -> bool:

@@ -141,7 +141,7 @@ class Engine:
         async with self.sessions.begin() as session:
             if msg.update_key and not await self._first_sight(session, msg.update_key, now):
                 return None
-            contact, person, state, queued = await self._who(session, msg, alias, now)
+            contact, person, state, state_on, queued = await self._who(session, msg, alias, now)
             ctx = Context(
                 session=session,
                 now=now,
@@ -152,17 +152,24 @@ class Engine:
             )
             handler = self.routes.resolve(msg, state)
             await handler(msg, ctx)
-            # No state before or after: nothing to write, so no round trip.
-            keeps_state = state is not None or ctx.state is not None
-            if keeps_state and await session.get(Contact, contact.id) is not None:  # not /forget
-                await conversations.save(
-                    session,
-                    contact_id=contact.id,
-                    state=ctx.state,
-                    now=now,
-                    ttl=self.deps.config.state_ttl,
-                )
+            await self._keep_state(session, ctx, state_on)
         return ctx, queued
+
+    async def _keep_state(self, session: AsyncSession, ctx: Context, state_on: int | None) -> None:
+        """Store the conversation state the handler left: a staff flow's on the staff contact,
+        any other on the person's own, so no row ties the person to staff work; the contact
+        that held it before loses it when it moves. No state before or after: no round trip."""
+        person, ttl = ctx.person, self.deps.config.state_ttl
+        target = state_on
+        if ctx.state is not None:
+            staff = ctx.state.flow in self.routes.staff_flows and person.staff_contact_id
+            target = person.staff_contact_id if staff else person.contact_id
+        if state_on is not None and state_on != target:
+            await conversations.save(session, contact_id=state_on, state=None, now=ctx.now, ttl=ttl)
+        if target is not None and await session.get(Contact, target) is not None:  # not /forget
+            await conversations.save(
+                session, contact_id=target, state=ctx.state, now=ctx.now, ttl=ttl
+            )
 
     async def _first_sight(self, session: AsyncSession, key: str, now: datetime) -> bool:
         """Note update ``key`` as handled; False if it already was (a re-delivery).
@@ -177,12 +184,17 @@ class Engine:
 
     async def _who(
         self, session: AsyncSession, msg: Incoming, alias: str, now: datetime
-    ) -> tuple[Contact, Person, State | None, bool]:
-        """The sender's contact, roles, conversation state and whether messages wait for it:
-        one round trip for someone known (most updates); a new contact is added first, then
-        read the same way."""
-        rows = await self._known(session, alias)
-        if not rows:
+    ) -> tuple[Contact, Person, State | None, int | None, bool]:
+        """The sender's contact, roles, conversation state (and the contact holding it) and
+        whether messages wait for it: one round trip for someone known (most updates); a new
+        contact is added first, then read the same way.
+
+        The person's own contact and their staff contact (roles; see :class:`Person`) are
+        read together by their two pseudonyms, which only the platform id connects.
+        """
+        staff_alias = contacts.staff_alias(self.deps.keys, msg.channel, msg.sender_id)
+        mine, staff = await self._known(session, alias, staff_alias)
+        if not mine:
             await contacts.add(
                 session,
                 alias=alias,
@@ -194,23 +206,56 @@ class Engine:
             )
             # Normally the row just added; but another instance may have created it a moment
             # ago, roles and state included.
-            rows = await self._known(session, alias)
-        first = rows[0]
+            mine, staff = await self._known(session, alias, staff_alias)
+        first = mine[0]
         contact = first.Contact
+        if any(row.peer_id is not None or row.coordinator_id is not None for row in mine):
+            # A contact from before staff contacts: its roles move to a staff contact of their
+            # own now that the platform id is at hand to derive it (the one moment it is).
+            staff_id = await contacts.staff_contact(
+                session,
+                keys=self.deps.keys,
+                channel=msg.channel,
+                platform_id=msg.sender_id,
+                address=msg.address,
+                locale=contact.locale,
+                now=now,
+            )
+            await contacts.move_roles(session, from_id=contact.id, to_id=staff_id)
+            mine, staff = await self._known(session, alias, staff_alias)
+            first = mine[0]
         await contacts.mark_seen(session, contact, now=now)
+        staff_contact = staff[0].Contact if staff else None
+        if staff_contact is not None:
+            await contacts.mark_seen(session, staff_contact, now=now)
         person = Person(
             contact_id=contact.id,
             channel=contact.channel,
             locale=contact.locale,
-            peer_ids=tuple(sorted(row.peer_id for row in rows if row.peer_id is not None)),
-            coordinator_id=first.coordinator_id,
+            peer_ids=tuple(sorted(row.peer_id for row in staff if row.peer_id is not None)),
+            coordinator_id=staff[0].coordinator_id if staff else None,
+            staff_contact_id=staff_contact.id if staff_contact is not None else None,
         )
+        # At most one of the two holds a state (see _keep_state); the person's own first.
         state = await conversations.from_row(session, first, contact_id=contact.id, now=now)
-        return contact, person, state, bool(first.queued)
+        state_on = contact.id if state is not None else None
+        if state is None and staff_contact is not None:
+            state = await conversations.from_row(
+                session, staff[0], contact_id=staff_contact.id, now=now
+            )
+            state_on = staff_contact.id if state is not None else None
+        # Replies are queued under the person's own contact: its queue is the one they join.
+        return contact, person, state, state_on, bool(first.queued)
 
-    async def _known(self, session: AsyncSession, alias: str) -> Sequence[Row[Any]]:
-        rows: Sequence[Row[Any]] = (await session.execute(_KNOWN, {"alias": alias})).all()
-        return rows
+    async def _known(
+        self, session: AsyncSession, alias: str, staff_alias: str
+    ) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+        """The rows of the person's own contact and of their staff contact (either may be
+        empty), from one query."""
+        rows = (await session.execute(_KNOWN, {"alias": alias, "staff": staff_alias})).all()
+        mine = [row for row in rows if row.Contact.pseudonym == alias]
+        staff = [row for row in rows if row.Contact.pseudonym == staff_alias]
+        return mine, staff
 
     def scope(self, session: AsyncSession, now: datetime | None = None) -> Scope:
         """A scope for due work that has no sender (timeouts, expiry)."""
@@ -311,8 +356,9 @@ _FIRST_SIGHT: Final[Mapping[str, Executable]] = {
 }
 
 
-# One row per active peer role (or one with no peer), each with the contact, its coordinator
-# id and its conversation state.
+# For each of the two contacts found (the person's own, their staff one), one row per active
+# peer role (or one with no peer), each with the contact, its coordinator id and its
+# conversation state.
 _KNOWN: Final = (
     select(
         Contact,
@@ -330,7 +376,7 @@ _KNOWN: Final = (
     )
     .outerjoin(ConversationState, ConversationState.contact_id == Contact.id)
     .outerjoin(PeerWorker, and_(PeerWorker.contact_id == Contact.id, PeerWorker.active.is_(True)))
-    .where(Contact.pseudonym == bindparam("alias"))
+    .where(Contact.pseudonym.in_([bindparam("alias"), bindparam("staff")]))
 )
 
 

@@ -31,6 +31,9 @@ class Routes:
     unknown_command: Handler
     unsupported: Handler
     menu: tuple[MenuCommand, ...] = field(default=())
+    # Flows a peer or coordinator runs as staff: their state is kept on the staff contact,
+    # every other flow's on the person's own contact (see Person).
+    staff_flows: frozenset[str] = field(default=frozenset())
 
     def resolve(self, msg: Incoming, state: State | None) -> Handler:
         """Pick the handler for ``msg`` given the sender's conversation ``state``."""

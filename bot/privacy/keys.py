@@ -1,8 +1,8 @@
 """One master secret, split into independent keys with HKDF-SHA256.
 
-Each purpose gets its own ``info`` label, so the pseudonym key, the address-encryption key
-and the code-hashing key are unrelated to one another: leaking one (say, in a debugging
-session) reveals neither the master secret nor the other two.
+Each purpose gets its own ``info`` label, so the pseudonym key, the staff-pseudonym key, the
+address-encryption key and the code-hashing key are unrelated to one another: leaking one (say,
+in a debugging session) reveals neither the master secret nor the others.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ _SALT = b"hrbot/v1"
 _INFO_PSEUDONYM = b"hrbot/pseudonym/v1"
 _INFO_ADDRESS = b"hrbot/address/v1"
 _INFO_CODES = b"hrbot/codes/v1"
+_INFO_STAFF = b"hrbot/staff-pseudonym/v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class Keys:
     pseudonym: bytes = field(repr=False)
     address: bytes = field(repr=False)  # urlsafe-base64 32-byte Fernet key
     codes: bytes = field(repr=False)
+    # Pseudonyms of staff contacts: a peer's or coordinator's role hangs on a contact of its
+    # own, found under this key, so nothing stored joins their own requests to their role.
+    staff: bytes = field(repr=False)
 
 
 def _hkdf(secret: bytes, info: bytes) -> bytes:
@@ -53,6 +57,7 @@ def derive_keys(secret: str | bytes) -> Keys:
         pseudonym=_hkdf(material, _INFO_PSEUDONYM),
         address=base64.urlsafe_b64encode(_hkdf(material, _INFO_ADDRESS)),
         codes=_hkdf(material, _INFO_CODES),
+        staff=_hkdf(material, _INFO_STAFF),
     )
 
 

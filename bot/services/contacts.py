@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Contact
+from bot.db.models import Contact, Coordinator, PeerWorker
 from bot.domain import Channel
-from bot.privacy import AddressBox, hour_of, pseudonym
+from bot.privacy import AddressBox, Keys, hour_of, pseudonym
 
 
 async def find_or_create(
@@ -71,6 +71,62 @@ async def add(
     await session.execute(
         insert(table).values(**values).on_conflict_do_nothing(index_elements=["pseudonym"])
     )
+
+
+def staff_alias(keys: Keys, channel: Channel, platform_id: str) -> str:
+    """The pseudonym of the staff contact of ``channel`` + ``platform_id``.
+
+    Under its own key: without the key the two pseudonyms of one person are unrelated, so the
+    stored data never joins someone's requests to their peer or coordinator role.
+    """
+    return pseudonym(keys.staff, channel.value, platform_id)
+
+
+async def staff_contact(
+    session: AsyncSession,
+    *,
+    keys: Keys,
+    channel: Channel,
+    platform_id: str,
+    address: str,
+    locale: str | None,
+    now: datetime,
+) -> int:
+    """The id of the sender's staff contact (see :class:`bot.core.context.Person`), created
+    with its own sealed reply address if it does not exist yet (redeeming an invite)."""
+    alias = staff_alias(keys, channel, platform_id)
+    await add(
+        session,
+        alias=alias,
+        box=AddressBox(keys.address),
+        channel=channel,
+        address=address,
+        locale=locale,
+        now=now,
+    )
+    found = await session.scalar(select(Contact.id).where(Contact.pseudonym == alias))
+    assert found is not None  # just inserted, or already there
+    return found
+
+
+async def move_roles(session: AsyncSession, *, from_id: int, to_id: int) -> None:
+    """Move peer and coordinator roles from one contact to another (a contact from before
+    staff contacts held both; see the engine). A role the target already holds is dropped."""
+    held = select(PeerWorker.outlet_id).where(PeerWorker.contact_id == to_id)
+    await session.execute(
+        delete(PeerWorker).where(
+            PeerWorker.contact_id == from_id, PeerWorker.outlet_id.in_(held.scalar_subquery())
+        )
+    )
+    await session.execute(
+        update(PeerWorker).where(PeerWorker.contact_id == from_id).values(contact_id=to_id)
+    )
+    if await session.scalar(select(Coordinator.id).where(Coordinator.contact_id == to_id)):
+        await session.execute(delete(Coordinator).where(Coordinator.contact_id == from_id))
+    else:
+        await session.execute(
+            update(Coordinator).where(Coordinator.contact_id == from_id).values(contact_id=to_id)
+        )
 
 
 async def mark_seen(session: AsyncSession, contact: Contact, *, now: datetime) -> None:

@@ -37,7 +37,8 @@ offers to the hour (:func:`_settle`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -185,11 +186,14 @@ async def create(
     referral_type: str | None = None,
     ttl: timedelta,
     now: datetime,
+    box: AddressBox | None = None,
+    own_peers: Collection[int] = (),
 ) -> Request:
     """A new request (status ``new``) with its items and a fresh public reference.
 
     ``cell`` is snapped to the coarse grid here whatever the caller passed, so a precise
-    location can never reach the table.
+    location can never reach the table. With ``box``, ``own_peers`` (the asker's peer-worker
+    ids, often none) is stored sealed, so that :func:`route` never offers the request to them.
     """
     if any(packs <= 0 for packs in items.values()):
         raise RequestError("every item needs at least one pack")
@@ -204,6 +208,7 @@ async def create(
         "cell_lat": coarse.lat if coarse else None,
         "cell_lon": coarse.lon if coarse else None,
         "referral_type": referral_type,
+        "requester_peers": seal_peers(box, own_peers) if box is not None else None,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
@@ -254,12 +259,15 @@ async def route(
     offer_timeout: timedelta,
     now: datetime,
     start: routing.StartRadius | None = None,
+    box: AddressBox | None = None,
 ) -> RouteOutcome:
     """Offer a ``new`` request to the nearest available outlet not tried yet, or close it.
 
     ``lat``/``lon`` is the precise location for the first attempt (used here, in memory); leave
     them out for later attempts and the stored coarse cell is used. With no outlet left, or no
-    location at all, the request becomes ``unrouted``.
+    location at all, the request becomes ``unrouted``. With ``box``, the asker's own peer
+    roles (sealed by :func:`create`) are never offered it: an outlet only they staff is
+    skipped, and they are left out of the peers to notify.
     """
     # Claim the request first: a second router (another instance) waits here, then finds it
     # no longer `new` and skips.
@@ -278,11 +286,13 @@ async def route(
                 Request.attempts,
                 Request.cell_lat,
                 Request.cell_lon,
+                Request.requester_peers,
             )
         )
     ).first()
     if claimed is None:
         return RouteOutcome(result=RouteResult.SKIPPED, request_id=request_id)
+    own = open_peers(box, claimed.requester_peers) if box is not None else ()
     reference, kind = claimed.reference, RequestKind(claimed.kind)
     if lat is None or lon is None:
         lat, lon = claimed.cell_lat, claimed.cell_lon
@@ -302,6 +312,7 @@ async def route(
             items=items,
             now=now,
             exclude=tried,
+            exclude_peers=own,
             start=start,
         )
     if not candidates:
@@ -349,7 +360,7 @@ async def route(
         )
         .returning(Offer.id)
     )
-    peers = await shifts.on_shift_peers(session, outlet_id=best.outlet_id, now=now)
+    peers = await shifts.on_shift_peers(session, outlet_id=best.outlet_id, now=now, exclude=own)
     await _audit(
         session,
         "system",
@@ -953,6 +964,30 @@ async def _peer_at(session: AsyncSession, peer_worker_id: int, outlet_id: int) -
     return bool(count)
 
 
+# Sealed peer ids are padded to this many bytes (or a multiple): every request's token has
+# the same length whoever asked, so its size does not tell a peer's request from anyone's.
+_PEERS_PAD = 64
+
+
+def seal_peers(box: AddressBox, peer_ids: Collection[int]) -> bytes:
+    """``peer_ids`` sealed for :attr:`Request.requester_peers` (padded; see _PEERS_PAD)."""
+    text = json.dumps(sorted(set(peer_ids)), separators=(",", ":"))
+    size = -(-max(len(text), 1) // _PEERS_PAD) * _PEERS_PAD
+    return box.seal(text.ljust(size))
+
+
+def open_peers(box: AddressBox, token: bytes | None) -> tuple[int, ...]:
+    """The peer ids :func:`seal_peers` sealed; none when there is no token or it is
+    unreadable (a changed key: routing then just does not know, as before)."""
+    if token is None:
+        return ()
+    try:
+        ids = json.loads(box.open(token))
+    except (AddressUnreadable, ValueError):
+        return ()
+    return tuple(i for i in ids if isinstance(i, int))
+
+
 async def _settle(session: AsyncSession, request_ids: list[int]) -> None:
     """Cut the times of just-closed requests and their offers to the hour (see the module doc).
 
@@ -977,6 +1012,8 @@ async def _settle(session: AsyncSession, request_ids: list[int]) -> None:
                             c: None if row[i + 1] is None else hour_of(row[i + 1])
                             for i, c in enumerate(columns)
                         },
+                        # Closed: no more routing, so no more need to know whose it was.
+                        **({"requester_peers": None} if model is Request else {}),
                     }
                     for row in rows
                 ],

@@ -127,6 +127,7 @@ async def nearest_available(
     items: Mapping[int, int],
     now: datetime,
     exclude: Collection[int] = (),
+    exclude_peers: Collection[int] = (),
     max_km: float = 50.0,
     limit: int = 1,
     start: StartRadius | None = None,
@@ -134,15 +135,19 @@ async def nearest_available(
     """Up to ``limit`` outlets that can serve ``items`` (item id → packs) now, nearest first.
 
     An outlet qualifies when it is active, not in ``exclude``, holds every item with
-    ``quantity - reserved >= packs``, has an active peer on a shift that has not ended, and is
-    open at ``now`` in its own time zone. Nothing farther than ``max_km`` is returned. Ties in
-    distance go to the lower outlet id.
+    ``quantity - reserved >= packs``, has an active peer (not in ``exclude_peers``: the
+    asker's own roles) on a shift that has not ended, and is open at ``now`` in its own time
+    zone. Nothing farther than ``max_km`` is returned. Ties in distance go to the lower
+    outlet id.
     """
     if limit <= 0 or max_km <= 0 or not (math.isfinite(lat) and math.isfinite(lon)):
         return []
     wanted = sorted(items.items())
     skip = sorted(set(exclude))
+    not_peers = sorted(set(exclude_peers))
     params: dict[str, Any] = {"yes": True, "now": now}
+    if not_peers:
+        params["not_peers"] = not_peers
     for n, (item_id, packs) in enumerate(wanted):
         params[f"item{n}"], params[f"packs{n}"] = item_id, packs
     if skip:
@@ -154,7 +159,9 @@ async def nearest_available(
         params["lat_min"], params["lat_max"] = box.lat_min, box.lat_max
         for n, (west, east) in enumerate(box.lon_ranges):
             params[f"west{n}"], params[f"east{n}"] = west, east
-        statement = _box_query(len(wanted), bool(skip), len(box.lon_ranges), dialect)
+        statement = _box_query(
+            len(wanted), bool(skip), len(box.lon_ranges), dialect, bool(not_peers)
+        )
         rows = (await session.execute(statement, params)).all()
         # Everything qualifying within `radius` of the person is among `rows`, so the first
         # open ones by distance are the nearest ones overall.
@@ -177,7 +184,9 @@ async def nearest_available(
 
 
 @functools.lru_cache(maxsize=256)
-def _box_query(items: int, exclude: bool, lon_ranges: int, dialect: str) -> TextClause:
+def _box_query(
+    items: int, exclude: bool, lon_ranges: int, dialect: str, not_peers: bool = False
+) -> TextClause:
     """The prefilter for one shape of request, built once and reused.
 
     Plain SQL on purpose: it runs on every request and several times per widening, and a
@@ -187,7 +196,9 @@ def _box_query(items: int, exclude: bool, lon_ranges: int, dialect: str) -> Text
     (PostgreSQL), stock on ``ix_stock_available``, peers on ``ix_peer_workers_staffed``; the
     last two hold every column tested, so no table row is read. ``hours`` comes back as JSON
     text on every backend (the cast), so only candidates that get checked are parsed, each
-    distinct schedule once.
+    distinct schedule once. Only a request made by a peer (rare) adds ``p.id NOT IN``: on
+    SQLite the rowid is in every index; on PostgreSQL it costs a heap visit per staffed
+    outlet in the box, for that request alone.
     """
     if dialect == "postgresql":
         # The GiST index ix_outlets_point visits only the box, where the B-tree below would walk
@@ -212,14 +223,17 @@ def _box_query(items: int, exclude: bool, lon_ranges: int, dialect: str) -> Text
         f" AND s.item_id = :item{n} AND s.quantity - s.reserved >= :packs{n})"
         for n in range(items)
     ]
+    mine = " AND p.id NOT IN :not_peers" if not_peers else ""
     conditions.append(
-        "EXISTS (SELECT 1 FROM peer_workers p WHERE p.outlet_id = o.id AND p.on_shift = :yes"
-        " AND p.active = :yes AND (p.shift_ends_at IS NULL OR p.shift_ends_at > :now))"
+        "EXISTS (SELECT 1 FROM peer_workers p WHERE p.outlet_id = o.id AND p.on_shift = :yes"  # noqa: S608
+        f" AND p.active = :yes AND (p.shift_ends_at IS NULL OR p.shift_ends_at > :now){mine})"
     )
     binds: list[BindParameter[Any]] = [
         bindparam("yes", type_=Boolean()),
         bindparam("now", type_=UTCDateTime()),
     ]
+    if not_peers:
+        binds.append(bindparam("not_peers", expanding=True))
     if exclude:
         conditions.append("o.id NOT IN :exclude")
         binds.append(bindparam("exclude", expanding=True))
@@ -238,6 +252,7 @@ async def brute_force_nearest(
     items: Mapping[int, int],
     now: datetime,
     exclude: Collection[int] = (),
+    exclude_peers: Collection[int] = (),
     max_km: float = 50.0,
     limit: int = 1,
 ) -> list[Candidate]:
@@ -262,11 +277,16 @@ async def brute_force_nearest(
     staffed: set[int] = set()
     for peer in await session.execute(
         select(
-            PeerWorker.outlet_id, PeerWorker.active, PeerWorker.on_shift, PeerWorker.shift_ends_at
+            PeerWorker.id,
+            PeerWorker.outlet_id,
+            PeerWorker.active,
+            PeerWorker.on_shift,
+            PeerWorker.shift_ends_at,
         )
     ):
         if (
-            peer.active
+            peer.id not in exclude_peers
+            and peer.active
             and peer.on_shift
             and (peer.shift_ends_at is None or peer.shift_ends_at > now)
         ):

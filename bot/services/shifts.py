@@ -7,6 +7,7 @@ it off (:func:`end_expired_shifts`) has run.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select, true, update
@@ -97,11 +98,14 @@ async def end_expired_shifts(session: AsyncSession, *, now: datetime) -> list[in
     return sorted(row.id for row in rows)
 
 
-async def on_shift_peers(session: AsyncSession, *, outlet_id: int, now: datetime) -> list[int]:
-    """Ids of the outlet's peer workers who can take an offer now (the ones to notify)."""
+async def on_shift_peers(
+    session: AsyncSession, *, outlet_id: int, now: datetime, exclude: Collection[int] = ()
+) -> list[int]:
+    """Ids of the outlet's peer workers who can take an offer now (the ones to notify),
+    but for ``exclude`` (the asker's own roles)."""
     ids = await session.scalars(
         select(PeerWorker.id)
         .where(PeerWorker.outlet_id == outlet_id, on_shift_clause(now))
         .order_by(PeerWorker.id)
     )
-    return list(ids)
+    return [i for i in ids if i not in exclude]

@@ -103,6 +103,17 @@ async def test_excluded_outlets_are_skipped(sessions: Sessions) -> None:
     assert [c.outlet_id for c in found] == [third.outlet_id]
 
 
+async def test_the_askers_own_peer_role_does_not_staff_an_outlet(sessions: Sessions) -> None:
+    """An outlet whose only peer on shift is the asker is skipped; one with another peer on
+    shift is not (issue 14: never offer a request to the staff member who made it)."""
+    async with sessions.begin() as session:
+        alone = await add_outlet(session, east_km=1)
+        shared = await add_outlet(session, east_km=2, peers=2)
+        asker = [alone.peer_ids[0], shared.peer_ids[0]]
+        found, _ = await _both(session, exclude_peers=asker, limit=2)
+    assert [c.outlet_id for c in found] == [shared.outlet_id]
+
+
 async def test_every_item_must_be_covered(sessions: Sessions) -> None:
     async with sessions.begin() as session:
         kit, nalox = await add_item(session, "kit"), await add_item(session, "nalox")

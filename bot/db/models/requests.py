@@ -41,6 +41,11 @@ class Request(Base):
     # Wrong pickup codes typed for this request, across taps and outlets: at the cap it is
     # frozen (no handover; coordinators are told).
     code_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The peer-worker ids of the person who asked (usually none), sealed with the address key
+    # and padded, on every request alike: routing never offers a request to its own maker,
+    # even on a later cascade, and the dump shows no link from a request to a role. Cleared
+    # when the request closes.
+    requester_peers: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime | None] = when_column()
     accepted_at: Mapped[datetime | None] = when_column()
