@@ -6,12 +6,13 @@ import os
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import Table, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -206,7 +207,7 @@ async def test_kept_times_are_cut_to_the_hour_and_raw_update_keys_dropped(
             for reference, status in (("OPEN01", RequestStatus.OFFERED), ("DONE01", "cancelled")):
                 # Only the columns of that revision: the model has grown since.
                 await session.execute(
-                    insert(Request.__table__).values(
+                    insert(cast(Table, Request.__table__)).values(
                         reference=reference,
                         contact_id=contact.id,
                         kind=RequestKind.EQUIPMENT,
