@@ -24,7 +24,7 @@ from bot.core.messages import Reply
 from bot.core.words import Translator
 from bot.db.models import Offer, PeerWorker, Request
 from bot.domain import OfferStatus
-from bot.services import alerts, conversations, reports, requests, retention, shifts
+from bot.services import alerts, contacts, conversations, reports, requests, retention, shifts
 from bot.services.requests import RouteResult
 from handlers import offers
 from handlers.routes import ModuleRoutes
@@ -51,6 +51,7 @@ class DueReport:
     expired: int = 0
     shifts_ended: int = 0
     states_purged: int = 0
+    addresses_dropped: int = 0
     updates_purged: int = 0
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
@@ -192,9 +193,12 @@ async def _shifts(scope: Scope, report: DueReport) -> int:
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:
-    """Forget old update ids and lapsed conversation states."""
+    """Forget old update ids, lapsed conversation states, and the reply addresses of
+    contacts with nothing open any more (after the parts above closed what was due and sent
+    what closing it said)."""
     report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
     report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
+    report.addresses_dropped += await contacts.drop_idle_addresses(scope.session, now=scope.now)
     return 0
 
 

@@ -224,10 +224,13 @@ class Engine:
             await contacts.move_roles(session, from_id=contact.id, to_id=staff_id)
             mine, staff = await self._known(session, alias, staff_alias)
             first = mine[0]
-        await contacts.mark_seen(session, contact, now=now)
         staff_contact = staff[0].Contact if staff else None
-        if staff_contact is not None:
-            await contacts.mark_seen(session, staff_contact, now=now)
+        for found in (contact, staff_contact):
+            if found is None:
+                continue
+            await contacts.mark_seen(session, found, now=now)
+            if found.reply_address is None:  # dropped while nothing was open: seal it again
+                await contacts.reseal(session, found, box=self.box, address=msg.address)
         person = Person(
             contact_id=contact.id,
             channel=contact.channel,
@@ -272,8 +275,8 @@ class Engine:
         by_id: Mapping[int, Contact] = {c.id: c for c in rows}
         for item in outbound:
             contact = by_id.get(item.contact_id)
-            if contact is None or not contact.reachable:
-                continue
+            if contact is None or not contact.reachable or contact.reply_address is None:
+                continue  # gone (/forget), blocked us, or nothing open: no address kept
             try:
                 address = self.box.open(contact.reply_address)
             except AddressUnreadable:

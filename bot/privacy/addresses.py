@@ -50,8 +50,11 @@ class AddressBox:
             raise ValueError("address must be a non-empty string")
         return self._fernet.encrypt(address.encode("utf-8"))
 
-    def open(self, token: bytes) -> str:
-        """Decrypt a token made by :meth:`seal` with this key or one of the old keys."""
+    def open(self, token: bytes | None) -> str:
+        """Decrypt a token made by :meth:`seal` with this key or one of the old keys (no
+        token, an address dropped while nothing was open, is unreadable too)."""
+        if token is None:
+            raise AddressUnreadable("no reply address is stored")
         try:
             return self._fernet.decrypt(token).decode("utf-8")
         except (InvalidToken, UnicodeDecodeError, TypeError):

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Contact, Coordinator, PeerWorker
-from bot.domain import Channel
+from bot.db.models import (
+    Contact,
+    ConversationState,
+    Coordinator,
+    Delivery,
+    PeerWorker,
+    PendingMessage,
+    Request,
+    Subscription,
+)
+from bot.domain import OPEN_REQUEST_STATUSES, Channel, DeliveryStatus
 from bot.privacy import AddressBox, Keys, hour_of, pseudonym
 
 
@@ -143,6 +152,57 @@ async def mark_seen(session: AsyncSession, contact: Contact, *, now: datetime) -
             .values(last_seen_on=today, reachable=True)
         )
         contact.last_seen_on, contact.reachable = today, True
+
+
+async def reseal(session: AsyncSession, contact: Contact, *, box: AddressBox, address: str) -> None:
+    """Seal ``address`` again for a contact whose address was dropped (see
+    :func:`drop_idle_addresses`): they wrote, so they may open something again."""
+    sealed = box.seal(address)
+    await session.execute(
+        update(Contact).where(Contact.id == contact.id).values(reply_address=sealed)
+    )
+    contact.reply_address = sealed
+
+
+# A request that closed this long ago (at least; closing times are kept to the hour) still
+# keeps its contact's address: what its closing sent may still be on its way.
+CLOSED_GRACE = timedelta(hours=1)
+_STILL_SENDING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+async def drop_idle_addresses(session: AsyncSession, *, now: datetime) -> int:
+    """Delete the sealed reply address of every contact nothing may write to any more.
+
+    An address is kept while its contact has an open (or just closed) request, an alert
+    subscription, a peer or coordinator role, a conversation in progress, a message queued
+    for it or an alert delivery still to send: everything that sends to a contact later. The
+    pseudonym stays (flood control, de-duplication, the retention window); the engine seals
+    the address again from the next message the person sends. With the key, a seized
+    database then reaches only the people the bot is serving now. Returns how many went.
+    """
+    recently = hour_of(now) - CLOSED_GRACE
+    result = await session.execute(
+        update(Contact)
+        .where(
+            Contact.reply_address.is_not(None),
+            ~exists().where(
+                Request.contact_id == Contact.id,
+                or_(
+                    Request.status.in_(sorted(OPEN_REQUEST_STATUSES)),
+                    Request.closed_at >= recently,
+                ),
+            ),
+            ~exists().where(Subscription.contact_id == Contact.id),
+            ~exists().where(PeerWorker.contact_id == Contact.id),
+            ~exists().where(Coordinator.contact_id == Contact.id),
+            ~exists().where(ConversationState.contact_id == Contact.id),
+            ~exists().where(PendingMessage.contact_id == Contact.id),
+            ~exists().where(Delivery.contact_id == Contact.id, Delivery.status.in_(_STILL_SENDING)),
+        )
+        .values(reply_address=None)
+        .returning(Contact.id)
+    )
+    return len(result.all())
 
 
 async def find(

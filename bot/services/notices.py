@@ -208,7 +208,7 @@ class _Claimed(NamedTuple):
     doubtful: bool
     sealed: bytes
     channel: Channel
-    reply_address: bytes
+    reply_address: bytes | None
     reachable: bool
 
 
@@ -343,6 +343,8 @@ async def _claim(engine: Engine, stopped: set[Channel], report: NoticeTick) -> l
 async def _send(engine: Engine, row: _Claimed) -> SendResult:
     if not row.reachable:
         return SendResult(SendStatus.UNREACHABLE)
+    if row.reply_address is None:  # never while a message waits; but never crash on it
+        return SendResult(SendStatus.FAILED)
     sender = engine.senders.get(row.channel)
     if sender is None:
         return SendResult(SendStatus.FAILED)

@@ -273,7 +273,7 @@ class _Claimed(NamedTuple):
 
 
 class _Recipient(NamedTuple):
-    reply_address: bytes
+    reply_address: bytes | None
     locale: str | None
     reachable: bool
 
@@ -797,6 +797,8 @@ class Fanout:
             outcome.status, outcome.last_error = DeliveryStatus.UNREACHABLE, "blocked"
         elif copy is None or copy.view.expired(now) or copy.view.status is AlertStatus.CANCELLED:
             outcome.status, outcome.last_error = DeliveryStatus.EXPIRED, "expired"
+        elif recipient.reply_address is None:  # a pending delivery keeps it; never crash
+            outcome.status, outcome.last_error = DeliveryStatus.FAILED, "no address"
         else:
             try:
                 address = self.engine.box.open(recipient.reply_address)

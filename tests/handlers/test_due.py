@@ -6,14 +6,25 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
-from bot.db.models import ConversationState, Offer, Request, SeenUpdate
+from bot.core.context import Outbound
+from bot.core.messages import Reply
+from bot.db.models import (
+    Contact,
+    ConversationState,
+    Coordinator,
+    Offer,
+    PeerWorker,
+    Request,
+    SeenUpdate,
+)
 from bot.domain import OfferStatus
+from bot.privacy import pseudonym
 from bot.services import shifts
 from handlers.due import run_due
 from handlers.routes import build_routes
-from tests.handlers.peer_world import Sessions, make_world
+from tests.handlers.peer_world import Sessions, World, make_world
 from tests.support.chat import Chat, texts
 from tests.support.engine import make_engine
 
@@ -188,3 +199,78 @@ async def test_a_failing_part_does_not_stop_the_others(
     assert report.timed_out == 1
     monkeypatch.undo()
     assert (await run_due(world.engine)).shifts_ended == 2
+
+
+async def _addresses(world: World, *who: str) -> dict[str, str | None]:
+    """Each participant's stored reply address, opened (None when dropped)."""
+    found: dict[str, str | None] = {}
+    async with world.sessions() as session:
+        for name in who:
+            alias = pseudonym(world.engine.deps.keys.pseudonym, "telegram", f"id-{name}")
+            token = await session.scalar(
+                select(Contact.reply_address).where(Contact.pseudonym == alias)
+            )
+            found[name] = None if token is None else world.engine.box.open(token)
+    return found
+
+
+async def test_a_reply_address_is_kept_only_while_something_is_open(sessions: Sessions) -> None:
+    """Issue 14, finding 2: with nothing open (request closed, conversation lapsed) the sealed
+    address goes; peers, coordinators and subscribers keep theirs; the next message from the
+    person works as ever and seals it again."""
+    world = await make_world(sessions)
+    await world.outlet("alpha")
+    await world.peer("pat", "alpha")
+    await world.chat.say("bo", "/alerts")
+    await world.chat.tap("bo", "Add an area")
+    await world.chat.tap("bo", "Strathcona")
+    outcome = await world.request("ana")
+    await world.chat.say("ana", "/status")  # a conversation, too
+    await run_due(world.engine)
+    assert await _addresses(world, "ana") == {"ana": "telegram-ana"}  # open request
+
+    world.clock.advance(hours=25)  # the request expires; ana is told through her address
+    report = await run_due(world.engine)
+    assert report.expired == 1
+    assert world.chat.last("ana").text.startswith(f"Your request {outcome.reference} has expired")
+    world.clock.advance(hours=2)  # just closed, then the conversation lapses too
+    report = await run_due(world.engine)
+    assert report.addresses_dropped >= 1
+    assert await _addresses(world, "ana", "bo", "coco") == {
+        "ana": None,
+        "bo": "telegram-bo",  # subscribed: an alert may come any time
+        "coco": None,  # her own contact holds nothing; her staff contact speaks for the role
+    }
+    async with world.sessions() as session:  # roles keep their staff contact's address
+        staff = (
+            await session.execute(
+                select(Contact.reply_address)
+                .where(
+                    Contact.id.in_(select(PeerWorker.contact_id))
+                    | Contact.id.in_(select(Coordinator.contact_id))
+                )
+                .order_by(Contact.id)
+            )
+        ).scalars()
+        assert [world.engine.box.open(token) for token in staff] == [
+            "telegram-coco",
+            "telegram-pat",
+        ]
+
+    # Ana writes again: answered as ever, and her address is sealed again for what comes next.
+    assert "What do you need?" in texts(await world.chat.say("ana", "/start"))
+    assert await _addresses(world, "ana") == {"ana": "telegram-ana"}
+    await world.chat.say("pat", "/shift on")
+    again = await world.request("ana")
+    offer = world.chat.last("pat")
+    await world.chat.press("pat", next(o.payload for o in offer.options if o.label == "Accept"))
+    assert f"Your request {again.reference} was accepted" in world.chat.last("ana").text
+
+
+async def test_delivery_skips_a_contact_with_no_address(sessions: Sessions) -> None:
+    world = await make_world(sessions, coordinator=None)
+    ana = await world.contact_id("ana")
+    async with world.sessions.begin() as session:
+        await session.execute(update(Contact).where(Contact.id == ana).values(reply_address=None))
+    await world.engine.deliver([Outbound(ana, lambda t: Reply("hello"))])
+    assert world.chat.inbox("ana") == []

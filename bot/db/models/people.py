@@ -25,7 +25,10 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[Channel] = enum_column(Channel)
-    reply_address: Mapped[bytes] = mapped_column(LargeBinary)
+    # Sealed; kept only while something may still write to the contact (an open request, a
+    # subscription, a role, a conversation, a queued message: see contacts.drop_idle_addresses)
+    # and sealed again from the next message they send.
+    reply_address: Mapped[bytes | None] = mapped_column(LargeBinary)
     locale: Mapped[str | None] = mapped_column(String(16))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_column()
