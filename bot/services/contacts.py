@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -62,10 +63,11 @@ async def add(
     address: str,
     locale: str | None,
     now: datetime,
+    contact_id: int | None = None,
 ) -> None:
     """Insert the contact with pseudonym ``alias`` unless it exists; read it back yourself
     (another update or instance may have created it a moment ago: insert-or-ignore)."""
-    values = {
+    values: dict[str, object] = {
         "pseudonym": alias,
         "channel": channel,
         "reply_address": box.seal(address),
@@ -74,6 +76,8 @@ async def add(
         "created_at": hour_of(now),  # kept for months: the hour, not the update's time
         "last_seen_on": _day(now),
     }
+    if contact_id is not None:
+        values["id"] = contact_id
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # The table, not the mapped class: no ORM bulk-insert machinery for one plain row.
     table = cast(Table, Contact.__table__)
@@ -112,10 +116,24 @@ async def staff_contact(
         address=address,
         locale=locale,
         now=now,
+        contact_id=_staff_id(),
     )
     found = await session.scalar(select(Contact.id).where(Contact.pseudonym == alias))
     assert found is not None  # just inserted, or already there
     return found
+
+
+def _staff_id() -> int:
+    """A random negative id for a new staff contact.
+
+    Ordinary contacts count up from 1; a staff contact made in the same update as the
+    person's own (a first message carrying an invite code) would sit right next to it, and a
+    dump would pair the two by their ids. Negative ids never meet that sequence (PostgreSQL's
+    never goes below 1; SQLite's continues from the largest id). A clash among staff contacts
+    (about one in two million per new one at a thousand staff) fails that update, which
+    the person can simply send again.
+    """
+    return -1 - secrets.randbelow(2**31 - 1)
 
 
 async def move_roles(session: AsyncSession, *, from_id: int, to_id: int) -> None:

@@ -63,9 +63,12 @@ async def test_a_peers_own_request_is_not_joined_to_their_role(sessions: Session
     async with world.sessions() as session:
         assert (await session.execute(text(_LINKS))).all() == []
         # The role and the request hang on two contacts whose pseudonyms nothing relates.
-        staff = await session.scalar(select(PeerWorker.contact_id).limit(1))
+        staff = await session.scalar(select(PeerWorker.contact_id).order_by(PeerWorker.id))
         assert staff is not None
         assert staff != request.contact_id
+        # Nor do their ids pair them: a staff contact's id is not drawn from the sequence that
+        # numbered sam's own contact a moment before.
+        assert staff not in range(request.contact_id - 1, request.contact_id + 2)
         # Both pseudonyms are 64 hex digits like everyone's, and the two sealed reply
         # addresses differ although they open to the same chat.
         pair = (
