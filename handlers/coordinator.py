@@ -147,9 +147,8 @@ async def stats_command(msg: Incoming, ctx: Context) -> None:
             ctx.reply(ctx.tr("Use /stats or /stats DAYS (1 to {max}).", max=MAX_STATS_DAYS))
             return
         days = int(arg)
-    # The window ends just after now: what happened this very instant counts.
-    until = ctx.now + timedelta(microseconds=1)
-    numbers = await stats.compute(ctx.session, since=until - timedelta(days=days), until=until)
+    since, until = stats.last_days(ctx.now, days)
+    numbers = await stats.compute(ctx.session, since=since, until=until)
     names = {
         row.id: row.key
         for row in await ctx.session.execute(

@@ -163,6 +163,10 @@ async def _submit(ctx: Context) -> None:
             appearance=appearance if isinstance(appearance, str) else None,
             gazetteer=ctx.deps.content.gazetteer,
             now=ctx.now,
+            # Only the key can check it, and only /forget does: to delete the sender's reports.
+            author_tag=await reports.author_tag_of(
+                ctx.session, key=ctx.deps.keys.pseudonym, contact_id=ctx.person.contact_id
+            ),
         )
     except reports.ReportError:
         ctx.end()
@@ -171,7 +175,13 @@ async def _submit(ctx: Context) -> None:
     ctx.end()
     for contact_id in await offers.coordinator_contacts(ctx.session):
         ctx.notify(contact_id, _notice)
-    ui.show_menu(ctx, ctx.tr("Thank you. Your report was sent, without anything about you."))
+    ui.show_menu(
+        ctx,
+        ctx.tr(
+            "Thank you. Your report was sent. Coordinators can't see who sent it, "
+            "and /forget deletes it."
+        ),
+    )
 
 
 def _notice(t: Translator) -> Reply:

@@ -1,9 +1,11 @@
 """Community reports of a bad batch: anyone sends one, coordinators review them.
 
 A report is anonymous by construction: the table has no contact, pseudonym or address column,
-so nothing here can tie a report to whoever sent it, and its time is kept to the hour only.
-(Flood control is the engine's per-contact limiter; a per-person quota would need exactly the
-link this module refuses to store.)
+and its time is kept to the hour only. Its ``author_tag`` (:mod:`bot.privacy.authorship`)
+names no one without the key, and with it can only be checked against a pseudonym one holds:
+:func:`forget_author` uses it so that ``/forget`` deletes the person's reports too. (Flood
+control is the engine's per-contact limiter; a per-person quota would need a link that can
+be looked up, which this module refuses to store.)
 
 Review: :func:`queue` lists new reports; :func:`dismiss` drops one; :func:`to_draft` turns one
 into a draft bad-batch alert in one step (the coordinator then edits, previews and sends it
@@ -20,8 +22,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Gazetteer
-from bot.db.models import EVERYWHERE, Report, ReportStatus
+from bot.db.models import EVERYWHERE, Contact, Report, ReportStatus
 from bot.domain import AlertKind
+from bot.privacy.authorship import author_tag, is_author
 from bot.services import alerts
 from bot.services.alerts import AlertError, AlertView
 
@@ -30,8 +33,10 @@ __all__ = [
     "ReportError",
     "ReportStatus",
     "ReportView",
+    "author_tag_of",
     "count_new",
     "dismiss",
+    "forget_author",
     "get",
     "purge",
     "queue",
@@ -99,8 +104,12 @@ async def submit(
     appearance: str | None = None,
     gazetteer: Gazetteer,
     now: datetime,
+    author_tag: bytes | None = None,
 ) -> ReportView:
-    """Store an anonymous report; raises ReportError for a missing or malformed field."""
+    """Store an anonymous report; raises ReportError for a missing or malformed field.
+
+    ``author_tag`` is :func:`bot.privacy.authorship.author_tag` of the sender's pseudonym.
+    """
     if area_code is not None and gazetteer.by_code(area_code) is None:
         raise ReportError("unknown area")
     report = Report(
@@ -111,6 +120,7 @@ async def submit(
         area_code=area_code,
         # To the hour: the exact time could match a message in the platform's records.
         created_at=now.replace(minute=0, second=0, microsecond=0),
+        author_tag=author_tag,
     )
     session.add(report)
     await session.flush()
@@ -190,6 +200,30 @@ async def to_draft(
     report.alert_id = draft.id
     await session.flush()
     return draft
+
+
+async def author_tag_of(session: AsyncSession, *, key: bytes, contact_id: int) -> bytes | None:
+    """A fresh author tag for the contact (None if it is gone), to pass to :func:`submit`."""
+    alias = await session.scalar(select(Contact.pseudonym).where(Contact.id == contact_id))
+    return author_tag(key, alias) if alias is not None else None
+
+
+async def forget_author(session: AsyncSession, *, key: bytes, pseudonym: str) -> int:
+    """Delete every stored report whose tag is ``pseudonym``'s, whatever its status (a
+    drafted alert keeps its own copy of the fields, which the coordinator may have edited);
+    how many. One HMAC per tagged report: reports live only for the retention period."""
+    mine = [
+        row.id
+        for row in await session.execute(
+            select(Report.id, Report.author_tag).where(Report.author_tag.is_not(None))
+        )
+        if is_author(key, pseudonym, row.author_tag)
+    ]
+    for start in range(0, len(mine), PURGE_BATCH):
+        await session.execute(
+            delete(Report).where(Report.id.in_(mine[start : start + PURGE_BATCH]))
+        )
+    return len(mine)
 
 
 async def purge(

@@ -6,29 +6,36 @@ What goes, once ``retention`` has passed:
   what someone asked for, where roughly, and which outlet served them is exactly what a seized
   server or stolen backup must not hold. Open requests stay until they close (their expiry
   closes them).
+- **audit events**: the events about each request deleted here go with it, and any event
+  older than the period goes too (stock changes, imports, events of a request long open).
+  Each is a per-request record: a public reference (still in the person's chat), kind,
+  outlet, items. What funders need was counted from it into the daily counters
+  (:mod:`bot.services.counts`) when it was recorded, so deleting it changes no number.
 - **contacts** not seen for the whole period that have no open request, no role and no alert
   subscription. A contact row is a pseudonym plus a sealed reply address: it is needed to answer
   someone, and nothing else. Peer workers and coordinators keep theirs because their role is
   tied to it (they leave through their coordinator or /forget); subscribers keep theirs because
   a subscription is a standing request to be written to, often by someone who never writes
   back; and a contact with an open request must still hear about it. Deleting a contact
-  cascades to its conversation state and any closed requests still within the period.
+  cascades to its conversation state and any closed requests still within the period (their
+  audit events go with them).
 - **invites** used or expired before the cutoff: only hashes, but no longer of any use.
 
-What stays: audit events. They name a role, an action, a public request reference, a kind and
-an outlet id, never a person, code, address or location, and the anonymous numbers in
-:mod:`bot.services.stats` are computed from them alone, so they add up after the purge.
+What stays: the daily counters, per day, area or outlet, kind and item, with no person,
+reference or time finer than the day in them; :mod:`bot.services.stats` reads them alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    AuditEvent,
     Contact,
     Coordinator,
     Invite,
@@ -54,6 +61,7 @@ class Purged:
     requests: int = 0
     contacts: int = 0
     invites: int = 0
+    events: int = 0
 
 
 async def purge(
@@ -80,7 +88,8 @@ async def purge(
         .where(or_(Invite.expires_at < cutoff, Invite.used_at < cutoff))
         .returning(Invite.id)
     )
-    return Purged(requests=requests, contacts=contacts, invites=len(invites.all()))
+    events = await _purge_old_events(session, cutoff, batches)
+    return Purged(requests=requests, contacts=contacts, invites=len(invites.all()), events=events)
 
 
 async def _purge_requests(session: AsyncSession, cutoff: datetime) -> int:
@@ -97,6 +106,7 @@ async def _purge_requests(session: AsyncSession, cutoff: datetime) -> int:
     )
     if not ids:
         return 0
+    await _forget_events_of(session, select(Request.reference).where(Request.id.in_(ids)))
     # Children first and explicitly: correct even where foreign keys are not enforced.
     await session.execute(delete(Offer).where(Offer.request_id.in_(ids)))
     await session.execute(delete(RequestItem).where(RequestItem.request_id.in_(ids)))
@@ -125,12 +135,41 @@ async def _purge_contacts(session: AsyncSession, cutoff: datetime) -> int:
     if not ids:
         return 0
     requests = select(Request.id).where(Request.contact_id.in_(ids)).scalar_subquery()
+    await _forget_events_of(session, select(Request.reference).where(Request.contact_id.in_(ids)))
     await session.execute(delete(Offer).where(Offer.request_id.in_(requests)))
     await session.execute(delete(RequestItem).where(RequestItem.request_id.in_(requests)))
     await session.execute(delete(Request).where(Request.contact_id.in_(ids)))
     # Conversation state, deliveries and the rest go by ON DELETE CASCADE.
     await session.execute(delete(Contact).where(Contact.id.in_(ids)))
     return len(ids)
+
+
+async def _forget_events_of(session: AsyncSession, references: Select[Any]) -> None:
+    """Delete the audit events about requests about to be deleted (``references`` selects
+    theirs). While a request exists its reference is unique, so these are its own events;
+    their counts are already in the daily counters."""
+    await session.execute(delete(AuditEvent).where(AuditEvent.subject.in_(references)))
+
+
+async def _purge_old_events(session: AsyncSession, cutoff: datetime, batches: int) -> int:
+    """Delete audit events older than the cutoff, :data:`BATCH` at a time: whatever they are
+    about, they were counted when recorded and are of no use now."""
+    done = 0
+    for _ in range(batches):
+        ids = list(
+            await session.scalars(
+                select(AuditEvent.id)
+                .where(AuditEvent.at < cutoff)
+                .order_by(AuditEvent.id)
+                .limit(BATCH)
+            )
+        )
+        if ids:
+            await session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+        done += len(ids)
+        if len(ids) < BATCH:
+            break
+    return done
 
 
 async def purge_seen_updates(session: AsyncSession, *, now: datetime) -> int:

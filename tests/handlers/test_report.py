@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from bot.db.models import Report
 from bot.services import reports
 from tests.handlers.peer_world import Sessions, World, make_world
 from tests.support.chat import texts
@@ -12,14 +14,14 @@ from tests.support.chat import texts
 REFUSAL = "This command is for coordinators."
 
 
-async def _report(world: World) -> None:
+async def _report(world: World, who: str = "ana") -> None:
     chat = world.chat
-    [first] = await chat.say("ana", "/report")
+    [first] = await chat.say(who, "/report")
     assert first.text.startswith("Report a bad batch. It is anonymous")
-    await chat.say("ana", "down")
-    await chat.say("ana", "strathcona")
-    await chat.say("ana", "Two friends went out fast, naloxone took 3 doses")
-    [confirm] = await chat.say("ana", "pinkish powder")
+    await chat.say(who, "down")
+    await chat.say(who, "strathcona")
+    await chat.say(who, "Two friends went out fast, naloxone took 3 doses")
+    [confirm] = await chat.say(who, "pinkish powder")
     assert confirm.text.splitlines() == [
         "Your report:",
         "Sold as: down",
@@ -27,7 +29,7 @@ async def _report(world: World) -> None:
         "What happened: Two friends went out fast, naloxone took 3 doses",
         "Looks like: pinkish powder",
     ]
-    [done] = await chat.tap("ana", "Send report")
+    [done] = await chat.tap(who, "Send report")
     assert done.text.startswith("Thank you. Your report was sent")
 
 
@@ -91,3 +93,25 @@ async def test_hostile_sold_as_gets_a_clear_answer(sessions: Sessions, text: str
     [answer] = await world.chat.say("ana", text)
     assert answer.text.startswith(("That can't be used", "Roughly where was it?"))
     assert answer.options
+
+
+async def test_forget_deletes_the_senders_reports_and_only_theirs(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await _report(world)
+    await _report(world)
+    await _report(world, "bob")
+    async with sessions() as session:
+        tags = (await session.scalars(select(Report.author_tag).order_by(Report.id))).all()
+    # Salted: without the key, two reports of one sender look no more alike than any two.
+    assert len(set(tags)) == 3
+    assert all(tag and len(tag) == 48 for tag in tags)
+
+    await world.chat.say("ana", "/forget")
+    [done] = await world.chat.tap("ana", "Delete everything")
+    assert done.text.startswith("Deleted.")
+
+    async with sessions() as session:
+        left = (await session.scalars(select(Report.id))).all()
+    assert left == [3]
+    [queue] = await world.chat.say("coco", "/reports")
+    assert queue.text.startswith("R3 ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -74,7 +75,11 @@ async def test_submit_keeps_the_hour_only(sessions: Sessions, gazetteer: Gazette
 async def test_submit_refuses_bad_input(
     sessions: Sessions, gazetteer: Gazetteer, kwargs: dict[str, str], reason: str
 ) -> None:
-    fields = {"sold_as": "down", "what_happened": "fell asleep", "area_code": "dtes"}
+    fields: dict[str, Any] = {
+        "sold_as": "down",
+        "what_happened": "fell asleep",
+        "area_code": "dtes",
+    }
     fields.update(kwargs)
     async with sessions.begin() as session:
         with pytest.raises(ReportError, match=reason):
