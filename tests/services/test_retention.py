@@ -32,7 +32,8 @@ from tests.support.chat import Clock
 Sessions = async_sessionmaker[AsyncSession]
 KEY = derive_keys("p" * 40).codes
 PERIOD = timedelta(days=30)
-_COUNTS = select(DailyCount).order_by(*(getattr(DailyCount, c) for c in counts.KEY_COLUMNS))
+_KEY = [getattr(DailyCount, column) for column in counts.KEY_COLUMNS]
+_COUNTS = select(*_KEY, DailyCount.count).order_by(*_KEY)
 
 
 async def _count(sessions: Sessions, model: type[object]) -> int:
