@@ -70,7 +70,7 @@ async def on_report(msg: Incoming, ctx: Context) -> None:
     ctx.end()
     ctx.goto(FLOW, Step.SOLD_AS, run=ui.new_run())
     lead = ctx.tr(
-        "Report a bad batch. It is anonymous: nothing about you is kept with it.\n"
+        "Report a bad batch. It is anonymous: nobody who reads it can see who sent it.\n"
         "Coordinators may use it to warn others."
     )
     _ask_sold_as(ctx, lead)
