@@ -91,12 +91,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.add_column(sa.Column("author_tag", sa.LargeBinary(length=48), nullable=True))
+    # Events are now deleted by request reference and by age, no longer read by action.
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_action_at")
+        batch_op.create_index("ix_audit_events_at", ["at"], unique=False)
+        batch_op.create_index("ix_audit_events_subject", ["subject"], unique=False)
     _count_past_events(op.get_bind())
     op.execute("DELETE FROM audit_events WHERE action LIKE 'shift.%'")
 
 
 def downgrade() -> None:
     """The counters go; the events counted into them were never kept past their request."""
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_subject")
+        batch_op.drop_index("ix_audit_events_at")
+        batch_op.create_index("ix_audit_events_action_at", ["action", "at"], unique=False)
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_column("author_tag")
     op.drop_table("daily_counts")
