@@ -22,6 +22,7 @@ from bot.core.context import Scope
 from bot.core.engine import Engine
 from bot.core.messages import Reply
 from bot.core.words import Translator
+from bot.db.engine import drop_old_page_images
 from bot.db.models import Offer, PeerWorker, Request
 from bot.domain import OfferStatus
 from bot.services import alerts, conversations, reports, requests, retention, shifts
@@ -90,6 +91,11 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         return 0
 
     await _part(engine, now, report, "retention", purge)
+    try:
+        await drop_old_page_images(engine.sessions)
+    except Exception:
+        log.exception("due work failed: wal")
+        report.failed.append("wal")
     return report
 
 
