@@ -433,7 +433,7 @@ async def _lost(ctx: Context) -> None:
             t(
                 "You are the only coordinator, so that role stays on this phone. Invite "
                 "another coordinator and have them remove you, or ask the operator to run "
-                "hrbot team remove."
+                "hrbot team remove-coordinator."
             )
         )
     ctx.reply("\n".join(lines) or t("OK, nothing changed."))
