@@ -113,7 +113,7 @@ async def _show_page(ctx: Context, page: int, note: str | None = None) -> None:
     lines = [note] if note else []
     lines.append(
         t(
-            "Team: {coordinators} coordinators, {peers} peers (page {page} of {pages}).",
+            "Team: coordinators {coordinators}, peers {peers} (page {page} of {pages}).",
             coordinators=coordinators,
             peers=len(everyone) - coordinators,
             page=page + 1,
@@ -343,7 +343,7 @@ async def _revoke(ctx: Context, invite_id: int | None) -> None:
     if not gone:
         ctx.reply(ctx.tr("No such open invite: nothing changed."))
         return
-    ctx.reply(ctx.tr("Revoked {n} invite(s). Their codes no longer work.", n=gone))
+    ctx.reply(ctx.tr("Invites revoked: {n}. Their codes no longer work.", n=gone))
 
 
 async def _mint_coordinator_invite(ctx: Context) -> None:

@@ -47,7 +47,7 @@ async def test_team_shows_handles_by_outlet_never_people(sessions: Sessions) -> 
     shown = await world.chat.say("coco", "/team")
     text = texts(shown)
     assert text.splitlines() == [
-        "Team: 2 coordinators, 2 peers (page 1 of 1).",
+        "Team: coordinators 2, peers 2 (page 1 of 1).",
         "Coordinators:",
         "  Coordinator #1 · you · last active today",
         "  Coordinator #2 · last active today",
@@ -80,10 +80,10 @@ async def test_team_pages_on_a_small_screen(sessions: Sessions) -> None:
     for n in range(10):
         await world.peer(f"peer{n}", "alpha", on_shift=False)
     first = await world.chat.say("coco", "/team")
-    assert first[-1].text.startswith("Team: 1 coordinators, 10 peers (page 1 of 2).")
+    assert first[-1].text.startswith("Team: coordinators 1, peers 10 (page 1 of 2).")
     assert len(first[-1].options) == 8 + 2  # 8 members, More, Open invites
     second = await world.chat.tap("coco", "More ▶")
-    assert second[-1].text.startswith("Team: 1 coordinators, 10 peers (page 2 of 2).")
+    assert second[-1].text.startswith("Team: coordinators 1, peers 10 (page 2 of 2).")
     assert "Peer #10 · Alpha table" in second[-1].text
     assert [o.label for o in second[-1].options][-2:] == ["◀ Back", "Open invites"]
 
@@ -215,13 +215,13 @@ async def test_open_invites_are_listed_and_revoked(sessions: Sessions) -> None:
         "Invite #3: peer at Alpha table, until about 2026-11-28 19:00 UTC",
     ]
     assert texts(await world.chat.tap("coco", "Revoke #2")) == (
-        "Revoked 1 invite(s). Their codes no longer work."
+        "Invites revoked: 1. Their codes no longer work."
     )
     assert "not valid" in texts(await world.chat.say("pat", f"/join {first}"))
     await world.chat.press("coco", "tm:i")
     await world.chat.tap("coco", "Revoke all")
     assert texts(await world.chat.tap("coco", "Yes, revoke all")) == (
-        "Revoked 1 invite(s). Their codes no longer work."
+        "Invites revoked: 1. Their codes no longer work."
     )
     assert "not valid" in texts(await world.chat.say("pat", f"/join {second}"))
     assert texts(await world.chat.press("coco", "tm:i")) == "No open invites."
