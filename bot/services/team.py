@@ -162,6 +162,10 @@ async def remove_peer(
             select(PeerWorker.outlet_id, Outlet.name)
             .join(Outlet, Outlet.id == PeerWorker.outlet_id)
             .where(PeerWorker.id == peer_worker_id, PeerWorker.active.is_(True))
+            # Locked (PostgreSQL): an accept by this peer that is under way commits first
+            # (its offer refers to the row), so the pickups read below include it; a later
+            # one waits, then finds the row gone.
+            .with_for_update(of=PeerWorker)
         )
     ).first()
     if peer is None:
