@@ -81,7 +81,6 @@ def _is_me(ctx: Context, member: Member) -> bool:
 
 async def team_command(msg: Incoming, ctx: Context) -> None:
     """``/team``: coordinators get the team; a peer gets their own handle and what to do."""
-    ctx.end()
     if ctx.person.is_coordinator:
         await _show_page(ctx, 0)
         return
@@ -103,15 +102,14 @@ async def team_command(msg: Incoming, ctx: Context) -> None:
     ctx.reply(ctx.tr("This command is for coordinators."))
 
 
-async def _show_page(ctx: Context, page: int, note: str | None = None) -> None:
+async def _show_page(ctx: Context, page: int) -> None:
     t = ctx.tr
     everyone = await team.members(ctx.session, now=ctx.now)
     pages = max(1, -(-len(everyone) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = everyone[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     coordinators = sum(m.role is Role.COORDINATOR for m in everyone)
-    lines = [note] if note else []
-    lines.append(
+    lines = [
         t(
             "Team: coordinators {coordinators}, peers {peers} (page {page} of {pages}).",
             coordinators=coordinators,
@@ -119,7 +117,7 @@ async def _show_page(ctx: Context, page: int, note: str | None = None) -> None:
             page=page + 1,
             pages=pages,
         )
-    )
+    ]
     heading: str | None = None
     options: list[Option] = []
     for member in shown:
@@ -385,7 +383,6 @@ async def _mint_coordinator_invite(ctx: Context) -> None:
 
 async def lost_command(msg: Incoming, ctx: Context) -> None:
     """``/lost``: a member removes their own roles from this phone (asks first)."""
-    ctx.end()
     if not ctx.person.is_peer and not ctx.person.is_coordinator:
         ctx.reply(ctx.tr("This is for peer workers and coordinators."))
         return

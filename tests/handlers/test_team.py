@@ -147,8 +147,19 @@ async def test_coordinators_remove_each_other_but_never_the_last(sessions: Sessi
     assert texts(await world.chat.tap("coco", "Yes, remove")) == "Removed Coordinator #2."
     # The removed member is not told: their phone may be in other hands.
     assert "removed" not in texts(world.chat.inbox("cora"))
-    for command in ("/stats", "/team", "/invite peer alpha", "/outlets"):
+    for command in (
+        "/stats",
+        "/team",
+        "/invite peer alpha",
+        "/invite coordinator",
+        "/outlets",
+        "/broadcast",
+        "/reports",
+        "/scheduled",
+    ):
         assert texts(await world.chat.say("cora", command)) == "This command is for coordinators."
+    assert texts(await world.chat.say("cora", "/stock")) == "This command is for peer workers."
+    assert texts(await world.chat.press("cora", "tm:ic")) == "This command is for coordinators."
     assert texts(await world.chat.press("cora", "tm:i")) == "This command is for coordinators."
 
     # Alone now: removing yourself asks plainly, and the service keeps its last coordinator.
