@@ -299,3 +299,44 @@ async def test_removing_an_unknown_or_inactive_peer_changes_nothing(sessions: Se
             )
         assert await session.scalar(select(func.count()).select_from(Request)) == before
         assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+async def test_an_accept_racing_the_removal_never_leaves_a_pickup_with_nobody(
+    sessions: Sessions,
+) -> None:
+    """Either the accept loses (the offer moves on) or it is released with the removal."""
+    for _ in range(4):
+        async with sessions.begin() as session:
+            kit = await add_item(session, f"kit{_}")
+            person = await add_contact(session)
+            outlet = await add_outlet(session, stock={kit: 10})
+        (peer,) = outlet.peer_ids
+        request_id, offer_id = await _offered(sessions, person, kit)
+
+        async def accept(peer: int = peer, offer_id: int = offer_id) -> object:
+            async with sessions.begin() as session:
+                return await requests.accept(
+                    session, offer_id=offer_id, peer_worker_id=peer, codes_key=KEY, now=NOW
+                )
+
+        async def remove(peer: int = peer) -> object:
+            async with sessions.begin() as session:
+                return await team.remove_peer(
+                    session, peer_worker_id=peer, actor="coordinator", now=NOW
+                )
+
+        await asyncio.gather(accept(), remove(), return_exceptions=True)
+        async with sessions() as session:
+            status = await session.scalar(select(Request.status).where(Request.id == request_id))
+            holders = list(
+                await session.scalars(
+                    select(Offer.accepted_by_id).where(
+                        Offer.request_id == request_id, Offer.status == "accepted"
+                    )
+                )
+            )
+        if str(status) == "accepted":
+            # Only if the removal failed as a whole: the peer is still there to hand over.
+            assert holders == [peer]
+            async with sessions() as session:
+                assert await session.get(PeerWorker, peer) is not None
