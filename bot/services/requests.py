@@ -37,13 +37,13 @@ offers to the hour (:func:`_settle`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, true, update
+from sqlalchemy import Row, exists, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -545,6 +545,29 @@ async def timeout_due(session: AsyncSession, *, now: datetime, limit: int = 100)
             .with_for_update(skip_locked=True, of=Request)
         )
     ).all()
+    return await _time_out(session, due, now)
+
+
+async def lapse_pending(session: AsyncSession, *, outlet_id: int, now: datetime) -> list[int]:
+    """Time out the outlet's pending offers now, as if their deadline had passed; the request
+    ids to route again. For an outlet left with nobody to answer (its last peer on shift was
+    removed): waiting for the deadline would only keep the person waiting."""
+    pending = (
+        await session.execute(
+            select(Offer.id, Offer.request_id, Offer.outlet_id)
+            .join(Request, Request.id == Offer.request_id)
+            .where(Offer.outlet_id == outlet_id, Offer.status == OfferStatus.PENDING)
+            .order_by(Offer.deadline_at, Offer.id)
+            .with_for_update(of=Request)
+        )
+    ).all()
+    return await _time_out(session, pending, now)
+
+
+async def _time_out(
+    session: AsyncSession, due: Sequence[Row[int, int, int]], now: datetime
+) -> list[int]:
+    """Pending offers (id, request_id, outlet_id) → ``timed_out``; the requests to route again."""
     rerouted: list[int] = []
     for offer in due:
         back = await _back_to_new(
