@@ -289,7 +289,7 @@ def mask(text: str, *, keep: Collection[str] = ()) -> Masked:
     return Masked(text=text, found={kind: found[kind] for kind in Kind if found[kind]})
 
 
-def hidden(text: str) -> dict[Kind, int]:
-    """How many of each kind :func:`mask` hid in ``text``, counted from its markers."""
-    counts = {kind: text.count(marker) for kind, marker in MARKERS.items()}
+def hidden(*texts: str) -> dict[Kind, int]:
+    """How many of each kind :func:`mask` hid in ``texts``, counted from their markers."""
+    counts = {kind: sum(t.count(marker) for t in texts) for kind, marker in MARKERS.items()}
     return {kind: n for kind, n in counts.items() if n}

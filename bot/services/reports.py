@@ -36,6 +36,7 @@ __all__ = [
     "ReportError",
     "ReportStatus",
     "ReportView",
+    "clean_field",
     "count_new",
     "dismiss",
     "get",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 LIMITS = {"sold_as": 200, "what_happened": 1000, "appearance": 200}
+_MULTILINE = frozenset({"what_happened"})
 PURGE_BATCH = 1000
 
 
@@ -74,11 +76,7 @@ class ReportView:
     @property
     def hidden(self) -> dict[Kind, int]:
         """What masking hid in this report, by kind."""
-        found: dict[Kind, int] = {}
-        for text in (self.sold_as, self.what_happened, self.appearance or ""):
-            for kind, n in hidden(text).items():
-                found[kind] = found.get(kind, 0) + n
-        return {kind: found[kind] for kind in Kind if kind in found}
+        return hidden(self.sold_as, self.what_happened, self.appearance or "")
 
 
 def _view(report: Report) -> ReportView:
@@ -107,25 +105,24 @@ def mask_text(text: str, *, gazetteer: Gazetteer) -> Masked:
     return mask(text, keep=_place_names(gazetteer))
 
 
-def _text(
-    name: str,
-    value: str | None,
-    *,
-    required: bool,
-    gazetteer: Gazetteer,
-    multiline: bool = False,
-) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise ReportError(f"{name}: please fill this in")
-        return None
+def clean_field(name: str, value: str, *, gazetteer: Gazetteer) -> str:
+    """One answer as it would be stored: checked as alert text is (it may become one), then
+    masked. Raises ReportError when it cannot be used; may come back empty."""
     try:
-        # The same rules as alert fields: the text may become one.
-        text = alerts.check_text(name, value, LIMITS[name], multiline=multiline)
+        text = alerts.check_text(name, value, LIMITS[name], multiline=name in _MULTILINE)
     except AlertError as exc:
         raise ReportError(str(exc)) from None
     # A marker may be a character longer than a very short name it replaced.
     return mask_text(text, gazetteer=gazetteer).text[: LIMITS[name]]
+
+
+def _text(name: str, value: str | None, *, required: bool, gazetteer: Gazetteer) -> str | None:
+    text = clean_field(name, value, gazetteer=gazetteer) if value is not None else ""
+    if not text:
+        if required:
+            raise ReportError(f"{name}: please fill this in")
+        return None
+    return text
 
 
 async def submit(
@@ -145,9 +142,7 @@ async def submit(
     report = Report(
         status=ReportStatus.NEW,
         sold_as=_text("sold_as", sold_as, required=True, gazetteer=gazetteer),
-        what_happened=_text(
-            "what_happened", what_happened, required=True, multiline=True, gazetteer=gazetteer
-        ),
+        what_happened=_text("what_happened", what_happened, required=True, gazetteer=gazetteer),
         appearance=_text("appearance", appearance, required=False, gazetteer=gazetteer),
         area_code=area_code,
         # To the hour: the exact time could match a message in the platform's records.

@@ -158,7 +158,7 @@ async def purge_alert_texts(
 
     Free text is ``fields`` and their ``translations``: what a coordinator typed, or what a
     community report said. An alert is done with when it stops being current (``expires_at``)
-    once sent, and when it was cancelled otherwise. A draft older than the period is cancelled
+    once sent (or being sent), and when it was cancelled otherwise. A draft older than the period is cancelled
     and blanked: no conversation lives that long, so nobody can reach it to send it. Scheduled
     alerts and recurring series are in use and stay. What the numbers need stays too: kind,
     severity, areas, times and the delivery ``tally``.
@@ -173,7 +173,9 @@ async def purge_alert_texts(
         and_(Alert.translations.is_not(None), cast(Alert.translations, String) != "null"),
     )
     ended = or_(
-        and_(Alert.status == AlertStatus.SENT, Alert.expires_at < cutoff),
+        # Still "sending" past its expiry only if no outbox tick finished it: the outbox
+        # sends nothing of an expired alert.
+        and_(Alert.status.in_([AlertStatus.SENDING, AlertStatus.SENT]), Alert.expires_at < cutoff),
         and_(
             Alert.status == AlertStatus.CANCELLED,
             func.coalesce(Alert.finished_at, Alert.created_at) < cutoff,
