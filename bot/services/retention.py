@@ -158,10 +158,10 @@ async def purge_alert_texts(
 
     Free text is ``fields`` and their ``translations``: what a coordinator typed, or what a
     community report said. An alert is done with when it stops being current (``expires_at``)
-    once sent (or being sent), and when it was cancelled otherwise. A draft older than the period is cancelled
-    and blanked: no conversation lives that long, so nobody can reach it to send it. Scheduled
-    alerts and recurring series are in use and stay. What the numbers need stays too: kind,
-    severity, areas, times and the delivery ``tally``.
+    once sent (or being sent), and when it was cancelled otherwise. A draft older than the
+    period is cancelled and blanked: no conversation lives that long, so nobody can reach it
+    to send it. Scheduled alerts and recurring series are in use and stay. What the numbers
+    need stays too: kind, severity, areas, times and the delivery ``tally``.
     """
     if retention <= timedelta(0):
         raise ValueError("retention must be positive")
