@@ -56,6 +56,7 @@ class DueReport:
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
     deliveries_purged: int = 0
+    alert_texts_purged: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -86,6 +87,10 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         # Community reports and who-got-which-alert go with the same retention period.
         report.reports_purged = await reports.purge(scope.session, now=scope.now, retention=period)
         report.deliveries_purged = await alerts.purge_deliveries(
+            scope.session, now=scope.now, retention=period
+        )
+        # And what alerts said, once they stopped being current that long ago.
+        report.alert_texts_purged = await retention.purge_alert_texts(
             scope.session, now=scope.now, retention=period
         )
         return 0
