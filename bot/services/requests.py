@@ -19,8 +19,9 @@ anything is read inside the transaction, which avoids "database is locked" on up
 
 After decline, timeout, an accept that finds the stock gone, or release, the request is back in
 ``new`` and the caller calls :func:`route` again; outlets that already had an offer for the
-request are never offered it twice. The precise location a person shares is only ever an
-argument of :func:`route` for the first attempt; later attempts use the stored coarse cell.
+request are never offered it twice. The first attempt may route from a point the caller
+holds (a chosen area's centre; a shared location arrives already snapped to the stored cell);
+later attempts use the stored coarse cell.
 
 A request that took :data:`MAX_CODE_TRIES` wrong pickup codes is frozen: it stays
 ``accepted`` (the person can still cancel, it expires as usual) but no code hands it over.
@@ -257,8 +258,8 @@ async def route(
 ) -> RouteOutcome:
     """Offer a ``new`` request to the nearest available outlet not tried yet, or close it.
 
-    ``lat``/``lon`` is the precise location for the first attempt (used here, in memory); leave
-    them out for later attempts and the stored coarse cell is used. With no outlet left, or no
+    ``lat``/``lon`` is the point for the first attempt (used here, in memory); leave them out
+    for later attempts and the stored coarse cell is used. With no outlet left, or no
     location at all, the request becomes ``unrouted``.
     """
     # Claim the request first: a second router (another instance) waits here, then finds it
