@@ -84,6 +84,7 @@ def build_routes() -> Routes:
         start,
         status,
         supplies,
+        team,
     )
 
     modules = (
@@ -98,6 +99,7 @@ def build_routes() -> Routes:
         alerts,
         peer,
         coordinator,
+        team,
         broadcast,
         broadcast_languages,
         report,

@@ -20,6 +20,9 @@ What goes, once ``retention`` has passed:
   cascades to its conversation state and any closed requests still within the period (their
   audit events go with them).
 - **invites** used or expired before the cutoff: only hashes, but no longer of any use.
+- **alert free text** (:func:`purge_alert_texts`, its own call): what coordinators typed, or a
+  community report became, once the alert stopped being current that long ago; the alert's
+  kind, severity, areas, times and delivery tally stay for the numbers.
 
 What stays: the daily counters, per day, area or outlet, kind and item, with no person,
 reference or time finer than the day in them; :mod:`bot.services.stats` reads them alone.
@@ -31,10 +34,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    Alert,
     AuditEvent,
     Contact,
     Coordinator,
@@ -46,7 +62,8 @@ from bot.db.models import (
     SeenUpdate,
     Subscription,
 )
-from bot.domain import OPEN_REQUEST_STATUSES
+from bot.domain import OPEN_REQUEST_STATUSES, AlertStatus
+from bot.privacy import hour_of
 
 DEFAULT_RETENTION = timedelta(days=30)
 SEEN_UPDATES_KEPT = timedelta(days=1)
@@ -183,3 +200,66 @@ async def purge_seen_updates(session: AsyncSession, *, now: datetime) -> int:
         .returning(SeenUpdate.key)
     )
     return len(result.all())
+
+
+async def purge_alert_texts(
+    session: AsyncSession, *, now: datetime, retention: timedelta, batches: int = 20
+) -> int:
+    """Blank the free text of alerts done with for longer than ``retention``; returns how many.
+
+    Free text is ``fields`` and their ``translations``: what a coordinator typed, or what a
+    community report said. An alert is done with when it stops being current (``expires_at``)
+    once sent (or being sent), and when it was cancelled otherwise. A draft older than the
+    period is cancelled and blanked: no conversation lives that long, so nobody can reach it
+    to send it. Scheduled alerts and recurring series are in use and stay. What the numbers
+    need stays too: kind, severity, areas, times and the delivery ``tally``.
+    """
+    if retention <= timedelta(0):
+        raise ValueError("retention must be positive")
+    cutoff = now - retention
+    # JSON is compared as its text: the same on SQLite and PostgreSQL, and blanked rows
+    # (``{}`` and SQL NULL) are not picked again. Older rows may hold a JSON ``null``.
+    has_text = or_(
+        cast(Alert.fields, String) != "{}",
+        and_(Alert.translations.is_not(None), cast(Alert.translations, String) != "null"),
+    )
+    ended = or_(
+        # Still "sending" past its expiry only if no outbox tick finished it: the outbox
+        # sends nothing of an expired alert.
+        and_(Alert.status.in_([AlertStatus.SENDING, AlertStatus.SENT]), Alert.expires_at < cutoff),
+        and_(
+            Alert.status == AlertStatus.CANCELLED,
+            func.coalesce(Alert.finished_at, Alert.created_at) < cutoff,
+        ),
+    )
+    done = 0
+    for _ in range(batches):
+        ids = list(
+            await session.scalars(
+                select(Alert.id).where(ended, has_text).order_by(Alert.id).limit(BATCH)
+            )
+        )
+        stale = list(
+            await session.scalars(
+                select(Alert.id)
+                .where(Alert.status == AlertStatus.DRAFT, Alert.created_at < cutoff)
+                .order_by(Alert.id)
+                .limit(BATCH)
+            )
+        )
+        if stale:
+            await session.execute(
+                update(Alert)
+                .where(Alert.id.in_(stale), Alert.status == AlertStatus.DRAFT)
+                .values(status=AlertStatus.CANCELLED, finished_at=hour_of(now))
+            )
+        blank = ids + stale
+        if not blank:
+            break
+        await session.execute(
+            update(Alert).where(Alert.id.in_(blank)).values(fields={}, translations=null())
+        )
+        done += len(blank)
+        if len(ids) < BATCH and len(stale) < BATCH:
+            break
+    return done

@@ -11,7 +11,7 @@ were a peer's working hours at a named outlet: they are counted and deleted here
 ``reports.author_tag`` lets ``/forget`` find the person's reports (older ones have none).
 
 Revision ID: cf3682875769
-Revises: d36faf318542
+Revises: b7c41e5d2a90
 Create Date: 2026-12-03 12:26:26.605031
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 import bot.db.base
 
 revision: str = "cf3682875769"
-down_revision: str | Sequence[str] | None = "d36faf318542"
+down_revision: str | Sequence[str] | None = "b7c41e5d2a90"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

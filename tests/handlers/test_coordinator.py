@@ -49,7 +49,10 @@ async def test_invite_peer_with_deep_link(sessions: Sessions) -> None:
 
 async def test_invite_coordinator_and_usage(sessions: Sessions) -> None:
     world = await make_world(sessions)
-    answer = texts(await world.chat.say("coco", "/invite coordinator"))
+    assert "Make a coordinator invite?" in texts(
+        await world.chat.say("coco", "/invite coordinator")
+    )
+    answer = texts(await world.chat.tap("coco", "Yes, make it"))
     assert answer.startswith("Invite for a coordinator.")
     assert "t.me" not in answer  # no bot username known
     code = re.search(r"Code: (\S+)", answer)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import (
+    Alert,
     AuditEvent,
     Contact,
     Coordinator,
@@ -20,14 +22,25 @@ from bot.db.models import (
     SeenUpdate,
     Subscription,
 )
-from bot.domain import Channel, DeliveryStatus, RequestKind, RequestStatus, Role
+from bot.domain import AlertKind, Channel, DeliveryStatus, RequestKind, RequestStatus, Role
 from bot.privacy import derive_keys
-from bot.services import alerts, counts, invites, requests, retention, stats, stock, subscriptions
+from bot.services import (
+    alert_languages,
+    alerts,
+    counts,
+    invites,
+    requests,
+    retention,
+    stats,
+    stock,
+    subscriptions,
+)
 from bot.services.outbox import Fanout, FanoutConfig
 from tests.services.factories import NOW, add_contact, add_item, add_outlet
 from tests.services.test_stats import seed
 from tests.support.alerts import RecordingSender, add_subscribers, alert_engine, bad_batch_draft
 from tests.support.chat import Clock
+from tests.support.engine import make_deps
 
 Sessions = async_sessionmaker[AsyncSession]
 KEY = derive_keys("p" * 40).codes
@@ -263,3 +276,85 @@ async def test_purge_leaves_stats_unchanged_at_any_moment(sessions: Sessions) ->
             )
         async with sessions() as session:
             assert await stats.compute(session, **window) == before
+
+
+async def _alert_texts(sessions: Sessions) -> dict[int, tuple[str, object, object]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Alert.id, Alert.status, Alert.fields, Alert.translations).order_by(Alert.id)
+        )
+        return {row.id: (row.status.value, row.fields, row.translations) for row in rows}
+
+
+async def test_alert_free_text_goes_after_expiry_plus_retention(sessions: Sessions) -> None:
+    gazetteer = make_deps().content.gazetteer
+    async with sessions.begin() as session:
+        sent = await bad_batch_draft(session, gazetteer=gazetteer, now=NOW)
+        await alert_languages.set_translation(
+            session, alert_id=sent.id, locale="ru", fields={"sold_as": "герыч"}, base_locale="en"
+        )
+        await alerts.send_now(session, alert_id=sent.id, now=NOW)  # current for 72 h
+        await alerts.finish_done(session, now=NOW)
+        dropped = await bad_batch_draft(session, gazetteer=gazetteer, now=NOW)
+        await alerts.cancel(session, alert_id=dropped.id, now=NOW)
+        left = await bad_batch_draft(session, gazetteer=gazetteer, now=NOW)  # never sent
+        later = await bad_batch_draft(session, gazetteer=gazetteer, now=NOW)
+        await alerts.schedule_once(
+            session, alert_id=later.id, at=NOW + timedelta(days=300), now=NOW
+        )
+
+    async def purge(at: timedelta) -> int:
+        async with sessions.begin() as session:
+            return await retention.purge_alert_texts(session, now=NOW + at, retention=PERIOD)
+
+    assert await purge(PERIOD - timedelta(minutes=1)) == 0
+    # The cancelled draft and the one nobody sent go a period after they were made...
+    assert await purge(PERIOD + timedelta(hours=1)) == 2
+    texts = await _alert_texts(sessions)
+    assert texts[dropped.id] == ("cancelled", {}, None)
+    assert texts[left.id] == ("cancelled", {}, None)
+    assert texts[sent.id] == (
+        "sent",
+        {"sold_as": "down", "found_to_contain": "nitazenes"},
+        {"ru": {"sold_as": "герыч"}},
+    )
+    # ...the sent one a period after it stopped being current; the scheduled one stays.
+    assert await purge(PERIOD + timedelta(hours=71)) == 0
+    assert await purge(PERIOD + timedelta(hours=73)) == 1
+    assert await purge(PERIOD + timedelta(days=400)) == 0
+    texts = await _alert_texts(sessions)
+    assert texts[sent.id] == ("sent", {}, None)
+    assert texts[later.id][:2] == (
+        "scheduled",
+        {"sold_as": "down", "found_to_contain": "nitazenes"},
+    )
+    async with sessions() as session:
+        kept = await alerts.get(session, alert_id=sent.id)
+        tally = await alerts.progress(session, alert_id=sent.id)
+    assert kept is not None
+    assert (kept.kind, kept.severity, kept.areas) == (AlertKind.BAD_BATCH, 3, ("dtes",))
+    assert tally.total == 0  # kept as it was: nobody was subscribed
+
+
+async def test_alert_texts_go_in_batches_and_refuse_no_period(sessions: Sessions) -> None:
+    gazetteer = make_deps().content.gazetteer
+    async with sessions.begin() as session:
+        for _ in range(3):
+            await bad_batch_draft(session, gazetteer=gazetteer, now=NOW)
+        with pytest.raises(ValueError, match="positive"):
+            await retention.purge_alert_texts(session, now=NOW, retention=timedelta(0))
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(retention, "BATCH", 2)
+    try:
+        async with sessions.begin() as session:
+            done = await retention.purge_alert_texts(
+                session, now=NOW + PERIOD * 2, retention=PERIOD, batches=1
+            )
+        assert done == 2
+        async with sessions.begin() as session:
+            assert (
+                await retention.purge_alert_texts(session, now=NOW + PERIOD * 2, retention=PERIOD)
+                == 1
+            )
+    finally:
+        monkey.undo()
