@@ -1,5 +1,5 @@
 """The ``hrbot`` command line: run the bot, check its health, migrate, import outlets,
-invite coordinators."""
+invite coordinators, see and prune the team."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.domain import Channel, Role
 from bot.health import STATUS_FILE, StatusError, judge, probe_database, read_status
 from bot.logs import configure_logging
-from bot.services import invites
+from bot.services import invites, team
 from bot.services.outlets import StockPromised, import_outlets, list_outlets
 from bot.settings import Settings, SettingsError, load_settings
 from bot.startup import hrbot_version
@@ -38,7 +38,9 @@ outlets_app = typer.Typer(help="Peer-run outlets.", no_args_is_help=True)
 invite_app = typer.Typer(help="One-time enrolment codes.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(outlets_app, name="outlets")
+team_app = typer.Typer(help="Staff roles by handle; removing coordinators.", no_args_is_help=True)
 app.add_typer(invite_app, name="invite")
+app.add_typer(team_app, name="team")
 
 
 def _print_version(value: bool) -> None:
@@ -342,6 +344,80 @@ def invite_coordinator() -> None:
             "it is not stored anywhere in readable form.",
             err=True,
         )
+
+    _with_runtime(work)
+
+
+@team_app.command("list")
+def team_list() -> None:
+    """List coordinators and peer workers by handle, with the day each last wrote, and the
+    invites nobody has used yet."""
+
+    async def work(runtime: Runtime) -> None:
+        now = utcnow()
+        async with runtime.sessions() as session:
+            members = await team.members(session, now=now)
+            open_invites = await team.open_invites(session, now=now)
+        for member in members:
+            day = member.last_seen_on.strftime("%Y-%m-%d") if member.last_seen_on else "-"
+            if member.role is Role.COORDINATOR:
+                typer.echo(f"coordinator {member.id:<6} {'':<28} last active {day}")
+            else:
+                shift = "on shift" if member.on_shift else ""
+                typer.echo(
+                    f"peer        {member.id:<6} {member.outlet_name or '?':<28} "
+                    f"last active {day} {shift}".rstrip()
+                )
+        for invite in open_invites:
+            until = invite.expires_hour.strftime("%Y-%m-%d %H:00")
+            typer.echo(
+                f"invite      {invite.id:<6} {invite.role.value:<12}"
+                f"{invite.outlet_name or '':<16} until about {until} UTC"
+            )
+
+    _with_runtime(work)
+
+
+@team_app.command("remove-coordinator")
+def team_remove_coordinator(
+    coordinator_id: Annotated[int, typer.Argument(help="The number in `hrbot team list`.")],
+) -> None:
+    """Remove a coordinator at once (a lost or seized phone), with their unused invites.
+
+    The last coordinator stays: run `hrbot invite coordinator` and join from a phone you hold
+    first. Peer workers are removed by a coordinator in the chat (/team), where the pickups
+    and offers they held are routed on and people are told.
+    """
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions.begin() as session:
+            result = await team.remove_coordinator(
+                session, coordinator_id=coordinator_id, actor="cli", now=utcnow()
+            )
+        if result is team.CoordinatorRemoval.GONE:
+            raise _fail(f"no coordinator {coordinator_id}: see `hrbot team list`")
+        if result is team.CoordinatorRemoval.LAST:
+            raise _fail(
+                f"coordinator {coordinator_id} is the last one: `hrbot invite coordinator`, "
+                "join with a phone you hold, then remove this one"
+            )
+        typer.echo(f"removed coordinator {coordinator_id}")
+
+    _with_runtime(work)
+
+
+@team_app.command("revoke")
+def team_revoke(
+    invite_id: Annotated[
+        int | None, typer.Argument(help="The invite number in `hrbot team list`; none: all.")
+    ] = None,
+) -> None:
+    """Revoke one unused invite, or every one."""
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions.begin() as session:
+            gone = await team.revoke(session, invite_id=invite_id, actor="cli", now=utcnow())
+        typer.echo(f"revoked {gone} invite(s)")
 
     _with_runtime(work)
 

@@ -10,6 +10,7 @@
               → [Repeat…] → weekdays and a local time (:mod:`handlers.broadcast_repeat`)
     Update / All clear → :mod:`handlers.broadcast_followup`
     Send now → live progress with [Refresh] (:mod:`handlers.broadcast_progress`)
+    A draft from a community report: edit or confirm it first (:mod:`handlers.broadcast_check`)
     /broadcast update A12 | allclear A12 | status A12 → straight there
     /scheduled → scheduled alerts and repeating series, each with [Cancel]
 
@@ -33,7 +34,13 @@ from bot.db.models import EVERYWHERE, FollowUp
 from bot.domain import AlertKind, AlertStatus
 from bot.services import alerts
 from bot.services.alerts import AlertError, AlertView
-from handlers import broadcast_followup, broadcast_progress, broadcast_repeat, ui
+from handlers import (
+    broadcast_check,
+    broadcast_followup,
+    broadcast_progress,
+    broadcast_repeat,
+    ui,
+)
 from handlers.alerts import area_name
 from handlers.broadcast_common import (
     FIELDS,
@@ -240,14 +247,18 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
             shown.recipients,
         ),
     ]
-    languages, language_options = broadcast_languages.preview_section(ctx, draft, run)
-    lines += languages
-    options = [
-        Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
-        Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
-        *language_options,
-        Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id)),
-    ]
+    if draft.needs_check:
+        # From a community report: nothing to send or schedule until it is edited or checked.
+        extra, first = broadcast_check.preview_section(ctx, draft)
+    else:
+        extra, languages = broadcast_languages.preview_section(ctx, draft, run)
+        first = [
+            Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
+            Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
+            *languages,
+        ]
+    lines += extra
+    options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
     _ask(ctx, hint, "\n".join(lines), options)
 
 
@@ -361,6 +372,8 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
     for part in (broadcast_repeat, broadcast_followup):
         if await part.on_option(ctx, step, action, arg):
             return
+    if await broadcast_check.on_option(ctx, step, action, arg, show_preview):
+        return
     if action == "mode" and step == Step.MODE and arg == "new":
         _ask_kind(ctx)
     elif action == "mode" and step == Step.MODE:
@@ -384,6 +397,8 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         if draft is None:
             ctx.end()
             ui.expired(ctx)
+        elif draft.needs_check:
+            await show_preview(ctx, draft, broadcast_check.refusal(ctx))
         elif action == "send":
             await _send(ctx, draft)
         elif action == "later":
@@ -439,6 +454,8 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     if await broadcast_repeat.on_input(ctx, step, typed):
         return
     if await broadcast_followup.on_input(ctx, step, typed):
+        return
+    if await broadcast_check.on_input(ctx, step, typed, show_preview):
         return
     hint = ctx.tr("Please choose one of the buttons.")
     if step in (Step.WHEN, Step.PREVIEW, Step.HOW):

@@ -45,6 +45,7 @@ class Step(StrEnum):
     FU_FIELD = "fu_field"
     FU_NOTE = "fu_note"
     FU_PREVIEW = "fu_preview"
+    CHECK_FIELD = "check_field"  # a report-born draft: each field kept, changed or left out
 
 
 def refuse(ctx: Context) -> bool:
@@ -75,6 +76,18 @@ def field_prompt(t: Translator, name: str) -> str:
         "advice": t("What should people do?"),
     }
     return prompts[name]
+
+
+def field_label(t: Translator, name: str) -> str:
+    """What each structured field is called in a question."""
+    labels = {
+        "sold_as": t("Sold as"),
+        "found_to_contain": t("Found to contain"),
+        "appearance": t("Looks like"),
+        "symptoms": t("Effects seen"),
+        "advice": t("Advice"),
+    }
+    return labels[name]
 
 
 def parse_reference(text: str) -> int | None:

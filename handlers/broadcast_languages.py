@@ -25,12 +25,12 @@ from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option
-from bot.core.words import Translator
 from bot.domain import AlertStatus
 from bot.services import alert_languages, alerts
 from bot.services.alerts import AlertError, AlertView
 from handlers import broadcast, broadcast_followup, ui
 from handlers.broadcast_common import Step as BroadcastStep
+from handlers.broadcast_common import field_label
 from handlers.routes import ModuleRoutes
 
 FLOW = "broadcast_language"
@@ -42,18 +42,6 @@ class Step(StrEnum):
     PICK = "pick"
     FIELD = "field"
     SHOWN = "shown"
-
-
-def field_label(t: Translator, name: str) -> str:
-    """What each structured field is called in a question."""
-    labels = {
-        "sold_as": t("Sold as"),
-        "found_to_contain": t("Found to contain"),
-        "appearance": t("Looks like"),
-        "symptoms": t("Effects seen"),
-        "advice": t("Advice"),
-    }
-    return labels[name]
 
 
 def _language(ctx: Context, locale: str) -> str:

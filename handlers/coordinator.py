@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.core.context import Context
-from bot.core.messages import Incoming
+from bot.core.messages import Incoming, Option
 from bot.core.words import Translator
 from bot.db.models import Item, Outlet, PeerWorker, Stock
 from bot.domain import RequestKind, Role
@@ -22,6 +22,9 @@ from handlers import offers
 from handlers.routes import ModuleRoutes
 
 DEFAULT_STATS_DAYS = 30
+# Answered by handlers.team (buttons of the team's own prefix).
+CONFIRM_COORDINATOR_INVITE = "tm:ic"
+CANCEL = "tm:k"
 MAX_STATS_DAYS = 3650
 
 
@@ -50,7 +53,23 @@ async def invite(msg: Incoming, ctx: Context) -> None:
             ctx.reply(ctx.tr("No outlet with that key. /outlets lists them."))
             return
         outlet_id, outlet_name = row.id, row.name
-    elif not (role == Role.COORDINATOR.value and len(args) == 1):
+    elif role == Role.COORDINATOR.value and len(args) == 1:
+        # A coordinator can remove anyone: asked first, capped, and every coordinator hears
+        # of it (handlers.team).
+        ctx.reply(
+            ctx.tr(
+                "A coordinator can remove anyone, see every outlet and send alerts to "
+                "everyone. Make a coordinator invite? Only one can be open at a time, and "
+                "every coordinator is told."
+            ),
+            (
+                Option(ctx.tr("Yes, make it"), CONFIRM_COORDINATOR_INVITE),
+                Option(ctx.tr("Cancel"), CANCEL),
+            ),
+            columns=2,
+        )
+        return
+    else:
         ctx.reply(ctx.tr("Use /invite peer OUTLET_KEY or /invite coordinator."))
         return
     ttl = ctx.deps.config.invite_ttl
@@ -63,6 +82,12 @@ async def invite(msg: Incoming, ctx: Context) -> None:
         created_by_id=ctx.person.coordinator_id,
         now=ctx.now,
     )
+    ctx.reply(invite_text(ctx, code, outlet_name=outlet_name))
+
+
+def invite_text(ctx: Context, code: str, *, outlet_name: str | None) -> str:
+    """What a coordinator is shown of a new invite: who it enrols, until when, the code."""
+    ttl = ctx.deps.config.invite_ttl
     t = ctx.tr
     if outlet_name is not None:
         lines = [t("Invite for a peer worker at {outlet}.", outlet=outlet_name)]
@@ -81,7 +106,7 @@ async def invite(msg: Incoming, ctx: Context) -> None:
             t("Telegram: https://t.me/{bot}?start={code}", bot=username.lstrip("@"), code=code)
         )
     lines.append(t("Or send the bot: /join {code}", code=code))
-    ctx.reply("\n".join(lines))
+    return "\n".join(lines)
 
 
 async def outlets_command(msg: Incoming, ctx: Context) -> None:
@@ -147,9 +172,8 @@ async def stats_command(msg: Incoming, ctx: Context) -> None:
             ctx.reply(ctx.tr("Use /stats or /stats DAYS (1 to {max}).", max=MAX_STATS_DAYS))
             return
         days = int(arg)
-    # The window ends just after now: what happened this very instant counts.
-    until = ctx.now + timedelta(microseconds=1)
-    numbers = await stats.compute(ctx.session, since=until - timedelta(days=days), until=until)
+    since, until = stats.last_days(ctx.now, days)
+    numbers = await stats.compute(ctx.session, since=since, until=until)
     names = {
         row.id: row.key
         for row in await ctx.session.execute(

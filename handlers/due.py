@@ -22,6 +22,7 @@ from bot.core.context import Scope
 from bot.core.engine import Engine
 from bot.core.messages import Reply
 from bot.core.words import Translator
+from bot.db.engine import drop_old_page_images
 from bot.db.models import Offer, PeerWorker, Request
 from bot.domain import OfferStatus
 from bot.services import alerts, contacts, conversations, reports, requests, retention, shifts
@@ -56,6 +57,7 @@ class DueReport:
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
     deliveries_purged: int = 0
+    alert_texts_purged: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -88,9 +90,18 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         report.deliveries_purged = await alerts.purge_deliveries(
             scope.session, now=scope.now, retention=period
         )
+        # And what alerts said, once they stopped being current that long ago.
+        report.alert_texts_purged = await retention.purge_alert_texts(
+            scope.session, now=scope.now, retention=period
+        )
         return 0
 
     await _part(engine, now, report, "retention", purge)
+    try:
+        await drop_old_page_images(engine.sessions)
+    except Exception:
+        log.exception("due work failed: wal")
+        report.failed.append("wal")
     return report
 
 

@@ -1,9 +1,10 @@
 """``/forget``: delete the contact and everything tied to it, after one confirmation.
 
 Open requests are cancelled first, through the request service, so that outlets are told and
-any stock reserved for them goes back on the shelf; then the contact row is deleted and the
-database's ``ON DELETE CASCADE`` takes the rest (requests, state, subscriptions, roles). A
-later message starts fresh, as a new contact.
+any stock reserved for them goes back on the shelf; then :func:`bot.services.forgetting.forget`
+deletes the audit events about the person's requests, their community reports and the contact
+row, whose ``ON DELETE CASCADE`` takes the rest (requests, state, subscriptions, roles). Only
+the anonymous daily counts stay. A later message starts fresh, as a new contact.
 
 Buttons: ``fgt:<run>:yes``, ``fgt:<run>:no``.
 """
@@ -15,7 +16,7 @@ from enum import StrEnum
 from bot.core.context import Context
 from bot.core.messages import Incoming, Option
 from bot.core.routes import MenuCommand
-from bot.services import contacts, requests
+from bot.services import forgetting, requests
 from handlers import status, ui
 from handlers.routes import ModuleRoutes
 
@@ -40,7 +41,8 @@ def _ask(ctx: Context, hint: str = "") -> None:
     text = ctx.tr(
         "Delete everything?\n"
         "This deletes all the bot holds about you: your requests (open ones are cancelled), "
-        "alert areas and any peer or coordinator role. Nobody is told who you were.\n"
+        "community reports, alert areas and any peer or coordinator role. Only anonymous "
+        "daily totals stay. Nobody is told who you were.\n"
         "It can't be undone. If you write again later, you start fresh."
     )
     options = [
@@ -74,11 +76,17 @@ async def _forget(ctx: Context) -> None:
     contact_id = ctx.person.contact_id
     for request in await requests.open_for_contact(ctx.session, contact_id=contact_id):
         await status.cancel_request(ctx, request.id)
-    await contacts.forget(ctx.session, contact_id=contact_id)
+    await forgetting.forget(
+        ctx.session, contact_id=contact_id, pseudonym_key=ctx.deps.keys.pseudonym
+    )
     # "Everything" includes a peer or coordinator role, as the question says: the staff
     # contact goes too (its roles and what hangs on them cascade).
     if ctx.person.staff_contact_id is not None:
-        await contacts.forget(ctx.session, contact_id=ctx.person.staff_contact_id)
+        await forgetting.forget(
+            ctx.session,
+            contact_id=ctx.person.staff_contact_id,
+            pseudonym_key=ctx.deps.keys.pseudonym,
+        )
     ctx.end()
     # On a shared phone the chat itself is the last trace: only the person can remove it.
     ctx.reply(ctx.tr("Deleted.\nTo remove these messages from this phone too, delete this chat."))

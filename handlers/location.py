@@ -1,9 +1,14 @@
 """The shared "where are you?" step of the supplies, naloxone and referral conversations.
 
-A person can share a location, type a place name from the gazetteer (or ``lat, lon``, which is
-what a Signal user can paste), or pick an area from a list. A precise location is never kept:
-it is snapped at once to a coarse cell (about 1 km) for routing, and the request itself stores
-an even coarser cell and the area code. A typed or chosen area stands for its centre.
+The question offers the areas first (the first page of them as buttons: one tap), typing an
+area's name or alias, and sharing a location second: a shared location leaves a precise point
+with the platform (Telegram keeps it in its cloud, out of reach of ``/forget``), so the channel
+adds a line saying so. A Signal user can paste a maps link or ``lat, lon`` instead.
+
+A precise point is never kept, not even in the conversation state: it is snapped at once to
+the same grid cell the request stores (:data:`~bot.privacy.coarse.DEFAULT_CELL_DEG`) and routed
+from the cell's centre. Only the choice of the nearest area reads the point itself, in memory.
+A typed or chosen area stands for its centre (public, and named by the area code anyway).
 
 This step has no buttons of its own: its payloads use the calling conversation's prefix and run
 tag (``sup:<run>:area:dtes``, ``sup:<run>:areas:1``) so the stale-button check stays in one
@@ -22,7 +27,7 @@ from typing import Any
 from bot.content import AreaSpec
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option
-from bot.privacy.coarse import MIN_CELL_DEG, snap, validate_location
+from bot.privacy.coarse import DEFAULT_CELL_DEG, snap, validate_location
 from handlers import offers, ui
 from handlers.routes import ModuleRoutes
 
@@ -77,19 +82,15 @@ def prompt(
     lead: str = "",
     extra: Sequence[Option] = (),
 ) -> None:
-    """Ask where the person is (``lead`` goes first, ``extra`` options before the way out)."""
-    question = ctx.tr(
-        "Where are you?\n"
-        "Share your location (it is used once and not stored), type your area "
-        "(for example Gastown), or choose it from the list."
-    )
-    options = (
-        Option(ctx.tr("Choose an area"), ui.payload(prefix, run, AREAS, 0)),
-        *extra,
-        ui.back_to_menu(ctx.tr),
-    )
+    """Ask where the person is: the first page of areas, ``extra``, then the way out.
+
+    ``lead`` goes first. The reply asks for a location too, which the channel offers after
+    the areas, with its own line on what sharing reveals there.
+    """
+    question = ctx.tr("Where are you?\nChoose your area, or type its name (for example Gastown).")
     text = f"{lead}\n\n{question}" if lead else question
-    ctx.reply(text, options, ask_location=True)
+    options = _area_page(ctx, prefix, run, 0, back=[*extra, ui.back_to_menu(ctx.tr)])
+    ctx.reply(text, options, ask_location=True, columns=2)
 
 
 def on_press(ctx: Context, press: ui.Press, prefix: str) -> Place | None:
@@ -169,12 +170,13 @@ def _at_point(
             ctx.tr("I couldn't read that location. Share it again, or choose your area:"),
         )
         return None
+    # The cell the request will store, and nothing finer, is carried on (state, routing, the
+    # services listed); the point itself only picks the area (a named place, stored anyway).
+    cell = snap(lat, lon, DEFAULT_CELL_DEG)
     area = ctx.deps.content.gazetteer.nearest(lat, lon)
     if area is None:
-        _outside(ctx, prefix, run, lat, lon, service_type)
+        _outside(ctx, prefix, run, cell.lat, cell.lon, service_type)
         return None
-    # Only a coarse cell is carried on; the shared point goes no further than this function.
-    cell = snap(lat, lon, MIN_CELL_DEG)
     return Place(area_code=area.code, lat=cell.lat, lon=cell.lon)
 
 
@@ -200,13 +202,14 @@ def _outside(
 
 
 def _area_list(ctx: Context, prefix: str, run: str, number: int, lead: str) -> None:
+    options = _area_page(ctx, prefix, run, number, back=[ui.back_to_menu(ctx.tr)])
+    ctx.reply(lead, options, columns=2)
+
+
+def _area_page(
+    ctx: Context, prefix: str, run: str, number: int, *, back: Sequence[Option]
+) -> tuple[Option, ...]:
+    """Page ``number`` of the area buttons, then ``back``."""
     areas = ctx.deps.content.gazetteer.areas
     choices = [Option(area.name, ui.payload(prefix, run, AREA, area.code)) for area in areas]
-    options = ui.page(
-        choices,
-        number,
-        more=ui.payload(prefix, run, AREAS),
-        back=[ui.back_to_menu(ctx.tr)],
-        tr=ctx.tr,
-    )
-    ctx.reply(lead, options, columns=2)
+    return ui.page(choices, number, more=ui.payload(prefix, run, AREAS), back=back, tr=ctx.tr)

@@ -67,8 +67,9 @@ async def dispatch(
 ) -> RouteOutcome:
     """Route a ``new`` request to the nearest available outlet and queue the notices.
 
-    ``lat``/``lon`` is the precise location of the first routing only (used in memory, never
-    stored); later cascades leave them out and the stored coarse cell is used. On ``unrouted``
+    ``lat``/``lon`` is the point of the first routing only: a chosen area's centre, or the
+    coarse cell of a shared location (see handlers/location.py); later cascades leave them out
+    and the stored coarse cell is used. On ``unrouted``
     the person is told here (fixed services, emergency number), so callers need not.
     """
     outcome = await requests.route(

@@ -5,10 +5,13 @@
     /report → sold as → rough area (or Skip) → what happened → appearance (or Skip)
             → confirm → stored; coordinators get "New community report" (nothing about who)
     /reports → new reports, each with [Make draft alert] [Dismiss]
-             → a draft goes straight to the /broadcast preview (Send now / Schedule / Cancel)
+             → a draft goes straight to the /broadcast preview, where it must be edited or
+               confirmed ("no one can be identified") before Send now / Schedule are offered
 
 The report row holds no contact (see :mod:`bot.services.reports`); the conversation state keeps
-the answers only until the report is sent or dropped.
+the answers only until the report is sent or dropped, and only masked: each answer is masked
+as it arrives (phones, addresses, names...), so the person confirms what will be kept, and the
+words that could identify someone are never written anywhere, not even in the state.
 
 Buttons: ``rp:<run>:<action>[:<arg>]`` and ``rq:<run>:<draft|dismiss>:<report id>``.
 """
@@ -22,10 +25,11 @@ from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option, Reply
 from bot.core.routes import MenuCommand
 from bot.core.words import Translator
-from bot.services import alerts, reports
-from bot.services.alerts import AlertError
+from bot.privacy.masking import hidden
+from bot.services import reports
 from handlers import broadcast, offers, ui
 from handlers.alerts import area_name
+from handlers.hidden_text import hidden_line
 from handlers.routes import ModuleRoutes
 
 FLOW = "report"
@@ -70,7 +74,7 @@ async def on_report(msg: Incoming, ctx: Context) -> None:
     ctx.end()
     ctx.goto(FLOW, Step.SOLD_AS, run=ui.new_run())
     lead = ctx.tr(
-        "Report a bad batch. It is anonymous: nothing about you is kept with it.\n"
+        "Report a bad batch. It is anonymous: nobody who reads it can see who sent it.\n"
         "Coordinators may use it to warn others."
     )
     _ask_sold_as(ctx, lead)
@@ -126,6 +130,9 @@ def _confirm(ctx: Context, hint: str = "") -> None:
     ]
     if isinstance(data.get("appearance"), str):
         lines.append(ctx.tr("Looks like: {value}", value=str(data["appearance"])))
+    masked = hidden(*(str(data.get(k) or "") for k in ("sold_as", "what", "appearance")))
+    if masked:
+        lines += ["", hidden_line(ctx.tr, masked)]
     options = [
         Option(ctx.tr("Send report"), ui.payload(PREFIX, _run(ctx), "send")),
         _quit_option(ctx),
@@ -133,12 +140,11 @@ def _confirm(ctx: Context, hint: str = "") -> None:
     _ask(ctx, hint, "\n".join(lines), options, columns=2)
 
 
-def _clean(name: str, typed: str, *, multiline: bool = False) -> str | None:
-    """The typed text if the reports service would take it, else None."""
-    limit = reports.LIMITS[name]
+def _clean(ctx: Context, name: str, typed: str) -> str | None:
+    """The typed text as the reports service would store it (masked), or None if unusable."""
     try:
-        text = alerts.check_text(name, typed, limit, multiline=multiline)
-    except AlertError:
+        text = reports.clean_field(name, typed, gazetteer=ctx.deps.content.gazetteer)
+    except reports.ReportError:
         text = ""
     return text or None
 
@@ -163,6 +169,10 @@ async def _submit(ctx: Context) -> None:
             appearance=appearance if isinstance(appearance, str) else None,
             gazetteer=ctx.deps.content.gazetteer,
             now=ctx.now,
+            # Only the key can check it, and only /forget does: to delete the sender's reports.
+            author_tag=await reports.author_tag_of(
+                ctx.session, key=ctx.deps.keys.pseudonym, contact_id=ctx.person.contact_id
+            ),
         )
     except reports.ReportError:
         ctx.end()
@@ -171,7 +181,13 @@ async def _submit(ctx: Context) -> None:
     ctx.end()
     for contact_id in await offers.coordinator_contacts(ctx.session):
         ctx.notify(contact_id, _notice)
-    ui.show_menu(ctx, ctx.tr("Thank you. Your report was sent, without anything about you."))
+    ui.show_menu(
+        ctx,
+        ctx.tr(
+            "Thank you. Your report was sent. Coordinators can't see who sent it, "
+            "and /forget deletes it."
+        ),
+    )
 
 
 def _notice(t: Translator) -> Reply:
@@ -217,7 +233,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     step = ctx.state.step
     typed = msg.text if msg.kind is InputKind.TEXT else ""
     if step == Step.SOLD_AS:
-        text = _clean("sold_as", typed)
+        text = _clean(ctx, "sold_as", typed)
         if text is None:
             _ask_sold_as(ctx, _unusable(ctx, "sold_as"))
         else:
@@ -231,14 +247,14 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
             ctx.goto(FLOW, Step.WHAT, area=area.code)
             _ask_what(ctx)
     elif step == Step.WHAT:
-        text = _clean("what_happened", typed, multiline=True)
+        text = _clean(ctx, "what_happened", typed)
         if text is None:
             _ask_what(ctx, _unusable(ctx, "what_happened"))
         else:
             ctx.goto(FLOW, Step.APPEARANCE, what=text)
             _ask_appearance(ctx)
     elif step == Step.APPEARANCE:
-        text = _clean("appearance", typed)
+        text = _clean(ctx, "appearance", typed)
         if text is None:
             _ask_appearance(ctx, _unusable(ctx, "appearance"))
         else:
@@ -284,6 +300,8 @@ async def _review(ctx: Context, lead: str = "") -> None:
         ]
         if report.appearance:
             lines.append(ctx.tr("Looks like: {value}", value=report.appearance))
+        if report.hidden:
+            lines.append(hidden_line(ctx.tr, report.hidden))
         blocks.append("\n".join(lines))
         options += [
             Option(

@@ -89,6 +89,7 @@ def build_routes() -> Routes:
         start,
         status,
         supplies,
+        team,
     )
 
     modules = (
@@ -103,6 +104,7 @@ def build_routes() -> Routes:
         alerts,
         peer,
         coordinator,
+        team,
         broadcast,
         broadcast_languages,
         report,

@@ -10,24 +10,26 @@ import socket
 import stat
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
 from bot.channels.signal import RECEIVER_LOCK_FILE, FileReceiverLock
 from bot.cli import app
 from bot.db.base import utcnow
-from bot.db.models import Coordinator, Invite, Item, Outlet, Stock
+from bot.db.models import Contact, Coordinator, Invite, Item, Outlet, Stock
+from bot.domain import Role
 from bot.emulator import TelegramEmulator
 from bot.health import STATUS_FILE, Status, write_status
 from bot.privacy.redaction import scrub
-from bot.services import stock
+from bot.services import invites, stock
 from bot.startup import describe_database
-from tests.services.factories import NOW
+from tests.services.factories import NOW, add_contact, add_outlet
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 DEMO_YAML = CONTENT / "outlets.demo.yaml"
@@ -541,3 +543,61 @@ async def test_a_second_receiver_refuses_in_one_line_before_calling_telegram(
     ]
     assert process.returncode == 1
     assert calls == []
+
+
+async def test_team_list_remove_coordinator_and_revoke(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """An operator who lost every coordinator phone: list by handle, remove, revoke."""
+    async with sessions.begin() as session:
+        outlet = await add_outlet(session, peers=1)
+        first = await add_contact(session)
+        second = await add_contact(session)
+        session.add_all(
+            [
+                Coordinator(contact_id=first, created_at=NOW),
+                Coordinator(contact_id=second, created_at=NOW),
+            ]
+        )
+        await session.flush()
+        await session.execute(update(Contact).values(last_seen_on=NOW.replace(hour=0)))
+        now = utcnow()
+        for role, outlet_id in ((Role.PEER, outlet.outlet_id), (Role.COORDINATOR, None)):
+            await invites.create(
+                session,
+                codes_key=b"k" * 32,
+                role=role,
+                ttl=timedelta(hours=2),
+                outlet_id=outlet_id,
+                created_by_id=2 if role is Role.COORDINATOR else None,
+                now=now,
+            )
+    listed = await _hrbot(env, "team", "list")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["coordinator", "1"],
+        ["coordinator", "2"],
+        ["peer", str(outlet.peer_ids[0])],
+        ["invite", "1"],
+        ["invite", "2"],
+    ]
+    assert "last active 2026-11-25" in lines[0]
+    assert "Test outlet" in lines[2]
+
+    removed = await _hrbot(env, "team", "remove-coordinator", "2")
+    assert removed.exit_code == 0, removed.output
+    assert removed.output == "removed coordinator 2\n"
+    # Their unused coordinator invite went with them.
+    assert await _count(sessions, Invite) == 1
+    last = await _hrbot(env, "team", "remove-coordinator", "1")
+    assert last.exit_code == 2
+    assert "is the last one" in last.output
+    gone = await _hrbot(env, "team", "remove-coordinator", "7")
+    assert gone.exit_code == 2
+    assert "no coordinator 7" in gone.output
+    assert await _count(sessions, Coordinator) == 1
+
+    revoked = await _hrbot(env, "team", "revoke")
+    assert revoked.output == "revoked 1 invite(s)\n"
+    assert await _count(sessions, Invite) == 0

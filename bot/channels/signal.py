@@ -96,8 +96,12 @@ log = logging.getLogger(__name__)
 MAX_PART_BYTES: Final = 2000
 # Worded in the recipient's language when sent (N_ marks them for `make messages`).
 NUMBER_HINT: Final = N_("Reply with a number.")
+# Under the options of a question that asks where the person is. Signal has no location
+# button: a maps link in a message is the way to share one (read by :func:`maps_location`).
+# It is end-to-end encrypted, so only the bot sees the point, and keeps only the coarse cell.
 LOCATION_HINT: Final = N_(
-    "To say where you are, type the name of a street, area or place near you."
+    "Or send a map link to where you are: Signal can't read it; "
+    "the bot sees your exact position and keeps only a rough area."
 )
 RECEIVER_LOCK_FILE: Final = "signal-receiver.lock"
 _HEALTHY: Final = 204  # GET /v1/health when signal-cli is ready
@@ -909,14 +913,15 @@ def render(
     limit: int = MAX_PART_BYTES,
 ) -> list[str]:
     """Plain-text messages for ``reply``: its text (split to ``limit`` UTF-8 bytes), then
-    the location hint and the options as a numbered list with ``number_hint``."""
+    the options as a numbered list with ``number_hint``, then the location hint (a place
+    chosen from the list comes first; a precise one second)."""
     parts = split_message(reply.text, limit)
     blocks: list[str] = []
-    if reply.ask_location:
-        blocks.append(location_hint)
     if reply.options:
         lines = [f"{n}. {' '.join(o.label.split())}" for n, o in enumerate(reply.options, 1)]
         blocks.append("\n".join([*lines, number_hint]))
+    if reply.ask_location:
+        blocks.append(location_hint)
     if blocks:
         tail = "\n\n".join(blocks)
         if parts and _utf8_len(f"{parts[-1]}\n\n{tail}") <= limit:

@@ -83,6 +83,12 @@ DEFAULT_API_URL: Final = "https://api.telegram.org/bot"
 DEFAULT_MAX_RATE: Final = 30.0
 # Worded in the recipient's language when sent (N_ marks them for `make messages`).
 LOCATION_LABEL: Final = N_("📍 Share location")
+# Under a question with the location button: what sharing reveals, and to whom. True here: a
+# shared location is a message in Telegram's cloud, which neither /forget nor retention reach.
+LOCATION_NOTE: Final = N_(
+    "📍 Sharing your location sends your exact position to Telegram; "
+    "the bot keeps only a rough area."
+)
 PRIVATE_ONLY: Final = N_("I only work in a private chat. Please message me directly.")
 # Ask Telegram only for what the bot reads: less data received is less data to protect.
 ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
@@ -149,6 +155,7 @@ class TelegramChannel:
         webhook: WebhookConfig | None = None,
         poll_timeout: float = 10.0,
         location_label: str = LOCATION_LABEL,
+        location_note: str = LOCATION_NOTE,
         max_retries: int = 3,
         max_rate: float = DEFAULT_MAX_RATE,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -160,6 +167,7 @@ class TelegramChannel:
         self.webhook = webhook
         self.poll_timeout = poll_timeout
         self.location_label = location_label
+        self.location_note = location_note
         self.username: str | None = None
         self._token = token
         self.base_url = base_url
@@ -535,7 +543,11 @@ class TelegramChannel:
         except ValueError:
             log.warning("telegram reply address is not a chat id")
             return SendResult(SendStatus.FAILED)
-        parts = split_text(reply.text)
+        text = reply.text
+        if reply.ask_location and text.strip():
+            note = self.engine.deps.words.for_locale(reply.locale)(self.location_note)
+            text = f"{text}\n\n{note}"
+        parts = split_text(text)
         if not parts:
             log.warning("empty telegram reply not sent")
             return SendResult(SendStatus.FAILED)
@@ -575,7 +587,8 @@ class TelegramChannel:
 
     def _markup(self, chat_id: int, reply: Reply) -> Markup | None:
         """The Bot API's ``reply_markup`` for ``reply``: inline buttons, or a one-time reply
-        keyboard under "Share location"; also takes down a reply keyboard left on screen."""
+        keyboard of the options with "Share location" last (a named place is the first choice
+        offered, the precise one second); also takes down a reply keyboard left on screen."""
         rows = _rows(reply.options, reply.columns)
         if reply.ask_location:
             labels: dict[str, str] = {}
@@ -584,8 +597,8 @@ class TelegramChannel:
                 labels.setdefault(clean(option.label), option.payload)
             _remember(self._keyboards, chat_id, labels)
             label = self.engine.deps.words.for_locale(reply.locale)(self.location_label)
-            keyboard: list[list[JSONDict]] = [[{"text": label, "request_location": True}]]
-            keyboard += [[{"text": o.label} for o in row] for row in rows]
+            keyboard: list[list[JSONDict]] = [[{"text": o.label} for o in row] for row in rows]
+            keyboard.append([{"text": label, "request_location": True}])
             return {"keyboard": keyboard, "one_time_keyboard": True, "resize_keyboard": True}
         had_keyboard = self._keyboards.pop(chat_id, None) is not None
         if rows:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, event, make_url
+from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -99,12 +99,31 @@ def _private_first(
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside one writer; busy_timeout waits instead of failing at once;
     # foreign keys are off by default in SQLite and /forget relies on ON DELETE CASCADE.
+    # secure_delete zeroes what a DELETE frees: without it a forgotten contact's sealed address
+    # and a purged request stay readable in the file's free pages, for a thief with the key.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+async def drop_old_page_images(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """On SQLite, copy the write-ahead log into the database and empty it; no-op elsewhere.
+
+    The log keeps every page as it was before each change until it is overwritten, deleted
+    rows included, so what ``/forget`` and the retention purge removed would stay in the data
+    folder for a while. Run after them (each tick); True when the log was emptied (False if a
+    reader still needed it: the next tick tries again).
+    """
+    async with sessions.begin() as session:
+        if session.get_bind().dialect.name != "sqlite":
+            return False
+        # Outside any SQLite transaction: pysqlite begins one only before a write.
+        busy, _, _ = (await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).one()
+    return not busy
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

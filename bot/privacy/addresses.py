@@ -1,8 +1,10 @@
 """Reply addresses (chat ids, Signal numbers/UUIDs) encrypted at rest with Fernet.
 
 A seized database or a stolen backup holds only tokens; without the address key they
-cannot be turned back into a way to reach a person. Note that a Fernet token carries its
-creation time in the clear.
+cannot be turned back into a way to reach a person. A Fernet token carries a time in the
+clear, normally the instant it was made: that second would match the platform's record of the
+message that made it (a contact's first message, a peer's accept). Tokens here carry 0
+instead; nothing reads the time (no token is given a lifetime).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from collections.abc import Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 __all__ = ["AddressBox", "AddressUnreadable"]
+
+# The time every token carries (1970-01-01): none of the sealing's.
+_NO_TIME = 0
 
 
 class AddressUnreadable(Exception):
@@ -45,10 +50,10 @@ class AddressBox:
         return "AddressBox(<keys hidden>)"
 
     def seal(self, address: str) -> bytes:
-        """Encrypt ``address`` into a Fernet token (random IV: equal addresses differ)."""
+        """Encrypt ``address`` into a Fernet token (random IV: equal addresses differ), timed 0."""
         if not isinstance(address, str) or not address:
             raise ValueError("address must be a non-empty string")
-        return self._fernet.encrypt(address.encode("utf-8"))
+        return self._fernet.encrypt_at_time(address.encode("utf-8"), _NO_TIME)
 
     def open(self, token: bytes | None) -> str:
         """Decrypt a token made by :meth:`seal` with this key or one of the old keys (no
@@ -61,8 +66,8 @@ class AddressBox:
             raise AddressUnreadable("stored reply address cannot be decrypted") from None
 
     def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt a token under the current key (keeps its original timestamp)."""
+        """Re-encrypt a token under the current key, timed 0 (an older token's time goes)."""
         try:
-            return self._fernet.rotate(token)
+            return self._fernet.encrypt_at_time(self._fernet.decrypt(token), _NO_TIME)
         except (InvalidToken, TypeError):
             raise AddressUnreadable("stored reply address cannot be decrypted") from None

@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from bot.privacy import patterns
+
 __all__ = [
     "DEFAULT_QUIET_LOGGERS",
     "DENY_FIELDS",
@@ -95,8 +97,7 @@ _KV_KEYS = sorted(
 
 
 def _phone_if_long(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match[0])
-    return "<phone>" if 9 <= digits <= 13 else match[0]
+    return "<phone>" if patterns.is_phone_length(match[0]) else match[0]
 
 
 _Sub = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
@@ -118,12 +119,7 @@ _RULES: Final[tuple[_Sub, ...]] = (
         ),
         lambda m: f"{m['key']}{m['sep']}{REDACTED}",
     ),
-    (
-        re.compile(
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-        ),
-        "<email>",
-    ),
+    (patterns.EMAIL, "<email>"),
     (
         re.compile(
             r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
@@ -135,22 +131,14 @@ _RULES: Final[tuple[_Sub, ...]] = (
     (re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])"), "<hex>"),
     # Coordinates: a number with 4+ decimal places (≈11 m or finer).
     (re.compile(r"(?<![\w.])[-+]?\d{1,3}\.\d{4,}(?!\d)"), "<coord>"),
-    # International numbers: "+" then 8–15 digits, with spaces, dashes, dots or brackets.
-    (re.compile(r"\+(?:[\s().-]{0,3}\d){8,15}(?!\d)"), "<phone>"),
-    # National formats the digit-run rule misses: "(604) 555-0199", "020 7946 0958".
-    # (Not followed by ".digit", so IP addresses and version numbers are left alone.)
-    (
-        re.compile(r"(?<![\w+.])\(?\d{2,5}\)?[\s.-]{0,2}\d{3,4}[\s.-]\d{3,4}(?!\w|\.\d)"),
-        "<phone>",
-    ),
-    # Trunk-prefix numbers split into groups: "07700 900123", "06 12 34 56 78".
-    (
-        re.compile(r"(?<![\w+.])\(?0\d{1,4}\)?(?:[\s.-]?\d{2,8}){1,4}(?!\w|\.\d)"),
-        _phone_if_long,
-    ),
+    # Phone numbers: international, then national formats the digit-run rule misses, then
+    # trunk-prefix numbers split into groups (shapes shared with report masking).
+    (patterns.PHONE_INTERNATIONAL, "<phone>"),
+    (patterns.PHONE_NATIONAL, "<phone>"),
+    (patterns.PHONE_TRUNK, _phone_if_long),
     # Telegram user/chat ids, numbers without "+", anything else long and numeric.
     (re.compile(r"\d{6,}"), "<id>"),
-    (re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{3,32}"), "<user>"),
+    (patterns.USERNAME, "<user>"),
 )
 
 

@@ -95,6 +95,7 @@ __all__ = [
     "get",
     "list_alerts",
     "list_current",
+    "mark_checked",
     "preview",
     "progress",
     "purge_deliveries",
@@ -179,6 +180,8 @@ class AlertView:
     finished_at: datetime | None = None
     base_locale: str | None = None
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Made from a community report and not yet edited or confirmed: it cannot go out.
+    needs_check: bool = False
 
     @property
     def reference(self) -> str:
@@ -489,6 +492,7 @@ def _view(alert: Alert, areas: Sequence[str]) -> AlertView:
         finished_at=alert.finished_at,
         base_locale=alert.base_locale,
         translations={k: dict(v) for k, v in (alert.translations or {}).items()},
+        needs_check=bool(alert.needs_check),
     )
 
 
@@ -593,9 +597,11 @@ async def create_draft(
     lifetime: timedelta = DEFAULT_LIFETIME,
     created_by_id: int | None = None,
     locale: str | None = None,
+    needs_check: bool = False,
 ) -> AlertView:
     """A new draft; raises AlertError for an unknown area, a bad field or severity.
-    ``locale`` is the language the fields are written in (the composer's)."""
+    ``locale`` is the language the fields are written in (the composer's). ``needs_check``
+    holds it until :func:`mark_checked` or an edit of its fields (text from a report)."""
     codes = _check_areas(areas, gazetteer)
     alert = Alert(
         kind=AlertKind(kind),
@@ -606,6 +612,7 @@ async def create_draft(
         created_by_id=created_by_id,
         created_at=now,
         base_locale=check_locale(locale) if locale is not None else None,
+        needs_check=needs_check,
     )
     session.add(alert)
     await session.flush()
@@ -626,7 +633,8 @@ async def update_draft(
     lifetime: timedelta | None = None,
 ) -> AlertView:
     """Change a draft (only what is given). ``fields`` replaces all fields; texts in other
-    languages keep only the fields still there (AlertError if one no longer fits)."""
+    languages keep only the fields still there (AlertError if one no longer fits). Fields
+    written again count as the check a draft from a report needs."""
     alert = await _require(session, alert_id)
     if alert.status is not AlertStatus.DRAFT:
         raise AlertError("only a draft can be edited")
@@ -638,6 +646,7 @@ async def update_draft(
         alert.severity = _check_severity(severity)
     if fields is not None:
         alert.fields = validate_fields(fields)
+        alert.needs_check = False
         if alert.translations:
             kept = {
                 locale: {k: v for k, v in texts.items() if k in alert.fields}
@@ -656,6 +665,22 @@ async def update_draft(
         session.add_all([AlertArea(alert_id=alert_id, area_code=code) for code in codes])
     await session.flush()
     return _view(alert, await _areas(session, alert_id))
+
+
+async def mark_checked(session: AsyncSession, *, alert_id: int) -> AlertView:
+    """A coordinator read a draft made from a report and found no one identifiable in it:
+    it may now be sent or scheduled."""
+    alert = await _require(session, alert_id)
+    if alert.status is not AlertStatus.DRAFT:
+        raise AlertError("only a draft can be checked")
+    alert.needs_check = False
+    await session.flush()
+    return _view(alert, await _areas(session, alert_id))
+
+
+def _refuse_unchecked(alert: Alert) -> None:
+    if alert.needs_check:
+        raise AlertError("a draft from a community report must be edited or checked first")
 
 
 async def create_follow_up(
@@ -950,10 +975,11 @@ async def send_now(session: AsyncSession, *, alert_id: int, now: datetime) -> in
     alert = await _require(session, alert_id)
     if alert.status is not AlertStatus.DRAFT:
         raise AlertError("this alert is not a draft any more")
+    _refuse_unchecked(alert)
     expires = now + timedelta(seconds=alert.lifetime_seconds)
     won = await session.scalar(
         update(Alert)
-        .where(Alert.id == alert_id, Alert.status == AlertStatus.DRAFT)
+        .where(Alert.id == alert_id, Alert.status == AlertStatus.DRAFT, ~Alert.needs_check)
         .values(status=AlertStatus.SENDING, issued_at=now, due_at=now, expires_at=expires)
         .returning(Alert.id)
     )
@@ -1030,9 +1056,10 @@ async def _schedule(session: AsyncSession, alert_id: int, *, values: dict[str, A
     alert = await _require(session, alert_id)
     if alert.parent_id is not None and alert.follow_up is FollowUp.ALL_CLEAR:
         raise AlertError("an all clear is sent now")
+    _refuse_unchecked(alert)
     won = await session.scalar(
         update(Alert)
-        .where(Alert.id == alert_id, Alert.status == AlertStatus.DRAFT)
+        .where(Alert.id == alert_id, Alert.status == AlertStatus.DRAFT, ~Alert.needs_check)
         .values(status=AlertStatus.SCHEDULED, **values)
         .returning(Alert.id)
     )

@@ -19,8 +19,9 @@ anything is read inside the transaction, which avoids "database is locked" on up
 
 After decline, timeout, an accept that finds the stock gone, or release, the request is back in
 ``new`` and the caller calls :func:`route` again; outlets that already had an offer for the
-request are never offered it twice. The precise location a person shares is only ever an
-argument of :func:`route` for the first attempt; later attempts use the stored coarse cell.
+request are never offered it twice. The first attempt may route from a point the caller
+holds (a chosen area's centre; a shared location arrives already snapped to the stored cell);
+later attempts use the stored coarse cell.
 
 A request that took :data:`MAX_CODE_TRIES` wrong pickup codes is frozen: it stays
 ``accepted`` (the person can still cancel, it expires as usual) but no code hands it over.
@@ -38,13 +39,13 @@ offers to the hour (:func:`_settle`).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, true, update
+from sqlalchemy import Row, exists, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -263,8 +264,8 @@ async def route(
 ) -> RouteOutcome:
     """Offer a ``new`` request to the nearest available outlet not tried yet, or close it.
 
-    ``lat``/``lon`` is the precise location for the first attempt (used here, in memory); leave
-    them out for later attempts and the stored coarse cell is used. With no outlet left, or no
+    ``lat``/``lon`` is the point for the first attempt (used here, in memory); leave them out
+    for later attempts and the stored coarse cell is used. With no outlet left, or no
     location at all, the request becomes ``unrouted``. With ``box``, the asker's own peer
     roles (sealed by :func:`create`) are never offered it: an outlet only they staff is
     skipped, and they are left out of the peers to notify.
@@ -556,6 +557,29 @@ async def timeout_due(session: AsyncSession, *, now: datetime, limit: int = 100)
             .with_for_update(skip_locked=True, of=Request)
         )
     ).all()
+    return await _time_out(session, due, now)
+
+
+async def lapse_pending(session: AsyncSession, *, outlet_id: int, now: datetime) -> list[int]:
+    """Time out the outlet's pending offers now, as if their deadline had passed; the request
+    ids to route again. For an outlet left with nobody to answer (its last peer on shift was
+    removed): waiting for the deadline would only keep the person waiting."""
+    pending = (
+        await session.execute(
+            select(Offer.id, Offer.request_id, Offer.outlet_id)
+            .join(Request, Request.id == Offer.request_id)
+            .where(Offer.outlet_id == outlet_id, Offer.status == OfferStatus.PENDING)
+            .order_by(Offer.deadline_at, Offer.id)
+            .with_for_update(of=Request)
+        )
+    ).all()
+    return await _time_out(session, pending, now)
+
+
+async def _time_out(
+    session: AsyncSession, due: Sequence[Row[int, int, int]], now: datetime
+) -> list[int]:
+    """Pending offers (id, request_id, outlet_id) → ``timed_out``; the requests to route again."""
     rerouted: list[int] = []
     for offer in due:
         back = await _back_to_new(

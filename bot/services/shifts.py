@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import PeerWorker
-from bot.services import audit
+from bot.services import counts
 
 MAX_SHIFT_HOURS = 24.0
 
@@ -45,13 +45,9 @@ async def start_shift(
     ).first()
     if row is None:
         return None
-    await audit.record(
-        session,
-        actor="peer",
-        action="shift.started",
-        detail={"outlet_id": row.outlet_id, "hours": hours},
-        now=now,
-    )
+    # Counted per outlet and day, never logged: a row per shift, even to the hour, is when one
+    # named outlet's peer works, which tells who they are to anyone who watches the outlet.
+    counts.count_shift(session, outlet_id=row.outlet_id, now=now)
     return ends_at
 
 
@@ -65,12 +61,7 @@ async def end_shift(session: AsyncSession, *, peer_worker_id: int, now: datetime
             .returning(PeerWorker.outlet_id)
         )
     ).first()
-    if row is None:
-        return False
-    await audit.record(
-        session, actor="peer", action="shift.ended", detail={"outlet_id": row.outlet_id}, now=now
-    )
-    return True
+    return row is not None
 
 
 async def end_expired_shifts(session: AsyncSession, *, now: datetime) -> list[int]:
@@ -87,14 +78,6 @@ async def end_expired_shifts(session: AsyncSession, *, now: datetime) -> list[in
             .returning(PeerWorker.id, PeerWorker.outlet_id)
         )
     ).all()
-    for row in rows:
-        await audit.record(
-            session,
-            actor="system",
-            action="shift.ended",
-            detail={"outlet_id": row.outlet_id},
-            now=now,
-        )
     return sorted(row.id for row in rows)
 
 

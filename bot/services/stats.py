@@ -1,42 +1,47 @@
-"""Anonymous numbers for coordinators and funders, computed from the audit log.
+"""Anonymous numbers for coordinators and funders, read from the daily counters.
 
-Every request transition writes an audit event (role, reference, kind, outlet, attempt: never a
-person), and the audit log outlives the retention purge of request rows. So the numbers here
-are read from the events alone, and a report for last year still adds up after last year's
-requests are gone. The one exception is :attr:`Stats.open_now`, a count of live rows (open
-requests are never purged).
+Every request transition is counted into :mod:`bot.services.counts` when it happens (per day,
+area or outlet, kind, item), and only those counters outlive the requests: the per-request
+audit rows go with their request. So a report for last year still adds up after last year's
+requests are gone, and a purge changes no number. The one exception is
+:attr:`Stats.open_now`, a count of live rows (open requests are never purged).
 
-Events are read for the window and folded in Python: the detail is JSON, whose operators
-differ between SQLite and PostgreSQL, and a window's events are few (a handful per request).
+Counters keep the day, so a window covers every (UTC) day it touches.
+
+Small counts are kept exact, not suppressed or blurred: the counters must add up for funders
+and stay the same through purges, and a count names no one by itself. What it can do, on a day
+with a single request in an area, is describe that request (area, kind, items, outlet) as the
+request row itself did while it lived; naming its person then takes another record placing one
+person, and only that one, at the bot that day. Coordinators, who see these numbers, already
+see the requests while they are open.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import AuditEvent, Item, Request
+from bot.db.models import DailyCount, Item, Request
 from bot.domain import OPEN_REQUEST_STATUSES, ItemCategory
+from bot.services import counts
 
 CLOSED = ("handed_over", "unrouted", "cancelled", "expired")
-_CLOSING = {f"request.{status}": status for status in CLOSED}
+_CLOSING = {f"requests.{status}": status for status in CLOSED}
 _PER_OUTLET = {
-    "request.offered": "offered",
-    "offer.accepted": "accepted",
-    "offer.declined": "declined",
-    "offer.out_of_stock": "declined",
-    "offer.timed_out": "timed_out",
-    "request.released": "released",
-    "request.handed_over": "handed_over",
+    "outlet.offered": "offered",
+    "outlet.accepted": "accepted",
+    "outlet.declined": "declined",
+    "outlet.out_of_stock": "declined",
+    "outlet.timed_out": "timed_out",
+    "outlet.released": "released",
+    "outlet.handed_over": "handed_over",
 }
-_ACTIONS = sorted({"request.created", *_CLOSING, *_PER_OUTLET})
+_MEASURES = sorted({"requests.made", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET})
 
 
 @dataclass
@@ -53,7 +58,7 @@ class OutletNumbers:
 
 @dataclass(frozen=True)
 class Stats:
-    """Aggregates over ``[since, until)``: no reference, person or code in here."""
+    """Numbers for the days ``[since, until)`` touches: no reference, person or code in here."""
 
     since: datetime
     until: datetime
@@ -82,40 +87,52 @@ class Stats:
 
 
 async def compute(session: AsyncSession, *, since: datetime, until: datetime) -> Stats:
-    """The numbers for events at or after ``since`` and before ``until``."""
+    """The numbers for the days from ``since``'s to the one just before ``until``."""
+    await counts.flush(session)  # this transaction's own events count too
+    last = until - timedelta(microseconds=1)
     rows = (
         await session.execute(
-            select(AuditEvent.action, AuditEvent.subject, AuditEvent.at, AuditEvent.detail)
-            .where(
-                AuditEvent.action.in_(_ACTIONS),
-                AuditEvent.at >= since,
-                AuditEvent.at < until,
+            select(
+                DailyCount.measure,
+                DailyCount.outlet_id,
+                DailyCount.kind,
+                DailyCount.item_code,
+                DailyCount.bucket,
+                func.sum(DailyCount.count).label("n"),
             )
-            .order_by(AuditEvent.at, AuditEvent.id)
+            .where(
+                DailyCount.measure.in_(_MEASURES),
+                DailyCount.day >= counts.day_of(since),
+                DailyCount.day <= counts.day_of(last),
+            )
+            .group_by(
+                DailyCount.measure,
+                DailyCount.outlet_id,
+                DailyCount.kind,
+                DailyCount.item_code,
+                DailyCount.bucket,
+            )
         )
     ).all()
-    by_kind: Counter[str] = Counter()
-    by_status: Counter[str] = Counter()
+    by_kind: dict[str, int] = defaultdict(int)
+    by_status: dict[str, int] = defaultdict(int)
     by_outlet: dict[int, OutletNumbers] = defaultdict(OutletNumbers)
-    accepted_at: list[tuple[str, datetime, int | None]] = []
-    handed: list[Mapping[str, Any]] = []
+    waits: dict[int, int] = defaultdict(int)
+    handed: dict[str, int] = defaultdict(int)
     for row in rows:
-        detail: Mapping[str, Any] = row.detail if isinstance(row.detail, Mapping) else {}
-        if row.action == "request.created":
-            by_kind[str(detail.get("kind", "unknown"))] += 1
-        if row.action in _CLOSING:
-            by_status[_CLOSING[row.action]] += 1
-        outlet_id = detail.get("outlet_id")
-        if row.action in _PER_OUTLET and isinstance(outlet_id, int):
-            numbers = by_outlet[outlet_id]
-            name = _PER_OUTLET[row.action]
-            setattr(numbers, name, getattr(numbers, name) + 1)
-        if row.action == "offer.accepted" and row.subject:
-            wait = detail.get("wait_min")
-            minutes = wait if isinstance(wait, int) and not isinstance(wait, bool) else None
-            accepted_at.append((row.subject, row.at, minutes))
-        if row.action == "request.handed_over":
-            handed.append(detail)
+        n = int(row.n or 0)
+        if row.measure == "requests.made":
+            by_kind[row.kind or "unknown"] += n
+        elif row.measure in _CLOSING:
+            by_status[_CLOSING[row.measure]] += n
+        elif row.measure in _PER_OUTLET and row.outlet_id:
+            numbers = by_outlet[row.outlet_id]
+            name = _PER_OUTLET[row.measure]
+            setattr(numbers, name, getattr(numbers, name) + n)
+        elif row.measure == "accept.minutes":
+            waits[row.bucket] += n
+        elif row.measure == "outlet.packs" and row.item_code:
+            handed[row.item_code] += n
     open_now = await session.scalar(
         select(func.count())
         .select_from(Request)
@@ -127,75 +144,48 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
         created_by_kind=dict(by_kind),
         closed_by_status=dict(by_status),
         by_outlet=dict(by_outlet),
-        median_time_to_accept=await _median_to_accept(session, accepted_at, until),
+        median_time_to_accept=_median_minutes(waits),
         naloxone_kits=await _naloxone_kits(session, handed),
         open_now=open_now or 0,
     )
 
 
-async def _median_to_accept(
-    session: AsyncSession, accepted: list[tuple[str, datetime, int | None]], until: datetime
-) -> timedelta | None:
-    """Median time from a request being made to its first acceptance.
+def last_days(now: datetime, days: int) -> tuple[datetime, datetime]:
+    """The window of ``/stats DAYS``: today, up to and including ``now`` (its events count),
+    and the ``days - 1`` whole days before it."""
+    start = datetime.combine(counts.day_of(now) - timedelta(days=days - 1), time(), tzinfo=UTC)
+    return start, now + timedelta(microseconds=1)
 
-    Events are paired by reference. A reference can come back after its request was purged,
-    so each acceptance pairs with the latest creation before it; a request accepted again after
-    a release counts once, with its first acceptance. Events keep only their hour, so the wait
-    is the acceptance's ``wait_min``; events written before it existed fall back to their times.
-    """
-    if not accepted:
+
+def _median_minutes(waits: Mapping[int, int]) -> timedelta | None:
+    """The median of a histogram of whole minutes (two middle values are averaged)."""
+    total = sum(waits.values())
+    if total <= 0:
         return None
-    subjects = sorted({subject for subject, _, _ in accepted})
-    created: dict[str, list[datetime]] = defaultdict(list)
-    for chunk in _chunks(subjects, 500):
-        for row in await session.execute(
-            select(AuditEvent.subject, AuditEvent.at).where(
-                AuditEvent.action == "request.created",
-                AuditEvent.subject.in_(chunk),
-                AuditEvent.at < until,
-            )
-        ):
-            created[row.subject].append(row.at)
-    first: dict[tuple[str, datetime], float] = {}
-    for subject, at, minutes in accepted:
-        made = max((c for c in created.get(subject, ()) if c <= at), default=None)
-        if made is not None:
-            key = (subject, made)
-            # The first acceptance of a request is the one with the shortest wait.
-            wait = (at - made).total_seconds() if minutes is None else minutes * 60.0
-            first[key] = min(first.get(key, wait), wait)
-    waits = sorted(first.values())
-    if not waits:
-        return None
-    return timedelta(seconds=statistics.median(waits))
+    wanted = [(total - 1) // 2, total // 2]  # 0-based positions of the middle value(s)
+    found: list[int] = []
+    seen = 0
+    for minutes, n in sorted(waits.items()):
+        while wanted and wanted[0] < seen + n:
+            found.append(minutes)
+            wanted.pop(0)
+        seen += n
+    return timedelta(minutes=sum(found) / len(found))
 
 
-async def _naloxone_kits(session: AsyncSession, handed: list[Mapping[str, Any]]) -> int:
-    """Naloxone kits in handed-over requests: packs × pack size of naloxone items."""
-    packs: Counter[int] = Counter()
-    for detail in handed:
-        items = detail.get("items")
-        if not isinstance(items, Mapping):
-            continue
-        for item_id, count in items.items():
-            if str(item_id).isdigit() and isinstance(count, int):
-                packs[int(item_id)] += count
+async def _naloxone_kits(session: AsyncSession, packs: Mapping[str, int]) -> int:
+    """Naloxone kits handed over: packs × pack size of the naloxone items."""
     if not packs:
         return 0
-    # Items are never deleted (old requests and events refer to them), so this always resolves.
     sizes = {
-        row.id: row.pack_size
+        row.code: row.pack_size
         for row in await session.execute(
-            select(Item.id, Item.pack_size).where(
-                Item.id.in_(sorted(packs)), Item.category == ItemCategory.NALOXONE
+            select(Item.code, Item.pack_size).where(
+                Item.code.in_(sorted(packs)), Item.category == ItemCategory.NALOXONE
             )
         )
     }
-    return sum(count * sizes[item_id] for item_id, count in packs.items() if item_id in sizes)
+    return sum(n * sizes[code] for code, n in packs.items() if code in sizes)
 
 
-def _chunks(values: list[str], size: int) -> list[list[str]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
-__all__ = ["CLOSED", "OutletNumbers", "Stats", "compute"]
+__all__ = ["CLOSED", "OutletNumbers", "Stats", "compute", "last_days"]

@@ -10,7 +10,7 @@ contact (see ``bot.core.engine``). Requests open at the upgrade have no sealed i
 within the request lifetime.
 
 Revision ID: a5c0ffee5e01
-Revises: d36faf318542
+Revises: cf3682875769
 Create Date: 2026-12-03 12:40:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a5c0ffee5e01"
-down_revision: str | Sequence[str] | None = "d36faf318542"
+down_revision: str | Sequence[str] | None = "cf3682875769"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -423,7 +423,8 @@ async def test_a_digit_after_a_restart_is_plain_text(emu: SignalEmulator, engine
 async def test_location_question_and_maps_links(emu: SignalEmulator, seen: list[Incoming]) -> None:
     ana = emu.person("ana")
     [question] = await ana.say("/where")
-    assert question.text == f"Where are you?\n\n{LOCATION_HINT}\n\n1. Skip\n{NUMBER_HINT}"
+    # The options first, a maps link (and what it reveals) second.
+    assert question.text == f"Where are you?\n\n1. Skip\n{NUMBER_HINT}\n\n{LOCATION_HINT}"
     for style in MapStyle:
         replies = await ana.share_location_link(49.2827, -123.1207, style=style)
         assert texts(replies) == ["location 49.283 -123.121"]
@@ -892,6 +893,10 @@ def test_render() -> None:
     assert render(choice, number_hint="Type a number") == ["Pick\n\n1. A b c\n2. D\nType a number"]
     where = Reply("Where?", ask_location=True)
     assert render(where, location_hint="Type a place") == ["Where?\n\nType a place"]
+    both = Reply("Where?", (Option("Gastown", "a:1"),), ask_location=True)
+    assert render(both, number_hint="Number?", location_hint="Or a link") == [
+        "Where?\n\n1. Gastown\nNumber?\n\nOr a link"
+    ]
     # A list that does not fit after the text goes in its own message.
     big = Reply("x" * 1990, (Option("Yes", "y:1"),))
     parts = render(big)

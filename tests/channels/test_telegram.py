@@ -28,6 +28,7 @@ from telegram.ext import AIORateLimiter
 from bot.channels.errors import ChannelUnreachable
 from bot.channels.telegram import (
     LOCATION_LABEL,
+    LOCATION_NOTE,
     PRIVATE_ONLY,
     TelegramChannel,
     WebhookConfig,
@@ -437,7 +438,9 @@ async def test_location_question_and_answers(emu: TelegramEmulator, seen: list[I
     [question] = await ana.command("where")
     assert question.keyboard_kind == "reply"
     assert question.asks_location
-    assert question.rows == [[LOCATION_LABEL], ["Skip"]]
+    # The options first, sharing a precise location second, with what sharing reveals.
+    assert question.rows == [["Skip"], [LOCATION_LABEL]]
+    assert question.text == f"Where are you?\n\n{LOCATION_NOTE}"
     assert texts(await ana.share_location(51.5074, -0.1278)) == ["location 51.507 -0.128"]
     assert seen[-1].kind is InputKind.LOCATION
 
@@ -481,7 +484,7 @@ async def test_messages_go_out_as_the_bot_api_expects(emu: TelegramEmulator) -> 
         ]
     }
     assert question == {
-        "keyboard": [[{"text": LOCATION_LABEL, "request_location": True}], [{"text": "Skip"}]],
+        "keyboard": [[{"text": "Skip"}], [{"text": LOCATION_LABEL, "request_location": True}]],
         "one_time_keyboard": True,
         "resize_keyboard": True,
     }

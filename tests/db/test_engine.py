@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import stat
 import threading
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 import bot.db.engine as db_engine
@@ -167,3 +168,50 @@ async def test_sqlite_in_a_missing_folder_is_not_created(tmp_path: Path) -> None
         await engine.dispose()
     assert os.listdir(tmp_path) == []
     assert threading.active_count() == threads  # no aiosqlite worker left to stop later
+
+
+def _on_disk(folder: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file())
+
+
+async def test_deleted_rows_leave_no_trace_in_the_sqlite_files(tmp_path: Path) -> None:
+    """A row deleted long after it was written (a /forget, a purge) is gone from the file
+    and, once the tick has emptied the write-ahead log, from every file in the folder."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    engine = make_engine(f"sqlite+aiosqlite:///{folder / 'hrbot.sqlite3'}")
+    sessions = make_sessionmaker(engine)
+    secret = b"sealed-address-of-someone-forgotten"
+    try:
+        async with sessions.begin() as session:
+            await session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+            for n in range(50):
+                value = secret if n == 25 else f"someone-else-{n:03d}".encode() * 2
+                await session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+        assert await db_engine.drop_old_page_images(sessions)  # long ago: in the file itself
+        async with sessions.begin() as session:
+            await session.execute(text("DELETE FROM t WHERE v = :v"), {"v": secret})
+        assert secret in _on_disk(folder)  # the log still holds the page as it was
+        assert await db_engine.drop_old_page_images(sessions)
+        on_disk = _on_disk(folder)
+        assert secret not in on_disk
+        assert b"someone-else-024" in on_disk
+    finally:
+        await engine.dispose()
+
+
+def test_sqlite_connections_zero_what_a_delete_frees(tmp_path: Path) -> None:
+    """secure_delete: on by default in some SQLite builds (Debian's), off in others."""
+    connection = sqlite3.connect(tmp_path / "x.sqlite3")
+    try:
+        connection.execute("PRAGMA secure_delete=OFF")
+        db_engine._sqlite_pragmas(connection, None)
+        assert connection.execute("PRAGMA secure_delete").fetchone() == (1,)
+    finally:
+        connection.close()
+
+
+async def test_only_sqlite_has_a_log_to_empty(
+    sessions: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    assert await db_engine.drop_old_page_images(sessions) is (backend == "sqlite")

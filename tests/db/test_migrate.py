@@ -28,8 +28,18 @@ from bot.db.migrate import (
     head_revision,
     upgrade,
 )
-from bot.db.models import AuditEvent, Contact, Request, SeenUpdate
-from bot.domain import Channel, RequestKind, RequestStatus
+from bot.db.models import (
+    AuditEvent,
+    Contact,
+    DailyCount,
+    Item,
+    Request,
+    RequestItem,
+    SeenUpdate,
+)
+from bot.domain import Channel, ItemCategory, RequestKind, RequestStatus
+from bot.services import retention, stats
+from tests.services.factories import NOW, add_contact
 from tests.support.alerts import add_subscribers
 
 
@@ -233,5 +243,102 @@ async def test_kept_times_are_cut_to_the_hour_and_raw_update_keys_dropped(
         assert rows["OPEN01"] == (exact, None, exact + timedelta(hours=24))
         assert rows["DONE01"] == (hour, hour, hour + timedelta(hours=24))
         assert keys == ["a" * 48]
+    finally:
+        await engine.dispose()
+
+
+async def test_events_recorded_before_the_counters_are_counted_once(empty_db_url: str) -> None:
+    """The numbers /stats gave from the audit log are in the counters after the upgrade, the
+    events stay for the purge (and count no more), and shift events are gone."""
+    engine = make_engine(empty_db_url)
+    day = timedelta(days=1)
+    try:
+        await upgrade(engine, "d36faf318542")
+        sessions = make_sessionmaker(engine)
+        async with sessions.begin() as session:
+            nalox = await session.scalar(
+                insert(Item)
+                .values(code="nalox", category=ItemCategory.NALOXONE, pack_size=2, active=True)
+                .returning(Item.id)
+            )
+            contact = await add_contact(session)
+            # Only the columns of that revision: the model has grown since.
+            await session.execute(
+                insert(cast(Table, Request.__table__)).values(
+                    reference="LIVE01",
+                    contact_id=contact,
+                    kind=RequestKind.NALOXONE,
+                    status=RequestStatus.OFFERED,
+                    area_code="dtes",
+                    attempts=0,
+                    created_at=NOW + timedelta(minutes=20),
+                    expires_at=NOW + day,
+                )
+            )
+            await session.flush()
+            session.add(
+                RequestItem(
+                    request_id=await session.scalar(select(Request.id)), item_id=nalox, packs=4
+                )
+            )
+            events: list[tuple[str, str | None, datetime, dict[str, object]]] = [
+                # A reference purged and given out again: each acceptance pairs with its own.
+                ("request.created", "AAAAAA", NOW - 3 * day, {"kind": "equipment"}),
+                ("offer.accepted", "AAAAAA", NOW - 3 * day, {"kind": "equipment", "outlet_id": 7}),
+                ("request.created", "AAAAAA", NOW, {"kind": "equipment"}),
+                ("offer.accepted", "AAAAAA", NOW + timedelta(hours=1), {"outlet_id": 7}),
+                # The second acceptance after a release is not the first.
+                ("offer.accepted", "AAAAAA", NOW + 2 * timedelta(hours=1), {"outlet_id": 7}),
+                ("offer.accepted", "ZZZZZZ", NOW, {"outlet_id": 7}),  # creation unknown
+                ("request.created", "LIVE01", NOW, {"kind": "naloxone"}),
+                ("request.offered", "LIVE01", NOW, {"kind": "naloxone", "outlet_id": 7}),
+                (
+                    "request.handed_over",
+                    "BBBBBB",
+                    NOW,
+                    {"kind": "naloxone", "outlet_id": 7, "items": {str(nalox): 3, "bad": "x"}},
+                ),
+                ("request.expired", "CCCCCC", NOW, {"kind": "referral"}),
+                ("shift.started", None, NOW, {"outlet_id": 7, "hours": 4}),
+                ("shift.ended", None, NOW, {"outlet_id": 7}),
+            ]
+            for action, subject, at, detail in events:
+                session.add(
+                    AuditEvent(at=at, actor="system", action=action, subject=subject, detail=detail)
+                )
+        await upgrade(engine)
+        window = {"since": NOW - 4 * day, "until": NOW + day}
+        async with sessions() as session:
+            numbers = await stats.compute(session, **window)
+            actions = sorted((await session.scalars(select(AuditEvent.action))).all())
+            live = await session.scalar(
+                select(DailyCount.count).where(
+                    DailyCount.measure == "requests.packs", DailyCount.area_code == "dtes"
+                )
+            )
+            shifts = await session.scalar(
+                select(DailyCount.count).where(DailyCount.measure == "shifts.started")
+            )
+        assert numbers.created_by_kind == {"equipment": 2, "naloxone": 1}
+        assert numbers.closed_by_status == {"handed_over": 1, "expired": 1}
+        # Waits of 0 minutes (same hour) and 60 minutes: the ZZZZZZ one pairs with nothing.
+        assert numbers.median_time_to_accept == timedelta(minutes=30)
+        assert numbers.naloxone_kits == 3 * 2
+        outlet = numbers.by_outlet[7]
+        assert (outlet.offered, outlet.accepted, outlet.handed_over) == (1, 4, 1)
+        assert live == 4
+        assert shifts == 1
+        assert "shift.started" not in actions
+        assert "shift.ended" not in actions
+        assert len(actions) == len(events) - 2
+
+        # The purge takes the counted events; the numbers stay.
+        async with sessions.begin() as session:
+            purged = await retention.purge(
+                session, now=NOW + 40 * day, retention=timedelta(days=30)
+            )
+        assert purged.events == len(events) - 2
+        async with sessions() as session:
+            assert await stats.compute(session, **window) == numbers
     finally:
         await engine.dispose()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from bot.core.context import Config
+from bot.db.models import AuditEvent
+from bot.services import retention
 from tests.handlers.peer_world import Sessions, make_world
 from tests.support.chat import texts
 
@@ -44,7 +49,10 @@ async def test_invite_peer_with_deep_link(sessions: Sessions) -> None:
 
 async def test_invite_coordinator_and_usage(sessions: Sessions) -> None:
     world = await make_world(sessions)
-    answer = texts(await world.chat.say("coco", "/invite coordinator"))
+    assert "Make a coordinator invite?" in texts(
+        await world.chat.say("coco", "/invite coordinator")
+    )
+    answer = texts(await world.chat.tap("coco", "Yes, make it"))
     assert answer.startswith("Invite for a coordinator.")
     assert "t.me" not in answer  # no bot username known
     code = re.search(r"Code: (\S+)", answer)
@@ -104,6 +112,14 @@ async def test_stats_after_some_requests(sessions: Sessions) -> None:
         "alpha: offered 1, accepted 0, declined 1, timed out 0, released 0, handed over 0",
         "beta: offered 1, accepted 1, declined 0, timed out 0, released 0, handed over 1",
     ]
+    # The retention purge takes the closed requests and their events: no number changes.
+    world.clock.advance(hours=2)
+    async with sessions.begin() as session:
+        purged = await retention.purge(session, now=world.clock.now, retention=timedelta(hours=1))
+    assert (purged.requests, purged.events) == (2, 0)
+    async with sessions() as session:
+        assert (await session.scalars(select(AuditEvent.subject))).all() == []
+    assert texts(await world.chat.say("coco", "/stats 7")).splitlines() == lines
     for bad in ("/stats 0", "/stats x", "/stats 99999999999999", "/stats -3"):
         assert texts(await world.chat.say("coco", bad)) == "Use /stats or /stats DAYS (1 to 3650)."
     empty = texts(await world.chat.say("coco", "/stats 1"))

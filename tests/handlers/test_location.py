@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -20,6 +21,8 @@ from tests.handlers.person_world import (
 from tests.support.chat import texts
 
 AREA_LIST_HEAD = ["Downtown Eastside", "Strathcona", "Chinatown", "Gastown"]
+# The first page of the demo gazetteer (ui.PAGE_SIZE areas).
+FIRST_AREAS = [*AREA_LIST_HEAD, "Downtown", "West End"]
 
 
 async def asked_where(world: World, who: str = "ana") -> None:
@@ -53,16 +56,35 @@ async def test_shared_location_inside_an_area(sessions: Sessions) -> None:
     assert "Area: Downtown Eastside" in confirm[0].text
 
 
+async def test_areas_come_first_and_one_tap_chooses(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await world.chat.say("ana", "/naloxone")
+    [where] = await world.chat.tap("ana", "Nasal spray")
+    assert where.text == (
+        "Where are you?\nChoose your area, or type its name (for example Gastown)."
+    )
+    # The areas themselves are the first choices; sharing a location is the channel's,
+    # offered after them (and never promised "not stored": see the channel tests).
+    assert labels(where)[:6] == FIRST_AREAS
+    assert labels(where)[6:] == ["More ›", "How to use it", "Back to menu"]
+    assert where.ask_location
+    assert where.columns == 2
+    confirm = await world.chat.tap("ana", "Gastown")
+    assert "Area: Gastown" in confirm[0].text
+
+
 async def test_area_list_pages(sessions: Sessions) -> None:
     world = await make_world(sessions)
     await asked_where(world)
-    first = await world.chat.tap("ana", "Choose an area")
-    assert first_line(first[0]) == "Choose your area:"
+    second = await world.chat.tap("ana", "More ›")
+    assert first_line(second[0]) == "Choose your area:"
+    assert "Downtown Eastside" not in labels(second[0])
+    assert labels(second[0])[-3:] == ["More ›", "‹ Previous", "Back to menu"]
+    first = await world.chat.tap("ana", "‹ Previous")
     assert labels(first[0])[:4] == AREA_LIST_HEAD
     assert labels(first[0])[-2:] == ["More ›", "Back to menu"]
     assert len(first[0].options) == 8
-    second = await world.chat.tap("ana", "More ›")
-    assert "‹ Previous" in labels(second[0])
+    await world.chat.tap("ana", "More ›")
     third = await world.chat.tap("ana", "More ›")
     assert "More ›" not in labels(third[0])
     confirm = await world.chat.tap("ana", "Surrey (Whalley)")
@@ -163,3 +185,38 @@ async def test_precise_location_is_stored_nowhere(sessions: Sessions) -> None:
             dump += repr(rows)
     assert "281234" not in dump
     assert "098765" not in dump
+
+
+async def test_shared_location_is_kept_as_the_request_cell_only(sessions: Sessions) -> None:
+    """From the moment it arrives, a shared point is the cell the request stores: the
+    conversation state never holds anything finer (0.02°, ≈2.2 × 1.5 km here)."""
+    world = await make_world(sessions)
+    await world.peer("pat", "main_hastings_peer")
+    await world.chat.say("ana", "/naloxone")
+    await world.chat.tap("ana", "Shot kit (injectable)")
+    await world.chat.share_location("ana", 49.281234, -123.098765)
+    # The cell [49.28, 49.30) × [-123.10, -123.08), by its centre.
+    cell = (49.29, -123.09)
+    async with sessions() as session:
+        raw = await session.scalar(text("SELECT data FROM conversation_states"))
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    assert (data["area"], data["lat"], data["lon"]) == ("dtes", *cell)
+    state = await world.state("ana")
+    assert state is not None
+    assert state.step == "confirm"
+    assert (state.data["lat"], state.data["lon"]) == cell
+
+    sent = await world.chat.tap("ana", "Send request")
+    assert "A peer near you has been asked." in sent[0].text  # routed from the cell
+    [request] = await world.requests("ana")
+    assert (request.area_code, request.cell_lat, request.cell_lon) == ("dtes", *cell)
+    assert snap(49.281234, -123.098765) == snap(*cell)  # the same cell, snapped again
+
+
+async def test_typed_coordinates_are_kept_as_the_cell_only(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await asked_where(world)
+    await world.chat.say("ana", "49.2812, -123.0990")
+    state = await world.state("ana")
+    assert state is not None
+    assert (state.data["area"], state.data["lat"], state.data["lon"]) == ("dtes", 49.29, -123.09)

@@ -79,7 +79,6 @@ async def test_no_peer_free_is_answered_by_dispatch(sessions: Sessions) -> None:
     world = await make_world(sessions)
     await world.chat.say("ana", "/referral")
     await world.chat.tap("ana", "Housing")
-    await world.chat.tap("ana", "Choose an area")
     await world.chat.tap("ana", "Chinatown")
     [answer] = await world.chat.tap("ana", "Ask a peer to go with me")
     [request] = await world.requests("ana")

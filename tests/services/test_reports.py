@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import Gazetteer
 from bot.db.engine import make_engine, make_sessionmaker
-from bot.db.models import Report
+from bot.db.models import Delivery, Report
 from bot.domain import AlertKind, AlertStatus
+from bot.privacy.masking import Kind
 from bot.services import alerts, reports
+from bot.services.alerts import AlertError
 from bot.services.reports import ReportError, ReportStatus, ReportView
 from bot.services.subscriptions import EVERYWHERE
 from tests.support.engine import make_deps
@@ -74,7 +78,11 @@ async def test_submit_keeps_the_hour_only(sessions: Sessions, gazetteer: Gazette
 async def test_submit_refuses_bad_input(
     sessions: Sessions, gazetteer: Gazetteer, kwargs: dict[str, str], reason: str
 ) -> None:
-    fields = {"sold_as": "down", "what_happened": "fell asleep", "area_code": "dtes"}
+    fields: dict[str, Any] = {
+        "sold_as": "down",
+        "what_happened": "fell asleep",
+        "area_code": "dtes",
+    }
     fields.update(kwargs)
     async with sessions.begin() as session:
         with pytest.raises(ReportError, match=reason):
@@ -164,3 +172,66 @@ async def test_purge_after_retention(sessions: Sessions, gazetteer: Gazetteer) -
         with pytest.raises(ValueError, match="positive"):
             await reports.purge(session, now=NOW, retention=timedelta(0))
         assert await reports.count_new(session) == 1
+
+
+async def test_submit_stores_the_text_masked(sessions: Sessions, gazetteer: Gazetteer) -> None:
+    async with sessions.begin() as session:
+        report = await reports.submit(
+            session,
+            sold_as="down from @dealer_dave",
+            what_happened="my friend Dave Smith OD'd at 123 Main St apt 4, phone 604-555-0199"
+            ", near Main and Hastings",
+            appearance="pink, call 604 555 0100",
+            area_code="dtes",
+            gazetteer=gazetteer,
+            now=NOW,
+        )
+    async with sessions() as session:
+        stored = (await session.execute(select(Report))).scalar_one()
+    raw = " ".join([stored.sold_as, stored.what_happened, stored.appearance or ""])
+    for secret in ("dealer_dave", "Dave", "Smith", "123", "Main St", "555"):
+        assert secret not in raw
+    assert stored.what_happened == "my friend [👤] OD'd at [🏠], phone [📞], near Main and Hastings"
+    assert report.hidden == {Kind.PHONE: 2, Kind.ADDRESS: 1, Kind.NAME: 1, Kind.USERNAME: 1}
+    assert (await _report(sessions, gazetteer)).hidden == {}
+
+
+async def test_a_draft_from_a_report_waits_for_a_check(
+    sessions: Sessions, gazetteer: Gazetteer
+) -> None:
+    report = await _report(sessions, gazetteer)
+    async with sessions.begin() as session:
+        draft = await reports.to_draft(session, report_id=report.id, gazetteer=gazetteer, now=NOW)
+    assert draft is not None
+    assert draft.needs_check
+    async with sessions.begin() as session:
+        with pytest.raises(AlertError, match="checked first"):
+            await alerts.send_now(session, alert_id=draft.id, now=NOW)
+        with pytest.raises(AlertError, match="checked first"):
+            await alerts.schedule_once(
+                session, alert_id=draft.id, at=NOW + timedelta(days=1), now=NOW
+            )
+        with pytest.raises(AlertError, match="checked first"):
+            await alerts.schedule_recurring(
+                session, alert_id=draft.id, rule="weekly:fri@18:00", gazetteer=gazetteer, now=NOW
+            )
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
+        checked = await alerts.mark_checked(session, alert_id=draft.id)
+    assert not checked.needs_check
+    async with sessions.begin() as session:
+        await alerts.send_now(session, alert_id=draft.id, now=NOW)
+
+
+async def test_editing_the_fields_is_the_check(sessions: Sessions, gazetteer: Gazetteer) -> None:
+    report = await _report(sessions, gazetteer)
+    async with sessions.begin() as session:
+        draft = await reports.to_draft(session, report_id=report.id, gazetteer=gazetteer, now=NOW)
+        assert draft is not None
+        same = await alerts.update_draft(
+            session, alert_id=draft.id, gazetteer=gazetteer, severity=3
+        )
+        assert same.needs_check
+        edited = await alerts.update_draft(
+            session, alert_id=draft.id, gazetteer=gazetteer, fields={"sold_as": "oxy 30s"}
+        )
+    assert not edited.needs_check

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import PeerWorker
+from bot.db.models import AuditEvent, DailyCount, PeerWorker
 from bot.services import shifts
 from bot.services.routing import nearest_available
 from tests.services.factories import LAT, LON, NOW, add_outlet
@@ -66,3 +67,21 @@ async def test_expired_shifts_end_automatically(sessions: Sessions) -> None:
         assert await shifts.on_shift_peers(
             session, outlet_id=open_ended.outlet_id, now=later
         ) == list(open_ended.peer_ids)
+
+
+async def test_shifts_are_counted_and_never_logged(sessions: Sessions) -> None:
+    """A row per shift, even to the hour, is when a named outlet's peer works: only the
+    number of shifts started per outlet and day is kept."""
+    async with sessions.begin() as session:
+        outlet = await add_outlet(session, on_shift=False, peers=2)
+        first, second = outlet.peer_ids
+        await shifts.start_shift(session, peer_worker_id=first, hours=4, now=NOW)
+        await shifts.start_shift(session, peer_worker_id=second, hours=1, now=NOW)
+        await shifts.end_shift(session, peer_worker_id=first, now=NOW + timedelta(hours=1))
+        await shifts.end_expired_shifts(session, now=NOW + timedelta(hours=2))
+    async with sessions() as session:
+        assert (await session.scalars(select(AuditEvent))).all() == []
+        rows = (await session.execute(select(DailyCount))).scalars().all()
+    assert [(r.day, r.measure, r.outlet_id, r.count) for r in rows] == [
+        (NOW.date(), "shifts.started", outlet.outlet_id, 2)
+    ]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AuditEvent, Item
+from bot.db.models import Item
 from bot.domain import ItemCategory, RequestKind
 from bot.privacy import derive_keys
 from bot.services import requests, stats
@@ -141,37 +141,3 @@ async def test_window_bounds(sessions: Sessions) -> None:
     assert nothing.created == 0
     assert nothing.naloxone_kits == 0
     assert not nothing.by_outlet
-
-
-async def test_references_reused_after_a_purge_pair_with_their_own_request(
-    sessions: Sessions,
-) -> None:
-    async with sessions.begin() as session:
-        events = [
-            ("request.created", NOW),
-            ("offer.accepted", NOW + timedelta(minutes=5)),
-            ("request.created", NOW + DAY),
-            ("offer.accepted", NOW + DAY + timedelta(minutes=1)),
-            # An acceptance whose creation is unknown (garbage or a lost event) is skipped.
-            ("offer.accepted", NOW - DAY),
-        ]
-        for action, at in events:
-            session.add(
-                AuditEvent(
-                    at=at, actor="system", action=action, subject="AAAAAA", detail={"kind": "x"}
-                )
-            )
-        session.add(
-            AuditEvent(
-                at=NOW,
-                actor="peer",
-                action="request.handed_over",
-                subject="BBBBBB",
-                detail={"items": {"999": 1, "bad": "x"}},
-            )
-        )
-    async with sessions() as session:
-        numbers = await stats.compute(session, since=NOW - 2 * DAY, until=NOW + 2 * DAY)
-    assert numbers.median_time_to_accept == timedelta(minutes=3)
-    assert numbers.naloxone_kits == 0
-    assert numbers.created_by_kind == {"x": 2}

@@ -2,6 +2,7 @@
 
 from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, FollowUp, Subscription
 from bot.db.models.audit import AuditEvent, SeenUpdate
+from bot.db.models.counts import DailyCount
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
@@ -16,6 +17,7 @@ __all__ = [
     "Contact",
     "ConversationState",
     "Coordinator",
+    "DailyCount",
     "Delivery",
     "FollowUp",
     "Invite",

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -70,6 +70,10 @@ class Alert(Base):
     # SQLite adds them without rebuilding the table.
     base_locale: Mapped[str | None] = mapped_column(String(16))
     translations: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON)
+    # A draft made from a community report: what someone typed, masked by a heuristic. It is
+    # neither sent nor scheduled until a coordinator has edited its text or confirmed that no
+    # one can be identified in it.
+    needs_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AlertArea(Base):

@@ -15,12 +15,17 @@ from bot.db.models._columns import created_column
 class AuditEvent(Base):
     """One event: who acted by role only, what happened, to which outlet or request reference.
 
-    Survives the retention purge, so funders' numbers outlive the request rows. ``at`` is the
-    hour only (see :func:`bot.services.audit.record`).
+    A per-request record: it goes with its request (retention purge, ``/forget``, looked up by
+    ``subject``) or once older than the retention period (by ``at``); funders' numbers were
+    counted from it when it was recorded (:mod:`bot.services.counts`). ``at`` is the hour
+    only (see :func:`bot.services.audit.record`).
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_subject", "subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = created_column()

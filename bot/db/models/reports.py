@@ -1,7 +1,9 @@
 """Community reports of a bad batch: anonymous, reviewed by coordinators, purged on retention.
 
-A report holds no contact id, pseudonym or address: nothing ties it to whoever sent it. Its
-time is kept to the hour only, so it cannot be matched to one message in a platform's records.
+A report holds no contact id, pseudonym or address. ``author_tag`` is a salted keyed hash of
+its author's pseudonym (:mod:`bot.privacy.authorship`): without the key it ties the report to
+no one, with it only the author's own ``/forget`` uses it, to delete their reports. Its time
+is kept to the hour only, so it cannot be matched to one message in a platform's records.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -37,3 +39,5 @@ class Report(Base):
     created_at: Mapped[datetime] = created_column()
     reviewed_at: Mapped[datetime | None] = when_column()
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    # None for reports sent before authors were tagged.
+    author_tag: Mapped[bytes | None] = mapped_column(LargeBinary(48))

@@ -1,0 +1,90 @@
+"""The "where are you?" step through the real clients (python-telegram-bot and signalbot
+against their emulators), with the bot's own routes.
+
+Both channels offer the named areas first and a precise location second, each with a line
+that is true for it: on Telegram a shared location is a message in Telegram's cloud; on
+Signal it is a maps link only the bot can read. Either way the database holds only the cell.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.signal import LOCATION_HINT, NUMBER_HINT
+from bot.channels.telegram import LOCATION_LABEL, LOCATION_NOTE
+from bot.emulator import TelegramEmulator
+from bot.signal_emulator import SignalEmulator
+
+Sessions = async_sessionmaker[AsyncSession]
+FIRST_AREAS = ["Downtown Eastside", "Strathcona", "Chinatown", "Gastown", "Downtown", "West End"]
+# A point near Main & Hastings, and the centre of its 0.02° cell, which requests store.
+POINT = (49.281234, -123.098765)
+CELL = (49.29, -123.09)
+
+
+async def kept_place(sessions: Sessions) -> tuple[object, object, object]:
+    """The one conversation state's area and point, read as stored."""
+    async with sessions() as session:
+        rows = (await session.scalars(text("SELECT data FROM conversation_states"))).all()
+    [raw] = rows
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return data["area"], data["lat"], data["lon"]
+
+
+async def test_telegram_offers_areas_then_location_with_what_it_reveals(
+    telegram: TelegramEmulator, sessions: Sessions
+) -> None:
+    ana = telegram.user("ana")
+    await ana.command("naloxone")
+    [where] = await ana.tap("Nasal spray")
+    assert where.text == (
+        "Where are you?\nChoose your area, or type its name (for example Gastown).\n\n"
+        f"{LOCATION_NOTE}"
+    )
+    assert LOCATION_NOTE == (
+        "📍 Sharing your location sends your exact position to Telegram; "
+        "the bot keeps only a rough area."
+    )
+    assert where.keyboard_kind == "reply"
+    assert where.rows[:3] == [FIRST_AREAS[0:2], FIRST_AREAS[2:4], FIRST_AREAS[4:6]]
+    assert where.rows[-1] == [LOCATION_LABEL]  # second, under the areas and the way out
+    assert where.asks_location
+    # One tap on an area's button: the label comes back as text and maps to the area.
+    [confirm] = await ana.tap("Gastown")
+    assert "Area: Gastown" in confirm.text
+
+    await ana.command("naloxone")
+    await ana.tap("Nasal spray")
+    [confirm] = await ana.share_location(*POINT)
+    assert "Area: Downtown Eastside" in confirm.text
+    assert await kept_place(sessions) == ("dtes", *CELL)
+    assert not [e for e in telegram.errors if e.code == 400]
+
+
+async def test_signal_lists_areas_then_says_what_a_maps_link_reveals(
+    signal: SignalEmulator, sessions: Sessions
+) -> None:
+    bob = signal.person("bob")
+    await bob.say("/naloxone")
+    [where] = await bob.pick("Nasal spray")
+    numbered = "\n".join(f"{n}. {name}" for n, name in enumerate(FIRST_AREAS, 1))
+    assert where.text == (
+        "Where are you?\nChoose your area, or type its name (for example Gastown).\n\n"
+        f"{numbered}\n7. More ›\n8. How to use it\n9. Back to menu\n{NUMBER_HINT}\n\n"
+        f"{LOCATION_HINT}"
+    )
+    assert LOCATION_HINT == (
+        "Or send a map link to where you are: Signal can't read it; "
+        "the bot sees your exact position and keeps only a rough area."
+    )
+    [confirm] = await bob.pick("Gastown")  # one message: its number
+    assert "Area: Gastown" in confirm.text
+
+    await bob.say("/naloxone")
+    await bob.pick("Nasal spray")
+    [confirm] = await bob.share_location_link(*POINT)
+    assert "Area: Downtown Eastside" in confirm.text
+    assert await kept_place(sessions) == ("dtes", *CELL)
