@@ -11,13 +11,14 @@ from bot.privacy.keys import Keys, derive_keys, generate_secret
 SECRET = "x" * 32
 
 
-def test_derives_three_distinct_32_byte_keys() -> None:
+def test_derives_four_distinct_32_byte_keys() -> None:
     keys = derive_keys(SECRET)
     assert len(keys.pseudonym) == 32
     assert len(keys.codes) == 32
+    assert len(keys.staff) == 32
     assert len(base64.urlsafe_b64decode(keys.address)) == 32
     raw_address = base64.urlsafe_b64decode(keys.address)
-    assert len({keys.pseudonym, keys.codes, raw_address}) == 3
+    assert len({keys.pseudonym, keys.codes, keys.staff, raw_address}) == 4
 
 
 def test_address_key_is_a_fernet_key() -> None:
