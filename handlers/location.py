@@ -28,7 +28,7 @@ from bot.content import AreaSpec
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option
 from bot.privacy.coarse import DEFAULT_CELL_DEG, snap, validate_location
-from handlers import offers, ui
+from handlers import ui
 from handlers.routes import ModuleRoutes
 
 AREA = "area"  # choose an area: <prefix>:<run>:area:<code>
@@ -110,24 +110,18 @@ def on_press(ctx: Context, press: ui.Press, prefix: str) -> Place | None:
     return None
 
 
-def on_input(
-    msg: Incoming, ctx: Context, prefix: str, run: str, *, service_type: str | None = None
-) -> Place | None:
-    """Typed text or a shared location at the location step.
-
-    ``service_type`` (a referral's) picks which fixed services to list when the place is
-    outside every area.
-    """
+def on_input(msg: Incoming, ctx: Context, prefix: str, run: str) -> Place | None:
+    """Typed text or a shared location at the location step."""
     if msg.kind is InputKind.LOCATION:
         point = None if msg.location is None else (msg.location.lat, msg.location.lon)
-        return _at_point(ctx, prefix, run, point, service_type)
+        return _at_point(ctx, prefix, run, point)
     text = msg.text[:LOOKUP_CHARS]
     area = _find(ctx, text)
     if area is not None:
         return of_area(area)
     match = _COORDINATES.search(text)
     if match is not None:
-        return _at_point(ctx, prefix, run, (float(match[1]), float(match[2])), service_type)
+        return _at_point(ctx, prefix, run, (float(match[1]), float(match[2])))
     if not text.strip():
         _area_list(ctx, prefix, run, 0, ctx.tr("Please type your area, or choose it:"))
         return None
@@ -151,11 +145,7 @@ def _find(ctx: Context, text: str) -> AreaSpec | None:
 
 
 def _at_point(
-    ctx: Context,
-    prefix: str,
-    run: str,
-    point: tuple[float, float] | None,
-    service_type: str | None,
+    ctx: Context, prefix: str, run: str, point: tuple[float, float] | None
 ) -> Place | None:
     try:
         lat, lon = validate_location(*point) if point is not None else (math.nan, math.nan)
@@ -175,29 +165,28 @@ def _at_point(
     cell = snap(lat, lon, DEFAULT_CELL_DEG)
     area = ctx.deps.content.gazetteer.nearest(lat, lon)
     if area is None:
-        _outside(ctx, prefix, run, cell.lat, cell.lon, service_type)
+        _outside(ctx, prefix, run)
         return None
     return Place(area_code=area.code, lat=cell.lat, lon=cell.lon)
 
 
-def _outside(
-    ctx: Context, prefix: str, run: str, lat: float, lon: float, service_type: str | None
-) -> None:
-    """Out of every area: say so, list the nearest fixed services, offer the areas."""
-    content = ctx.deps.content
-    services = offers.fixed_services(
-        content, area_code=None, cell=(lat, lon), referral_type=service_type, now=ctx.now
-    )
+def _outside(ctx: Context, prefix: str, run: str) -> None:
+    """Out of every area: say so, with emergency advice that holds anywhere, and offer the areas.
+
+    No services are listed: the nearest ones in the directory would be in another city, and the
+    area's emergency number may not be the one where the person is.
+    """
     lines = [
         ctx.tr(
             "That place is outside the areas this service covers ({city}).",
-            city=content.gazetteer.city.name,
-        )
+            city=ctx.deps.content.gazetteer.city.name,
+        ),
+        ctx.tr(
+            "In an emergency, call the local emergency number now "
+            "(112 works from most mobile phones)."
+        ),
+        ctx.tr("If you are in the area, choose it:"),
     ]
-    if services.listed:
-        lines.append(ctx.tr("Nearest fixed services:"))
-        lines += [offers.service_line(ctx.tr, service) for service in services.listed]
-    lines.append(ctx.tr("If you are in the area, choose it:"))
     _area_list(ctx, prefix, run, 0, "\n".join(lines))
 
 

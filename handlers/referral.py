@@ -187,9 +187,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     assert ctx.state is not None
     step = ctx.state.step
     if step == Step.LOCATION or (step == Step.RESULTS and msg.kind is InputKind.LOCATION):
-        service_type = _type(ctx)
-        wanted = service_type.value if service_type else None
-        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx), service_type=wanted)
+        place = location.on_input(msg, ctx, PREFIX, ui.run_tag(ctx))
         if place is not None:
             _to_results(ctx, place)
     elif step not in set(Step):

@@ -88,3 +88,33 @@ async def test_signal_lists_areas_then_says_what_a_maps_link_reveals(
     [confirm] = await bob.share_location_link(*POINT)
     assert "Area: Downtown Eastside" in confirm.text
     assert await kept_place(sessions) == ("dtes", *CELL)
+
+
+OUTSIDE_HEAD = "That place is outside the areas this service covers (Vancouver)."
+
+
+async def test_outside_every_area_on_telegram(telegram: TelegramEmulator) -> None:
+    ana = telegram.user("ana")
+    await ana.command("naloxone")
+    await ana.tap("Nasal spray")
+    [outside] = await ana.share_location(0.0, 0.0)
+    assert outside.text.startswith(OUTSIDE_HEAD)
+    assert "local emergency number" in outside.text
+    assert "(demo)" not in outside.text  # no services from another city
+    [confirm] = await ana.tap("Gastown")  # still at the step: the list is there
+    assert "Area: Gastown" in confirm.text
+
+
+async def test_outside_every_area_on_signal(signal: SignalEmulator) -> None:
+    bob = signal.person("bob")
+    await bob.say("/supplies")
+    await bob.pick("Sharps bins")
+    await bob.pick("Personal sharps container")
+    await bob.pick("1")
+    await bob.pick("Done: choose where")
+    [outside] = await bob.share_location_link(0.0, 0.0)
+    assert outside.text.startswith(OUTSIDE_HEAD)
+    assert "local emergency number" in outside.text
+    assert "(demo)" not in outside.text
+    [confirm] = await bob.pick("Gastown")
+    assert "Area: Gastown" in confirm.text

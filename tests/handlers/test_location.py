@@ -122,14 +122,26 @@ async def test_unknown_place_is_quoted_short_and_plain(sessions: Sessions) -> No
     assert len(reply.text) < 200
 
 
-async def test_outside_every_area(sessions: Sessions) -> None:
+OUTSIDE = (
+    "That place is outside the areas this service covers (Vancouver).\n"
+    "In an emergency, call the local emergency number now (112 works from most mobile phones).\n"
+    "If you are in the area, choose it:"
+)
+
+
+@pytest.mark.parametrize("how", ["shared", "typed"])
+@pytest.mark.parametrize("point", [SEATTLE, (0.0, 0.0)])
+async def test_outside_every_area(sessions: Sessions, how: str, point: tuple[float, float]) -> None:
     world = await make_world(sessions)
     await asked_where(world)
-    replies = await world.chat.share_location("ana", *SEATTLE)
+    if how == "shared":
+        replies = await world.chat.share_location("ana", *point)
+    else:
+        replies = await world.chat.say("ana", f"{point[0]}, {point[1]}")
     [reply] = replies
-    assert first_line(reply) == "That place is outside the areas this service covers (Vancouver)."
-    assert "Nearest fixed services:" in reply.text
-    assert "(demo)" in reply.text  # services from the directory, nearest to the point
+    # Said plainly, advice that holds anywhere, and no list of this city's services.
+    assert reply.text == OUTSIDE
+    assert "911" not in reply.text
     assert labels(reply)[:4] == AREA_LIST_HEAD
     # Nothing was chosen: still at the location step, and an area can be picked from the list.
     confirm = await world.chat.tap("ana", "Gastown")
