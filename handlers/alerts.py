@@ -204,7 +204,16 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
             ),
         )
         return
-    hint = ctx.tr("Please choose one of the buttons.")
+    await _reask(ctx, ctx.tr("Please choose one of the buttons."))
+
+
+async def on_unusable(msg: Incoming, ctx: Context) -> None:
+    """A sticker, photo...: say what can be read, and ask again."""
+    await _reask(ctx, ui.unreadable(ctx))
+
+
+async def _reask(ctx: Context, hint: str) -> None:
+    assert ctx.state is not None
     if ctx.state.step == Step.DROP:
         await _drop_list(ctx, hint)
     else:
@@ -215,6 +224,7 @@ ROUTES = ModuleRoutes(
     commands={"alerts": on_alerts, "stop": on_stop},
     options={PREFIX: on_option},
     flows={FLOW: on_input},
+    unusable={FLOW: on_unusable},
     menu=(
         MenuCommand("alerts", "Bad-batch alerts for your area"),
         MenuCommand("stop", "Stop all alerts"),

@@ -97,9 +97,15 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     _ask(ctx, ctx.tr("Please choose one of the buttons."))
 
 
+async def on_unusable(msg: Incoming, ctx: Context) -> None:
+    """A sticker, photo...: say what can be read, and ask again."""
+    _ask(ctx, ui.unreadable(ctx))
+
+
 ROUTES = ModuleRoutes(
     commands={"forget": on_command},
     options={PREFIX: on_option},
     flows={FLOW: on_input},
+    unusable={FLOW: on_unusable},
     menu=(MenuCommand("forget", "Delete everything the bot holds about you"),),
 )

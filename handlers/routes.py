@@ -25,6 +25,8 @@ class ModuleRoutes:
     menu: tuple[MenuCommand, ...] = ()
     # Which of ``flows`` are staff work (state kept on the staff contact, see Person).
     staff_flows: frozenset[str] = frozenset()
+    # Per flow: input no step can use (a sticker...) is answered by asking the step again.
+    unusable: Mapping[str, Handler] = field(default_factory=dict)
 
 
 def merge(
@@ -38,6 +40,7 @@ def merge(
     commands: dict[str, Handler] = {}
     options: dict[str, Handler] = {}
     flows: dict[str, Handler] = {}
+    unusable: dict[str, Handler] = {}
     menu: list[MenuCommand] = []
     staff_flows: set[str] = set()
     for part in parts:
@@ -46,6 +49,7 @@ def merge(
             (commands, part.commands),
             (options, part.options),
             (flows, part.flows),
+            (unusable, part.unusable),
         ):
             for name, handler in entries.items():
                 if name in table:
@@ -61,6 +65,7 @@ def merge(
         unsupported=unsupported,
         menu=tuple(menu),
         staff_flows=frozenset(staff_flows),
+        unusable=unusable,
     )
 
 

@@ -112,8 +112,9 @@ async def unknown_command(msg: Incoming, ctx: Context) -> None:
 
 
 async def unsupported(msg: Incoming, ctx: Context) -> None:
-    """Stickers, photos, voice...: nothing is read or kept."""
-    ctx.reply(ctx.tr("I can only read text, buttons and locations."))
+    """Stickers, photos, voice... outside a conversation that asks its step again (see
+    ``ModuleRoutes.unusable``): nothing is read or kept."""
+    ctx.reply(ui.unreadable(ctx))
 
 
 ROUTES = ModuleRoutes(

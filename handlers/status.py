@@ -250,8 +250,16 @@ async def on_cancel(msg: Incoming, ctx: Context) -> None:
 
 async def on_input(msg: Incoming, ctx: Context) -> None:
     """Typed text or a location while choosing what to cancel: ask again."""
+    await _reask(ctx, ctx.tr("Please choose one of the buttons."))
+
+
+async def on_unusable(msg: Incoming, ctx: Context) -> None:
+    """A sticker, photo...: say what can be read, and ask again."""
+    await _reask(ctx, ui.unreadable(ctx))
+
+
+async def _reask(ctx: Context, hint: str) -> None:
     assert ctx.state is not None
-    hint = ctx.tr("Please choose one of the buttons.")
     if ctx.state.step == Step.CONFIRM:
         request = await _own_open(ctx, str(ctx.state.data.get("request")))
         if request is not None:
@@ -265,6 +273,7 @@ ROUTES = ModuleRoutes(
     commands={"status": on_status, "cancel": on_cancel},
     options={PREFIX: on_option},
     flows={FLOW: on_input},
+    unusable={FLOW: on_unusable},
     menu=(
         MenuCommand("status", "Your open requests"),
         MenuCommand("cancel", "Cancel a request"),

@@ -410,9 +410,19 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     _show(ctx, ctx.tr("Please choose one of the buttons."))
 
 
+async def on_unusable(msg: Incoming, ctx: Context) -> None:
+    """A sticker, photo...: say what can be read, then this step's question and options."""
+    assert ctx.state is not None
+    if ctx.state.step in set(Step):
+        _show(ctx, ui.unreadable(ctx))
+    else:
+        ui.expired(ctx)  # a step from an older version of this conversation
+
+
 ROUTES = ModuleRoutes(
     commands={"supplies": on_command},
     options={PREFIX: on_option},
     flows={FLOW: on_input},
+    unusable={FLOW: on_unusable},
     menu=(MenuCommand("supplies", "Ask for kit: syringes, needles, test strips"),),
 )

@@ -51,6 +51,11 @@ def show_menu(ctx: Context, text: str) -> None:
     ctx.reply(text, menu_options(ctx.tr), columns=2)
 
 
+def unreadable(ctx: Context) -> str:
+    """What to say to a sticker, photo, voice note...: nothing in it is read or kept."""
+    return ctx.tr("I can only read text, buttons and locations.")
+
+
 def expired(ctx: Context) -> None:
     """A stale or forged button: say so, show the menu, change nothing."""
     show_menu(ctx, ctx.tr("That button has expired. Here is the menu."))

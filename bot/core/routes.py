@@ -34,6 +34,9 @@ class Routes:
     # Flows a peer or coordinator runs as staff: their state is kept on the staff contact,
     # every other flow's on the person's own contact (see Person).
     staff_flows: frozenset[str] = field(default=frozenset())
+    # Per flow, what answers input its steps cannot use (a sticker, a photo...): the flow's
+    # current question again, so nobody scrolls up for it. Other flows get ``unsupported``.
+    unusable: Mapping[str, Handler] = field(default_factory=dict)
 
     def resolve(self, msg: Incoming, state: State | None) -> Handler:
         """Pick the handler for ``msg`` given the sender's conversation ``state``."""
@@ -43,6 +46,8 @@ class Routes:
             prefix = (msg.option or "").split(":", 1)[0]
             return self.options.get(prefix, self.fallback)
         if msg.kind is InputKind.UNSUPPORTED:
+            if state is not None and state.flow in self.unusable:
+                return self.unusable[state.flow]
             return self.unsupported
         if state is not None and state.flow in self.flows:
             return self.flows[state.flow]

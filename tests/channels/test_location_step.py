@@ -118,3 +118,34 @@ async def test_outside_every_area_on_signal(signal: SignalEmulator) -> None:
     assert "(demo)" not in outside.text
     [confirm] = await bob.pick("Gastown")
     assert "Area: Gastown" in confirm.text
+
+
+async def test_a_sticker_at_the_step_shows_its_areas_again_on_telegram(
+    telegram: TelegramEmulator,
+) -> None:
+    ana = telegram.user("ana")
+    await ana.command("supplies")
+    await ana.tap("Sharps bins")
+    await ana.tap("Personal sharps container")
+    await ana.tap("1")
+    [where] = await ana.tap("Done: choose where")
+    [again] = await ana.send_sticker()
+    assert again.text.startswith("I can only read text, buttons and locations.\n\n")
+    assert again.text.endswith(where.text)
+    assert again.rows == where.rows
+    assert again.asks_location
+    [confirm] = await ana.tap("Gastown")  # straight from the re-shown keyboard
+    assert "Area: Gastown" in confirm.text
+
+
+async def test_a_sticker_at_the_step_shows_its_areas_again_on_signal(
+    signal: SignalEmulator,
+) -> None:
+    bob = signal.person("bob")
+    await bob.say("/naloxone")
+    [where] = await bob.pick("Nasal spray")
+    [again] = await bob.send_sticker()
+    assert again.text.startswith("I can only read text")
+    assert again.text.endswith(where.text)  # the question and the numbered list again
+    [confirm] = await bob.pick("Gastown")
+    assert "Area: Gastown" in confirm.text

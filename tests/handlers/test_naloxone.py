@@ -131,8 +131,14 @@ async def test_bad_input_at_each_step(sessions: Sessions) -> None:
         ), forged
     await world.chat.press("ana", f"nal:{run}:kind:nasal")  # still at the first step
     assert "expired" in texts(await world.chat.press("ana", f"nal:{run}:howto:other"))
-    sticker = await world.chat.send_sticker("ana")
-    assert texts(sticker) == "I can only read text, buttons and locations."
+    [sticker] = await world.chat.send_sticker("ana")
+    assert sticker.text == (
+        "I can only read text, buttons and locations.\n\n"
+        "Where are you?\nChoose your area, or type its name (for example Gastown)."
+    )
+    # The areas, the how-to and the way out, as the step first showed them.
+    assert labels(sticker)[-3:] == ["More ›", "How to use it", "Back to menu"]
+    assert sticker.ask_location
     after = await world.state("ana")
     assert after is not None
     assert after.step == "location"

@@ -105,10 +105,12 @@ async def test_answers_of_last_resort(sessions: Sessions) -> None:
 async def test_stickers_change_nothing(sessions: Sessions) -> None:
     world = await make_world(sessions)
     await world.chat.say("ana", "/supplies")
-    await world.chat.tap("ana", "Test strips")
+    [items] = await world.chat.tap("ana", "Test strips")
     before = await world.state("ana")
     [reply] = await world.chat.send_sticker("ana")
-    assert reply.text == "I can only read text, buttons and locations."
+    # What can be read, then the step's own question and options again: no scrolling up.
+    assert reply.text == f"I can only read text, buttons and locations.\n\n{items.text}"
+    assert reply.options == items.options
     after = await world.state("ana")
     assert before is not None
     assert after is not None
@@ -180,3 +182,35 @@ def test_menu_commands_are_listed() -> None:
         assert name in names
     assert "forget" in names
     assert "help" in names
+
+
+async def test_stickers_outside_a_conversation_get_the_plain_answer(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    [reply] = await world.chat.send_sticker("ana")
+    assert reply.text == "I can only read text, buttons and locations."
+    assert reply.options == ()
+    assert await world.state("ana") is None
+
+
+async def test_stickers_at_every_supplies_step_show_its_options(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    steps = [
+        ("say", "/supplies"),
+        ("tap", "Test strips"),
+        ("tap", "Fentanyl test strips"),
+        ("tap", "2"),
+        ("tap", "Done: choose where"),
+        ("tap", "Gastown"),
+    ]
+    for how, what in steps:
+        [asked] = await (world.chat.say if how == "say" else world.chat.tap)("ana", what)
+        before = await world.state("ana")
+        [again] = await world.chat.send_sticker("ana")
+        assert again.text.startswith("I can only read text, buttons and locations.\n\n"), what
+        assert again.text.endswith(asked.text), what
+        assert again.options == asked.options, what
+        assert again.ask_location == asked.ask_location, what
+        after = await world.state("ana")
+        assert before is not None
+        assert after is not None
+        assert (after.flow, after.step, after.data) == (before.flow, before.step, before.data)
