@@ -1,7 +1,8 @@
 """The shared "where are you?" step of the supplies, naloxone and referral conversations.
 
 The question offers the areas first (the first page of them as buttons: one tap), typing an
-area's name or alias, and sharing a location second: a shared location leaves a precise point
+area's name or alias, a street or a landmark (a street through several areas asks which), and
+sharing a location second: a shared location leaves a precise point
 with the platform (Telegram keeps it in its cloud, out of reach of ``/forget``), so the channel
 adds a line saying so. A Signal user can paste a maps link or ``lat, lon`` instead.
 
@@ -122,6 +123,13 @@ def on_input(msg: Incoming, ctx: Context, prefix: str, run: str) -> Place | None
     match = _COORDINATES.search(text)
     if match is not None:
         return _at_point(ctx, prefix, run, (float(match[1]), float(match[2])))
+    places = ctx.deps.content.gazetteer.places(text)
+    if len(places) == 1:
+        return of_area(places[0])
+    if places:
+        # A street through several areas: those areas, and the rest of the list a tap away.
+        _choose_among(ctx, prefix, run, text, places)
+        return None
     if not text.strip():
         _area_list(ctx, prefix, run, 0, ctx.tr("Please type your area, or choose it:"))
         return None
@@ -188,6 +196,20 @@ def _outside(ctx: Context, prefix: str, run: str) -> None:
         ctx.tr("If you are in the area, choose it:"),
     ]
     _area_list(ctx, prefix, run, 0, "\n".join(lines))
+
+
+def _choose_among(
+    ctx: Context, prefix: str, run: str, text: str, areas: Sequence[AreaSpec]
+) -> None:
+    lead = ctx.tr(
+        "“{name}” runs through more than one area. Which one are you in?", name=ui.quote(text)
+    )
+    choices = [Option(area.name, ui.payload(prefix, run, AREA, area.code)) for area in areas]
+    back = [
+        Option(ctx.tr("Other areas"), ui.payload(prefix, run, AREAS, 0)),
+        ui.back_to_menu(ctx.tr),
+    ]
+    ctx.reply(lead, [*choices[: ui.PAGE_SIZE], *back], columns=2)
 
 
 def _area_list(ctx: Context, prefix: str, run: str, number: int, lead: str) -> None:

@@ -1,7 +1,15 @@
-"""The area gazetteer: one city's neighbourhoods, found by name, alias or location."""
+"""The area gazetteer: one city's neighbourhoods, found by name, alias, street, landmark or
+location.
+
+A name or alias means one area. A street may run through several (Kingsway, Main St), so a
+street names every area that lists it, and two streets typed together ("Main St & E Hastings")
+mean the areas both run through. Street names are matched whatever the abbreviation ("E
+Hastings St" is "East Hastings Street", and plain "Hastings" finds every Hastings).
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,44 @@ def normalize_name(text: str) -> str:
     return "".join(ch for ch in decomposed if ch.isalnum())
 
 
+# Abbreviations of directions, and street types, which a street is found without ("Main St",
+# "Main Street" and "Main" are one street).
+_DIRECTIONS = {
+    "e": "east",
+    "w": "west",
+    "n": "north",
+    "s": "south",
+    "ne": "northeast",
+    "nw": "northwest",
+    "se": "southeast",
+    "sw": "southwest",
+}
+_STREET_TYPES = frozenset(
+    {
+        *("street", "st", "avenue", "ave", "av", "road", "rd", "drive", "dr"),
+        *("boulevard", "blvd", "place", "pl", "lane", "ln", "crescent", "cres", "highway", "hwy"),
+    }
+)
+# Two streets typed together: "Main & Hastings", "Main and Hastings", "Main / Hastings".
+_CROSSING = re.compile(r"\s*(?:&|\+|/|@|\band\b|\bat\b)\s*", re.IGNORECASE)
+
+
+def _words(text: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(
+        ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
+    )
+    return plain.split()
+
+
+def street_keys(text: str) -> tuple[str, ...]:
+    """Lookup keys of a street name: with its direction, then without (none when empty)."""
+    words = [_DIRECTIONS.get(w, w) for w in _words(text) if w not in _STREET_TYPES]
+    bare = [w for w in words if w not in _DIRECTIONS.values()]
+    keys = ["".join(words), "".join(bare)]
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
 class City(Spec):
     """The city the gazetteer covers."""
 
@@ -53,6 +99,10 @@ class AreaSpec(Spec):
     timezone: TimeZoneName
     emergency_number: EmergencyNumber
     aliases: tuple[ShortName, ...] = ()
+    # Streets that run through the area (also listed under every other area they cross) and
+    # landmarks in it: what people type when they don't know the area's name.
+    streets: tuple[ShortName, ...] = ()
+    landmarks: tuple[ShortName, ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -68,6 +118,8 @@ class Gazetteer(Spec):
     demo: bool = False  # the shipped example areas: the bot warns at start while in use
     _index: dict[str, AreaSpec] = PrivateAttr(default_factory=dict)
     _by_code: dict[str, AreaSpec] = PrivateAttr(default_factory=dict)
+    _streets: dict[str, tuple[AreaSpec, ...]] = PrivateAttr(default_factory=dict)
+    _landmarks: dict[str, tuple[AreaSpec, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unambiguous(self) -> Gazetteer:
@@ -87,6 +139,17 @@ class Gazetteer(Spec):
             for label in (area.code, area.name, *area.aliases)
         }
         self._index.pop("", None)
+        streets: dict[str, list[AreaSpec]] = {}
+        landmarks: dict[str, list[AreaSpec]] = {}
+        for area in self.areas:
+            for street in area.streets:
+                # The direction-less key gathers every part of a street ("Hastings").
+                for key in street_keys(street):
+                    _add_once(streets, key, area)
+            for landmark in area.landmarks:
+                _add_once(landmarks, normalize_name(landmark), area)
+        self._streets = {key: tuple(found) for key, found in streets.items()}
+        self._landmarks = {key: tuple(found) for key, found in landmarks.items() if key}
 
     @property
     def codes(self) -> frozenset[str]:
@@ -102,6 +165,28 @@ class Gazetteer(Spec):
         key = normalize_name(name_or_alias)
         return self._index.get(key) if key else None
 
+    def places(self, text: str) -> tuple[AreaSpec, ...]:
+        """The areas a typed landmark, street or crossing of streets may mean, in file order
+        (empty when none is known)."""
+        found = self._landmarks.get(normalize_name(text))
+        if found:
+            return found
+        parts = [part for part in _CROSSING.split(text) if part.strip()]
+        sets = [self._street(part) for part in parts]
+        known = [areas for areas in sets if areas]
+        if not known:
+            return ()
+        both = set.intersection(*(set(areas) for areas in known))
+        # Streets that never meet (or a typo in one): every area either runs through.
+        wanted = both or set.union(*(set(areas) for areas in known))
+        return tuple(area for area in self.areas if area in wanted)
+
+    def _street(self, text: str) -> tuple[AreaSpec, ...]:
+        for key in street_keys(text):
+            if key in self._streets:
+                return self._streets[key]
+        return ()
+
     def nearest(self, lat: float, lon: float) -> AreaSpec | None:
         """The nearest-centroid area among those whose radius (× tolerance) holds the point."""
         best: tuple[float, AreaSpec] | None = None
@@ -112,6 +197,12 @@ class Gazetteer(Spec):
             ):
                 best = (distance, area)
         return best[1] if best else None
+
+
+def _add_once(index: dict[str, list[AreaSpec]], key: str, area: AreaSpec) -> None:
+    found = index.setdefault(key, [])
+    if area not in found:
+        found.append(area)
 
 
 def _ambiguous_names(document: Document) -> list[Problem]:

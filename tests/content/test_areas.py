@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.content import ContentError, Gazetteer, load_gazetteer, normalize_name
+from bot.content.areas import street_keys
 
 Write = Callable[[str, str], Path]  # the `write` fixture (conftest.py)
 
@@ -86,6 +87,53 @@ def test_find(gazetteer: Gazetteer, text: str, code: str) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "---", "Atlantis", "Burnaby"])
 def test_find_unknown(gazetteer: Gazetteer, text: str) -> None:
     assert gazetteer.find(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("E Hastings St", ["dtes", "grandview", "hastings_sunrise"]),
+        ("East Hastings Street", ["dtes", "grandview", "hastings_sunrise"]),
+        ("e. hastings", ["dtes", "grandview", "hastings_sunrise"]),
+        ("Hastings", ["dtes", "gastown", "downtown", "grandview", "hastings_sunrise"]),
+        ("Kingsway", ["mount_pleasant", "kensington", "renfrew"]),
+        ("Main St", ["dtes", "chinatown", "mount_pleasant", "sunset"]),
+        ("Main Street & E Hastings St", ["dtes"]),
+        ("Kingsway at Knight", ["kensington"]),
+        (
+            "Kingsway / Granville St",
+            ["downtown", "mount_pleasant", "kensington", "fairview"] + ["marpole", "renfrew"],
+        ),  # never meet: either street's areas
+        ("Steam Clock", ["gastown"]),
+        ("ST PAUL'S HOSPITAL", ["west_end"]),
+        ("Atlantis", []),
+        ("", []),
+        ("&&&", []),
+    ],
+)
+def test_streets_and_landmarks(gazetteer: Gazetteer, text: str, codes: list[str]) -> None:
+    assert [area.code for area in gazetteer.places(text)] == codes
+
+
+def test_street_keys() -> None:
+    assert street_keys("E Hastings St") == ("easthastings", "hastings")
+    assert street_keys("SW Marine Dr") == ("southwestmarine", "marine")
+    assert street_keys("Kingsway") == ("kingsway",)
+    assert street_keys("St") == ()
+
+
+def test_streets_and_landmarks_in_a_file(write: Write) -> None:
+    path = write(
+        "areas.yaml",
+        GOOD.replace(
+            "    aliases: [DTES, Downtown East Side]\n",
+            "    aliases: [DTES, Downtown East Side]\n"
+            "    streets: [E Hastings St]\n    landmarks: [Pigeon Park]\n",
+        ).replace("      - The Drive\n", "      - The Drive\n    streets: [E Hastings St]\n"),
+    )
+    gazetteer = load_gazetteer(path)
+    assert [a.code for a in gazetteer.places("hastings")] == ["dtes", "grandview"]
+    assert [a.code for a in gazetteer.places("pigeon park")] == ["dtes"]
 
 
 def test_normalize_name() -> None:

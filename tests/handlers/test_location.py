@@ -40,6 +40,12 @@ async def asked_where(world: World, who: str = "ana") -> None:
         ("kits", "Kitsilano"),
         ("49.2812, -123.0990", "Downtown Eastside"),
         ("https://maps.example/?q=49.2680,-123.1650", "Kitsilano"),
+        # Streets and landmarks (content/areas.yaml), one area or where two streets cross.
+        ("Main St & E Hastings", "Downtown Eastside"),
+        ("east hastings street and main", "Downtown Eastside"),
+        ("Knight and Kingsway", "Kensington-Cedar Cottage"),
+        ("Steam Clock", "Gastown"),
+        ("kits beach", "Kitsilano"),
     ],
 )
 async def test_typed_places(sessions: Sessions, typed: str, area: str) -> None:
@@ -232,3 +238,32 @@ async def test_typed_coordinates_are_kept_as_the_cell_only(sessions: Sessions) -
     state = await world.state("ana")
     assert state is not None
     assert (state.data["area"], state.data["lat"], state.data["lon"]) == ("dtes", 49.29, -123.09)
+
+
+@pytest.mark.parametrize(
+    ("typed", "areas"),
+    [
+        ("E Hastings St", ["Downtown Eastside", "Grandview-Woodland", "Hastings-Sunrise"]),
+        ("Kingsway", ["Mount Pleasant", "Kensington-Cedar Cottage", "Renfrew-Collingwood"]),
+        # Main St runs the city's length: never one area by itself (it was Mount Pleasant's).
+        ("Main St", ["Downtown Eastside", "Chinatown", "Mount Pleasant", "Sunset"]),
+    ],
+)
+async def test_a_street_through_several_areas_asks_which(
+    sessions: Sessions, typed: str, areas: list[str]
+) -> None:
+    world = await make_world(sessions)
+    await asked_where(world)
+    [which] = await world.chat.say("ana", typed)
+    assert first_line(which) == (
+        f"“{typed}” runs through more than one area. Which one are you in?"
+    )
+    assert labels(which) == [*areas, "Other areas", "Back to menu"]
+    [confirm] = await world.chat.tap("ana", areas[-1])
+    assert f"Area: {areas[-1]}" in confirm.text
+    # "Other areas" is the whole list, still at the step.
+    await world.chat.say("ana", "/naloxone")
+    await world.chat.tap("ana", "Nasal spray")
+    await world.chat.say("ana", typed)
+    [other] = await world.chat.tap("ana", "Other areas")
+    assert labels(other)[:4] == AREA_LIST_HEAD
