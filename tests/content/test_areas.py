@@ -102,7 +102,7 @@ def test_find_unknown(gazetteer: Gazetteer, text: str) -> None:
         ("Kingsway at Knight", ["kensington"]),
         (
             "Kingsway / Granville St",
-            ["downtown", "mount_pleasant", "kensington", "fairview"] + ["marpole", "renfrew"],
+            ["downtown", "mount_pleasant", "kensington", "fairview", "marpole", "renfrew"],
         ),  # never meet: either street's areas
         ("Steam Clock", ["gastown"]),
         ("ST PAUL'S HOSPITAL", ["west_end"]),
