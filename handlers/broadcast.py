@@ -147,7 +147,7 @@ def _ask_areas(ctx: Context, number: int = 0, hint: str = "") -> None:
         Option(ctx.tr("Done"), ui.payload(PREFIX, run, "done")),
     ]
     options = ui.page(choices, number, more=ui.payload(PREFIX, run, "page"), back=back, tr=ctx.tr)
-    text = ctx.tr("Which areas? Tap each one, then Done.")
+    text = ctx.tr("Which areas? Choose each one, then Done.")
     _ask(ctx, hint, text, list(options), columns=2)
 
 

@@ -80,7 +80,7 @@ def ask_days(ctx: Context, hint: str = "") -> None:
         button(ctx, ctx.tr("Done"), "days"),
         button(ctx, ctx.tr("Cancel"), "quit"),
     ]
-    text = ctx.tr("Repeat on which days? Tap each one, then Done.")
+    text = ctx.tr("Repeat on which days? Choose each one, then Done.")
     ask(ctx, hint, text, options, columns=2)
 
 

@@ -88,10 +88,14 @@ def prompt(
     ``lead`` goes first. The reply asks for a location too, which the channel offers after
     the areas, with its own line on what sharing reveals there.
     """
-    question = ctx.tr("Where are you?\nChoose your area, or type its name (for example Gastown).")
+    question = ctx.tr("Where are you?\nChoose your area.")
     text = f"{lead}\n\n{question}" if lead else question
     options = _area_page(ctx, prefix, run, 0, back=[*extra, ui.back_to_menu(ctx.tr)])
-    ctx.reply(text, options, ask_location=True, columns=2)
+    # The one hint on what can be typed: the channel words it with its own way of choosing.
+    typed = ctx.tr(
+        "your area's name, a street or a landmark (for example Gastown or E Hastings St)"
+    )
+    ctx.reply(text, options, ask_location=True, columns=2, typed=typed)
 
 
 def on_press(ctx: Context, press: ui.Press, prefix: str) -> Place | None:

@@ -286,7 +286,7 @@ async def _accepted_reply(ctx: Context, request_id: int) -> Reply:
     lines = [
         t("You accepted {ref}.", ref=reference),
         *offers.item_lines(t, items),
-        t("When the person comes, tap Handed over and type the code they show you."),
+        t("When the person comes, choose Handed over and type the code they show you."),
     ]
     return Reply(
         "\n".join(lines),
@@ -425,7 +425,8 @@ async def _check_code(msg: Incoming, ctx: Context) -> None:
             ctx.end()
             ctx.reply(
                 ctx.tr(
-                    "That code doesn't match. Check it with the person, then tap Handed over again."
+                    "That code doesn't match. Check it with the person, "
+                    "then choose Handed over again."
                 ),
                 (Option(ctx.tr("Handed over"), f"{PICKUP_PREFIX}:h:{request_id}"),),
             )
@@ -618,7 +619,7 @@ async def _stock_reply(ctx: Context, outlet_id: int) -> Reply:
         lines.append(line)
     if not levels:
         lines.append(t("Nothing counted yet."))
-    lines.append(t("Set a count: /stock CODE NUMBER, or tap an item."))
+    lines.append(t("Set a count: /stock CODE NUMBER, or choose an item."))
     options = tuple(
         Option(
             f"{codes.get(level.item_id, '?')} ({level.quantity})",

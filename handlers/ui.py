@@ -18,6 +18,7 @@ from bot.content import ItemSpec, OpeningHours
 from bot.core.context import Context
 from bot.core.messages import Option
 from bot.core.words import Translator
+from bot.domain import Channel
 from bot.services import requests
 
 MENU = "menu"
@@ -52,7 +53,11 @@ def show_menu(ctx: Context, text: str) -> None:
 
 
 def unreadable(ctx: Context) -> str:
-    """What to say to a sticker, photo, voice note...: nothing in it is read or kept."""
+    """What to say to a sticker, photo, voice note...: nothing in it is read or kept.
+
+    Worded for the channel: Signal has no buttons and no location button."""
+    if ctx.person.channel is Channel.SIGNAL:
+        return ctx.tr("I can only read text: a number from the list, words, or a map link.")
     return ctx.tr("I can only read text, buttons and locations.")
 
 

@@ -96,6 +96,10 @@ log = logging.getLogger(__name__)
 MAX_PART_BYTES: Final = 2000
 # Worded in the recipient's language when sent (N_ marks them for `make messages`).
 NUMBER_HINT: Final = N_("Reply with a number.")
+# In place of NUMBER_HINT when something may be typed instead (Reply.typed): one hint a step.
+TYPED_NUMBER_HINT: Final = N_("Reply with a number, or type {typed}.")
+# A list of counts with more than one other choice: those others answer to letters.
+LETTER_HINT: Final = N_("Reply with a number or a letter.")
 # Under the options of a question that asks where the person is. Signal has no location
 # button: a maps link in a message is the way to share one (read by :func:`maps_location`).
 # It is end-to-end encrypted, so only the bot sees the point, and keeps only the coarse cell.
@@ -639,11 +643,14 @@ class SignalChannel:
         menu = self._menus.get(address)
         if not menu:
             return None  # after a restart, or no menu: plain text, and the handler re-asks
+        keys = option_keys(menu)
         digits = _CHOICE.fullmatch(text)
+        wanted = str(int(digits.group(1))) if digits is not None else text.casefold()
+        for key, option in zip(keys, menu, strict=True):
+            if key == wanted:
+                return option.payload
         if digits is not None:
-            index = int(digits.group(1))
-            return menu[index - 1].payload if 1 <= index <= len(menu) else None
-        wanted = text.casefold()
+            return None  # a number that picks nothing: plain text, and the handler re-asks
         for option in menu:
             if clean(option.label).casefold() == wanted:
                 return option.payload
@@ -674,7 +681,13 @@ class SignalChannel:
             log.warning("signal reply address is neither a number nor a UUID")
             return SendResult(SendStatus.FAILED)
         t = self.engine.deps.words.for_locale(reply.locale)
-        parts = render(reply, number_hint=t(self.number_hint), location_hint=t(self.location_hint))
+        if reply.typed:
+            number_hint = t(TYPED_NUMBER_HINT, typed=reply.typed)
+        elif any(key.isalpha() for key in option_keys(reply.options)):
+            number_hint = t(LETTER_HINT)
+        else:
+            number_hint = t(self.number_hint)
+        parts = render(reply, number_hint=number_hint, location_hint=t(self.location_hint))
         if not parts:
             log.warning("empty signal reply not sent")
             return SendResult(SendStatus.FAILED)
@@ -913,22 +926,42 @@ def render(
     limit: int = MAX_PART_BYTES,
 ) -> list[str]:
     """Plain-text messages for ``reply``: its text (split to ``limit`` UTF-8 bytes), then
-    the options as a numbered list with ``number_hint``, then the location hint (a place
-    chosen from the list comes first; a precise one second)."""
+    the options as a numbered list (see :func:`option_keys`) with ``number_hint``, then the
+    location hint in the same paragraph: one hint on how to answer (a place chosen from the
+    list comes first; a precise one second)."""
     parts = split_message(reply.text, limit)
-    blocks: list[str] = []
-    if reply.options:
-        lines = [f"{n}. {' '.join(o.label.split())}" for n, o in enumerate(reply.options, 1)]
-        blocks.append("\n".join([*lines, number_hint]))
+    hints = [number_hint] if reply.options else []
     if reply.ask_location:
-        blocks.append(location_hint)
-    if blocks:
-        tail = "\n\n".join(blocks)
+        hints.append(location_hint)
+    if hints:
+        keys = option_keys(reply.options)
+        lines = [
+            f"{k}. {' '.join(o.label.split())}" for k, o in zip(keys, reply.options, strict=True)
+        ]
+        tail = "\n".join([*lines, *hints])
         if parts and _utf8_len(f"{parts[-1]}\n\n{tail}") <= limit:
             parts[-1] = f"{parts[-1]}\n\n{tail}"
         else:
             parts += split_message(tail, limit)
     return parts
+
+
+def option_keys(options: Sequence[Option]) -> list[str]:
+    """What to type to choose each option: its place in the list, 1, 2, 3...
+
+    Except in a list where some labels are numbers themselves (pack counts): there each of
+    those answers to its own number and the other choices to 0 (or, several, to a, b, c...),
+    so that typing 6 for six packs can never mean "Back".
+    """
+    if not any(_is_number(o.label) for o in options):
+        return [str(n) for n in range(1, len(options) + 1)]
+    others = sum(1 for o in options if not _is_number(o.label))
+    letters = iter("abcdefghijklmnopqrstuvwxyz" if others > 1 else "0")
+    return [str(int(o.label)) if _is_number(o.label) else next(letters) for o in options]
+
+
+def _is_number(label: str) -> bool:
+    return label.strip().isascii() and label.strip().isdigit() and len(label.strip()) <= 2
 
 
 def split_message(text: str, limit: int = MAX_PART_BYTES) -> list[str]:

@@ -89,6 +89,8 @@ LOCATION_NOTE: Final = N_(
     "📍 Sharing your location sends your exact position to Telegram; "
     "the bot keeps only a rough area."
 )
+# What may be typed besides tapping a button (Reply.typed), under the question.
+TYPED_HINT: Final = N_("Or type {typed}.")
 PRIVATE_ONLY: Final = N_("I only work in a private chat. Please message me directly.")
 # Ask Telegram only for what the bot reads: less data received is less data to protect.
 ALLOWED_UPDATES: Final = (Update.MESSAGE, Update.CALLBACK_QUERY)
@@ -544,9 +546,11 @@ class TelegramChannel:
             log.warning("telegram reply address is not a chat id")
             return SendResult(SendStatus.FAILED)
         text = reply.text
+        t = self.engine.deps.words.for_locale(reply.locale)
+        if reply.typed and text.strip():
+            text = f"{text}\n{t(TYPED_HINT, typed=reply.typed)}"
         if reply.ask_location and text.strip():
-            note = self.engine.deps.words.for_locale(reply.locale)(self.location_note)
-            text = f"{text}\n\n{note}"
+            text = f"{text}\n\n{t(self.location_note)}"
         parts = split_text(text)
         if not parts:
             log.warning("empty telegram reply not sent")

@@ -128,8 +128,9 @@ class Context(Scope):
         *,
         ask_location: bool = False,
         columns: int = 1,
+        typed: str = "",
     ) -> None:
-        """Answer the sender."""
+        """Answer the sender (``typed``: what may be typed instead of choosing, see Reply)."""
         self.replies.append(
             Reply(
                 text=text,
@@ -137,6 +138,7 @@ class Context(Scope):
                 ask_location=ask_location,
                 columns=columns,
                 locale=self.t.locale if self.t is not None else None,
+                typed=typed,
             )
         )
 

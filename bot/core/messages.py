@@ -82,6 +82,10 @@ class Reply:
     columns: int = 1
     # The recipient's locale, for the few words a channel adds itself (button labels, hints).
     locale: str | None = None
+    # What may be typed instead of choosing an option (in the recipient's words, e.g. "your
+    # area's name, a street or a landmark"): each channel says it once, in its own way, so a
+    # question never carries a second, overlapping hint.
+    typed: str = ""
 
 
 @dataclass(frozen=True, slots=True)

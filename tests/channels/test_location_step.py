@@ -19,6 +19,7 @@ from bot.emulator import TelegramEmulator
 from bot.signal_emulator import SignalEmulator
 
 Sessions = async_sessionmaker[AsyncSession]
+TYPED = "your area's name, a street or a landmark (for example Gastown or E Hastings St)"
 FIRST_AREAS = ["Downtown Eastside", "Strathcona", "Chinatown", "Gastown", "Downtown", "West End"]
 # A point near Main & Hastings, and the centre of its 0.02° cell, which requests store.
 POINT = (49.281234, -123.098765)
@@ -40,10 +41,7 @@ async def test_telegram_offers_areas_then_location_with_what_it_reveals(
     ana = telegram.user("ana")
     await ana.command("naloxone")
     [where] = await ana.tap("Nasal spray")
-    assert where.text == (
-        "Where are you?\nChoose your area, or type its name (for example Gastown).\n\n"
-        f"{LOCATION_NOTE}"
-    )
+    assert where.text == (f"Where are you?\nChoose your area.\nOr type {TYPED}.\n\n{LOCATION_NOTE}")
     assert LOCATION_NOTE == (
         "📍 Sharing your location sends your exact position to Telegram; "
         "the bot keeps only a rough area."
@@ -71,11 +69,14 @@ async def test_signal_lists_areas_then_says_what_a_maps_link_reveals(
     await bob.say("/naloxone")
     [where] = await bob.pick("Nasal spray")
     numbered = "\n".join(f"{n}. {name}" for n, name in enumerate(FIRST_AREAS, 1))
+    # One hint on how to answer, under the list: a number, what can be typed, a maps link.
     assert where.text == (
-        "Where are you?\nChoose your area, or type its name (for example Gastown).\n\n"
-        f"{numbered}\n7. More ›\n8. How to use it\n9. Back to menu\n{NUMBER_HINT}\n\n"
+        "Where are you?\nChoose your area.\n\n"
+        f"{numbered}\n7. More ›\n8. How to use it\n9. Back to menu\n"
+        f"Reply with a number, or type {TYPED}.\n"
         f"{LOCATION_HINT}"
     )
+    assert NUMBER_HINT not in where.text
     assert LOCATION_HINT == (
         "Or send a map link to where you are: Signal can't read it; "
         "the bot sees your exact position and keeps only a rough area."
@@ -145,7 +146,58 @@ async def test_a_sticker_at_the_step_shows_its_areas_again_on_signal(
     await bob.say("/naloxone")
     [where] = await bob.pick("Nasal spray")
     [again] = await bob.send_sticker()
-    assert again.text.startswith("I can only read text")
+    # Worded for Signal: no buttons there, and a location is a map link.
+    assert again.text.startswith(
+        "I can only read text: a number from the list, words, or a map link.\n\n"
+    )
     assert again.text.endswith(where.text)  # the question and the numbered list again
     [confirm] = await bob.pick("Gastown")
     assert "Area: Gastown" in confirm.text
+
+
+async def test_signal_streets_and_landmarks(signal: SignalEmulator) -> None:
+    bob = signal.person("bob")
+    await bob.say("/naloxone")
+    await bob.pick("Nasal spray")
+    [confirm] = await bob.say("Steam Clock")
+    assert "Area: Gastown" in confirm.text
+
+    await bob.say("/naloxone")
+    await bob.pick("Nasal spray")
+    [which] = await bob.say("E Hastings St")
+    assert which.text.startswith("“E Hastings St” runs through more than one area.")
+    assert "1. Downtown Eastside\n2. Grandview-Woodland\n3. Hastings-Sunrise" in which.text
+    [confirm] = await bob.say("1")
+    assert "Area: Downtown Eastside" in confirm.text
+
+    await bob.say("/naloxone")
+    await bob.pick("Nasal spray")
+    [which] = await bob.say("Kingsway")
+    assert "1. Mount Pleasant\n2. Kensington-Cedar Cottage\n3. Renfrew-Collingwood" in which.text
+
+    await bob.say("/naloxone")
+    await bob.pick("Nasal spray")
+    [which] = await bob.say("Main St")  # not Mount Pleasant's alias any more
+    assert "runs through more than one area" in which.text
+    [confirm] = await bob.say("Main St & E Hastings")
+    assert "Area: Downtown Eastside" in confirm.text
+
+
+async def test_signal_pack_counts_are_typed_as_numbers(signal: SignalEmulator) -> None:
+    bob = signal.person("bob")
+    await bob.say("/supplies")
+    await bob.pick("Test strips")
+    [packs] = await bob.pick("Fentanyl test strips")
+    # Each count answers to its own number; Back to 0: "4" can never mean Back (it did).
+    assert "\n1. 1\n2. 2\n3. 3\n0. ‹ Back\nReply with a number." in packs.text
+    [too_many] = await bob.say("4")
+    assert too_many.text.startswith("Please choose one of the buttons.")
+    assert "How many packs?" in too_many.text  # still asking, not gone back
+    [basket] = await bob.say("3")
+    assert "Fentanyl test strips: 3 packs" in basket.text
+    await bob.say("Add something else")
+    await bob.pick("Test strips")
+    await bob.pick("Fentanyl test strips")
+    [items] = await bob.say("0")
+    assert items.text.startswith("Choose one")
+

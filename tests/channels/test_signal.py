@@ -37,6 +37,7 @@ from bot.channels.signal import (
     _Pacer,
     _tame_signalbot_log,
     maps_location,
+    option_keys,
     render,
     split_message,
 )
@@ -424,7 +425,7 @@ async def test_location_question_and_maps_links(emu: SignalEmulator, seen: list[
     ana = emu.person("ana")
     [question] = await ana.say("/where")
     # The options first, a maps link (and what it reveals) second.
-    assert question.text == f"Where are you?\n\n1. Skip\n{NUMBER_HINT}\n\n{LOCATION_HINT}"
+    assert question.text == f"Where are you?\n\n1. Skip\n{NUMBER_HINT}\n{LOCATION_HINT}"
     for style in MapStyle:
         replies = await ana.share_location_link(49.2827, -123.1207, style=style)
         assert texts(replies) == ["location 49.283 -123.121"]
@@ -886,6 +887,18 @@ def test_signalbot_records_keep_only_their_template(caplog: pytest.LogCaptureFix
 # -- pure parts ----------------------------------------------------------------------------
 
 
+def test_counts_answer_to_their_own_number() -> None:
+    counts = [Option(str(n), f"p:{n}") for n in range(1, 6)]
+    back = Reply("How many?", (*counts, Option("‹ Back", "b")))
+    assert option_keys(back.options) == ["1", "2", "3", "4", "5", "0"]
+    assert render(back, number_hint="N") == [
+        "How many?\n\n1. 1\n2. 2\n3. 3\n4. 4\n5. 5\n0. ‹ Back\nN"
+    ]
+    two = (*counts, Option("‹ Back", "b"), Option("Done", "d"))
+    assert option_keys(two) == ["1", "2", "3", "4", "5", "a", "b"]
+    assert option_keys((Option("Yes", "y"), Option("No", "n"))) == ["1", "2"]
+
+
 def test_render() -> None:
     assert render(Reply("plain")) == ["plain"]
     assert render(Reply("  ")) == []
@@ -895,7 +908,7 @@ def test_render() -> None:
     assert render(where, location_hint="Type a place") == ["Where?\n\nType a place"]
     both = Reply("Where?", (Option("Gastown", "a:1"),), ask_location=True)
     assert render(both, number_hint="Number?", location_hint="Or a link") == [
-        "Where?\n\n1. Gastown\nNumber?\n\nOr a link"
+        "Where?\n\n1. Gastown\nNumber?\nOr a link"  # one hint: how to answer
     ]
     # A list that does not fit after the text goes in its own message.
     big = Reply("x" * 1990, (Option("Yes", "y:1"),))

@@ -67,7 +67,7 @@ async def test_areas_come_first_and_one_tap_chooses(sessions: Sessions) -> None:
     await world.chat.say("ana", "/naloxone")
     [where] = await world.chat.tap("ana", "Nasal spray")
     assert where.text == (
-        "Where are you?\nChoose your area, or type its name (for example Gastown)."
+        "Where are you?\nChoose your area."
     )
     # The areas themselves are the first choices; sharing a location is the channel's,
     # offered after them (and never promised "not stored": see the channel tests).
@@ -75,6 +75,10 @@ async def test_areas_come_first_and_one_tap_chooses(sessions: Sessions) -> None:
     assert labels(where)[6:] == ["More ›", "How to use it", "Back to menu"]
     assert where.ask_location
     assert where.columns == 2
+    # What can be typed instead, said once by each channel in its own words.
+    assert where.typed == (
+        "your area's name, a street or a landmark (for example Gastown or E Hastings St)"
+    )
     confirm = await world.chat.tap("ana", "Gastown")
     assert "Area: Gastown" in confirm[0].text
 

@@ -134,7 +134,7 @@ async def test_bad_input_at_each_step(sessions: Sessions) -> None:
     [sticker] = await world.chat.send_sticker("ana")
     assert sticker.text == (
         "I can only read text, buttons and locations.\n\n"
-        "Where are you?\nChoose your area, or type its name (for example Gastown)."
+        "Where are you?\nChoose your area."
     )
     # The areas, the how-to and the way out, as the step first showed them.
     assert labels(sticker)[-3:] == ["More ›", "How to use it", "Back to menu"]
