@@ -200,4 +200,3 @@ async def test_signal_pack_counts_are_typed_as_numbers(signal: SignalEmulator) -
     await bob.pick("Fentanyl test strips")
     [items] = await bob.say("0")
     assert items.text.startswith("Choose one")
-

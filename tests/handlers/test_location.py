@@ -66,9 +66,7 @@ async def test_areas_come_first_and_one_tap_chooses(sessions: Sessions) -> None:
     world = await make_world(sessions)
     await world.chat.say("ana", "/naloxone")
     [where] = await world.chat.tap("ana", "Nasal spray")
-    assert where.text == (
-        "Where are you?\nChoose your area."
-    )
+    assert where.text == ("Where are you?\nChoose your area.")
     # The areas themselves are the first choices; sharing a location is the channel's,
     # offered after them (and never promised "not stored": see the channel tests).
     assert labels(where)[:6] == FIRST_AREAS

@@ -133,8 +133,7 @@ async def test_bad_input_at_each_step(sessions: Sessions) -> None:
     assert "expired" in texts(await world.chat.press("ana", f"nal:{run}:howto:other"))
     [sticker] = await world.chat.send_sticker("ana")
     assert sticker.text == (
-        "I can only read text, buttons and locations.\n\n"
-        "Where are you?\nChoose your area."
+        "I can only read text, buttons and locations.\n\nWhere are you?\nChoose your area."
     )
     # The areas, the how-to and the way out, as the step first showed them.
     assert labels(sticker)[-3:] == ["More ›", "How to use it", "Back to menu"]
