@@ -216,6 +216,18 @@ def render_stats(
         )
     )
     lines.append(t("Naloxone kits handed out: {n}", n=numbers.naloxone_kits))
+    rated = numbers.feedback
+    lines.append(
+        t(
+            "Feedback after handover: 👍 {up}, 👎 {down} (waited too long {waited}, "
+            "not what was asked for {not_asked}, felt unsafe {unsafe})",
+            up=rated.get("up", 0),
+            down=rated.get("down", 0),
+            waited=rated.get("waited", 0),
+            not_asked=rated.get("not_asked", 0),
+            unsafe=rated.get("unsafe", 0),
+        )
+    )
     for outlet_id, n in sorted(
         numbers.by_outlet.items(), key=lambda kv: outlet_keys.get(kv[0], "")
     ):

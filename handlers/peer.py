@@ -31,7 +31,7 @@ from bot.privacy import AddressBox, normalise_code
 from bot.services import contacts, invites, requests, shifts, stock
 from bot.services.invites import InviteError
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
-from handlers import offers
+from handlers import feedback, offers
 from handlers.routes import ModuleRoutes
 
 FLOW = "peer"
@@ -445,10 +445,8 @@ async def _check_code(msg: Incoming, ctx: Context) -> None:
         return
     ctx.reply(ctx.tr("Handed over {ref}. Thank you!", ref=reference))
     if contact_id is not None:
-        ctx.notify(
-            contact_id,
-            lambda t: Reply(t("Thanks for picking up {ref}. Take care.", ref=reference)),
-        )
+        # With 👍 / 👎 under it (handlers.feedback): counted, never stored per request.
+        ctx.notify(contact_id, lambda t: feedback.ask(t, request_id, reference))
     await offers.announce_low_stock(ctx, outcome.low_stock)
 
 

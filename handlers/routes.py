@@ -84,6 +84,7 @@ def build_routes() -> Routes:
         broadcast,
         broadcast_languages,
         coordinator,
+        feedback,
         forget,
         info,
         language,
@@ -113,6 +114,7 @@ def build_routes() -> Routes:
         broadcast,
         broadcast_languages,
         report,
+        feedback,
     )
     routes = merge(
         tuple(module_routes(m) for m in modules),

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import DailyCount, Item, Request
 from bot.domain import OPEN_REQUEST_STATUSES, ItemCategory
-from bot.services import counts
+from bot.services import counts, feedback
 
 CLOSED = ("handed_over", "unrouted", "cancelled", "expired")
 _CLOSING = {f"requests.{status}": status for status in CLOSED}
@@ -41,7 +41,10 @@ _PER_OUTLET = {
     "outlet.released": "released",
     "outlet.handed_over": "handed_over",
 }
-_MEASURES = sorted({"requests.made", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET})
+_MEASURES = sorted(
+    {"requests.made", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET}
+    | set(feedback.MEASURES)
+)
 
 
 @dataclass
@@ -68,6 +71,8 @@ class Stats:
     median_time_to_accept: timedelta | None = None
     naloxone_kits: int = 0
     open_now: int = 0
+    # After handovers: "up", "down" and each of feedback.REASONS, by name.
+    feedback: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def created(self) -> int:
@@ -119,6 +124,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
     by_outlet: dict[int, OutletNumbers] = defaultdict(OutletNumbers)
     waits: dict[int, int] = defaultdict(int)
     handed: dict[str, int] = defaultdict(int)
+    rated: dict[str, int] = defaultdict(int)
     for row in rows:
         n = int(row.n or 0)
         if row.measure == "requests.made":
@@ -133,6 +139,8 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
             waits[row.bucket] += n
         elif row.measure == "outlet.packs" and row.item_code:
             handed[row.item_code] += n
+        elif row.measure in feedback.MEASURES:
+            rated[row.measure.removeprefix("feedback.")] += n
     open_now = await session.scalar(
         select(func.count())
         .select_from(Request)
@@ -147,6 +155,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
         median_time_to_accept=_median_minutes(waits),
         naloxone_kits=await _naloxone_kits(session, handed),
         open_now=open_now or 0,
+        feedback=dict(rated),
     )
 
 

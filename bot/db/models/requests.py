@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -41,6 +41,9 @@ class Request(Base):
     # Wrong pickup codes typed for this request, across taps and outlets: at the cap it is
     # frozen (no handover; coordinators are told).
     code_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whether the person answered "how was it?" after the handover: one answer per request.
+    # Not what they answered: that goes only into the day's counters (feedback.*).
+    feedback_given: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The peer-worker ids of the person who asked (usually none), sealed with the address key
     # and padded, on every request alike: routing never offers a request to its own maker,
     # even on a later cascade, and the dump shows no link from a request to a role. Cleared
