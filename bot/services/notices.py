@@ -85,6 +85,7 @@ def seal_reply(box: AddressBox, reply: Reply) -> bytes:
         "ask_location": reply.ask_location,
         "columns": reply.columns,
         "locale": reply.locale,
+        "typed": reply.typed,
     }
     return box.seal(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
@@ -99,6 +100,8 @@ def open_reply(box: AddressBox, token: bytes) -> Reply:
             ask_location=bool(body["ask_location"]),
             columns=int(body["columns"]),
             locale=body["locale"] if isinstance(body["locale"], str) else None,
+            # Absent from messages queued before it existed.
+            typed=str(body.get("typed") or ""),
         )
     except (ValueError, KeyError, TypeError):
         raise AddressUnreadable("stored message cannot be read") from None

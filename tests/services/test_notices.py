@@ -294,3 +294,13 @@ async def test_signal_5xx_reply_arrives_later(world: World) -> None:
     world.clock.advance(seconds=5)
     assert (await world.pump()).sent == 1
     assert WELCOME in ana.inbox[-1].text.lower()
+
+
+def test_a_sealed_reply_keeps_what_may_be_typed() -> None:
+    from bot.core.messages import Option, Reply
+    from bot.privacy import AddressBox, derive_keys
+    from bot.services.notices import seal_reply
+
+    box = AddressBox(derive_keys("n" * 40).address)
+    reply = Reply("Where?", (Option("Gastown", "a:1"),), ask_location=True, typed="a street")
+    assert open_reply(box, seal_reply(box, reply)) == reply
