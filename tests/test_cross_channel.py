@@ -132,8 +132,16 @@ async def test_signal_person_telegram_peer(world: World) -> None:
     code = PICKUP.search(ana.inbox[-1].text)
     assert code is not None
     await pat.tap("Handed over")
+    waiting = len(ana.inbox)
     done = await pat.say(code.group(1))
     assert f"Handed over {reference}" in done[-1].text
+    # One tap (one number) of feedback on Signal: 👎, then a reason.
+    await world.signal.wait_for(lambda: len(ana.inbox) > waiting, what="the thanks")
+    assert ana.inbox[-1].text.endswith("1. 👍\n2. 👎\nReply with a number.")
+    [why] = await ana.say("2")
+    assert "3. I felt unsafe\n4. Skip" in why.text
+    [thanks] = await ana.say("3")
+    assert thanks.text == "Thank you."
 
 
 async def test_telegram_person_signal_peer(world: World) -> None:
@@ -157,8 +165,14 @@ async def test_telegram_person_signal_peer(world: World) -> None:
     code = PICKUP.search(ana.transcript[-1].text)
     assert code is not None
     await sam.pick("Handed over")
+    # Words for a platform without buttons: nothing to "tap" on Signal.
+    assert not [m for m in sam.inbox if re.search(r"\btap\b", m.text, re.IGNORECASE)]
+    waiting = len(ana.transcript)
     done = await sam.say(code.group(1))
     assert "Handed over" in done[-1].text
+    await world.telegram.wait_for(lambda: len(ana.transcript) > waiting, what="the thanks")
+    [thanks] = await ana.tap("👍")
+    assert thanks.text == "Thank you."
 
 
 async def test_no_signal_identifier_in_clear(
