@@ -89,6 +89,13 @@ def line_hint(t: Translator, side: Side) -> str:
     )
 
 
+def _leave(ctx: Context) -> None:
+    """Leave the one-message step, if in it: a quick reply pressed in the middle of another
+    conversation (a new request, typing a pickup code) must not end that one."""
+    if ctx.state is not None and ctx.state.flow in (FLOW, STAFF_FLOW):
+        ctx.end()
+
+
 def _speaker(t: Translator, side: Side) -> str:
     return t("Peer") if side is Side.PEER else t("Person")
 
@@ -99,7 +106,7 @@ def _speaker(t: Translator, side: Side) -> str:
 async def on_option(msg: Incoming, ctx: Context) -> None:
     """An ``ln:`` button."""
     if msg.option == f"{PREFIX}:k":
-        ctx.end()
+        _leave(ctx)
         ctx.reply(ctx.tr("OK, nothing was sent."))
         return
     match = _PRESS.fullmatch(msg.option or "")
@@ -143,7 +150,7 @@ async def _line(ctx: Context, request_id: int) -> tuple[Line, Side] | None:
             ctx.session, line, contact_id=ctx.person.contact_id, peer_ids=ctx.person.peer_ids
         )
     if line is None or side is None:
-        ctx.end()
+        _leave(ctx)
         ctx.reply(
             ctx.tr(
                 "This line is closed: the request was handed over, cancelled, released or "
@@ -152,7 +159,7 @@ async def _line(ctx: Context, request_id: int) -> tuple[Line, Side] | None:
         )
         return None
     if line.closed:
-        ctx.end()
+        _leave(ctx)
         ctx.reply(ctx.tr("The line for {ref} was closed. Nothing was sent.", ref=line.reference))
         return None
     return line, side
@@ -165,11 +172,11 @@ async def _pass_on(
     reader) or masked text (the same for both)."""
     sent = await relay.count(ctx.session, line, side=side, now=ctx.now)
     if sent is Sent.CLOSED:
-        ctx.end()
+        _leave(ctx)
         ctx.reply(ctx.tr("The line for {ref} was closed. Nothing was sent.", ref=line.reference))
         return False
     if sent is Sent.LIMITED:
-        ctx.end()
+        _leave(ctx)
         ctx.reply(
             ctx.tr(
                 "You've sent {n} messages on {ref} this hour, the most the line takes. "
@@ -194,7 +201,7 @@ async def _pass_on(
         recipients = await relay.peer_contacts(ctx.session, line, now=ctx.now)
     for contact_id in recipients:
         ctx.notify(contact_id, render)
-    ctx.end()
+    _leave(ctx)
     ctx.reply(
         ctx.tr("Sent on {ref}: {text}", ref=reference, text=words(ctx.tr)),
         line_options(ctx.tr, line.request_id, side),
@@ -204,7 +211,7 @@ async def _pass_on(
 
 
 async def _close(ctx: Context, line: Line, side: Side) -> None:
-    ctx.end()
+    _leave(ctx)
     if not await relay.close(ctx.session, line):
         ctx.reply(ctx.tr("The line for {ref} was closed. Nothing was sent.", ref=line.reference))
         return
@@ -230,7 +237,7 @@ async def _choose(ctx: Context, line: Line, side: Side, *, meet: bool) -> None:
         return
     await relay.choose(ctx.session, line, meet=meet)
     if not meet:
-        ctx.end()
+        _leave(ctx)
         ctx.reply(
             ctx.tr("OK: pick up at the outlet, as in the message above."),
             line_options(ctx.tr, line.request_id, side),
@@ -257,7 +264,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     state = ctx.state
     request_id = state.data.get("request") if state is not None else None
     if state is None or not isinstance(request_id, int) or isinstance(request_id, bool):
-        ctx.end()
+        _leave(ctx)
         ctx.reply(ctx.tr("That button is no longer valid."))
         return
     found = await _line(ctx, request_id)

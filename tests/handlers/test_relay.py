@@ -293,3 +293,14 @@ async def test_the_relay_stores_no_message_text(
         assert word not in dump
         assert word.lower() not in dump.lower()
         assert word not in logs
+
+
+async def test_a_quick_reply_does_not_end_another_conversation(sessions: Sessions) -> None:
+    world, ref, _ = await accepted(sessions)
+    await world.chat.tap("pat", "Handed over")  # pat is asked for the code...
+    code = await _pickup_code(world)
+    await world.chat.tap("ana", "I'm here")
+    await world.chat.tap("pat", "On my way")  # ...answers ana from the line meanwhile...
+    assert world.chat.last("ana").text == f"{ref} · Peer: On my way"
+    done = await world.chat.say("pat", code)  # ...and the code step is still there.
+    assert f"Handed over {ref}" in texts(done)
