@@ -236,6 +236,10 @@ async def _choose(ctx: Context, line: Line, side: Side, *, meet: bool) -> None:
         ctx.reply(ctx.tr("That button is no longer valid."))
         return
     await relay.choose(ctx.session, line, meet=meet)
+    if not meet and line.meet:
+        # The peer was told where to meet: tell them it's the outlet after all.
+        await _pass_on(ctx, line, side, lambda t: t("I'll pick up at the outlet after all."))
+        return
     if not meet:
         _leave(ctx)
         ctx.reply(

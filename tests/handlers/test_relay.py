@@ -244,6 +244,11 @@ async def test_meet_nearby(sessions: Sessions) -> None:
         line = await session.scalar(select(RelayLine))
     assert line is not None
     assert line.meet is True
+    # Changing one's mind: the peer is told.
+    await world.chat.press("ana", f"ln:pick:{request_id}")
+    assert world.chat.last("pat").text == f"{ref} · Person: I'll pick up at the outlet after all."
+    async with sessions() as session:
+        assert await session.scalar(select(RelayLine.meet)) is False
     # The handover is the same, by code.
     await world.chat.tap("pat", "Handed over")
     await world.chat.say("pat", await _pickup_code(world))
