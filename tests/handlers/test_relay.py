@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.db.base import Base
@@ -309,3 +311,38 @@ async def test_a_quick_reply_does_not_end_another_conversation(sessions: Session
     assert world.chat.last("ana").text == f"{ref} · Peer: On my way"
     done = await world.chat.say("pat", code)  # ...and the code step is still there.
     assert f"Handed over {ref}" in texts(done)
+
+
+@pytest.fixture
+async def line_world(sessions: Sessions) -> tuple[World, str, int]:
+    """One accepted request for all examples of a test."""
+    return await accepted(sessions)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    thing=st.one_of(
+        st.text(max_size=400),
+        st.sampled_from(["", " ", "\u202eevil", "<b>x</b>", "x" * 4000, "/start", "STOP"]),
+        st.builds(lambda rest: f"ln:{rest}"[:64], st.text(max_size=60)),
+    )
+)
+async def test_hostile_input_in_the_line(line_world: tuple[World, str, int], thing: str) -> None:
+    world, ref, request_id = line_world
+    world.clock.advance(hours=1)  # a fresh hour: the rate limit is tested above
+    await world.chat.press("ana", f"{relay.PREFIX}:m:{request_id}")
+    seen_ana, seen_pat = len(world.chat.inbox("ana")), len(world.chat.inbox("pat"))
+    if thing.startswith("ln:"):
+        await world.chat.press("ana", thing)
+    else:
+        await world.chat.say("ana", thing)
+    replies = world.chat.inbox("ana")[seen_ana:]
+    assert replies, thing
+    assert all("something went wrong" not in r.text for r in replies), thing
+    for got in world.chat.inbox("pat")[seen_pat:]:
+        assert len(got.text) <= len(f"{ref} · Person: ") + relay_service.MAX_CHARS + 40
+    await world.chat.press("ana", f"{relay.PREFIX}:k")  # leave the step, if still in it
