@@ -80,11 +80,11 @@ def line_hint(t: Translator, side: Side) -> str:
     """One line under an accepted request saying the line is there."""
     if side is Side.PERSON:
         return t(
-            "You can write to the peer through the bot with the buttons below: they never "
+            "You can write to the peer through the bot with the choices below: they never "
             "see your name or number, and you never see theirs."
         )
     return t(
-        "You can write to the person through the bot with the buttons below: they never "
+        "You can write to the person through the bot with the choices below: they never "
         "see your name or number, and you never see theirs."
     )
 
