@@ -1,4 +1,5 @@
-"""One tick of due work: offer deadlines, request expiry, shift ends, housekeeping, retention.
+"""One tick of due work: offer deadlines, request expiry, shift ends, held requests,
+housekeeping, retention.
 
 :func:`run_due` is what the scheduler calls every minute or so. Everything due is a row with a
 due time, so a restart or a second instance loses nothing and repeats nothing: the services
@@ -28,6 +29,7 @@ from bot.domain import OfferStatus
 from bot.services import alerts, contacts, conversations, reports, requests, retention, shifts
 from bot.services.requests import RouteResult
 from handlers import offers
+from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class DueReport:
     unrouted: int = 0
     expired: int = 0
     shifts_ended: int = 0
+    held_offered: int = 0
+    digests: int = 0
     states_purged: int = 0
     addresses_dropped: int = 0
     updates_purged: int = 0
@@ -81,6 +85,7 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         if claimed is None or claimed < BATCH:
             break
     await _part(engine, now, report, "shifts", _shifts)
+    await _part(engine, now, report, "waiting", _waiting)
     await _part(engine, now, report, "housekeeping", _housekeeping)
 
     async def purge(scope: Scope, report: DueReport) -> int:
@@ -201,6 +206,16 @@ async def _shifts(scope: Scope, report: DueReport) -> int:
             lambda t: Reply(t("Your shift has ended. Send /shift to start another.")),
         )
     return len(ended)
+
+
+async def _waiting(scope: Scope, report: DueReport) -> int:
+    """Held requests go out when an outlet opened by the clock (a shift start or a restock
+    routes them at once); coordinators hear when waits pile up."""
+    routed = await held_requests.route_held(scope)
+    report.held_offered += routed.offered
+    if (routed.offered or routed.waiting) and await held_requests.announce_digest(scope):
+        report.digests += 1
+    return routed.offered
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:

@@ -90,6 +90,7 @@ def build_routes() -> Routes:
         status,
         supplies,
         team,
+        waiting,
     )
 
     modules = (
@@ -108,6 +109,7 @@ def build_routes() -> Routes:
         broadcast,
         broadcast_languages,
         report,
+        waiting,
     )
     routes = merge(
         tuple(module_routes(m) for m in modules),
