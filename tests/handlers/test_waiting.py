@@ -7,8 +7,7 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.db.models import Offer, Request
-
+from bot.db.models import DailyCount, Offer, Request
 from handlers.due import run_due
 from tests.handlers.peer_world import Sessions, World, make_world
 from tests.support.chat import texts
@@ -208,8 +207,6 @@ async def test_coordinators_get_one_digest_when_waits_pile_up(sessions: Sessions
 
 
 async def test_held_requests_are_counted(sessions: Sessions) -> None:
-    from bot.db.models import DailyCount
-
     world = await make_world(sessions)
     await world.outlet("hub")
     await world.peer("pat", "hub", on_shift=False)
@@ -226,6 +223,3 @@ async def test_held_requests_are_counted(sessions: Sessions) -> None:
 async def _requests(world: World) -> list[Request]:
     async with world.sessions() as session:
         return list(await session.scalars(select(Request).order_by(Request.id)))
-
-
-
