@@ -51,7 +51,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Offer, PeerWorker, Request, RequestItem
+from bot.db.models import AuditEvent, Offer, PeerWorker, Request, RequestItem
 from bot.domain import OPEN_REQUEST_STATUSES, OfferStatus, RequestKind, RequestStatus
 from bot.privacy import (
     AddressBox,
@@ -326,6 +326,14 @@ async def route(
             exclude_peers=own,
             start=start,
         )
+    if not candidates and not waiting and await was_held(session, reference=reference):
+        # Held, offered, then declined or lapsed: back on the waiting list, not closed.
+        await session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.status == RequestStatus.NEW)
+            .values(status=RequestStatus.WAITING, current_outlet_id=None)
+        )
+        waiting = True
     if not candidates and waiting:
         return RouteOutcome(
             result=RouteResult.WAITING,
@@ -898,6 +906,18 @@ async def open_for_contact(session: AsyncSession, *, contact_id: int) -> list[Re
         .order_by(Request.created_at, Request.id)
     )
     return list(rows)
+
+
+async def was_held(session: AsyncSession, *, reference: str) -> bool:
+    """Whether the open request ``reference`` was ever held on the waiting list (its
+    ``request.held`` event; a reference is unique among live requests)."""
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(AuditEvent.subject == reference, AuditEvent.action == "request.held")
+            )
+        )
+    )
 
 
 async def tried_outlets(

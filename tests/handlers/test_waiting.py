@@ -3,13 +3,14 @@ routed by a shift start, a restock and the clock, oldest first and exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from sqlalchemy import func, select
 
 from bot.db.models import DailyCount, Offer, Request
 from handlers.due import run_due
-from tests.handlers.peer_world import Sessions, World, make_world
+from tests.handlers.peer_world import Sessions, World, make_world, offer_payload
 from tests.support.chat import texts
 
 BUTTONS = ["Hold my request", "Naloxone how-to", "Services open now", "Emergency"]
@@ -223,3 +224,39 @@ async def test_held_requests_are_counted(sessions: Sessions) -> None:
 async def _requests(world: World) -> list[Request]:
     async with world.sessions() as session:
         return list(await session.scalars(select(Request).order_by(Request.id)))
+
+
+async def test_a_declined_held_request_goes_back_on_the_waiting_list(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await world.outlet("hub")
+    await world.outlet("next", east_km=3)
+    await world.peer("pat", "hub", on_shift=False)
+    await world.peer("sam", "next", on_shift=False)
+    await held(world, "ana")
+    await world.chat.say("pat", "/shift on")
+    offer = next(r for r in world.chat.inbox("pat") if r.text.startswith("New pickup request"))
+    told = len(world.chat.inbox("ana"))
+    await world.chat.press("pat", offer_payload(offer, "Decline"))
+    assert await statuses(world) == ["waiting"]
+    assert len(world.chat.inbox("ana")) == told  # no dead end: still held, nothing to say
+    await world.chat.say("sam", "/shift on")
+    assert await statuses(world) == ["offered"]
+    assert world.chat.last("sam").text.startswith("New pickup request")
+    # The outlet that declined is not asked again.
+    await run_due(world.engine)
+    assert len([r for r in world.chat.inbox("pat") if r.text.startswith("New pickup")]) == 1
+
+
+async def test_two_ticks_at_once_route_a_held_request_once(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await world.outlet("hub", hours="daily 14:00-18:00")
+    await world.peer("pat", "hub")
+    await held(world, "ana")
+    await held(world, "bo")
+    world.clock.advance(hours=3)
+    reports = await asyncio.gather(run_due(world.engine), run_due(world.engine))
+    # SQLite lets one writer in at a time: a tick that found it busy tries again next time.
+    reports += (await run_due(world.engine),)
+    assert sum(r.held_offered for r in reports) == 2
+    assert len(await offers_in_order(world)) == 2
+    assert await statuses(world) == ["offered", "offered"]
