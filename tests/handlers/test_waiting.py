@@ -254,9 +254,9 @@ async def test_two_ticks_at_once_route_a_held_request_once(sessions: Sessions) -
     await held(world, "ana")
     await held(world, "bo")
     world.clock.advance(hours=3)
-    reports = await asyncio.gather(run_due(world.engine), run_due(world.engine))
+    reports = list(await asyncio.gather(run_due(world.engine), run_due(world.engine)))
     # SQLite lets one writer in at a time: a tick that found it busy tries again next time.
-    reports += (await run_due(world.engine),)
+    reports.append(await run_due(world.engine))
     assert sum(r.held_offered for r in reports) == 2
     assert len(await offers_in_order(world)) == 2
     assert await statuses(world) == ["offered", "offered"]
