@@ -177,7 +177,7 @@ async def _set_shift(ctx: Context, *, on: bool) -> None:
     await _show_offers(ctx, pending)
     # Held requests need no tick: this update offers them (oldest first), in this transaction.
     if held:
-        await held_requests.route_held(ctx)
+        await held_requests.route_held(ctx, near=outlet_ids)
 
 
 def _shift_line(t: Translator, e: Enrolment, now: datetime) -> str:
@@ -603,7 +603,7 @@ async def _set_count(ctx: Context, outlet_id: int, item_id: int, count: int) -> 
     ctx.reply(text)
     await offers.announce_low_stock(ctx, low)
     # A restock may be what a held request waits for (one read when none wait).
-    await held_requests.route_held(ctx)
+    await held_requests.route_held(ctx, near=(outlet_id,))
 
 
 async def _stock_reply(ctx: Context, outlet_id: int) -> Reply:

@@ -11,6 +11,7 @@ update), and due work calls it every tick for outlets that opened by the clock.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -115,14 +116,16 @@ class Routed:
     waiting: int = 0
 
 
-async def route_held(scope: Scope) -> Routed:
+async def route_held(scope: Scope, *, near: Collection[int] | None = None) -> Routed:
     """Route held requests, oldest first; each person whose request went out hears it.
 
-    Claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and routed by the conditional
-    claim in :func:`bot.services.requests.route`: a request another transaction is routing
-    is skipped here, and one routed already is no longer waiting. One read when none wait.
+    ``near``: only those within reach of these outlets (where a shift started or stock
+    came in); all of them when None (the clock). Claimed with ``FOR UPDATE SKIP LOCKED``
+    (PostgreSQL) and routed by the conditional claim in :func:`bot.services.requests.route`:
+    a request another transaction is routing is skipped here, and one routed already is no
+    longer waiting. One read when none wait.
     """
-    ids = await waiting.claim(scope.session, now=scope.now, limit=BATCH)
+    ids = await waiting.claim(scope.session, now=scope.now, limit=BATCH, near=near)
     if not ids:
         return Routed()
     rows = await scope.session.execute(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import exists, func, select, true, update
+from sqlalchemy import exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.geo import haversine_km
@@ -239,15 +239,38 @@ async def place_in_line(session: AsyncSession, *, request_id: int) -> int:
     return int(ahead or 0) + 1
 
 
-async def claim(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[int]:
+async def claim(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int = 100,
+    near: Collection[int] | None = None,
+) -> list[int]:
     """Waiting requests to try now, oldest first, locked for this transaction (PostgreSQL:
-    skipping any another transaction is routing). One indexed read when none wait."""
+    skipping any another transaction is routing). One indexed read when none wait.
+
+    With ``near`` (outlet ids: a shift start or a restock there), only requests within reach
+    of those outlets: the others cannot have changed.
+    """
+    query = select(Request.id).where(
+        Request.status == RequestStatus.WAITING, Request.expires_at > now
+    )
+    if near is not None:
+        places = (
+            await session.execute(
+                select(Outlet.latitude, Outlet.longitude).where(Outlet.id.in_(sorted(near)))
+            )
+        ).all()
+        if not places:
+            return []
+        boxes = []
+        for place in places:
+            box = routing.bounding_box(place.latitude, place.longitude, MAX_KM)
+            lon_match = [Request.cell_lon.between(w, e) for w, e in box.lon_ranges]
+            boxes.append(Request.cell_lat.between(box.lat_min, box.lat_max) & or_(*lon_match))
+        query = query.where(or_(*boxes))
     ids = await session.scalars(
-        select(Request.id)
-        .where(Request.status == RequestStatus.WAITING, Request.expires_at > now)
-        .order_by(Request.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        query.order_by(Request.id).limit(limit).with_for_update(skip_locked=True)
     )
     return list(ids)
 

@@ -115,3 +115,19 @@ async def test_hold_only_soon_after_the_unrouted_answer(sessions: Sessions) -> N
             session, request_id=request_id, contact_id=contact, ttl=TTL, now=late, box=BOX
         )
         assert not outcome.held
+
+
+async def test_claim_near_outlets_takes_only_requests_within_reach(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        item = await add_item(session, "syr")
+        here = await add_outlet(session, stock={item: 5}, on_shift=False)
+        far = await add_outlet(session, north_km=200, stock={item: 5}, on_shift=False)
+        contact = await add_contact(session)
+        request_id = await _unrouted(session, item, contact)
+        await waiting.hold(
+            session, request_id=request_id, contact_id=contact, ttl=TTL, now=NOW, box=BOX
+        )
+        assert await waiting.claim(session, now=NOW, near=[here.outlet_id]) == [request_id]
+        assert await waiting.claim(session, now=NOW, near=[far.outlet_id]) == []
+        assert await waiting.claim(session, now=NOW, near=[]) == []
+        assert await waiting.claim(session, now=NOW) == [request_id]
