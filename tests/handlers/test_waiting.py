@@ -219,6 +219,15 @@ async def test_held_requests_are_counted(sessions: Sessions) -> None:
         counts = {row[0]: row[1] for row in rows}
     assert counts["requests.unrouted"] == 1
     assert counts["requests.held"] == 1
+    # /stats counts each request once, by how it closed in the end: held is not closed.
+    assert "Closed: 0 handed over, 0 unrouted, 0 cancelled, 0 expired; 1 open now" in texts(
+        await world.chat.say("coco", "/stats")
+    )
+    await world.chat.say("ana", "/cancel")
+    await world.chat.tap("ana", "Yes, cancel it")
+    assert "Closed: 0 handed over, 0 unrouted, 1 cancelled, 0 expired; 0 open now" in texts(
+        await world.chat.say("coco", "/stats")
+    )
 
 
 async def _requests(world: World) -> list[Request]:
