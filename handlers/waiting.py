@@ -114,9 +114,17 @@ class Routed:
 
     offered: int = 0
     waiting: int = 0
+    # The newest request claimed: the next batch starts after it.
+    last_id: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.offered + self.waiting
 
 
-async def route_held(scope: Scope, *, near: Collection[int] | None = None) -> Routed:
+async def route_held(
+    scope: Scope, *, near: Collection[int] | None = None, after: int = 0
+) -> Routed:
     """Route held requests, oldest first; each person whose request went out hears it.
 
     ``near``: only those within reach of these outlets (where a shift started or stock
@@ -125,7 +133,7 @@ async def route_held(scope: Scope, *, near: Collection[int] | None = None) -> Ro
     a request another transaction is routing is skipped here, and one routed already is no
     longer waiting. One read when none wait.
     """
-    ids = await waiting.claim(scope.session, now=scope.now, limit=BATCH, near=near)
+    ids = await waiting.claim(scope.session, now=scope.now, limit=BATCH, near=near, after=after)
     if not ids:
         return Routed()
     rows = await scope.session.execute(
@@ -138,7 +146,7 @@ async def route_held(scope: Scope, *, near: Collection[int] | None = None) -> Ro
         if outcome.result is RouteResult.OFFERED and outcome.reference is not None:
             offered += 1
             scope.notify(owners[request_id], _offered(outcome.reference))
-    return Routed(offered=offered, waiting=len(ids) - offered)
+    return Routed(offered=offered, waiting=len(ids) - offered, last_id=max(ids))
 
 
 def _offered(reference: str) -> Render:

@@ -245,15 +245,17 @@ async def claim(
     now: datetime,
     limit: int = 100,
     near: Collection[int] | None = None,
+    after: int = 0,
 ) -> list[int]:
     """Waiting requests to try now, oldest first, locked for this transaction (PostgreSQL:
     skipping any another transaction is routing). One indexed read when none wait.
 
     With ``near`` (outlet ids: a shift start or a restock there), only requests within reach
-    of those outlets: the others cannot have changed.
+    of those outlets: the others cannot have changed. ``after``: only ids above it (the next
+    batch: requests that still fit nowhere stay waiting, and must not hide younger ones).
     """
     query = select(Request.id).where(
-        Request.status == RequestStatus.WAITING, Request.expires_at > now
+        Request.status == RequestStatus.WAITING, Request.expires_at > now, Request.id > after
     )
     if near is not None:
         places = (

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import DailyCount, Offer, Request
+from handlers import waiting as held_requests
 from handlers.due import run_due
 from tests.handlers.peer_world import Sessions, World, make_world, offer_payload
 from tests.support.chat import texts
@@ -269,3 +271,22 @@ async def test_two_ticks_at_once_route_a_held_request_once(sessions: Sessions) -
     assert sum(r.held_offered for r in reports) == 2
     assert len(await offers_in_order(world)) == 2
     assert await statuses(world) == ["offered", "offered"]
+
+
+async def test_held_requests_that_fit_nowhere_do_not_hide_younger_ones(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(held_requests, "BATCH", 2)
+    world = await make_world(sessions)
+    await world.outlet("hub", stock={"syr_1ml_29g": 10, "nalox_nasal": 6})
+    await world.outlet("later", east_km=5, stock={"swab": 10}, hours="daily 14:00-18:00")
+    await world.peer("pat", "hub", on_shift=False)
+    await world.peer("sam", "later")
+    for who in ("ana", "bo"):  # syringes: only the hub has them, and nobody is on shift there
+        await held(world, who)
+    await world.request("cy", {"swab": 1})
+    await world.chat.tap("cy", "Hold my request")
+    world.clock.advance(hours=3)  # the swab outlet opens
+    report = await run_due(world.engine)
+    assert (report.held_seen, report.held_offered) == (3, 1)
+    assert await statuses(world) == ["waiting", "waiting", "offered"]
