@@ -91,6 +91,7 @@ def build_routes() -> Routes:
         status,
         supplies,
         team,
+        waiting,
     )
 
     modules = (
@@ -110,6 +111,7 @@ def build_routes() -> Routes:
         broadcast_languages,
         report,
         relay,
+        waiting,
     )
     routes = merge(
         tuple(module_routes(m) for m in modules),

@@ -27,7 +27,7 @@ from bot.db.models import Outlet, Request
 from bot.domain import RequestKind, RequestStatus
 from bot.privacy import AddressBox
 from bot.services import relay as relay_lines
-from bot.services import requests
+from bot.services import requests, waiting
 from bot.services.requests import CancelOutcome
 from handlers import naloxone, offers, referral, relay, supplies, ui
 from handlers.routes import ModuleRoutes
@@ -77,6 +77,9 @@ async def _describe(ctx: Context, request: Request, names: dict[int, str]) -> st
             lines.append(ui.item_line(ctx.tr, spec, packs))
     if request.status == RequestStatus.ACCEPTED and request.current_outlet_id is not None:
         lines += await _pickup(ctx, request, request.current_outlet_id)
+    elif request.status == RequestStatus.WAITING:
+        place = await waiting.place_in_line(ctx.session, request_id=request.id)
+        lines.append(ctx.tr("On the waiting list, number {n} in line.", n=place))
     else:
         lines.append(_status_words(ctx.tr, request.status))
     return "\n".join(lines)

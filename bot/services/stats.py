@@ -41,7 +41,9 @@ _PER_OUTLET = {
     "outlet.released": "released",
     "outlet.handed_over": "handed_over",
 }
-_MEASURES = sorted({"requests.made", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET})
+_MEASURES = sorted(
+    {"requests.made", "requests.held", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET}
+)
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Stats:
     median_time_to_accept: timedelta | None = None
     naloxone_kits: int = 0
     open_now: int = 0
+    # Unrouted, then held on the waiting list: counted by how they closed in the end.
+    held: int = 0
 
     @property
     def created(self) -> int:
@@ -119,9 +123,12 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
     by_outlet: dict[int, OutletNumbers] = defaultdict(OutletNumbers)
     waits: dict[int, int] = defaultdict(int)
     handed: dict[str, int] = defaultdict(int)
+    held = 0
     for row in rows:
         n = int(row.n or 0)
-        if row.measure == "requests.made":
+        if row.measure == "requests.held":
+            held += n
+        elif row.measure == "requests.made":
             by_kind[row.kind or "unknown"] += n
         elif row.measure in _CLOSING:
             by_status[_CLOSING[row.measure]] += n
@@ -133,6 +140,10 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
             waits[row.bucket] += n
         elif row.measure == "outlet.packs" and row.item_code:
             handed[row.item_code] += n
+    if held:
+        # A held request reopened: its close is whatever ended it later, not "unrouted"
+        # (an unrouted one held just after midnight could make this go below zero).
+        by_status["unrouted"] = max(0, by_status["unrouted"] - held)
     open_now = await session.scalar(
         select(func.count())
         .select_from(Request)
@@ -147,6 +158,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
         median_time_to_accept=_median_minutes(waits),
         naloxone_kits=await _naloxone_kits(session, handed),
         open_now=open_now or 0,
+        held=held,
     )
 
 
