@@ -111,7 +111,11 @@ async def fallback(msg: Incoming, ctx: Context) -> None:
             ctx, ctx.tr("I only use a location while you make a request. What do you need?")
         )
     else:
-        ui.show_menu(ctx, ctx.tr("Please choose from the menu."))
+        # Often someone's first message (on Signal there is no /start button): the common
+        # kits are offered here too, so "hi", kit, area, send is a request.
+        shortcuts = await supplies.shortcuts(ctx)
+        options = (*shortcuts, *ui.menu_options(ctx.tr))
+        ctx.reply(ctx.tr("Please choose from the menu."), options, columns=2)
 
 
 async def unknown_command(msg: Incoming, ctx: Context) -> None:
