@@ -1,4 +1,4 @@
-""""Same as last time": the items and area of a contact's most recent request still stored.
+"""What "same as last time" repeats: the items and area of a contact's latest request.
 
 Nothing is kept for this: it reads the request rows themselves, so it goes when they are purged
 (:mod:`bot.services.retention`) or deleted by ``/forget``.
@@ -43,4 +43,5 @@ async def last_request(
     items = await session.execute(
         select(RequestItem.item_id, RequestItem.packs).where(RequestItem.request_id == row.id)
     )
-    return LastRequest(items={item: packs for item, packs in items.all()}, area_code=row.area_code)
+    packs = {item.item_id: item.packs for item in items.all()}
+    return LastRequest(items=packs, area_code=row.area_code)

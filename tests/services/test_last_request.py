@@ -1,4 +1,4 @@
-""" "Same as last time": read from the request rows, gone with them."""
+"""What "same as last time" repeats: read from the request rows, gone with them."""
 
 from __future__ import annotations
 
