@@ -41,7 +41,7 @@ def _welcome(ctx: Context, *, shortcuts: bool) -> str:
         lead = ctx.tr("Choose from the menu:")
     # Each language named in itself: a way out for someone who can't read this one.
     choices = language.hint(ctx)
-    return "\n\n".join(part for part in (text, choices, lead) if part)
+    return "\n\n".join(part for part in (text, lead, choices) if part)
 
 
 async def on_start(msg: Incoming, ctx: Context) -> None:

@@ -37,7 +37,7 @@ async def test_welcome(sessions: Sessions) -> None:
     assert "No name or phone number is stored" in reply.text
     assert "/forget" in reply.text
     # Straight into the choices: the common kits (each on its own row), then the menu.
-    assert reply.text.splitlines()[-1] == "Choose a common kit, or from the menu:"
+    assert "\n\nChoose a common kit, or from the menu:\n\n🌐 " in reply.text
     assert labels(reply) == [*KITS, *MENU]
     assert [o.wide for o in reply.options] == [True] * len(KITS) + [False] * len(MENU)
     assert reply.columns == 2
@@ -57,7 +57,7 @@ async def test_welcome_without_kits(sessions: Sessions) -> None:
         world.engine.deps, content=replace(world.engine.deps.content, kits=Kits())
     )
     [reply] = await world.chat.say("ana", "/start")
-    assert reply.text.splitlines()[-1] == "Choose from the menu:"
+    assert "\n\nChoose from the menu:\n\n🌐 " in reply.text
     assert labels(reply) == MENU
 
 
