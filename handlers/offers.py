@@ -32,9 +32,10 @@ from bot.db.models import Coordinator, Item, Offer, Outlet, PeerWorker, Request
 from bot.domain import OfferStatus, RequestKind, RequestStatus
 from bot.privacy import AddressBox
 from bot.services import requests, shifts
+from bot.services.relay import Side
 from bot.services.requests import RouteOutcome, RouteResult
 from bot.services.stock import LowStock
-from handlers import ui
+from handlers import relay, ui
 from handlers.routes import ModuleRoutes
 
 # Offer buttons: "off:a:<offer id>" accepts, "off:d:<offer id>" declines. Only an offer id:
@@ -247,6 +248,7 @@ async def announce_accepted(scope: Scope, *, request_id: int, outlet_id: int, co
     reference, name, instructions = request.reference, outlet.name, outlet.instructions
     hours = _hours(outlet.hours)
     until, timezone, now = request.expires_at, outlet.timezone, scope.now
+    meets = outlet.meets_nearby
 
     def render(t: Translator) -> Reply:
         lines = [
@@ -262,7 +264,12 @@ async def announce_accepted(scope: Scope, *, request_id: int, outlet_id: int, co
             t("Your pickup code: {code}", code=code),
             t("Show or tell this code to the peer. Keep it to yourself."),
         ]
-        return Reply("\n".join(lines))
+        options = relay.line_options(t, request_id, Side.PERSON)
+        if meets:
+            lines.append(t("This outlet's peers can also meet you nearby: choose below."))
+            options = relay.meet_options(t, request_id) + options
+        lines.append(relay.line_hint(t, Side.PERSON))
+        return Reply("\n".join(lines), options, columns=2)
 
     scope.notify(request.contact_id, render)
 

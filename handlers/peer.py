@@ -30,8 +30,9 @@ from bot.domain import RequestStatus, Role
 from bot.privacy import AddressBox, normalise_code
 from bot.services import contacts, invites, requests, shifts, stock
 from bot.services.invites import InviteError
+from bot.services.relay import Side
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
-from handlers import offers
+from handlers import offers, relay
 from handlers.routes import ModuleRoutes
 
 FLOW = "peer"
@@ -287,15 +288,10 @@ async def _accepted_reply(ctx: Context, request_id: int) -> Reply:
         t("You accepted {ref}.", ref=reference),
         *offers.item_lines(t, items),
         t("When the person comes, tap Handed over and type the code they show you."),
+        relay.line_hint(t, Side.PEER),
     ]
-    return Reply(
-        "\n".join(lines),
-        (
-            Option(t("Handed over"), f"{PICKUP_PREFIX}:h:{request_id}"),
-            Option(t("Release"), f"{PICKUP_PREFIX}:r:{request_id}"),
-        ),
-        columns=2,
-    )
+    # Handed over, the masked line, Release (see handlers.relay).
+    return Reply("\n".join(lines), relay.line_options(t, request_id, Side.PEER), columns=2)
 
 
 async def _decline(ctx: Context, offer_id: int, peer_id: int) -> None:

@@ -85,6 +85,7 @@ def build_routes() -> Routes:
         naloxone,
         peer,
         referral,
+        relay,
         report,
         start,
         status,
@@ -108,6 +109,7 @@ def build_routes() -> Routes:
         broadcast,
         broadcast_languages,
         report,
+        relay,
     )
     routes = merge(
         tuple(module_routes(m) for m in modules),
