@@ -248,3 +248,42 @@ async def test_masked_line_across_channels(
     for word in ("zebra", "quokka"):
         assert word not in dump
         assert word not in logs
+
+
+async def test_common_kit_in_four_actions_on_each_channel(world: World) -> None:
+    """From the first message to a request offered to a peer: counted on both real clients."""
+    pat = world.telegram.user("pat")
+    await pat.say(f"/join {await world.peer_invite()}")
+    await pat.say("/shift")
+    await pat.tap("Go on shift")
+    kit = "1 ml syringes ×10 + swabs + water"
+
+    ana = world.signal.person("ana")  # Signal: typed messages, numbers for the list
+    sent_by_ana = 0
+
+    async def ana_says(text: str) -> str:
+        nonlocal sent_by_ana
+        sent_by_ana += 1
+        return (await ana.say(text))[-1].text
+
+    async def ana_picks(label: str) -> str:
+        nonlocal sent_by_ana
+        sent_by_ana += 1
+        return (await ana.pick(label))[-1].text
+
+    await ana_says("hi")  # a first message on Signal is rarely /start
+    assert "Where are you?" in await ana_picks(kit)
+    assert "Area: Downtown Eastside" in await ana_says("DTES")
+    before = len(pat.transcript)
+    sent = await ana_picks("Send request")
+    assert sent.startswith("Request sent. Reference: ")
+    assert sent_by_ana == 4
+    await world.telegram.wait_for(lambda: len(pat.transcript) > before, what="the offer")
+
+    bo = world.telegram.user("bo")  # Telegram: /start and three taps
+    taps = 0
+    for step in ("/start", kit, "Downtown Eastside", "Send request"):
+        replies = await (bo.say(step) if step.startswith("/") else bo.tap(step))
+        taps += 1
+    assert replies[-1].text.startswith("Request sent. Reference: ")
+    assert taps == 4
