@@ -37,6 +37,8 @@ class RequestKind(StrEnum):
 
 class RequestStatus(StrEnum):
     NEW = "new"
+    # Nothing could take it yet; the person chose to hold it until something can.
+    WAITING = "waiting"
     OFFERED = "offered"
     ACCEPTED = "accepted"
     HANDED_OVER = "handed_over"
@@ -46,7 +48,7 @@ class RequestStatus(StrEnum):
 
 
 OPEN_REQUEST_STATUSES = frozenset(
-    {RequestStatus.NEW, RequestStatus.OFFERED, RequestStatus.ACCEPTED}
+    {RequestStatus.NEW, RequestStatus.WAITING, RequestStatus.OFFERED, RequestStatus.ACCEPTED}
 )
 
 

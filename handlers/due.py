@@ -1,4 +1,5 @@
-"""One tick of due work: offer deadlines, request expiry, shift ends, housekeeping, retention.
+"""One tick of due work: offer deadlines, request expiry, shift ends, held requests,
+housekeeping, retention.
 
 :func:`run_due` is what the scheduler calls every minute or so. Everything due is a row with a
 due time, so a restart or a second instance loses nothing and repeats nothing: the services
@@ -28,6 +29,7 @@ from bot.domain import OfferStatus
 from bot.services import alerts, contacts, conversations, reports, requests, retention, shifts
 from bot.services.requests import RouteResult
 from handlers import offers
+from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class DueReport:
     unrouted: int = 0
     expired: int = 0
     shifts_ended: int = 0
+    held_offered: int = 0
+    held_seen: int = 0
+    digests: int = 0
     states_purged: int = 0
     addresses_dropped: int = 0
     updates_purged: int = 0
@@ -81,6 +86,14 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         if claimed is None or claimed < BATCH:
             break
     await _part(engine, now, report, "shifts", _shifts)
+    after = 0  # held requests in batches, oldest first, each batch its own transaction
+    for _ in range(MAX_BATCHES):
+        batch = await _part(engine, now, report, "waiting", _held(after))
+        if batch is None or batch.claimed < held_requests.BATCH:
+            break
+        after = batch.last_id
+    if report.held_seen:
+        await _part(engine, now, report, "waiting digest", _digest)
     await _part(engine, now, report, "housekeeping", _housekeeping)
 
     async def purge(scope: Scope, report: DueReport) -> int:
@@ -201,6 +214,27 @@ async def _shifts(scope: Scope, report: DueReport) -> int:
             lambda t: Reply(t("Your shift has ended. Send /shift to start another.")),
         )
     return len(ended)
+
+
+def _held(after: int) -> Callable[[Scope, DueReport], Awaitable[held_requests.Routed]]:
+    """Route one batch of held requests, those with ids above ``after``: they go out when an
+    outlet opened by the clock (a shift start or a restock routes them at once)."""
+
+    async def work(scope: Scope, report: DueReport) -> held_requests.Routed:
+        routed = await held_requests.route_held(scope, after=after)
+        report.held_offered += routed.offered
+        report.held_seen += routed.claimed
+        return routed
+
+    return work
+
+
+async def _digest(scope: Scope, report: DueReport) -> int:
+    """Coordinators hear when waits pile up (held requests themselves go out when an outlet
+    opens by the clock, above; a shift start or a restock routes them at once)."""
+    if await held_requests.announce_digest(scope):
+        report.digests += 1
+    return 0
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:

@@ -5,7 +5,9 @@ release or an accept that found the stock gone) and queues the messages that fol
 
 - offered → every on-shift peer of the outlet gets the offer with [Accept] [Decline];
 - unrouted → the person gets the nearest fixed services open now and the emergency number,
-  and coordinators get an anonymous line (reference, kind, area: never who asked).
+  with buttons: [Hold my request] when an outlet that fits could take it later (see
+  handlers/waiting.py), the naloxone how-to, services open now, emergency; coordinators get
+  an anonymous line (reference, kind, area: never who asked).
 
 The notices that follow an accept (pickup details and the code, to the person) and a handover
 (low stock, to coordinators) live here too, with the lookups and wording helpers that peer,
@@ -31,10 +33,11 @@ from bot.core.words import Translator
 from bot.db.models import Coordinator, Item, Offer, Outlet, PeerWorker, Request
 from bot.domain import OfferStatus, RequestKind, RequestStatus
 from bot.privacy import AddressBox
-from bot.services import requests, shifts
+from bot.services import requests, shifts, waiting
+from bot.services.relay import Side
 from bot.services.requests import RouteOutcome, RouteResult
 from bot.services.stock import LowStock
-from handlers import ui
+from handlers import relay, ui
 from handlers.routes import ModuleRoutes
 
 # Offer buttons: "off:a:<offer id>" accepts, "off:d:<offer id>" declines. Only an offer id:
@@ -44,6 +47,13 @@ ACCEPT = "a"
 DECLINE = "d"
 # Fixed services listed to a person nobody could serve.
 FIXED_SERVICES_SHOWN = 3
+# The unrouted answer's own buttons, answered in handlers/waiting.py: "wt:hold:<request id>"
+# holds the request on the waiting list, "wt:open:<request id>" lists services open now.
+WAIT_PREFIX = "wt"
+HOLD = "hold"
+OPEN_NOW = "open"
+# The info card behind [Naloxone how-to].
+NALOXONE_CARD = "naloxone_nasal"
 
 # Option routes live in handlers.peer (peers press them); this module only sends.
 ROUTES = ModuleRoutes()
@@ -208,6 +218,10 @@ async def _announce_unrouted(scope: Scope, request_id: int) -> None:
         now=now,
     )
     emergency = emergency_number(content, area_code)
+    later = await waiting.prospect_for(
+        scope.session, request_id=request_id, now=now, ttl=scope.deps.config.request_ttl
+    )
+    naloxone_card = content.cards.by_code(NALOXONE_CARD)
 
     def to_person(t: Translator) -> Reply:
         lines = [t("No peer outlet can take your request {ref} right now.", ref=reference)]
@@ -218,7 +232,17 @@ async def _announce_unrouted(scope: Scope, request_id: int) -> None:
         for service in services.listed:
             lines.append(service_line(t, service))
         lines.append(t("In an emergency call {number}.", number=emergency))
-        return Reply("\n".join(lines))
+        options = []
+        if later is not None:
+            lines.append(hold_question(t, later, now))
+            options.append(Option(t("Hold my request"), f"{WAIT_PREFIX}:{HOLD}:{request_id}"))
+        if naloxone_card is not None:
+            options.append(Option(t("Naloxone how-to"), f"inf:{naloxone_card.code}"))
+        options += [
+            Option(t("Services open now"), f"{WAIT_PREFIX}:{OPEN_NOW}:{request_id}"),
+            Option(t("Emergency"), f"{ui.MENU}:emergency"),
+        ]
+        return Reply("\n".join(lines), tuple(options))
 
     scope.notify(request.contact_id, to_person)
     area = area_name(content, area_code)
@@ -237,6 +261,34 @@ async def _announce_unrouted(scope: Scope, request_id: int) -> None:
         scope.notify(contact_id, to_coordinator)
 
 
+def hold_question(t: Translator, later: waiting.Prospect, now: datetime) -> str:
+    """Which outlet could take the request soonest, and when (in its own time zone)."""
+    if later.open_now(now):
+        return t(
+            "{outlet} has what you asked for, but nobody is on shift there right now. "
+            "Hold your request until someone is?",
+            outlet=later.name,
+        )
+    return t(
+        "The earliest is {outlet}, opening {when}. Hold your request until then?",
+        outlet=later.name,
+        when=opening_time(t, later.opens_at, later.timezone, now),
+    )
+
+
+def opening_time(t: Translator, at: datetime, timezone: str, now: datetime) -> str:
+    """``10:00`` today, else ``Thu 10:00``, in the place's time zone."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        zone = ZoneInfo("UTC")
+    local = at.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return local.strftime("%H:%M")
+    days = (t("Mon"), t("Tue"), t("Wed"), t("Thu"), t("Fri"), t("Sat"), t("Sun"))
+    return f"{days[local.weekday()]} {local.strftime('%H:%M')}"
+
+
 # --- other notices about a request ----------------------------------------------------------
 
 
@@ -247,6 +299,7 @@ async def announce_accepted(scope: Scope, *, request_id: int, outlet_id: int, co
     reference, name, instructions = request.reference, outlet.name, outlet.instructions
     hours = _hours(outlet.hours)
     until, timezone, now = request.expires_at, outlet.timezone, scope.now
+    meets = outlet.meets_nearby
 
     def render(t: Translator) -> Reply:
         lines = [
@@ -262,7 +315,12 @@ async def announce_accepted(scope: Scope, *, request_id: int, outlet_id: int, co
             t("Your pickup code: {code}", code=code),
             t("Show or tell this code to the peer. Keep it to yourself."),
         ]
-        return Reply("\n".join(lines))
+        options = relay.line_options(t, request_id, Side.PERSON)
+        if meets:
+            lines.append(t("This outlet's peers can also meet you nearby: choose below."))
+            options = relay.meet_options(t, request_id) + options
+        lines.append(relay.line_hint(t, Side.PERSON))
+        return Reply("\n".join(lines), options, columns=2)
 
     scope.notify(request.contact_id, render)
 
@@ -454,6 +512,8 @@ def service_line(t: Translator, service: ReferralService) -> str:
     )
     if service.phone:
         line += " " + t("tel. {phone}", phone=service.phone)
+    if service.naloxone:
+        line += " " + t("· naloxone kits")
     return line
 
 

@@ -28,10 +28,12 @@ from bot.core.words import Translator
 from bot.db.models import Item, Offer, Outlet, PeerWorker, Request
 from bot.domain import RequestStatus, Role
 from bot.privacy import AddressBox, normalise_code
-from bot.services import contacts, invites, requests, shifts, stock
+from bot.services import contacts, invites, requests, shifts, stock, waiting
 from bot.services.invites import InviteError
+from bot.services.relay import Side
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
-from handlers import feedback, offers
+from handlers import feedback, offers, relay
+from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
 FLOW = "peer"
@@ -164,14 +166,19 @@ async def _set_shift(ctx: Context, *, on: bool) -> None:
             ctx.session, peer_worker_id=peer_id, hours=ctx.deps.config.shift_hours, now=ctx.now
         )
     enrolments = await _enrolments(ctx)
-    pending = await offers.pending_offers(
-        ctx.session, outlet_ids={e.outlet_id for e in enrolments}, now=ctx.now
-    )
+    outlet_ids = {e.outlet_id for e in enrolments}
+    pending = await offers.pending_offers(ctx.session, outlet_ids=outlet_ids, now=ctx.now)
+    held = await waiting.waiting_near(ctx.session, outlet_ids=outlet_ids)
     lines = [_shift_line(ctx.tr, e, ctx.now) for e in enrolments]
     lines.append(ctx.tr("Pending offers: {n}", n=len(pending)))
+    if held:
+        lines.append(ctx.tr("Held requests waiting near your outlet: {n}", n=held))
     ctx.reply("\n".join(lines), (Option(ctx.tr("Go off shift"), f"{SHIFT_PREFIX}:off"),))
     # Offers made before this shift started went to nobody here yet: show them now.
     await _show_offers(ctx, pending)
+    # Held requests need no tick: this update offers them (oldest first), in this transaction.
+    if held:
+        await held_requests.route_held(ctx, near=outlet_ids)
 
 
 def _shift_line(t: Translator, e: Enrolment, now: datetime) -> str:
@@ -287,15 +294,10 @@ async def _accepted_reply(ctx: Context, request_id: int) -> Reply:
         t("You accepted {ref}.", ref=reference),
         *offers.item_lines(t, items),
         t("When the person comes, choose Handed over and type the code they show you."),
+        relay.line_hint(t, Side.PEER),
     ]
-    return Reply(
-        "\n".join(lines),
-        (
-            Option(t("Handed over"), f"{PICKUP_PREFIX}:h:{request_id}"),
-            Option(t("Release"), f"{PICKUP_PREFIX}:r:{request_id}"),
-        ),
-        columns=2,
-    )
+    # Handed over, the masked line, Release (see handlers.relay).
+    return Reply("\n".join(lines), relay.line_options(t, request_id, Side.PEER), columns=2)
 
 
 async def _decline(ctx: Context, offer_id: int, peer_id: int) -> None:
@@ -595,6 +597,8 @@ async def _set_count(ctx: Context, outlet_id: int, item_id: int, count: int) -> 
         text += " " + ctx.tr("{n} promised to accepted requests.", n=level.reserved)
     ctx.reply(text)
     await offers.announce_low_stock(ctx, low)
+    # A restock may be what a held request waits for (one read when none wait).
+    await held_requests.route_held(ctx, near=(outlet_id,))
 
 
 async def _stock_reply(ctx: Context, outlet_id: int) -> Reply:

@@ -91,11 +91,13 @@ def build_routes() -> Routes:
         naloxone,
         peer,
         referral,
+        relay,
         report,
         start,
         status,
         supplies,
         team,
+        waiting,
     )
 
     modules = (
@@ -114,6 +116,8 @@ def build_routes() -> Routes:
         broadcast,
         broadcast_languages,
         report,
+        relay,
+        waiting,
         feedback,
     )
     routes = merge(

@@ -28,16 +28,20 @@ _TARGETS: dict[str, Callable[[Context], Awaitable[None]]] = {
 }
 
 
-def _welcome(ctx: Context) -> str:
+def _welcome(ctx: Context, *, shortcuts: bool) -> str:
     # The first line is what a lock screen shows: nothing about drugs.
     text = ctx.tr(
         "Hi. This service is anonymous by design.\n"
-        "No name or phone number is stored, and /forget deletes everything at any time.\n\n"
-        "What do you need?"
+        "No name or phone number is stored, and /forget deletes everything at any time."
     )
+    # Straight into the choices: the menu's Supplies asks "What do you need?", not this too.
+    if shortcuts:
+        lead = ctx.tr("Choose a common kit, or from the menu:")
+    else:
+        lead = ctx.tr("Choose from the menu:")
     # Each language named in itself: a way out for someone who can't read this one.
     choices = language.hint(ctx)
-    return f"{text}\n\n{choices}" if choices else text
+    return "\n\n".join(part for part in (text, lead, choices) if part)
 
 
 async def on_start(msg: Incoming, ctx: Context) -> None:
@@ -47,7 +51,11 @@ async def on_start(msg: Incoming, ctx: Context) -> None:
         await peer.join_with_code(msg, ctx, code)
         return
     ctx.end()
-    ui.show_menu(ctx, _welcome(ctx))
+    # The common kits and "same as last time" first: a request in four taps from here.
+    shortcuts = await supplies.shortcuts(ctx)
+    ctx.reply(
+        _welcome(ctx, shortcuts=bool(shortcuts)), (*shortcuts, *ui.menu_options(ctx.tr)), columns=2
+    )
 
 
 async def on_help(msg: Incoming, ctx: Context) -> None:
@@ -103,7 +111,11 @@ async def fallback(msg: Incoming, ctx: Context) -> None:
             ctx, ctx.tr("I only use a location while you make a request. What do you need?")
         )
     else:
-        ui.show_menu(ctx, ctx.tr("Please choose from the menu."))
+        # Often someone's first message (on Signal there is no /start button): the common
+        # kits are offered here too, so "hi", kit, area, send is a request.
+        shortcuts = await supplies.shortcuts(ctx)
+        options = (*shortcuts, *ui.menu_options(ctx.tr))
+        ctx.reply(ctx.tr("Please choose from the menu."), options, columns=2)
 
 
 async def unknown_command(msg: Incoming, ctx: Context) -> None:

@@ -26,9 +26,10 @@ from bot.core.words import Translator
 from bot.db.models import Outlet, Request
 from bot.domain import RequestKind, RequestStatus
 from bot.privacy import AddressBox
-from bot.services import requests
+from bot.services import relay as relay_lines
+from bot.services import requests, waiting
 from bot.services.requests import CancelOutcome
-from handlers import naloxone, offers, referral, supplies, ui
+from handlers import naloxone, offers, referral, relay, supplies, ui
 from handlers.routes import ModuleRoutes
 
 FLOW = "cancel"
@@ -55,7 +56,15 @@ async def show(ctx: Context) -> None:
     names = {item_id: code for code, item_id in (await ui.item_ids(ctx)).items()}
     blocks = [await _describe(ctx, request, names) for request in open_requests]
     text = "\n\n".join([ctx.tr("Your open requests:"), *blocks])
-    options = [Option(ctx.tr("Cancel a request"), f"{ui.MENU}:cancel"), ui.back_to_menu(ctx.tr)]
+    # An accepted request's masked line (see handlers/relay.py), while it is open.
+    options = [
+        Option(ctx.tr("Write to the peer · {ref}", ref=r.reference), f"{relay.PREFIX}:m:{r.id}")
+        for r in open_requests
+        if r.status == RequestStatus.ACCEPTED
+        and (line := await relay_lines.find(ctx.session, request_id=r.id)) is not None
+        and not line.closed
+    ]
+    options += [Option(ctx.tr("Cancel a request"), f"{ui.MENU}:cancel"), ui.back_to_menu(ctx.tr)]
     ctx.reply(text, options)
 
 
@@ -68,6 +77,9 @@ async def _describe(ctx: Context, request: Request, names: dict[int, str]) -> st
             lines.append(ui.item_line(ctx.tr, spec, packs))
     if request.status == RequestStatus.ACCEPTED and request.current_outlet_id is not None:
         lines += await _pickup(ctx, request, request.current_outlet_id)
+    elif request.status == RequestStatus.WAITING:
+        place = await waiting.place_in_line(ctx.session, request_id=request.id)
+        lines.append(ctx.tr("On the waiting list, number {n} in line.", n=place))
     else:
         lines.append(_status_words(ctx.tr, request.status))
     return "\n".join(lines)

@@ -4,9 +4,13 @@
 
     category → item → packs → basket ─(add more)→ category
                                   └─(done)→ location → confirm → sent
+    common kit / same as last time ──→ location (or confirm, area known) → sent
 
 Buttons: ``sup:<run>:<action>[:<arg>]`` (see :mod:`handlers.ui`). Each action is accepted only
-at the steps listed for it, so an old button changes nothing.
+at the steps listed for it, so an old button changes nothing. The shortcuts on the welcome and
+the first screen, ``kit:<code>`` (a common kit from ``content/kits.yaml``) and ``again:sup``
+(the items of the person's last request still stored), start a request afresh, like the menu's
+buttons, so they never go stale.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.content import ItemSpec
+from bot.content import ItemSpec, KitSpec
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option
 from bot.core.routes import MenuCommand
@@ -23,6 +27,7 @@ from bot.core.words import Translator
 from bot.domain import ItemCategory, RequestKind
 from bot.privacy import AddressBox
 from bot.services import requests
+from bot.services.last_request import LastRequest, last_request
 from handlers import location, offers, ui
 from handlers.routes import ModuleRoutes
 
@@ -30,6 +35,9 @@ FLOW = "supplies"
 PREFIX = "sup"
 CATEGORIES = (ItemCategory.EQUIPMENT, ItemCategory.TEST_STRIPS, ItemCategory.DISPOSAL)
 MAX_BASKET = 8  # different items in one request
+ITEMS_PER_PAGE = 12  # a category's items on one screen where they fit (two to a row)
+KIT = "kit"  # kit:<code>
+AGAIN = "again"  # again:sup
 
 
 class Step(StrEnum):
@@ -46,12 +54,110 @@ class Step(StrEnum):
 
 async def start(ctx: Context) -> None:
     """Begin a new supplies request (after checking the open-request limit)."""
+    place = _known_place(ctx)  # kept: a kit chosen next goes straight to the confirmation
     ctx.end()
     if await ui.open_requests(ctx) >= ui.MAX_OPEN_REQUESTS:
         ui.too_many(ctx)
         return
-    ctx.goto(FLOW, Step.CATEGORY, run=ui.new_run(), basket={})
+    quick = await _quick(ctx, place)
+    where = place.to_data() if place is not None else {}
+    ctx.goto(FLOW, Step.CATEGORY, run=ui.new_run(), basket={}, **quick, **where)
     _show(ctx)
+
+
+async def shortcuts(ctx: Context) -> list[Option]:
+    """The common kits offered here and, when there is one, "Same as last time": buttons that
+    start a request afresh (for the welcome)."""
+    return _shortcut_options(ctx, await _quick(ctx, _known_place(ctx)))
+
+
+async def on_kit(msg: Incoming, ctx: Context) -> None:
+    """A ``kit:<code>`` button: the kit's items, then where (or confirm, area known)."""
+    code = (msg.option or "").partition(":")[2]
+    kit = ctx.deps.content.kits.by_code(code)
+    await _begin_with(ctx, _kit_basket(ctx, kit) if kit is not None else {})
+
+
+async def on_again(msg: Incoming, ctx: Context) -> None:
+    """The ``again:sup`` button: the items of the person's last request still stored."""
+    last = await _last(ctx)
+    await _begin_with(ctx, await _basket_of(ctx, last.items) if last is not None else {})
+
+
+async def _begin_with(ctx: Context, basket: dict[str, int]) -> None:
+    """A new request holding ``basket``: ask where, or confirm at once if this conversation
+    already knows the area."""
+    place = _known_place(ctx)
+    ctx.end()
+    if not basket:
+        ui.expired(ctx)  # a kit since removed from content/, or nothing left to repeat
+        return
+    if await ui.open_requests(ctx) >= ui.MAX_OPEN_REQUESTS:
+        ui.too_many(ctx)
+        return
+    if place is None:
+        ctx.goto(FLOW, Step.LOCATION, run=ui.new_run(), basket=basket)
+    else:
+        ctx.goto(FLOW, Step.CONFIRM, run=ui.new_run(), basket=basket, **place.to_data())
+    _show(ctx)
+
+
+def _known_place(ctx: Context) -> location.Place | None:
+    """The place the current conversation has already been told, if any (any flow)."""
+    place = location.Place.from_data(ctx.state.data) if ctx.state else None
+    if place is None or ctx.deps.content.gazetteer.by_code(place.area_code) is None:
+        return None
+    return place
+
+
+async def _last(ctx: Context) -> LastRequest | None:
+    return await last_request(
+        ctx.session, contact_id=ctx.person.contact_id, kind=RequestKind.EQUIPMENT
+    )
+
+
+async def _basket_of(ctx: Context, items: dict[int, int]) -> dict[str, int]:
+    """Item ids → packs as a basket of what the catalogue still allows (at most its limits)."""
+    codes = {item_id: code for code, item_id in (await ui.item_ids(ctx)).items()}
+    basket: dict[str, int] = {}
+    for item_id, packs in items.items():
+        spec = _spec(ctx, codes.get(item_id))
+        if spec is not None and packs >= 1 and len(basket) < MAX_BASKET:
+            basket[spec.code] = min(packs, spec.max_packs)
+    return basket
+
+
+def _kit_basket(ctx: Context, kit: KitSpec) -> dict[str, int]:
+    basket: dict[str, int] = {}
+    for code, packs in kit.items.items():
+        spec = _spec(ctx, code)
+        if spec is not None:
+            basket[code] = min(packs, spec.max_packs)
+    return basket
+
+
+async def _quick(ctx: Context, place: location.Place | None) -> dict[str, object]:
+    """Which shortcuts to offer, for the conversation state: kit codes (the area's list when
+    known, from this conversation or the last request) and whether "same as last time" is."""
+    last = await _last(ctx)
+    again = last is not None and bool(await _basket_of(ctx, last.items))
+    area = place.area_code if place else last.area_code if last else None
+    kits = [k.code for k in ctx.deps.content.kits.offered(area) if _kit_basket(ctx, k)]
+    return {"kits": kits, "again": again}
+
+
+def _shortcut_options(ctx: Context, quick: dict[str, object]) -> list[Option]:
+    catalogue = ctx.deps.content.kits
+    codes = quick.get("kits")
+    kits = (
+        [catalogue.by_code(c) for c in codes if isinstance(c, str)]
+        if isinstance(codes, list)
+        else []
+    )
+    options = [Option(ctx.tr(k.name), f"{KIT}:{k.code}", wide=True) for k in kits if k]
+    if quick.get("again") is True:
+        options.append(Option(ctx.tr("Same as last time"), f"{AGAIN}:{PREFIX}", wide=True))
+    return options
 
 
 async def on_command(msg: Incoming, ctx: Context) -> None:
@@ -144,7 +250,10 @@ def _done_button(ctx: Context) -> list[Option]:
 
 
 def _show_categories(ctx: Context, hint: str) -> None:
-    options = [
+    assert ctx.state is not None
+    # A shortcut replaces the basket: offered only while it is empty.
+    options = [] if _basket(ctx) else _shortcut_options(ctx, ctx.state.data)
+    options += [
         _button(ctx, _category_label(ctx.tr, category), "cat", category.value)
         for category in CATEGORIES
         if _items(ctx, category)
@@ -162,9 +271,10 @@ def _show_items(ctx: Context, number: int, hint: str) -> None:
         number,
         more=ui.payload(PREFIX, ui.run_tag(ctx), "page"),
         back=[*_done_button(ctx), _button(ctx, ctx.tr("‹ Back"), "cats")],
+        size=ITEMS_PER_PAGE,
         tr=ctx.tr,
     )
-    pages = ui.pages_of(len(specs))
+    pages = ui.pages_of(len(specs), ITEMS_PER_PAGE)
     # The kind of kit stays off the first line, which a lock screen shows.
     text = ctx.tr(
         "Choose one (page {page} of {pages}):\n{category}",
@@ -172,7 +282,7 @@ def _show_items(ctx: Context, number: int, hint: str) -> None:
         page=min(number, pages - 1) + 1,
         pages=pages,
     )
-    ctx.reply(_with_hint(hint, text), options)
+    ctx.reply(_with_hint(hint, text), options, columns=2)
 
 
 def _show_packs(ctx: Context, spec: ItemSpec, hint: str) -> None:
@@ -254,7 +364,8 @@ async def _back_to_categories(ctx: Context, press: ui.Press) -> None:
 async def _turn_page(ctx: Context, press: ui.Press) -> None:
     category = _category(ctx)
     number = ui.as_int(press.arg)
-    if category is None or number is None or number >= ui.pages_of(len(_items(ctx, category))):
+    pages = ui.pages_of(len(_items(ctx, category)), ITEMS_PER_PAGE) if category else 0
+    if category is None or number is None or number >= pages:
         ui.expired(ctx)
         return
     ctx.goto(FLOW, Step.ITEM, page=number, item=None)
@@ -421,7 +532,7 @@ async def on_unusable(msg: Incoming, ctx: Context) -> None:
 
 ROUTES = ModuleRoutes(
     commands={"supplies": on_command},
-    options={PREFIX: on_option},
+    options={PREFIX: on_option, KIT: on_kit, AGAIN: on_again},
     flows={FLOW: on_input},
     unusable={FLOW: on_unusable},
     menu=(MenuCommand("supplies", "Ask for kit: syringes, needles, test strips"),),

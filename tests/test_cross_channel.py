@@ -201,3 +201,103 @@ async def test_no_signal_identifier_in_clear(
             assert identifier not in dump
             assert identifier not in logs
             assert identifier.lstrip("+") not in dump
+
+
+async def test_masked_line_across_channels(
+    world: World, engine: AsyncEngine, captured_logs: io.StringIO
+) -> None:
+    """A person on Signal and a peer on Telegram write through the masked line; neither sees
+    the other's identifiers, and no table or log keeps what they wrote."""
+    pat = world.telegram.user("pat")
+    await pat.say(f"/join {await world.peer_invite()}")
+    await pat.say("/shift")
+    await pat.tap("Go on shift")
+    ana = world.signal.person("ana")
+    await ana.say("/supplies")
+    await ana.pick("Kit for injecting and smoking")
+    await ana.pick(SYRINGES)
+    await ana.pick("2")
+    await ana.pick("Done: choose where")
+    await ana.say("DTES")
+    before = len(pat.transcript)
+    sent = await ana.pick("Send request")
+    reference = sent[-1].text.split("Reference: ", 1)[1].split()[0]
+    await world.telegram.wait_for(lambda: len(pat.transcript) > before, what="the offer")
+    waiting = len(ana.inbox)
+    await pat.tap("Accept")
+    await world.signal.wait_for(lambda: len(ana.inbox) > waiting, what="the pickup code")
+
+    before = len(pat.transcript)
+    await ana.pick("On my way")
+    await world.telegram.wait_for(lambda: len(pat.transcript) > before, what="a quick reply")
+    assert pat.last.text == f"{reference} · Person: On my way"
+
+    await pat.tap("Message")
+    waiting = len(ana.inbox)
+    await pat.say(f"at the zebra bench, or call +1 604 555 0199 / @{pat.username}")
+    await world.signal.wait_for(lambda: len(ana.inbox) > waiting, what="the peer's message")
+    got = ana.inbox[-1].text
+    assert got.startswith(f"{reference} · Peer: at the zebra bench, or call [📞] / [@]")
+    for secret in ("555", pat.username, pat.first_name, str(pat.id)):
+        assert all(secret not in m.text for m in ana.inbox)
+
+    await ana.pick("Message")
+    before = len(pat.transcript)
+    await ana.say("quokka coat, 2 min")
+    await world.telegram.wait_for(lambda: len(pat.transcript) > before, what="ana's message")
+    assert pat.last.text == f"{reference} · Person: quokka coat, 2 min"
+    assert all(i not in m.text for m in pat.transcript for i in ana.identifiers)
+
+    async with engine.connect() as conn:
+        metadata = MetaData()
+        await conn.run_sync(metadata.reflect)
+        rows = [
+            repr(row)
+            for table in metadata.sorted_tables
+            for row in (await conn.execute(select(table))).all()
+        ]
+    dump = "\n".join(rows)
+    assert "relay_lines" in {t.name for t in metadata.sorted_tables}
+    logs = captured_logs.getvalue()
+    for word in ("zebra", "quokka"):
+        assert word not in dump
+        assert word not in logs
+
+
+async def test_common_kit_in_four_actions_on_each_channel(world: World) -> None:
+    """From the first message to a request offered to a peer: counted on both real clients."""
+    pat = world.telegram.user("pat")
+    await pat.say(f"/join {await world.peer_invite()}")
+    await pat.say("/shift")
+    await pat.tap("Go on shift")
+    kit = "1 ml syringes ×10 + swabs + water"
+
+    ana = world.signal.person("ana")  # Signal: typed messages, numbers for the list
+    sent_by_ana = 0
+
+    async def ana_says(text: str) -> str:
+        nonlocal sent_by_ana
+        sent_by_ana += 1
+        return (await ana.say(text))[-1].text
+
+    async def ana_picks(label: str) -> str:
+        nonlocal sent_by_ana
+        sent_by_ana += 1
+        return (await ana.pick(label))[-1].text
+
+    await ana_says("hi")  # a first message on Signal is rarely /start
+    assert "Where are you?" in await ana_picks(kit)
+    assert "Area: Downtown Eastside" in await ana_says("DTES")
+    before = len(pat.transcript)
+    sent = await ana_picks("Send request")
+    assert sent.startswith("Request sent. Reference: ")
+    assert sent_by_ana == 4
+    await world.telegram.wait_for(lambda: len(pat.transcript) > before, what="the offer")
+
+    bo = world.telegram.user("bo")  # Telegram: /start and three taps
+    taps = 0
+    for step in ("/start", kit, "Downtown Eastside", "Send request"):
+        replies = await (bo.say(step) if step.startswith("/") else bo.tap(step))
+        taps += 1
+    assert replies[-1].text.startswith("Request sent. Reference: ")
+    assert taps == 4

@@ -779,7 +779,20 @@ def _seconds(value: float | timedelta) -> float:
 
 def _rows(options: Sequence[Option], columns: int) -> list[list[Option]]:
     width = max(1, min(columns, MAX_BUTTONS_PER_ROW))
-    return [list(options[i : i + width]) for i in range(0, len(options), width)]
+    rows: list[list[Option]] = []
+    row: list[Option] = []
+    for option in options:
+        if option.wide or len(row) == width:
+            if row:
+                rows.append(row)
+            row = []
+        if option.wide:
+            rows.append([option])
+        else:
+            row.append(option)
+    if row:
+        rows.append(row)
+    return rows
 
 
 def _location(location: TgLocation) -> Location | None:

@@ -1,8 +1,9 @@
-"""Content: item catalogue, area gazetteer, referral directory and info cards, validated on load."""
+"""Content: item catalogue, area gazetteer, referral directory, info cards and common kits,
+validated on load."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.content.areas import AreaSpec, City, Gazetteer, load_gazetteer, normalize_name
@@ -11,6 +12,7 @@ from bot.content.errors import ContentError, Problem
 from bot.content.geo import haversine_km
 from bot.content.hours import OpeningHours
 from bot.content.items import Catalogue, ItemCategory, ItemSpec, load_catalogue
+from bot.content.kits import Kits, KitSpec, load_kits
 from bot.content.outlets import OutletKind, OutletSpec, load_outlets
 from bot.content.referrals import Directory, ReferralService, ServiceType, load_directory
 
@@ -26,6 +28,8 @@ __all__ = [
     "Gazetteer",
     "ItemCategory",
     "ItemSpec",
+    "KitSpec",
+    "Kits",
     "OpeningHours",
     "OutletKind",
     "OutletSpec",
@@ -38,6 +42,7 @@ __all__ = [
     "load_content",
     "load_directory",
     "load_gazetteer",
+    "load_kits",
     "load_outlets",
     "normalize_name",
 ]
@@ -51,10 +56,12 @@ class Content:
     gazetteer: Gazetteer
     directory: Directory
     cards: Cards
+    kits: Kits = field(default_factory=Kits)
 
 
 def load_content(content_dir: Path) -> Content:
-    """Load ``items.yaml``, ``areas.yaml``, ``referrals.yaml`` and ``cards.yaml``.
+    """Load ``items.yaml``, ``areas.yaml``, ``referrals.yaml``, ``cards.yaml`` and (if there)
+    ``kits.yaml``.
 
     Raises one ContentError listing the problems of every file that failed. Cards are read once
     the other files are sound: their placeholders are filled from the gazetteer, and a list of
@@ -70,13 +77,22 @@ def load_content(content_dir: Path) -> Content:
         gazetteer = load_gazetteer(content_dir / "areas.yaml")
     except ContentError as exc:
         problems += exc.problems
-    # Referrals are checked against the areas, so they wait for a good gazetteer.
+    kits = None
+    # Referrals are checked against the areas, so they wait for a good gazetteer; kits against
+    # both the areas and the catalogue.
     if gazetteer is not None:
         try:
             directory = load_directory(content_dir / "referrals.yaml", gazetteer)
         except ContentError as exc:
             problems += exc.problems
-    if catalogue is None or gazetteer is None or directory is None:
+        if catalogue is not None:
+            try:
+                kits = load_kits(content_dir / "kits.yaml", catalogue, gazetteer)
+            except ContentError as exc:
+                problems += exc.problems
+    if catalogue is None or gazetteer is None or directory is None or kits is None:
         raise ContentError(problems)  # each None above came with its problems
     cards = load_cards(content_dir / "cards.yaml")
-    return Content(catalogue=catalogue, gazetteer=gazetteer, directory=directory, cards=cards)
+    return Content(
+        catalogue=catalogue, gazetteer=gazetteer, directory=directory, cards=cards, kits=kits
+    )

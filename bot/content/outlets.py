@@ -47,8 +47,9 @@ CSV_COLUMNS = (
     "active",
     "stock",
     "low_threshold",
+    "meets_nearby",
 )
-_OPTIONAL_COLUMNS = frozenset({"timezone", "active", "stock", "low_threshold"})
+_OPTIONAL_COLUMNS = frozenset({"timezone", "active", "stock", "low_threshold", "meets_nearby"})
 
 
 class OutletSpec(Spec):
@@ -66,6 +67,9 @@ class OutletSpec(Spec):
     active: bool = True
     stock: dict[ItemRef, Count] = Field(default_factory=dict)
     low_threshold: Count = 5
+    # Outreach: its peers also meet a person nearby, at a public place agreed through the
+    # masked line (handlers/relay.py), instead of a pickup here.
+    meets_nearby: bool = False
 
     @model_validator(mode="before")
     @classmethod

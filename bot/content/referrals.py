@@ -53,6 +53,8 @@ class ReferralService(Spec):
     hours: Hours
     timezone: TimeZoneName
     notes: Note | None = None
+    # Hands out take-home naloxone kits (shown beside it when nobody else can help).
+    naloxone: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -11,9 +11,10 @@ later messages to that contact until the queue is empty, so none overtakes anoth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, cast
@@ -71,6 +72,7 @@ class Engine:
         clock: Clock,
         limiter: RateLimiter | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.deps = deps
@@ -79,6 +81,7 @@ class Engine:
         self.clock = clock
         self.limiter = limiter or RateLimiter()
         self.monotonic = monotonic
+        self.sleep = sleep  # how a message too early waits for its turn (tests pass a fake)
         self.senders: dict[Channel, Sender] = {}
         self._outbox_wakers: list[Callable[[], None]] = []
 
@@ -98,9 +101,14 @@ class Engine:
     async def handle(self, msg: Incoming) -> None:
         """Process one update completely; never raises."""
         alias = pseudonym(self.deps.keys.pseudonym, msg.channel.value, msg.sender_id)
-        verdict = self.limiter.check(alias, self.monotonic())
+        admission = self.limiter.admit(alias, self.monotonic())
+        verdict = admission.verdict
         if verdict is Verdict.DROP:
             return
+        if verdict is Verdict.WAIT:
+            # A second tap a moment too soon: handled shortly, not lost. The limiter bounds
+            # both the wait and how many of one sender's messages wait at once.
+            await self.sleep(admission.wait)
         translator = self.deps.words.for_locale(msg.locale_hint)
         if verdict is Verdict.WARN:
             text = translator("You are sending messages very fast. Please wait a moment.")

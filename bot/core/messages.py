@@ -64,6 +64,8 @@ class Option:
 
     label: str
     payload: str
+    # Alone on its row where the channel shows rows (Telegram): a long label stays whole.
+    wide: bool = False
 
     def __post_init__(self) -> None:
         size = len(self.payload.encode("utf-8"))

@@ -1,5 +1,6 @@
 """Extraction: Babel reads the code (keywords below) and, through the extractors here, the
-content files whose text people read (info cards, item names and units, referral notes).
+content files whose text people read (info cards, item names and units, kit names, referral
+notes).
 
 Content strings are message ids like any other, so one catalogue per language carries all of a
 language's words, translators work in one tool, and a changed English card turns its
@@ -113,6 +114,18 @@ def extract_items(
                 "{unit})” and “one pack is {size} {unit}”; pick a form that fits any count."
             )
             yield number, None, unit, [note]
+
+
+def extract_kits(
+    fileobj: IO[bytes], keywords: Sequence[str], comment_tags: Sequence[str], options: object
+) -> Iterator[Extracted]:
+    """Common kits (``content/kits.yaml``): names."""
+    for number, kit in enumerate(_records(fileobj, "kits"), start=1):
+        name = _text(kit, "name")
+        if name:
+            code = kit.get("code", "?")
+            note = f"Kit “{code}”: name (a button, at most 40 characters): what is in the kit."
+            yield number, None, name, [note]
 
 
 def extract_referrals(

@@ -16,6 +16,8 @@ Measures (dimensions; a count unless said):
 
 - ``requests.made`` (area, kind); ``requests.packs`` (area, kind, item): packs asked for;
 - ``requests.handed_over|unrouted|cancelled|expired|frozen`` (area, kind);
+- ``requests.held`` (area, kind): unrouted requests the person then held on the waiting list
+  (they close again later, so made = every close − held);
 - ``outlet.offered|accepted|declined|out_of_stock|timed_out|released|handed_over|wrong_code``
   (outlet, kind); ``outlet.packs`` (outlet, kind, item): packs handed over;
 - ``accept.minutes`` (kind, bucket = whole minutes from request to its first acceptance);
@@ -56,6 +58,8 @@ REQUEST_CLOSED = {
     "request.cancelled": "requests.cancelled",
     "request.expired": "requests.expired",
     "request.frozen": "requests.frozen",
+    # Not a close: an unrouted request the person then held (bot.services.waiting).
+    "request.held": "requests.held",
 }
 PER_OUTLET = {
     "request.offered": "outlet.offered",

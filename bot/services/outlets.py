@@ -137,6 +137,7 @@ def _outlet_values(spec: OutletSpec) -> dict[str, object]:
         "instructions": spec.instructions,
         "hours": spec.hours.to_mapping(),
         "active": spec.active,
+        "meets_nearby": spec.meets_nearby,
     }
 
 

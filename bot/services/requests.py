@@ -5,7 +5,8 @@
     new → offered → accepted → handed_over
             │  ↑ (decline / timeout / out of stock / release → new → route again)
             ├──┘
-            └→ unrouted (no outlet left)
+            └→ unrouted (no outlet left) → waiting (the person holds it; see services/waiting.py)
+                                              └→ offered (something can take it now)
     any open state → cancelled (by the person) | expired
 
 Every transition is one conditional ``UPDATE ... WHERE id = :id AND status = :expected ...
@@ -45,12 +46,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, exists, func, insert, select, true, update
+from sqlalchemy import Row, case, exists, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Offer, PeerWorker, Request, RequestItem
+from bot.db.models import AuditEvent, Offer, PeerWorker, Request, RequestItem
 from bot.domain import OPEN_REQUEST_STATUSES, OfferStatus, RequestKind, RequestStatus
 from bot.privacy import (
     AddressBox,
@@ -84,6 +85,8 @@ class RequestError(Exception):
 class RouteResult(StrEnum):
     OFFERED = "offered"
     UNROUTED = "unrouted"
+    # A held request (``waiting``) that still nothing can take: it stays on the waiting list.
+    WAITING = "waiting"
     # The request was not in `new` (cancelled, expired, or another instance routed it first).
     SKIPPED = "skipped"
 
@@ -262,26 +265,34 @@ async def route(
     start: routing.StartRadius | None = None,
     box: AddressBox | None = None,
 ) -> RouteOutcome:
-    """Offer a ``new`` request to the nearest available outlet not tried yet, or close it.
+    """Offer a ``new`` or ``waiting`` request to the nearest available outlet not tried yet.
 
     ``lat``/``lon`` is the point for the first attempt (used here, in memory); leave them out
     for later attempts and the stored coarse cell is used. With no outlet left, or no
-    location at all, the request becomes ``unrouted``. With ``box``, the asker's own peer
-    roles (sealed by :func:`create`) are never offered it: an outlet only they staff is
-    skipped, and they are left out of the peers to notify.
+    location at all, a ``new`` request becomes ``unrouted`` and a ``waiting`` one stays on
+    the waiting list (outcome ``waiting``, nothing written). A waiting request skips only
+    outlets that declined it: one whose offer lapsed may have someone on shift now. With
+    ``box``, the asker's own peer roles (sealed by :func:`create`) are never offered it: an
+    outlet only they staff is skipped, and they are left out of the peers to notify.
     """
     # Claim the request first: a second router (another instance) waits here, then finds it
-    # no longer `new` and skips.
+    # no longer `new`/`waiting` and skips. A waiting request keeps its `updated_at` (when it
+    # was held): that is how long it has waited.
     claimed = (
         await session.execute(
             update(Request)
             .where(
                 Request.id == request_id,
-                Request.status == RequestStatus.NEW,
+                Request.status.in_((RequestStatus.NEW, RequestStatus.WAITING)),
                 Request.expires_at > now,
             )
-            .values(updated_at=now)
+            .values(
+                updated_at=case(
+                    (Request.status == RequestStatus.WAITING, Request.updated_at), else_=now
+                )
+            )
             .returning(
+                Request.status,
                 Request.reference,
                 Request.kind,
                 Request.attempts,
@@ -295,13 +306,12 @@ async def route(
         return RouteOutcome(result=RouteResult.SKIPPED, request_id=request_id)
     own = open_peers(box, claimed.requester_peers) if box is not None else ()
     reference, kind = claimed.reference, RequestKind(claimed.kind)
+    waiting = claimed.status == RequestStatus.WAITING
     if lat is None or lon is None:
         lat, lon = claimed.cell_lat, claimed.cell_lon
     tried: set[int] = set()
     if claimed.attempts:  # every offer counted one attempt: none yet, none to read
-        tried.update(
-            await session.scalars(select(Offer.outlet_id).where(Offer.request_id == request_id))
-        )
+        tried.update(await tried_outlets(session, request_id=request_id, waiting=waiting))
     candidates: list[routing.Candidate] = []
     items: dict[int, int] = {}
     if lat is not None and lon is not None:
@@ -315,6 +325,21 @@ async def route(
             exclude=tried,
             exclude_peers=own,
             start=start,
+        )
+    if not candidates and not waiting and await was_held(session, reference=reference):
+        # Held, offered, then declined or lapsed: back on the waiting list, not closed.
+        await session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.status == RequestStatus.NEW)
+            .values(status=RequestStatus.WAITING, current_outlet_id=None)
+        )
+        waiting = True
+    if not candidates and waiting:
+        return RouteOutcome(
+            result=RouteResult.WAITING,
+            request_id=request_id,
+            reference=reference,
+            attempt=claimed.attempts,
         )
     if not candidates:
         await session.execute(
@@ -341,7 +366,7 @@ async def route(
     best = candidates[0]
     attempt = await session.scalar(
         update(Request)
-        .where(Request.id == request_id, Request.status == RequestStatus.NEW)
+        .where(Request.id == request_id, Request.status == claimed.status)
         .values(
             status=RequestStatus.OFFERED,
             current_outlet_id=best.outlet_id,
@@ -881,6 +906,29 @@ async def open_for_contact(session: AsyncSession, *, contact_id: int) -> list[Re
         .order_by(Request.created_at, Request.id)
     )
     return list(rows)
+
+
+async def was_held(session: AsyncSession, *, reference: str) -> bool:
+    """Whether the open request ``reference`` was ever held on the waiting list (its
+    ``request.held`` event; a reference is unique among live requests)."""
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(AuditEvent.subject == reference, AuditEvent.action == "request.held")
+            )
+        )
+    )
+
+
+async def tried_outlets(
+    session: AsyncSession, *, request_id: int, waiting: bool = False
+) -> set[int]:
+    """Outlets routing must not offer the request again: every one that had an offer, or
+    for a held (``waiting``) request only those that declined it."""
+    query = select(Offer.outlet_id).where(Offer.request_id == request_id)
+    if waiting:
+        query = query.where(Offer.status == OfferStatus.DECLINED)
+    return set(await session.scalars(query))
 
 
 async def items_of(session: AsyncSession, *, request_id: int) -> dict[int, int]:

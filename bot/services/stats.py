@@ -42,7 +42,7 @@ _PER_OUTLET = {
     "outlet.handed_over": "handed_over",
 }
 _MEASURES = sorted(
-    {"requests.made", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET}
+    {"requests.made", "requests.held", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET}
     | set(feedback.MEASURES)
 )
 
@@ -71,6 +71,8 @@ class Stats:
     median_time_to_accept: timedelta | None = None
     naloxone_kits: int = 0
     open_now: int = 0
+    # Unrouted, then held on the waiting list: counted by how they closed in the end.
+    held: int = 0
     # After handovers: "up", "down" and each of feedback.REASONS, by name.
     feedback: Mapping[str, int] = field(default_factory=dict)
 
@@ -125,9 +127,12 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
     waits: dict[int, int] = defaultdict(int)
     handed: dict[str, int] = defaultdict(int)
     rated: dict[str, int] = defaultdict(int)
+    held = 0
     for row in rows:
         n = int(row.n or 0)
-        if row.measure == "requests.made":
+        if row.measure == "requests.held":
+            held += n
+        elif row.measure == "requests.made":
             by_kind[row.kind or "unknown"] += n
         elif row.measure in _CLOSING:
             by_status[_CLOSING[row.measure]] += n
@@ -141,6 +146,10 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
             handed[row.item_code] += n
         elif row.measure in feedback.MEASURES:
             rated[row.measure.removeprefix("feedback.")] += n
+    if held:
+        # A held request reopened: its close is whatever ended it later, not "unrouted"
+        # (an unrouted one held just after midnight could make this go below zero).
+        by_status["unrouted"] = max(0, by_status["unrouted"] - held)
     open_now = await session.scalar(
         select(func.count())
         .select_from(Request)
@@ -155,6 +164,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
         median_time_to_accept=_median_minutes(waits),
         naloxone_kits=await _naloxone_kits(session, handed),
         open_now=open_now or 0,
+        held=held,
         feedback=dict(rated),
     )
 

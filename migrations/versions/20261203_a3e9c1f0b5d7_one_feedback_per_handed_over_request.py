@@ -1,7 +1,7 @@
 """one feedback per handed-over request
 
 Revision ID: a3e9c1f0b5d7
-Revises: b7d0a11e5e02
+Revises: 9b64b9500977
 Create Date: 2026-12-03 13:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a3e9c1f0b5d7"
-down_revision: str | Sequence[str] | None = "b7d0a11e5e02"
+down_revision: str | Sequence[str] | None = "9b64b9500977"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -59,7 +59,12 @@ def build_routes(seen: list[Incoming]) -> Routes:
 
     async def choose(msg: Incoming, ctx: Context) -> None:
         seen.append(msg)
-        options = [Option("Yes", "pick:yes"), Option("No", "pick:no"), Option("Maybe", "pick:?")]
+        options = [
+            Option("Yes", "pick:yes"),
+            Option("No", "pick:no"),
+            Option("Maybe", "pick:?"),
+            Option("A longer choice on a row of its own", "pick:long", wide=True),
+        ]
         ctx.reply("Pick one", options, columns=2)
 
     async def where(msg: Incoming, ctx: Context) -> None:
@@ -422,7 +427,7 @@ async def test_button_press_becomes_option_and_is_answered(
     ana = emu.user("ana")
     [menu] = await ana.command("choose")
     assert menu.keyboard_kind == "inline"
-    assert menu.rows == [["Yes", "No"], ["Maybe"]]
+    assert menu.rows == [["Yes", "No"], ["Maybe"], ["A longer choice on a row of its own"]]
     assert texts(await ana.tap("No")) == ["picked pick:no"]
     assert seen[-1].kind is InputKind.OPTION
     assert seen[-1].option == "pick:no"
@@ -481,6 +486,7 @@ async def test_messages_go_out_as_the_bot_api_expects(emu: TelegramEmulator) -> 
                 {"text": "No", "callback_data": "pick:no"},
             ],
             [{"text": "Maybe", "callback_data": "pick:?"}],
+            [{"text": "A longer choice on a row of its own", "callback_data": "pick:long"}],
         ]
     }
     assert question == {

@@ -176,8 +176,8 @@ def test_csv_without_a_header_is_one_line(
     path = write("o.csv", text)
     assert problems(path, catalogue, gazetteer) == [
         f"{path}:1: the first row must name the columns{hint}: key, name, kind, area, lat, lon,"
-        " timezone, instructions, hours, active, stock, low_threshold, separated by commas or"
-        " semicolons"
+        " timezone, instructions, hours, active, stock, low_threshold, meets_nearby, separated by"
+        " commas or semicolons"
     ]
 
 
@@ -258,7 +258,7 @@ def test_csv_header_problems(write: Write, catalogue: Catalogue, gazetteer: Gaze
     path = write("o.csv", "# comment\n" + CSV.replace("lat,lon,", "latitude,lon,lon,", 1))
     assert problems(path, catalogue, gazetteer) == [
         f"{path}:2: latitude: unknown column (expected key, name, kind, area, lat, lon, timezone,"
-        " instructions, hours, active, stock, low_threshold)",
+        " instructions, hours, active, stock, low_threshold, meets_nearby)",
         f"{path}:2: lon: column appears twice",
         f"{path}:2: lat: missing column",
     ]
@@ -337,7 +337,7 @@ def test_yaml_unknown_item_code_in_stock(
          "unknown time zone 'Vancouver' (use an IANA name like 'America/Vancouver')"),
         ("    active: false\n", "    active: false\n    secret: x\n", 26, "outlets[1].secret",
          "unknown field (allowed: key, name, kind, area, lat, lon, timezone, instructions,"
-         " hours, active, stock, low_threshold)"),
+         " hours, active, stock, low_threshold, meets_nearby)"),
     ],
 )  # fmt: skip
 def test_yaml_bad_field(
@@ -409,3 +409,20 @@ def test_any_csv_body_loads_or_raises_content_error(
         path.write_text(HEADER + body, encoding="utf-8")
         with contextlib.suppress(ContentError):  # anything else fails the test
             load_outlets(path, catalogue, gazetteer)
+
+
+def test_meets_nearby_from_yaml_and_csv(
+    write: Write, catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    yaml_text = YAML.replace(
+        "    low_threshold: 2\n", "    low_threshold: 2\n    meets_nearby: true\n"
+    )
+    csv_text = (
+        HEADER.replace("low_threshold\n", "low_threshold,meets_nearby\n")
+        + ROW_1.replace(",5\n", ",5,\n")
+        + ROW_2.replace(",2\n", ",2,true\n")
+    )
+    from_yaml = load_outlets(write("o.yaml", yaml_text), catalogue, gazetteer)
+    from_csv = load_outlets(write("o.csv", csv_text), catalogue, gazetteer)
+    assert from_yaml == from_csv
+    assert [o.meets_nearby for o in from_yaml] == [False, True]

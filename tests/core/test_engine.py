@@ -106,16 +106,52 @@ async def test_failure_rolls_back_and_apologises(
     assert texts(await chat.say("ana", "still here")) == "heard 1"
 
 
-async def test_flood_answers_once_then_drops(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_tap_too_soon_waits_then_is_handled(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """One message past the burst waits for its token (on the fake clock) instead of being
+    dropped with a warning."""
     engine = make_engine(sessions, ROUTES)
     now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
     engine.monotonic = lambda: now[0]
+    engine.sleep = sleep
+    chat = Chat(engine)
+    for _ in range(engine.limiter.burst + 1):
+        await chat.say("ana", "x")
+    received = texts(chat.inbox("ana")).splitlines()
+    assert received == ["menu"] * (engine.limiter.burst + 1)
+    assert waits == [1.0]  # one token at 1 per second
+
+
+async def test_flood_waits_a_few_answers_once_then_drops(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    engine = make_engine(sessions, ROUTES)
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)  # the clock stands still: every message arrives at once
+
+    engine.monotonic = lambda: now[0]
+    engine.sleep = sleep
     chat = Chat(engine)
     for _ in range(30):
         await chat.say("ana", "x")
     received = texts(chat.inbox("ana")).splitlines()
-    assert received.count("menu") == engine.limiter.burst
+    limiter = engine.limiter
+    assert received.count("menu") == limiter.burst + limiter.max_waiting
     assert sum("very fast" in line for line in received) == 1
+    assert len(waits) == limiter.max_waiting
+    assert max(waits) <= limiter.max_wait
+    # Another sender is not held up by ana's flood.
+    assert texts(await chat.say("bob", "x")) == "menu"
     now[0] += 60
     assert texts(await chat.say("ana", "x")) == "menu"
 

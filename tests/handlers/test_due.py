@@ -258,7 +258,7 @@ async def test_a_reply_address_is_kept_only_while_something_is_open(sessions: Se
         ]
 
     # Ana writes again: answered as ever, and her address is sealed again for what comes next.
-    assert "What do you need?" in texts(await world.chat.say("ana", "/start"))
+    assert "Choose a common kit" in texts(await world.chat.say("ana", "/start"))
     assert await _addresses(world, "ana") == {"ana": "telegram-ana"}
     await world.chat.say("pat", "/shift on")
     again = await world.request("ana")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 
+from bot.content import Kits
 from bot.content.cards import DISCREET_WORDS
 from bot.db.models import PeerWorker
 from bot.domain import Role
@@ -19,6 +22,11 @@ from tests.handlers.person_world import (
 from tests.support.chat import texts
 
 MENU = ["Supplies", "Naloxone", "Referral", "My requests", "Info", "Emergency"]
+KITS = [
+    "1 ml syringes ×10 + swabs + water",
+    "Pipe + mouthpieces + screens",
+    "Fentanyl test strips ×10",
+]
 EXPIRED = "That button has expired. Here is the menu."
 
 
@@ -28,8 +36,29 @@ async def test_welcome(sessions: Sessions) -> None:
     assert first_line(reply) == "Hi. This service is anonymous by design."
     assert "No name or phone number is stored" in reply.text
     assert "/forget" in reply.text
-    assert labels(reply) == MENU
+    # Straight into the choices: the common kits (each on its own row), then the menu.
+    assert "\n\nChoose a common kit, or from the menu:\n\n🌐 " in reply.text
+    assert labels(reply) == [*KITS, *MENU]
+    assert [o.wide for o in reply.options] == [True] * len(KITS) + [False] * len(MENU)
     assert reply.columns == 2
+
+
+async def test_welcome_and_supplies_do_not_ask_twice(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    [welcome] = await world.chat.say("ana", "/start")
+    [kinds] = await world.chat.tap("ana", "Supplies")
+    assert "What do you need?" not in welcome.text
+    assert first_line(kinds) == "What do you need?"
+
+
+async def test_welcome_without_kits(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    world.engine.deps = replace(
+        world.engine.deps, content=replace(world.engine.deps.content, kits=Kits())
+    )
+    [reply] = await world.chat.say("ana", "/start")
+    assert "\n\nChoose from the menu:\n\n🌐 " in reply.text
+    assert labels(reply) == MENU
 
 
 async def test_start_with_an_invite_code_enrols_a_peer(sessions: Sessions) -> None:
@@ -92,7 +121,7 @@ async def test_answers_of_last_resort(sessions: Sessions) -> None:
     world = await make_world(sessions)
     [text] = await world.chat.say("ana", "hello")
     assert first_line(text) == "Please choose from the menu."
-    assert labels(text) == MENU
+    assert labels(text) == [*KITS, *MENU]  # often a first message: the kits are one tap away
     [unknown] = await world.chat.say("ana", "/frobnicate now")
     assert first_line(unknown) == "I don't know that command. Here is the menu."
     [where] = await world.chat.share_location("ana", *MAIN_AND_HASTINGS)

@@ -48,7 +48,8 @@ async def test_status_in_plain_words(sessions: Sessions) -> None:
     ]
     assert blocks[1].splitlines()[0] == f"{second} · supplies"
     assert blocks[1].splitlines()[-1] == "Waiting for a peer to answer."
-    assert labels(reply) == ["Cancel a request", "Back to menu"]
+    # The accepted one's masked line (handlers/relay.py), then the rest.
+    assert labels(reply) == [f"Write to the peer · {first}", "Cancel a request", "Back to menu"]
 
 
 async def test_cancel_the_only_request(sessions: Sessions) -> None:

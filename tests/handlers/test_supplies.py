@@ -6,15 +6,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.db.models import RequestItem
+from bot.core.messages import Reply
+from bot.db.models import Item, RequestItem
 from bot.domain import RequestKind, RequestStatus
 from bot.privacy import snap
-from bot.services import requests
+from bot.services import requests, retention
 from handlers import supplies, ui
 from tests.handlers.person_world import (
     MAIN_AND_HASTINGS,
     Sessions,
     World,
+    ask_for_syringes,
     first_line,
     labels,
     make_world,
@@ -23,6 +25,12 @@ from tests.handlers.person_world import (
 from tests.support.chat import texts
 
 SYRINGES = '1 ml syringe, 29G ½" fixed needle'
+KITS = [
+    "1 ml syringes ×10 + swabs + water",
+    "Pipe + mouthpieces + screens",
+    "Fentanyl test strips ×10",
+]
+SHOT_KIT = KITS[0]
 
 
 async def basket_of_syringes(world: World, who: str = "ana") -> None:
@@ -47,17 +55,19 @@ async def test_whole_request_reaches_the_peer(sessions: Sessions) -> None:
     kinds = await world.chat.say("ana", "/supplies")
     assert first_line(kinds[0]) == "What do you need?"
     assert labels(kinds[0]) == [
+        *KITS,
         "Kit for injecting and smoking",
         "Test strips",
         "Sharps bins",
         "Back to menu",
     ]
     page1 = await world.chat.tap("ana", "Kit for injecting and smoking")
-    assert first_line(page1[0]) == "Choose one (page 1 of 4):"
-    assert len(page1[0].options) <= 10
+    assert first_line(page1[0]) == "Choose one (page 1 of 2):"
+    assert len(page1[0].options) == supplies.ITEMS_PER_PAGE + 2
+    assert page1[0].columns == 2
     assert labels(page1[0])[-2:] == ["More ›", "‹ Back"]
     page2 = await world.chat.tap("ana", "More ›")
-    assert "page 2 of 4" in page2[0].text
+    assert "page 2 of 2" in page2[0].text
     await world.chat.tap("ana", "‹ Previous")
     packs = await world.chat.tap("ana", SYRINGES)
     assert first_line(packs[0]) == "How many packs?"
@@ -296,3 +306,160 @@ async def test_basket_holds_at_most_eight_items(sessions: Sessions) -> None:
     refused = await world.chat.press("ana", f"sup:{state.data['run']}:more")
     assert "expired" in texts(refused)
     assert extra.code not in state.data["basket"]
+
+
+# --- fewer taps ----------------------------------------------------------------------------------
+
+
+class Counted:
+    """The person's actions (messages and taps) counted as they happen."""
+
+    def __init__(self, world: World, who: str) -> None:
+        self.world, self.who, self.actions = world, who, 0
+
+    async def say(self, text: str) -> list[Reply]:
+        self.actions += 1
+        return await self.world.chat.say(self.who, text)
+
+    async def tap(self, label: str) -> list[Reply]:
+        self.actions += 1
+        return await self.world.chat.tap(self.who, label)
+
+
+async def test_common_kit_in_four_actions_from_start(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await world.peer("pat", "main_hastings_peer")
+    ana = Counted(world, "ana")
+
+    welcome = await ana.say("/start")
+    assert labels(welcome[0])[:3] == KITS
+    where = await ana.tap(SHOT_KIT)
+    assert first_line(where[0]) == "Where are you?"
+    assert where[0].ask_location
+    confirm = await ana.tap("Downtown Eastside")
+    assert confirm[0].text == (
+        "Please check your request:\n"
+        '- 1 ml syringe, 29G ½" fixed needle: 1 pack (10 syringes)\n'
+        "- Alcohol swabs: 1 pack (20 swabs)\n"
+        "- Sterile water, 2 ml ampoules: 1 pack (10 ampoules)\n"
+        "Area: Downtown Eastside\n"
+        "Send it?"
+    )
+    sent = await ana.tap("Send request")
+
+    assert ana.actions == 4  # /start, kit, area, send
+    [request] = await world.requests("ana")
+    assert sent[0].text.startswith(f"Request sent. Reference: {request.reference}\n")
+    assert request.status is RequestStatus.OFFERED
+    assert request.area_code == "dtes"
+    assert await _packs(sessions, request.id) == {"syr_1ml_29g": 1, "swab": 1, "water_2ml": 1}
+    assert request.reference in world.chat.last("pat").text
+
+
+async def test_kit_with_the_area_known_goes_straight_to_confirm(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    [welcome] = await world.chat.say("ana", "/start")
+    smoke = option(welcome, KITS[1]).payload
+    await at_confirm(world)  # the area is known in this conversation now
+    confirm = await world.chat.press("ana", smoke)  # the kit, from the welcome above
+    assert first_line(confirm[0]) == "Please check your request:"
+    assert "- Glass stem (crack pipe) × 1" in confirm[0].text
+    assert "syringe" not in confirm[0].text  # the kit replaced the list
+    assert "Area: Downtown Eastside" in confirm[0].text
+    await world.chat.tap("ana", "Send request")
+    [request] = await world.requests("ana")
+    assert await _packs(sessions, request.id) == {
+        "pipe_stem": 1,
+        "pipe_mouthpiece": 1,
+        "pipe_screens": 1,
+    }
+
+
+async def test_kits_on_supplies_and_the_area_list(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    [kinds] = await world.chat.say("ana", "/supplies")
+    assert [o.wide for o in kinds.options[:3]] == [True, True, True]
+    where = await world.chat.tap("ana", KITS[2])
+    assert first_line(where[0]) == "Where are you?"
+    await world.chat.say("ana", "DTES")
+    await world.chat.tap("ana", "Send request")
+    # Back for more: the area of the last request picks its own list of kits (content/kits.yaml).
+    [again] = await world.chat.say("ana", "/supplies")
+    assert labels(again)[:5] == [
+        "1 ml syringes ×10 + swabs + water",
+        "Thin 1 ml syringes ×10 + swabs + water",
+        "Foil ×10 + swabs",
+        "Fentanyl test strips ×10",
+        "Same as last time",
+    ]
+    # Once something is in the list, a kit (which would replace it) is not offered.
+    await world.chat.tap("ana", "Sharps bins")
+    await world.chat.tap("ana", "Personal sharps container")
+    await world.chat.tap("ana", "1")
+    [more] = await world.chat.tap("ana", "Add something else")
+    assert "Same as last time" not in labels(more)
+    assert not set(KITS) & set(labels(more))
+
+
+async def test_same_as_last_time(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    [welcome] = await world.chat.say("ana", "/start")
+    assert "Same as last time" not in labels(welcome)
+    await ask_for_syringes(world)
+    [welcome] = await world.chat.say("ana", "/start")
+    assert labels(welcome)[4] == "Same as last time"  # after the four kits of the DTES
+    await world.chat.tap("ana", "Same as last time")
+    confirm = await world.chat.say("ana", "Kitsilano")
+    assert confirm[0].text.splitlines()[1:3] == [
+        '- 1 ml syringe, 29G ½" fixed needle: 2 packs (20 syringes)',
+        "Area: Kitsilano",
+    ]
+    # Someone else's last request is not offered to bo.
+    [other] = await world.chat.say("bo", "/start")
+    assert "Same as last time" not in labels(other)
+
+
+async def test_same_as_last_time_goes_with_the_request_data(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    reference = await ask_for_syringes(world)
+    [request] = await world.requests("ana")
+    async with sessions.begin() as session:
+        await requests.cancel(
+            session,
+            request_id=request.id,
+            contact_id=await world.contact_id("ana"),
+            now=world.clock.now,
+        )
+    world.clock.advance(hours=2)
+    async with sessions.begin() as session:
+        purged = await retention.purge(session, now=world.clock.now, retention=timedelta(hours=1))
+    assert purged.requests == 1, reference
+    [welcome] = await world.chat.say("ana", "/start")
+    assert "Same as last time" not in labels(welcome)
+    # An old button does nothing once there is nothing to repeat.
+    stale = await world.chat.press("ana", "again:sup")
+    assert first_line(stale[0]) == "That button has expired. Here is the menu."
+    assert await world.state("ana") is None
+
+
+async def test_kit_shortcuts_refuse_like_the_rest(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await world.peer("pat", "main_hastings_peer")
+    stale = await world.chat.press("ana", "kit:no_such_kit")
+    assert first_line(stale[0]) == "That button has expired. Here is the menu."
+    for _ in range(ui.MAX_OPEN_REQUESTS):
+        await ask_for_syringes(world)
+    await world.chat.say("ana", "/start")
+    full = await world.chat.tap("ana", SHOT_KIT)
+    assert "You already have 3 open requests" in full[0].text
+    assert len(await world.requests("ana")) == ui.MAX_OPEN_REQUESTS
+
+
+async def _packs(sessions: Sessions, request_id: int) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Item.code, RequestItem.packs)
+            .join(Item, Item.id == RequestItem.item_id)
+            .where(RequestItem.request_id == request_id)
+        )
+    return {row.code: row.packs for row in rows.all()}

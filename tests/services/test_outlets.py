@@ -216,3 +216,18 @@ async def test_several_outlets_and_the_listing(sessions: Sessions) -> None:
     async with sessions() as session:
         listing = await list_outlets(session)
     assert [(o.key, o.items_in_stock) for o in listing] == [("table", 1), ("van", 0)]
+
+
+async def test_meets_nearby_is_imported_and_changed_by_a_reimport(sessions: Sessions) -> None:
+    await run(sessions, spec())
+    await run(sessions, spec(key="van", meets_nearby=True))
+    async with sessions() as session:
+        rows = {
+            r.key: r.meets_nearby
+            for r in await session.execute(select(Outlet.key, Outlet.meets_nearby))
+        }
+    assert rows == {"table": False, "van": True}
+    result = await run(sessions, spec(meets_nearby=True))
+    assert result.updated == 1
+    async with sessions() as session:
+        assert await session.scalar(select(Outlet.meets_nearby).where(Outlet.key == "table"))

@@ -6,6 +6,7 @@ from bot.db.models.counts import DailyCount
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
+from bot.db.models.relay import RelayLine
 from bot.db.models.reports import Report, ReportStatus
 from bot.db.models.requests import Offer, Request, RequestItem
 
@@ -26,6 +27,7 @@ __all__ = [
     "Outlet",
     "PeerWorker",
     "PendingMessage",
+    "RelayLine",
     "Report",
     "ReportStatus",
     "Request",

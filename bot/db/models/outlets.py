@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -48,6 +49,9 @@ class Outlet(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Outreach: besides pickup here, its peers meet a person nearby, at a public place the
+    # person names through the masked line (see bot/services/relay.py).
+    meets_nearby: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime | None] = when_column()
 
