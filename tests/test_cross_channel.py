@@ -11,54 +11,16 @@ import io
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels.signal import Reconnect, SignalChannel, SignalPacing
-from bot.channels.telegram import TelegramChannel
-from bot.content import load_outlets
-from bot.core.engine import Engine
-from bot.core.ratelimit import RateLimiter
-from bot.db.models import Outlet
-from bot.domain import Role
-from bot.emulator import TelegramEmulator
 from bot.privacy import RedactionFilter
-from bot.services import invites
-from bot.services.outlets import import_outlets
-from bot.signal_emulator import SignalEmulator
-from handlers.routes import build_routes
-from tests.support.chat import Clock
-from tests.support.engine import CONTENT_DIR, TEST_KEYS, make_engine
+from tests.support.cross_channel import World, cross_channel_world
 
 SYRINGES = '1 ml syringe, 29G ½" fixed needle'
 PICKUP = re.compile(r"Your pickup code: (\d{6})")
-
-
-@dataclass
-class World:
-    """Both emulators, both channels, one engine."""
-
-    engine: Engine
-    telegram: TelegramEmulator
-    signal: SignalEmulator
-    sessions: async_sessionmaker[AsyncSession]
-
-    async def peer_invite(self) -> str:
-        async with self.sessions.begin() as session:
-            outlet_id = await session.scalar(
-                select(Outlet.id).where(Outlet.key == "main_hastings_peer")
-            )
-            return await invites.create(
-                session,
-                codes_key=TEST_KEYS.codes,
-                role=Role.PEER,
-                ttl=self.engine.deps.config.invite_ttl,
-                outlet_id=outlet_id,
-                now=self.engine.clock(),
-            )
 
 
 @pytest.fixture
@@ -79,31 +41,8 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 @pytest.fixture
 async def world(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[World]:
-    clock = Clock()  # a Wednesday, 11:00 in Vancouver: demo outlets are open
-    engine = make_engine(sessions, build_routes(), clock=clock)
-    engine.limiter = RateLimiter(burst=100)
-    content = engine.deps.content
-    specs = load_outlets(CONTENT_DIR / "outlets.demo.yaml", content.catalogue, content.gazetteer)
-    async with sessions.begin() as session:
-        await import_outlets(session, specs=specs, catalogue=content.catalogue, now=clock())
-    async with TelegramEmulator(seed=3) as tg, SignalEmulator(seed=3) as sig:
-        telegram = TelegramChannel(engine, token=tg.token, base_url=tg.base_url, poll_timeout=1)
-        signal = SignalChannel(
-            engine,
-            number=sig.number,
-            service=sig.service,
-            pacing=SignalPacing(recipient_burst=50, recipient_interval=0.001, global_interval=0),
-            reconnect=Reconnect(initial=0.02, maximum=0.2),
-            ready_timeout=5,
-        )
-        await telegram.start()
-        await signal.start()
-        try:
-            await sig.wait_for_receivers()
-            yield World(engine=engine, telegram=tg, signal=sig, sessions=sessions)
-        finally:
-            await signal.stop()
-            await telegram.stop()
+    async with cross_channel_world(sessions, seed=3) as world:
+        yield world
 
 
 async def test_signal_person_telegram_peer(world: World) -> None:
