@@ -683,6 +683,8 @@ class SignalChannel:
         t = self.engine.deps.words.for_locale(reply.locale)
         if reply.typed:
             number_hint = t(TYPED_NUMBER_HINT, typed=reply.typed)
+        elif reply.options and all(o.key for o in reply.options):
+            number_hint = ""  # a free-text step's way out ("0. Don't send"): the question says
         elif any(key.isalpha() for key in option_keys(reply.options)):
             number_hint = t(LETTER_HINT)
         else:
@@ -930,10 +932,10 @@ def render(
     location hint in the same paragraph: one hint on how to answer (a place chosen from the
     list comes first; a precise one second)."""
     parts = split_message(reply.text, limit)
-    hints = [number_hint] if reply.options else []
+    hints = [number_hint] if reply.options and number_hint else []
     if reply.ask_location:
         hints.append(location_hint)
-    if hints:
+    if reply.options or hints:
         keys = option_keys(reply.options)
         lines = [
             f"{k}. {' '.join(o.label.split())}" for k, o in zip(keys, reply.options, strict=True)
@@ -952,12 +954,17 @@ def option_keys(options: Sequence[Option]) -> list[str]:
     Except in a list where some labels are numbers themselves (pack counts): there each of
     those answers to its own number and the other choices to 0 (or, several, to a, b, c...),
     so that typing 6 for six packs can never mean "Back".
+
+    An option with its own ``key`` answers to that alone, and is left out of the count: a
+    step that takes free text offers its way out on 0, so a message "1" is never a choice.
     """
-    if not any(_is_number(o.label) for o in options):
-        return [str(n) for n in range(1, len(options) + 1)]
-    others = sum(1 for o in options if not _is_number(o.label))
+    listed = [o for o in options if not o.key]
+    if not any(_is_number(o.label) for o in listed):
+        numbers = iter(str(n) for n in range(1, len(listed) + 1))
+        return [o.key or next(numbers) for o in options]
+    others = sum(1 for o in listed if not _is_number(o.label))
     letters = iter("abcdefghijklmnopqrstuvwxyz" if others > 1 else "0")
-    return [str(int(o.label)) if _is_number(o.label) else next(letters) for o in options]
+    return [o.key or (str(int(o.label)) if _is_number(o.label) else next(letters)) for o in options]
 
 
 def _is_number(label: str) -> bool:

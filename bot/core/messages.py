@@ -66,11 +66,16 @@ class Option:
     payload: str
     # Alone on its row where the channel shows rows (Telegram): a long label stays whole.
     wide: bool = False
+    # What to type for it where options are typed (Signal), instead of its place in the list:
+    # "0" for a way out of a step that takes free text, so a message "1" is never a choice.
+    key: str = ""
 
     def __post_init__(self) -> None:
         size = len(self.payload.encode("utf-8"))
         if not 1 <= size <= MAX_PAYLOAD_BYTES:
             raise ValueError(f"option payload must be 1-{MAX_PAYLOAD_BYTES} bytes, got {size}")
+        if self.key and not (self.key.isascii() and self.key.isalnum() and len(self.key) <= 2):
+            raise ValueError(f"option key must be 1-2 ASCII letters or digits, got {self.key!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ def seal_reply(box: AddressBox, reply: Reply) -> bytes:
     """The whole reply (text, buttons, language) as one Fernet token."""
     body = {
         "text": reply.text,
-        "options": [[o.label, o.payload] for o in reply.options],
+        "options": [[o.label, o.payload, *([o.key] if o.key else [])] for o in reply.options],
         "ask_location": reply.ask_location,
         "columns": reply.columns,
         "locale": reply.locale,
@@ -96,7 +96,10 @@ def open_reply(box: AddressBox, token: bytes) -> Reply:
         body = json.loads(box.open(token))
         return Reply(
             text=str(body["text"]),
-            options=tuple(Option(str(label), str(payload)) for label, payload in body["options"]),
+            options=tuple(
+                Option(str(label), str(payload), key=str(key[0]) if key else "")
+                for label, payload, *key in body["options"]
+            ),
             ask_location=bool(body["ask_location"]),
             columns=int(body["columns"]),
             locale=body["locale"] if isinstance(body["locale"], str) else None,

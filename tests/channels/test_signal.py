@@ -899,6 +899,20 @@ def test_counts_answer_to_their_own_number() -> None:
     assert option_keys((Option("Yes", "y"), Option("No", "n"))) == ["1", "2"]
 
 
+def test_an_option_with_its_own_key_answers_to_it_alone() -> None:
+    # A step that takes free text: its way out on 0, so a message "1" picks nothing.
+    way_out = Reply("Type your message.", (Option("Don't send", "k", key="0"),))
+    assert option_keys(way_out.options) == ["0"]
+    assert render(way_out, number_hint="") == ["Type your message.\n\n0. Don't send"]
+    # Keyed options stand apart from the numbering of the others.
+    mixed = (Option("Yes", "y"), Option("Stop", "s", key="0"), Option("No", "n"))
+    assert option_keys(mixed) == ["1", "0", "2"]
+    counts = (Option("1", "p:1"), Option("2", "p:2"), Option("Stop", "s", key="x"))
+    assert option_keys((*counts, Option("‹ Back", "b"))) == ["1", "2", "x", "0"]
+    with pytest.raises(ValueError, match="option key"):
+        Option("Bad", "b", key="zero")
+
+
 def test_render() -> None:
     assert render(Reply("plain")) == ["plain"]
     assert render(Reply("  ")) == []

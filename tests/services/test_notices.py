@@ -304,3 +304,6 @@ def test_a_sealed_reply_keeps_what_may_be_typed() -> None:
     box = AddressBox(derive_keys("n" * 40).address)
     reply = Reply("Where?", (Option("Gastown", "a:1"),), ask_location=True, typed="a street")
     assert open_reply(box, seal_reply(box, reply)) == reply
+    # An option's own key (a free-text step's way out on 0) survives the outbox too.
+    keyed = Reply("Type it", (Option("Don't send", "ln:k", key="0"),))
+    assert open_reply(box, seal_reply(box, keyed)) == keyed
