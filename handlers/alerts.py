@@ -204,7 +204,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
             ),
         )
         return
-    await _reask(ctx, ctx.tr("Please choose one of the buttons."))
+    await _reask(ctx, ui.please_choose(ctx))
 
 
 async def on_unusable(msg: Incoming, ctx: Context) -> None:

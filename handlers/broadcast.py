@@ -457,7 +457,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         return
     if await broadcast_check.on_input(ctx, step, typed, show_preview):
         return
-    hint = ctx.tr("Please choose one of the buttons.")
+    hint = ui.please_choose(ctx)
     if step in (Step.WHEN, Step.PREVIEW, Step.HOW):
         alert_id = _data(ctx).get("alert")
         draft = await draft_of(ctx, alert_id)
@@ -586,7 +586,7 @@ async def on_scheduled_input(msg: Incoming, ctx: Context) -> None:
     """Typed text under ``/scheduled``: list again."""
     if refuse(ctx):
         return
-    await _list_scheduled(ctx, ctx.tr("Please choose one of the buttons."))
+    await _list_scheduled(ctx, ui.please_choose(ctx))
 
 
 ROUTES = ModuleRoutes(

@@ -281,7 +281,7 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
     if step == Step.PICK:
         alert_id = parse_reference(typed)
         if alert_id is None:
-            await choose(ctx, _follow(ctx), ctx.tr("Please choose one of the buttons."))
+            await choose(ctx, _follow(ctx), ui.please_choose(ctx))
         else:
             await _picked(ctx, alert_id)
     elif step == Step.FU_FIELD:
@@ -291,7 +291,7 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
     elif step == Step.FU_PREVIEW:
         draft = await own_draft(ctx)
         if draft is not None:
-            await _preview(ctx, draft, ctx.tr("Please choose one of the buttons."))
+            await _preview(ctx, draft, ui.please_choose(ctx))
     else:
         return False
     return True

@@ -299,7 +299,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         return
     assert ctx.state is not None
     step, index = ctx.state.step, _data(ctx).get("field")
-    hint = ctx.tr("Please choose one of the buttons.")
+    hint = ui.please_choose(ctx)
     if step == Step.FIELD and isinstance(index, int) and 0 <= index < len(FIELDS):
         await _on_field(ctx, draft, index, msg.text if msg.kind is InputKind.TEXT else "")
     elif step == Step.PICK:

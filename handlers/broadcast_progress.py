@@ -96,6 +96,6 @@ async def on_refresh(msg: Incoming, ctx: Context) -> None:
     alert_id = ui.as_int(press.arg) if press is not None and press.action == "refresh" else None
     view = await alerts.get(ctx.session, alert_id=alert_id) if alert_id is not None else None
     if view is None or view.status is AlertStatus.DRAFT:
-        ctx.reply(ctx.tr("That button has expired."))
+        ctx.reply(ui.expired_words(ctx))
         return
     await show(ctx, view)

@@ -139,7 +139,7 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
     if draft is None:
         return True
     if step == Step.DAYS:
-        ask_days(ctx, ctx.tr("Please choose one of the buttons."))
+        ask_days(ctx, ui.please_choose(ctx))
         return True
     rule = _rule(_chosen(ctx), typed)
     if rule is None:

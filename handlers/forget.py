@@ -94,7 +94,7 @@ async def _forget(ctx: Context) -> None:
 
 async def on_input(msg: Incoming, ctx: Context) -> None:
     """Typed text or a location while deciding: ask again."""
-    _ask(ctx, ctx.tr("Please choose one of the buttons."))
+    _ask(ctx, ui.please_choose(ctx))
 
 
 async def on_unusable(msg: Incoming, ctx: Context) -> None:

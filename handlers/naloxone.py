@@ -222,7 +222,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     elif msg.kind is InputKind.LOCATION:
         _show(ctx, ctx.tr("Thanks. I'll ask where you are once you've chosen a kit."))
     else:
-        _show(ctx, ctx.tr("Please choose one of the buttons."))
+        _show(ctx, ui.please_choose(ctx))
 
 
 async def on_unusable(msg: Incoming, ctx: Context) -> None:

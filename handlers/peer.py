@@ -32,7 +32,7 @@ from bot.services import contacts, invites, requests, shifts, stock, waiting
 from bot.services.invites import InviteError
 from bot.services.relay import Side
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
-from handlers import feedback, offers, relay
+from handlers import feedback, offers, relay, ui
 from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
@@ -147,7 +147,7 @@ async def shift_button(msg: Incoming, ctx: Context) -> None:
     if not await _require_peer(ctx):
         return
     if msg.option not in (f"{SHIFT_PREFIX}:on", f"{SHIFT_PREFIX}:off"):
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     await _set_shift(ctx, on=msg.option == f"{SHIFT_PREFIX}:on")
 
@@ -219,7 +219,7 @@ async def offer_button(msg: Incoming, ctx: Context) -> None:
     """``off:a:<offer>`` accepts, ``off:d:<offer>`` declines; exactly one peer wins an accept."""
     match = _OFFER.fullmatch(msg.option or "")
     if match is None:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     if not ctx.person.is_peer:
         ctx.reply(ctx.tr("This offer is not for your outlet."))
@@ -325,7 +325,7 @@ async def pickup_button(msg: Incoming, ctx: Context) -> None:
         return
     match = _PICKUP.fullmatch(msg.option or "")
     if match is None:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     action, request_id = match.group(1), int(match.group(2))
     held = await _held_here(ctx, request_id)
@@ -553,15 +553,15 @@ async def stock_button(msg: Incoming, ctx: Context) -> None:
     """``stk:<outlet>:<item>``: ask for the new count of one item."""
     match = _STOCK.fullmatch(msg.option or "")
     if match is None:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     outlet_id, item_id = int(match.group(1)), int(match.group(2))
     if not await _may_stock(ctx, outlet_id):
-        ctx.reply(ctx.tr("This button is not for you."))
+        ctx.reply(ui.not_for_you(ctx))
         return
     names = await offers.item_names(ctx.session, ctx.deps.content, [item_id])
     if item_id not in names:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     ctx.goto(FLOW, STEP_COUNT, outlet_id=outlet_id, item_id=item_id)
     ctx.reply(ctx.tr("Type the new count for {item}.", item=names[item_id]))
@@ -577,7 +577,7 @@ async def _type_count(msg: Incoming, ctx: Context) -> None:
         return
     ctx.end()
     if not await _may_stock(ctx, outlet_id):
-        ctx.reply(ctx.tr("This button is not for you."))
+        ctx.reply(ui.not_for_you(ctx))
         return
     await _set_count(ctx, outlet_id, item_id, count)
 

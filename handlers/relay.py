@@ -27,6 +27,7 @@ from bot.core.messages import Incoming, InputKind, Option, Reply
 from bot.core.words import Translator
 from bot.services import relay
 from bot.services.relay import Line, Quick, Sent, Side
+from handlers import ui
 from handlers.routes import ModuleRoutes
 
 PREFIX = "ln"
@@ -96,6 +97,12 @@ def _leave(ctx: Context) -> None:
         ctx.end()
 
 
+def _dont_send(ctx: Context) -> tuple[Option, ...]:
+    """The way out of a step whose next text is passed on: on Signal it answers to 0, not to
+    its place in the list, so a message that is only "1" is sent as "1"."""
+    return (Option(ctx.tr("Don't send"), f"{PREFIX}:k", key="0"),)
+
+
 def _speaker(t: Translator, side: Side) -> str:
     return t("Peer") if side is Side.PEER else t("Person")
 
@@ -111,7 +118,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         return
     match = _PRESS.fullmatch(msg.option or "")
     if match is None:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     action, request_id, arg = match.group(1), int(match.group(2)), match.group(3)
     found = await _line(ctx, request_id)
@@ -121,7 +128,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
     if action == "q":
         quick = next((q for q in Quick if q.value == arg), None)
         if quick is None:
-            ctx.reply(ctx.tr("That button is no longer valid."))
+            ctx.reply(ui.no_longer_valid(ctx))
             return
         await _pass_on(ctx, line, side, lambda t: quick_label(t, quick))
     elif action == "m":
@@ -133,7 +140,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
                 ref=line.reference,
                 n=relay.MAX_CHARS,
             ),
-            (Option(ctx.tr("Don't send"), f"{PREFIX}:k"),),
+            _dont_send(ctx),
         )
     elif action == "x":
         await _close(ctx, line, side)
@@ -233,7 +240,7 @@ async def _close(ctx: Context, line: Line, side: Side) -> None:
 async def _choose(ctx: Context, line: Line, side: Side, *, meet: bool) -> None:
     """Pickup or meet nearby: the person's choice, where the outlet meets."""
     if side is not Side.PERSON or not line.meets_nearby:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     await relay.choose(ctx.session, line, meet=meet)
     if not meet and line.meet:
@@ -256,7 +263,7 @@ async def _choose(ctx: Context, line: Line, side: Side, *, meet: bool) -> None:
             "not kept. Don't give your address.",
             n=relay.MAX_CHARS,
         ),
-        (Option(ctx.tr("Don't send"), f"{PREFIX}:k"),),
+        _dont_send(ctx),
     )
 
 
@@ -269,7 +276,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     request_id = state.data.get("request") if state is not None else None
     if state is None or not isinstance(request_id, int) or isinstance(request_id, bool):
         _leave(ctx)
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
         return
     found = await _line(ctx, request_id)
     if found is None:
@@ -280,7 +287,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         # Stay in the step: the next text is still the message.
         ctx.reply(
             ctx.tr("Please type a short text message (up to {n} characters).", n=relay.MAX_CHARS),
-            (Option(ctx.tr("Don't send"), f"{PREFIX}:k"),),
+            _dont_send(ctx),
         )
         return
     masked = relay.masked(text, gazetteer=ctx.deps.content.gazetteer)

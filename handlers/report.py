@@ -261,7 +261,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
             ctx.goto(FLOW, Step.CONFIRM, appearance=text)
             _confirm(ctx)
     else:
-        _confirm(ctx, ctx.tr("Please choose one of the buttons."))
+        _confirm(ctx, ui.please_choose(ctx))
 
 
 # --- /reports ------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ async def on_review_input(msg: Incoming, ctx: Context) -> None:
     """Typed text under ``/reports``: list again."""
     if broadcast.refuse(ctx):
         return
-    await _review(ctx, ctx.tr("Please choose one of the buttons."))
+    await _review(ctx, ui.please_choose(ctx))
 
 
 ROUTES = ModuleRoutes(

@@ -262,7 +262,7 @@ async def on_cancel(msg: Incoming, ctx: Context) -> None:
 
 async def on_input(msg: Incoming, ctx: Context) -> None:
     """Typed text or a location while choosing what to cancel: ask again."""
-    await _reask(ctx, ctx.tr("Please choose one of the buttons."))
+    await _reask(ctx, ui.please_choose(ctx))
 
 
 async def on_unusable(msg: Incoming, ctx: Context) -> None:

@@ -32,7 +32,7 @@ from bot.core.words import Translator
 from bot.domain import Role
 from bot.services import team
 from bot.services.team import CoordinatorRemoval, Member, PeerRemoval
-from handlers import coordinator, offers
+from handlers import coordinator, offers, ui
 from handlers.routes import ModuleRoutes
 
 PREFIX = "tm"
@@ -190,7 +190,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         else:
             await _remove(ctx, target)
     else:
-        ctx.reply(ctx.tr("That button is no longer valid."))
+        ctx.reply(ui.no_longer_valid(ctx))
 
 
 def _ask_remove(ctx: Context, target: Member) -> None:
@@ -205,7 +205,7 @@ def _ask_remove(ctx: Context, target: Member) -> None:
     else:
         text = t(
             "Remove {handle}? At once: their shift ends, their offers and pickups go to "
-            "another outlet, and their buttons stop working.",
+            "another outlet, and the choices they were sent stop working.",
             handle=handle(t, target),
         )
         yes = t("Yes, remove")

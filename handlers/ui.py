@@ -2,8 +2,9 @@
 
 Button payloads look like ``<prefix>:<run>:<action>[:<argument>]``. ``run`` is a short random
 tag stored with the conversation when it starts, so a button from an earlier conversation (or a
-forged one) never matches the current state: it gets "That button has expired" and changes
-nothing. Payloads carry codes and numbers, never anything about who pressed them.
+forged one) never matches the current state: it gets "That button has expired" (on Signal
+"That choice…") and changes nothing. Payloads carry codes and numbers, never anything about
+who pressed them.
 """
 
 from __future__ import annotations
@@ -63,7 +64,43 @@ def unreadable(ctx: Context) -> str:
 
 def expired(ctx: Context) -> None:
     """A stale or forged button: say so, show the menu, change nothing."""
-    show_menu(ctx, ctx.tr("That button has expired. Here is the menu."))
+    show_menu(ctx, expired_words(ctx, menu=True))
+
+
+# Words about choosing, worded for the channel: Signal shows numbered lists, not buttons, so
+# its people never read "button" or "tap" (every handler says these through here).
+
+
+def please_choose(ctx: Context) -> str:
+    """Input the step cannot use: ask for one of its choices again."""
+    if ctx.person.channel is Channel.SIGNAL:
+        return ctx.tr("Please choose one of the options.")
+    return ctx.tr("Please choose one of the buttons.")
+
+
+def no_longer_valid(ctx: Context) -> str:
+    """A choice that belongs to something already over (a request, a line, an invite)."""
+    if ctx.person.channel is Channel.SIGNAL:
+        return ctx.tr("That choice is no longer valid.")
+    return ctx.tr("That button is no longer valid.")
+
+
+def not_for_you(ctx: Context) -> str:
+    """A choice meant for someone else (another peer's offer)."""
+    if ctx.person.channel is Channel.SIGNAL:
+        return ctx.tr("That choice is not for you.")
+    return ctx.tr("This button is not for you.")
+
+
+def expired_words(ctx: Context, *, menu: bool = False) -> str:
+    """A stale choice from an earlier conversation (``menu``: the menu follows)."""
+    if ctx.person.channel is Channel.SIGNAL:
+        if menu:
+            return ctx.tr("That choice has expired. Here is the menu.")
+        return ctx.tr("That choice has expired.")
+    if menu:
+        return ctx.tr("That button has expired. Here is the menu.")
+    return ctx.tr("That button has expired.")
 
 
 # --- conversation state --------------------------------------------------------------------------

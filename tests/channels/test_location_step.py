@@ -191,7 +191,7 @@ async def test_signal_pack_counts_are_typed_as_numbers(signal: SignalEmulator) -
     # Each count answers to its own number; Back to 0: "4" can never mean Back (it did).
     assert "\n1. 1\n2. 2\n3. 3\n0. ‹ Back\nReply with a number." in packs.text
     [too_many] = await bob.say("4")
-    assert too_many.text.startswith("Please choose one of the buttons.")
+    assert too_many.text.startswith("Please choose one of the options.")
     assert "How many packs?" in too_many.text  # still asking, not gone back
     [basket] = await bob.say("3")
     assert "Fentanyl test strips: 3 packs" in basket.text
