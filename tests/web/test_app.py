@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,8 +19,12 @@ from bot.core.messages import Incoming, InputKind, Reply, SendResult, SendStatus
 from bot.domain import Channel
 from bot.emulator import TelegramEmulator
 from bot.runner import BotService
+from bot.services import alerts
 from handlers.routes import build_routes
+from tests.support.alerts import RecordingSender, add_subscribers, alert_engine, bad_batch_draft
+from tests.support.chat import Clock
 from tests.support.engine import make_engine
+from tests.support.waiting import until
 
 # What must never show in /metrics: a person's platform id and address.
 SENDER_ID = "5550173946"
@@ -148,7 +153,8 @@ async def test_healthz_is_503_naming_the_database_when_it_does_not_answer(
 async def test_metrics_count_updates_sends_and_429s_and_name_no_one(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    engine = make_engine(sessions, build_routes())
+    clock = Clock()
+    engine = make_engine(sessions, build_routes(), clock=clock)
     sender = _Sender(limited=1)
     engine.add_sender(Channel.TELEGRAM, sender)
     service = BotService(engine, [], tick_seconds=3600, web=("127.0.0.1", 0))
@@ -180,6 +186,13 @@ async def test_metrics_count_updates_sends_and_429s_and_name_no_one(
             assert secret not in text
         label_names = set(re.findall(r"([a-z_]+)=\"", text))
         assert label_names <= {"channel", "kind", "result", "le"}
+
+        # The tick sends the queued reply once its pause is over: counted, backlog empty.
+        clock.advance(minutes=1)
+        await service.tick()
+        text = (await client.get("/metrics")).text
+        assert _sample(text, "hrbot_sends_total", channel="telegram", result="sent") == sent + 1
+        assert _sample(text, "hrbot_outbox_backlog") == 0
 
 
 async def test_an_engine_without_a_meter_counts_nothing(
@@ -220,3 +233,25 @@ async def test_a_port_in_use_fails_start_and_stops_what_started(
     again = BotService(engine, [], tick_seconds=3600, web=("127.0.0.1", port))
     await again.start()
     await again.stop()
+
+
+async def test_metrics_count_alert_sends_from_the_outbox(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = Clock()
+    engine = alert_engine(sessions, clock=clock)
+    platform = RecordingSender()
+    engine.add_sender(Channel.TELEGRAM, platform)
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["ana", "ben"], ["dtes"])
+        draft = await bad_batch_draft(session, gazetteer=engine.deps.content.gazetteer, now=clock())
+        at = clock() + timedelta(seconds=1)
+        await alerts.schedule_once(session, alert_id=draft.id, at=at, now=clock())
+    clock.advance(seconds=2)  # due by the start-up tick, which sends it
+    service = BotService(engine, [], tick_seconds=3600, web=("127.0.0.1", 0))
+    async for client in _serving(service):
+        await until(lambda: platform.counts() == {"ana": 1, "ben": 1})
+        text = (await client.get("/metrics")).text
+        assert _sample(text, "hrbot_sends_total", channel="telegram", result="sent") == 2
+        assert _sample(text, "hrbot_updates_handled_total", channel="telegram", kind="command") == 0
+        assert _sample(text, "hrbot_outbox_backlog") == 0
