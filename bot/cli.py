@@ -172,6 +172,7 @@ def run() -> None:
             channels,
             fanout=fanout_config(settings),
             status_file=settings.data_dir / STATUS_FILE,
+            web=settings.web_address,
         )
         await serve(service, ready=ready)
 

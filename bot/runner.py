@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -39,6 +39,10 @@ from bot.health import Status, write_status
 from bot.services.notices import run_notices_due
 from bot.services.outbox import DEFAULT_RATES, AlertTick, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.web.metrics import Metrics
+    from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +152,9 @@ class BotService:
     """Starts channels and the due-work clock together, and stops them in reverse.
 
     ``backoff`` and ``sleep`` pace the connection retries (tests pass a ``sleep`` of their own);
-    ``status_file``, when given, receives the bot's status (:mod:`bot.health`).
+    ``status_file``, when given, receives the bot's status (:mod:`bot.health`). ``web``,
+    when given as (host, port), serves ``/healthz`` and ``/metrics`` there (:mod:`bot.web`)
+    from start to stop, and counts for ``/metrics`` on the engine.
     """
 
     def __init__(
@@ -162,6 +168,7 @@ class BotService:
         sleep: Sleep = asyncio.sleep,
         status_file: Path | None = None,
         probe_seconds: float = PROBE_SECONDS,
+        web: tuple[str, int] | None = None,
     ) -> None:
         self.engine = engine
         self.channels = channels
@@ -181,6 +188,14 @@ class BotService:
         self._alarm = _Alarm()
         self._waker: asyncio.Task[None] | None = None
         engine.on_outbox_work(self.wake_outbox)
+        self.web_address = web
+        self.web: WebServer | None = None  # while serving
+        self.metrics: Metrics | None = None
+        if web is not None:
+            from bot.web.metrics import Metrics  # only then: no cost without the web app
+
+            self.metrics = Metrics()
+            engine.meter = self.metrics
 
     def wake_outbox(self) -> None:
         """Run the alert outbox now: a run in progress claims new rows at once, and another
@@ -207,6 +222,7 @@ class BotService:
 
     async def _start(self) -> None:
         self._publish()  # at once: a status left by an earlier run must not look current
+        await self._start_web()  # first: a port in use fails before any channel starts
         for channel in self.channels:
             if isinstance(channel, ClaimingChannel):
                 self._started.append(channel)  # from now on stop() gives the claim back
@@ -226,6 +242,24 @@ class BotService:
         )
         scheduler.start()
         self._scheduler = scheduler
+
+    async def _start_web(self) -> None:
+        """Serve the web app, if one is wanted: /healthz says "starting" while channels
+        connect."""
+        if self.web_address is None or self.metrics is None:
+            return
+        from bot.web.app import make_app
+        from bot.web.server import WebServer
+
+        app = make_app(
+            self.engine,
+            status=self.status,
+            channels=[c.name for c in self.channels],
+            metrics=self.metrics,
+        )
+        server = WebServer(app, *self.web_address)
+        await server.start()
+        self.web = server
 
     async def _connect_all(self) -> None:
         """Connect the channels side by side; the first that fails for good stops the rest."""
@@ -333,12 +367,10 @@ class BotService:
         except Exception:  # a probe that fails is an answer: not connected
             return False
 
-    def _publish(self) -> None:
-        """Write the status file (when there is one); a failure is logged once, not fatal."""
-        if self.status_file is None:
-            return
+    def status(self) -> Status:
+        """The bot's status as of now: its last good tick and each channel's last answer."""
         started = {c.name for c in self._started}
-        status = Status(
+        return Status(
             written_at=self.engine.clock(),
             tick_seconds=self.tick_seconds,
             last_tick_at=self._last_good_tick,
@@ -347,8 +379,13 @@ class BotService:
                 for c in self.channels
             },
         )
+
+    def _publish(self) -> None:
+        """Write the status file (when there is one); a failure is logged once, not fatal."""
+        if self.status_file is None:
+            return
         try:
-            write_status(self.status_file, status)
+            write_status(self.status_file, self.status())
         except OSError as exc:
             if not self._status_failed:
                 log.warning(
@@ -378,6 +415,9 @@ class BotService:
     async def stop(self) -> None:
         """Stop the clock, cutting a tick in progress short, then the channels (newest
         first) once that tick has wound down: its last sends still need them."""
+        web, self.web = self.web, None
+        if web is not None:  # first: nothing answers for a bot that is going away
+            await web.stop()
         scheduler, self._scheduler = self._scheduler, None
         waker, self._waker = self._waker, None
         if waker is not None:

@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443
     webhook_secret: SecretStr | None = None
+    web_listen: str | None = Field(
+        default=None, description="host:port of the web app (/healthz, /metrics); unset: none"
+    )
 
     signal_number: str | None = None
     signal_service: str | None = Field(default=None, description="host:port of signal-cli-rest-api")
@@ -234,6 +237,24 @@ class Settings(BaseSettings):
         if not sep or not host or "/" in value or not port.isdigit():
             raise ValueError("must be host:port without a scheme, e.g. 127.0.0.1:8080")
         return value
+
+    @field_validator("web_listen")
+    @classmethod
+    def _listen_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or "/" in value or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be host:port without a scheme, e.g. 127.0.0.1:8080")
+        return value
+
+    @property
+    def web_address(self) -> tuple[str, int] | None:
+        """Where the web app listens (host, port), or None when it is not wanted."""
+        if self.web_listen is None:
+            return None
+        host, _, port = self.web_listen.rpartition(":")
+        return host.strip("[]"), int(port)  # [::1]:8080 → ::1
 
     @property
     def effective_database_url(self) -> str:

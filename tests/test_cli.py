@@ -505,6 +505,41 @@ async def test_run_reports_at_start_answers_and_keeps_a_status(
     assert "telegram: not connected" in stopped.output
 
 
+async def test_run_serves_healthz_and_metrics_when_web_listen_is_set(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``HRBOT_WEB_LISTEN``: the web app answers while the bot runs, counts the updates it
+    handled, and Ctrl+C still stops the whole bot cleanly (uvicorn takes no signal)."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    async with TelegramEmulator() as emu:
+        run_env = {
+            **env,
+            "HRBOT_TELEGRAM_TOKEN": emu.token,
+            "HRBOT_TELEGRAM_API_URL": emu.base_url,
+            "HRBOT_WEB_LISTEN": f"127.0.0.1:{port}",
+        }
+        bot = await RunningBot.start(run_env, tmp_path)
+        try:
+            await bot.wait_for("hrbot is running")
+            assert await emu.user("ana").say("/start", within=30)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                health = await client.get("/healthz")
+                metrics = await client.get("/metrics")
+            code = await bot.interrupt()
+        finally:
+            bot.kill()
+    assert code == 0, bot.output
+    assert health.status_code == 200, health.text
+    assert health.json()["ok"] is True
+    assert 'hrbot_updates_handled_total{channel="telegram",kind="command"} 1.0' in metrics.text
+    assert "Traceback" not in bot.output
+    assert "hrbot stopped" in bot.output
+
+
 async def test_a_second_receiver_refuses_in_one_line_before_calling_telegram(
     env: dict[str, str], tmp_path: Path
 ) -> None:

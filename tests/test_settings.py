@@ -75,6 +75,10 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_WEBHOOK_SECRET", "a" * 31),
         ("HRBOT_WEBHOOK_SECRET", "a" * 31 + "!"),
         ("HRBOT_WEBHOOK_SECRET", "a" * 257),
+        ("HRBOT_WEB_LISTEN", "8080"),
+        ("HRBOT_WEB_LISTEN", "http://127.0.0.1:8080"),
+        ("HRBOT_WEB_LISTEN", "127.0.0.1:http"),
+        ("HRBOT_WEB_LISTEN", "127.0.0.1:65536"),
     ],
 )
 def test_wrong_value_is_one_line_naming_the_setting(
@@ -88,6 +92,27 @@ def test_wrong_value_is_one_line_naming_the_setting(
     assert "\n" not in message
     if name == "HRBOT_WEBHOOK_SECRET":
         assert value not in message  # a secret is never echoed
+
+
+@pytest.mark.parametrize(
+    ("value", "address"),
+    [
+        (None, None),
+        ("", None),
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("0.0.0.0:9100", ("0.0.0.0", 9100)),  # noqa: S104 (a value to parse, not a bind)
+        ("[::1]:8080", ("::1", 8080)),
+        ("localhost:0", ("localhost", 0)),
+    ],
+)
+def test_web_listen_is_host_and_port_or_unset(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, address: tuple[str, int] | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("HRBOT_WEB_LISTEN", raising=False)
+    else:
+        monkeypatch.setenv("HRBOT_WEB_LISTEN", value)
+    assert load_settings().web_address == address
 
 
 def test_webhook_secret_strong_or_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,7 +32,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.context import Context, Deps, Outbound, Person, Scope
-from bot.core.messages import Incoming, Reply, SendStatus
+from bot.core.messages import Incoming, Reply, SendResult, SendStatus
+from bot.core.meter import Meter
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.routes import Routes
 from bot.db.models import (
@@ -73,6 +74,7 @@ class Engine:
         limiter: RateLimiter | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        meter: Meter | None = None,
     ) -> None:
         self.sessions = sessions
         self.deps = deps
@@ -84,6 +86,12 @@ class Engine:
         self.sleep = sleep  # how a message too early waits for its turn (tests pass a fake)
         self.senders: dict[Channel, Sender] = {}
         self._outbox_wakers: list[Callable[[], None]] = []
+        self.meter = meter  # counts for /metrics (bot.web); None: nothing counted
+
+    def count_send(self, channel: Channel, result: SendResult) -> None:
+        """Tell the meter (if any) how a send on ``channel`` ended."""
+        if self.meter is not None:
+            self.meter.sent(channel.value, result)
 
     def add_sender(self, channel: Channel, sender: Sender) -> None:
         """Register the channel that delivers to contacts of ``channel``."""
@@ -100,6 +108,17 @@ class Engine:
 
     async def handle(self, msg: Incoming) -> None:
         """Process one update completely; never raises."""
+        if self.meter is None:
+            await self._handle(msg)
+            return
+        started = self.monotonic()
+        try:
+            await self._handle(msg)
+        finally:
+            seconds = max(0.0, self.monotonic() - started)
+            self.meter.update_handled(msg.channel.value, msg.kind.value, seconds)
+
+    async def _handle(self, msg: Incoming) -> None:
         alias = pseudonym(self.deps.keys.pseudonym, msg.channel.value, msg.sender_id)
         admission = self.limiter.admit(alias, self.monotonic())
         verdict = admission.verdict
@@ -332,6 +351,7 @@ class Engine:
         ):
             return SendStatus.RETRY
         result = await notices.attempt(sender, address, reply)
+        self.count_send(channel, result)
         status = result.status
         if status is SendStatus.RETRY and contact_id is not None and keep_for is not None:
             await notices.enqueue(

@@ -360,7 +360,9 @@ async def _send(engine: Engine, row: _Claimed) -> SendResult:
     except AddressUnreadable:
         log.warning("queued message or address unreadable (key changed?); dropped")
         return SendResult(SendStatus.FAILED)
-    return await attempt(sender, address, reply)
+    result = await attempt(sender, address, reply)
+    engine.count_send(row.channel, result)
+    return result
 
 
 async def _record(

@@ -809,6 +809,7 @@ class Fanout:
                 t = self.engine.deps.words.for_locale(recipient.locale)
                 text = copy.text(t, self._render)
                 result = await self._send(sender, address, Reply(text, locale=t.locale))
+                self.engine.count_send(channel, result)
                 outcome = self._judge(row, result, self.engine.clock())
                 pause = self._storm(channel).record(
                     result.status is SendStatus.RETRY, result.retry_after

@@ -1,0 +1,66 @@
+"""Prometheus metrics for one bot: a registry of its own per instance (never the library's
+global one), so two bots or two tests in one process never mix their counts.
+
+Labels are channel, update kind and send result only: nothing that could identify anyone.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.core.messages import SendResult
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Handler latency: most updates take milliseconds; a slow database shows in the upper buckets.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The bot's counters (a :class:`bot.core.meter.Meter`) and the outbox backlog gauge."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.updates = Counter(
+            "hrbot_updates_handled",
+            "Updates handled, by channel and kind.",
+            ("channel", "kind"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hrbot_handler_latency_seconds",
+            "Time to handle one update, replies included.",
+            ("channel",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.sends = Counter(
+            "hrbot_sends",
+            "Sends (replies, notices, alerts), by channel and result.",
+            ("channel", "result"),
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "hrbot_rate_limited",
+            "Sends the platform refused with a request to wait (HTTP 429), by channel.",
+            ("channel",),
+            registry=self.registry,
+        )
+        self.backlog = Gauge(
+            "hrbot_outbox_backlog",
+            "Messages waiting to be sent: pending alert deliveries plus queued messages.",
+            registry=self.registry,
+        )
+
+    def update_handled(self, channel: str, kind: str, seconds: float) -> None:
+        self.updates.labels(channel, kind).inc()
+        self.latency.labels(channel).observe(seconds)
+
+    def sent(self, channel: str, result: SendResult) -> None:
+        self.sends.labels(channel, result.status.value).inc()
+        if result.retry_after is not None:
+            self.rate_limited.labels(channel).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        return generate_latest(self.registry)
