@@ -60,10 +60,13 @@ def csrf_of(html: str) -> str:
 
 @asynccontextmanager
 async def console_world(
-    sessions: async_sessionmaker[AsyncSession], *, clock: Clock | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock | None = None,
+    public_url: str = PUBLIC_URL,
 ) -> AsyncIterator[ConsoleWorld]:
     """A peer world (coordinator ``coco``) whose web app is served until the block ends."""
-    world = await make_world(sessions, clock=clock, config=Config(console_url=PUBLIC_URL))
+    world = await make_world(sessions, clock=clock, config=Config(console_url=public_url))
     service = BotService(world.engine, [], tick_seconds=3600, web=("127.0.0.1", 0))
     await service.start()
     try:

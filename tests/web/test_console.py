@@ -41,6 +41,17 @@ async def test_a_link_signs_in_once_and_the_cookie_is_httponly_strict(
             assert (await other.get("/console/")).status_code == 403
 
 
+async def test_behind_https_the_cookie_is_secure(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with console_world(sessions, public_url="https://hr.example.org") as cw:
+        token = await cw.link_token("coco")
+        async with cw.client() as browser:
+            answer = await browser.post("/console/signin", data={"token": token})
+            assert answer.status_code == 303
+            assert "Secure" in answer.headers["set-cookie"]
+
+
 async def test_an_expired_or_unknown_link_is_refused(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
