@@ -156,9 +156,7 @@ async def test_a_report_handled_in_chat_is_gone_here(sessions: Sessions) -> None
         assert 'id="report-2"' not in page
         assert 'id="no-reports"' in page
         for report_id, action in ((1, "dismiss"), (2, "draft"), (1, "draft")):
-            late = await browser.post(
-                f"/console/reports/{report_id}/{action}", data={"csrf": csrf}
-            )
+            late = await browser.post(f"/console/reports/{report_id}/{action}", data={"csrf": csrf})
             assert late.status_code == 409
             assert HANDLED in late.text
         gone = await browser.get("/console/reports/2")
@@ -304,6 +302,10 @@ async def test_peers_forged_forms_and_bad_ids_are_refused_and_change_nothing(
         assert bad_page.status_code == 400
 
         stored = await _stored(sessions, 1)
-        assert (stored.status, stored.reviewed_at, stored.alert_id) == (ReportStatus.NEW, None, None)
+        assert (stored.status, stored.reviewed_at, stored.alert_id) == (
+            ReportStatus.NEW,
+            None,
+            None,
+        )
         assert await _count(sessions, Alert) == 0
         assert 'id="report-1"' in (await coordinator.get("/console/reports")).text

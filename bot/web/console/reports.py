@@ -146,9 +146,7 @@ def routes(console: Console) -> list[BaseRoute]:
     console.nav.append(NavEntry("/reports", N_("Reports"), coordinator=True))
     return [
         Route("/reports", console.page(queue_page, coordinator=True), methods=["GET"]),
-        Route(
-            "/reports/{report_id}", console.page(report_page, coordinator=True), methods=["GET"]
-        ),
+        Route("/reports/{report_id}", console.page(report_page, coordinator=True), methods=["GET"]),
         Route(
             "/reports/{report_id}/dismiss",
             console.page(dismiss, coordinator=True),
