@@ -9,6 +9,7 @@ chat is gone here and two coordinators acting at once get one winner.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -46,21 +47,35 @@ def when(t: Translator, created_at: datetime, now: datetime) -> str:
     return created_at.strftime("%Y-%m-%d")
 
 
-class _Shown:
-    """A report as the page lays it out: the service's view plus its words."""
+@dataclass(frozen=True)
+class Shown:
+    """A report as the page lays it out: the stored (masked) fields and their words."""
 
-    def __init__(self, view: View, report: ReportView) -> None:
-        gazetteer = view.scope.deps.content.gazetteer
-        area = gazetteer.by_code(report.area_code) if report.area_code else None
-        self.id = report.id
-        self.reference = report.reference
-        self.area = area.name if area is not None else view.t("not given")
-        self.when = when(view.t, report.created_at, view.now)
-        self.day = report.created_at.strftime("%Y-%m-%d")
-        self.sold_as = report.sold_as
-        self.what_happened = report.what_happened
-        self.appearance = report.appearance
-        self.hidden = hidden_line(view.t, report.hidden)
+    id: int
+    reference: str
+    area: str
+    when: str  # "3 hours ago", or the day
+    day: str  # ISO day, for <time datetime>
+    sold_as: str
+    what_happened: str
+    appearance: str | None
+    hidden: str  # what masking hid, in words ("" when nothing)
+
+
+def _shown(view: View, report: ReportView) -> Shown:
+    gazetteer = view.scope.deps.content.gazetteer
+    area = gazetteer.by_code(report.area_code) if report.area_code else None
+    return Shown(
+        id=report.id,
+        reference=report.reference,
+        area=area.name if area is not None else view.t("not given"),
+        when=when(view.t, report.created_at, view.now),
+        day=report.created_at.strftime("%Y-%m-%d"),
+        sold_as=report.sold_as,
+        what_happened=report.what_happened,
+        appearance=report.appearance,
+        hidden=hidden_line(view.t, report.hidden),
+    )
 
 
 async def _queue(
@@ -72,7 +87,7 @@ async def _queue(
     return view.render(
         "reports.html",
         status=status,
-        reports=[_Shown(view, r) for r in waiting],
+        reports=[_shown(view, r) for r in waiting],
         total=await reports.count_new(view.session),
         after_id=after_id,
         next_after=waiting[-1].id if more else None,
@@ -102,7 +117,7 @@ async def report_page(view: View) -> Response:
         return _not_found(view)
     if report.status is not ReportStatus.NEW:
         return view.console.refuse(view.t, _handled(view.t), status=410)
-    return view.render("report.html", report=_Shown(view, report))
+    return view.render("report.html", report=_shown(view, report))
 
 
 def _handled(t: Translator) -> str:
