@@ -1,10 +1,11 @@
-"""The web app: ``/healthz`` and ``/metrics`` (Starlette).
+"""The web app: ``/healthz``, ``/metrics`` and the routes a caller adds (Starlette).
 
 ``/healthz`` judges the status the bot keeps at every tick (:func:`bot.health.judge`: its clock
 ticks, each channel answered at the last check) and asks the database ``SELECT 1`` on the bot's
 own pool; 200 when all pass, else 503, each part named with how it stands. ``/metrics`` is the
 Prometheus text of :class:`~bot.web.metrics.Metrics`, with the outbox backlog counted at each
-scrape. Neither says anything about people.
+scrape. Neither says anything about people. Further routes (the Telegram webhook,
+:mod:`bot.web.webhook`) come in as ``routes``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.core.engine import Engine
 from bot.db.models import Delivery, PendingMessage
@@ -63,9 +64,11 @@ def make_app(
     status: Callable[[], Status],
     channels: Sequence[str],
     metrics: Metrics,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The app for one bot: ``status`` gives its current status, ``channels`` the names of
-    the configured channels (each must be ready), ``metrics`` its counters."""
+    the configured channels (each must be ready), ``metrics`` its counters; ``routes`` are
+    served beside /healthz and /metrics (the webhook, the console)."""
 
     async def healthz(request: Request) -> Response:
         checks = [
@@ -92,5 +95,6 @@ def make_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            *routes,
         ]
     )
