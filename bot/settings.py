@@ -188,6 +188,11 @@ class Settings(BaseSettings):
         description="host:port of the web app (/healthz, /metrics, the webhook); unset: "
         "none, or in webhook mode webhook_listen:webhook_port",
     )
+    web_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="The web console's public address (https://… behind a TLS proxy); "
+        "unset: http://HRBOT_WEB_LISTEN",
+    )
 
     signal_number: str | None = None
     signal_service: str | None = Field(default=None, description="host:port of signal-cli-rest-api")
@@ -265,6 +270,19 @@ class Settings(BaseSettings):
     def web_setting(self) -> str:
         """The setting that says where the web app listens, for messages."""
         return "HRBOT_WEB_LISTEN" if self.web_listen else "HRBOT_WEBHOOK_LISTEN/PORT"
+
+    @property
+    def console_url(self) -> str | None:
+        """Where ``/console`` links point (no trailing slash), or None without a web app."""
+        if self.web_url is not None:
+            return str(self.web_url).rstrip("/")
+        address = self.web_address  # HRBOT_WEB_LISTEN, or the webhook's in webhook mode
+        if address is None:
+            return None
+        host, port = address
+        if host in ("0.0.0.0", "::"):  # noqa: S104 (a wildcard bind: no public name)
+            host = "127.0.0.1"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property
     def effective_database_url(self) -> str:

@@ -64,11 +64,11 @@ def make_app(
     status: Callable[[], Status],
     channels: Sequence[str],
     metrics: Metrics,
-    routes: Sequence[BaseRoute] = (),
+    more: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The app for one bot: ``status`` gives its current status, ``channels`` the names of
-    the configured channels (each must be ready), ``metrics`` its counters; ``routes`` are
-    served beside /healthz and /metrics (the webhook, the console)."""
+    the configured channels (each must be ready), ``metrics`` its counters; ``more`` adds
+    routes (the console's mount)."""
 
     async def healthz(request: Request) -> Response:
         checks = [
@@ -95,6 +95,6 @@ def make_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
-            *routes,
+            *more,
         ]
     )
