@@ -130,7 +130,9 @@ def test_webhook_mode_always_has_the_web_app_on_one_port(
     )
     monkeypatch.setenv("HRBOT_WEBHOOK_LISTEN", "0.0.0.0")  # noqa: S104 (a container's)
     monkeypatch.setenv("HRBOT_WEBHOOK_PORT", "8444")
-    assert load_settings().web_address == ("0.0.0.0", 8444)  # noqa: S104
+    settings = load_settings()
+    assert settings.web_address == ("0.0.0.0", 8444)  # noqa: S104
+    assert settings.console_url == "http://127.0.0.1:8444"  # console links: the same port
     monkeypatch.setenv("HRBOT_WEB_LISTEN", "127.0.0.1:8080")
     settings = load_settings()
     assert (settings.web_address, settings.web_setting) == (
