@@ -22,6 +22,7 @@ from bot.services import invites, team
 from bot.services.outlets import StockPromised, import_outlets, list_outlets
 from bot.settings import Settings, SettingsError, load_settings
 from bot.startup import hrbot_version
+from bot.web import ListenError
 
 T = TypeVar("T")
 
@@ -115,6 +116,8 @@ def _with_runtime(
         raise _fail(str(exc)) from None
     except ChannelError as exc:
         raise _fail(str(exc), 1) from None
+    except ListenError as exc:  # an OSError: before the database's
+        raise _fail(f"invalid setting {settings.web_setting}: {exc.strerror}") from None
     except OSError as exc:
         raise _fail(f"cannot reach the database: {exc.strerror or exc}") from None
     except KeyboardInterrupt:  # Ctrl+C before the bot listens for it (e.g. while migrating)

@@ -43,6 +43,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.web.metrics import Metrics
     from bot.web.server import WebServer
+    from bot.web.webhook import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,14 @@ class ClaimingChannel(Protocol):
     async def claim(self) -> None: ...
 
 
+@runtime_checkable
+class WebhookChannel(Protocol):
+    """A channel that receives on the web app (Telegram in webhook mode): ``receiver`` is
+    what to serve, None when it does not (polling)."""
+
+    receiver: Webhook | None
+
+
 def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
     """The engine with the runtime's content, keys and settings, on the caller's clock."""
     settings = runtime.settings
@@ -154,8 +163,9 @@ class BotService:
 
     ``backoff`` and ``sleep`` pace the connection retries (tests pass a ``sleep`` of their own);
     ``status_file``, when given, receives the bot's status (:mod:`bot.health`). ``web``,
-    when given as (host, port), serves ``/healthz`` and ``/metrics`` there (:mod:`bot.web`)
-    from start to stop, and counts for ``/metrics`` on the engine.
+    when given as (host, port), serves ``/healthz``, ``/metrics`` and each channel's webhook
+    there (:mod:`bot.web`) from start to stop, and counts for ``/metrics`` on the engine; a
+    channel in webhook mode needs it (ValueError otherwise).
     """
 
     def __init__(
@@ -190,6 +200,11 @@ class BotService:
         self._waker: asyncio.Task[None] | None = None
         engine.on_outbox_work(self.wake_outbox)
         self.web_address = web
+        self.webhooks = [
+            c.receiver for c in channels if isinstance(c, WebhookChannel) and c.receiver is not None
+        ]
+        if self.webhooks and web is None:
+            raise ValueError("a channel in webhook mode needs the web app (web=(host, port))")
         self.web: WebServer | None = None  # while serving
         self.metrics: Metrics | None = None
         if web is not None:
@@ -254,17 +269,22 @@ class BotService:
         from bot.web.app import make_app
         from bot.web.console import console_app
         from bot.web.server import WebServer
+        from bot.web.webhook import webhook_route
 
         # Cookies marked Secure only where the console is reached over TLS (a proxy's https
         # address): a browser would not send them back to a plain http://127.0.0.1.
         public = self.engine.deps.config.console_url or ""
         console = console_app(self.engine, secure_cookies=public.startswith("https://"))
+        refused = self.metrics.webhook_refusal
         app = make_app(
             self.engine,
             status=self.status,
             channels=[c.name for c in self.channels],
             metrics=self.metrics,
-            more=[Mount("/console", app=console)],
+            more=[
+                *(webhook_route(hook, on_refusal=refused) for hook in self.webhooks),
+                Mount("/console", app=console),
+            ],
         )
         server = WebServer(app, *self.web_address)
         await server.start()

@@ -184,7 +184,9 @@ class Settings(BaseSettings):
     webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443
     webhook_secret: SecretStr | None = None
     web_listen: str | None = Field(
-        default=None, description="host:port of the web app (/healthz, /metrics); unset: none"
+        default=None,
+        description="host:port of the web app (/healthz, /metrics, the webhook); unset: "
+        "none, or in webhook mode webhook_listen:webhook_port",
     )
     web_url: AnyHttpUrl | None = Field(
         default=None,
@@ -255,23 +257,32 @@ class Settings(BaseSettings):
 
     @property
     def web_address(self) -> tuple[str, int] | None:
-        """Where the web app listens (host, port), or None when it is not wanted."""
+        """Where the web app listens (host, port): ``web_listen``, else in webhook mode
+        ``webhook_listen``:``webhook_port`` (one port serves all); None: no web app."""
         if self.web_listen is None:
+            if self.webhook_url is not None:
+                return self.webhook_listen.strip("[]"), self.webhook_port
             return None
         host, _, port = self.web_listen.rpartition(":")
         return host.strip("[]"), int(port)  # [::1]:8080 → ::1
+
+    @property
+    def web_setting(self) -> str:
+        """The setting that says where the web app listens, for messages."""
+        return "HRBOT_WEB_LISTEN" if self.web_listen else "HRBOT_WEBHOOK_LISTEN/PORT"
 
     @property
     def console_url(self) -> str | None:
         """Where ``/console`` links point (no trailing slash), or None without a web app."""
         if self.web_url is not None:
             return str(self.web_url).rstrip("/")
-        if self.web_listen is None:
+        address = self.web_address  # HRBOT_WEB_LISTEN, or the webhook's in webhook mode
+        if address is None:
             return None
-        host, _, port = self.web_listen.rpartition(":")
-        if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 (a wildcard bind: no public name)
+        host, port = address
+        if host in ("0.0.0.0", "::"):  # noqa: S104 (a wildcard bind: no public name)
             host = "127.0.0.1"
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property
     def effective_database_url(self) -> str:

@@ -540,6 +540,52 @@ async def test_run_serves_healthz_and_metrics_when_web_listen_is_set(
     assert "hrbot stopped" in bot.output
 
 
+async def test_run_in_webhook_mode_serves_the_webhook_and_health_on_one_port(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``HRBOT_WEBHOOK_URL`` without ``HRBOT_WEB_LISTEN``: the web app listens where
+    ``HRBOT_WEBHOOK_LISTEN``/``PORT`` say, and serves the webhook, /healthz and /metrics; a
+    second bot on the same port stops in one line naming those settings."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    async with TelegramEmulator() as emu:
+        run_env = {
+            **env,
+            "HRBOT_TELEGRAM_TOKEN": emu.token,
+            "HRBOT_TELEGRAM_API_URL": emu.base_url,
+            "HRBOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/tg/hook",
+            "HRBOT_WEBHOOK_PORT": str(port),
+        }
+        bot = await RunningBot.start(run_env, tmp_path)
+        try:
+            await bot.wait_for("hrbot is running")
+            assert emu.webhook is not None
+            assert await emu.user("ana").say("/start", within=30)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                health = await client.get("/healthz")
+                metrics = await client.get("/metrics")
+            second = await RunningBot.start(run_env, tmp_path)
+            async with asyncio.timeout(60):
+                await second.process.wait()
+                assert second.process.stdout is not None
+                refused = (await second.process.stdout.read()).decode()
+            code = await bot.interrupt()
+        finally:
+            bot.kill()
+    assert code == 0, bot.output
+    assert health.status_code == 200, health.text
+    assert 'hrbot_updates_handled_total{channel="telegram",kind="command"} 1.0' in metrics.text
+    assert second.process.returncode == 2
+    assert (
+        f"hrbot: invalid setting HRBOT_WEBHOOK_LISTEN/PORT: cannot listen on 127.0.0.1:{port}"
+        in refused
+    )
+    assert "Traceback" not in bot.output + refused
+
+
 async def test_a_second_receiver_refuses_in_one_line_before_calling_telegram(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -115,6 +115,35 @@ def test_web_listen_is_host_and_port_or_unset(
     assert load_settings().web_address == address
 
 
+def test_webhook_mode_always_has_the_web_app_on_one_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Webhook mode serves the web app on HRBOT_WEB_LISTEN, else where the webhook settings
+    say (127.0.0.1:8443 by default): one port for the webhook, /healthz and /metrics."""
+    for name in ("HRBOT_WEB_LISTEN", "HRBOT_WEBHOOK_LISTEN", "HRBOT_WEBHOOK_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HRBOT_WEBHOOK_URL", "https://bot.example.org/hook")
+    settings = load_settings()
+    assert (settings.web_address, settings.web_setting) == (
+        ("127.0.0.1", 8443),
+        "HRBOT_WEBHOOK_LISTEN/PORT",
+    )
+    monkeypatch.setenv("HRBOT_WEBHOOK_LISTEN", "0.0.0.0")  # noqa: S104 (a container's)
+    monkeypatch.setenv("HRBOT_WEBHOOK_PORT", "8444")
+    settings = load_settings()
+    assert settings.web_address == ("0.0.0.0", 8444)  # noqa: S104
+    assert settings.console_url == "http://127.0.0.1:8444"  # console links: the same port
+    monkeypatch.setenv("HRBOT_WEB_LISTEN", "127.0.0.1:8080")
+    settings = load_settings()
+    assert (settings.web_address, settings.web_setting) == (
+        ("127.0.0.1", 8080),
+        "HRBOT_WEB_LISTEN",
+    )
+    monkeypatch.delenv("HRBOT_WEBHOOK_URL")
+    monkeypatch.delenv("HRBOT_WEB_LISTEN")
+    assert load_settings().web_address is None  # polling: no web app unless asked
+
+
 def test_webhook_secret_strong_or_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     strong = "Az09_-" * 6
     monkeypatch.setenv("HRBOT_WEBHOOK_SECRET", strong)

@@ -728,7 +728,14 @@ class SignalChannel:
             # The request may have been taken (and sent) before the answer was lost.
             log.info("signal send to retry, maybe delivered: %s", type(exc).__name__)
             return SendResult(SendStatus.RETRY, maybe_delivered=True)
-        return SendResult(self._outcome(status, _json(answer), address))
+        parsed = _json(answer)
+        outcome = self._outcome(status, parsed, address)
+        # A 429, or Signal's rate-limit reasons inside a 201: counted as rate limited
+        # (hrbot_rate_limited_total) like Telegram's 429s, though without a retry_after.
+        limited = outcome is SendStatus.RETRY and (
+            status == 429 or bool(_CAPTCHA_REASONS.intersection(_reasons(parsed)))
+        )
+        return SendResult(outcome, rate_limited=limited)
 
     def _outcome(self, status: int, answer: object, address: str) -> SendStatus:
         if status in (200, 201):
@@ -761,13 +768,7 @@ class SignalChannel:
 
     def _results(self, answer: object) -> SendStatus:
         """Per-recipient failures inside a 201 (signal-cli sent, Signal refused)."""
-        reasons: list[str] = []
-        for result in answer if isinstance(answer, list) else []:
-            errors = result.get("errors") if isinstance(result, dict) else None
-            failed = errors.get("recipients") if isinstance(errors, dict) else None
-            for item in failed if isinstance(failed, list) else []:
-                reason = item.get("reason") if isinstance(item, dict) else None
-                reasons.append(reason if isinstance(reason, str) else "")
+        reasons = _reasons(answer)
         if not reasons:
             return SendStatus.SENT
         if "UNREGISTERED_FAILURE" in reasons:
@@ -1108,6 +1109,18 @@ def _says_unregistered(error: str, address: str) -> bool:
     # text keeps an unregistered *account* (our own number) from retiring every contact.
     lowered = error.lower()
     return address.lower() in lowered and ("not registered" in lowered or "unregistered" in lowered)
+
+
+def _reasons(answer: object) -> list[str]:
+    """The per-recipient failure reasons inside a send's 201 answer."""
+    reasons: list[str] = []
+    for result in answer if isinstance(answer, list) else []:
+        errors = result.get("errors") if isinstance(result, dict) else None
+        failed = errors.get("recipients") if isinstance(errors, dict) else None
+        for item in failed if isinstance(failed, list) else []:
+            reason = item.get("reason") if isinstance(item, dict) else None
+            reasons.append(reason if isinstance(reason, str) else "")
+    return reasons
 
 
 def _json(text: str) -> object:

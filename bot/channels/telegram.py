@@ -21,7 +21,6 @@ import math
 import os
 import re
 import secrets
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
@@ -58,7 +57,6 @@ from telegram.request import BaseRequest
 from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
 from bot.channels.telegram_request import AiohttpRequest
 from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
-from bot.channels.telegram_webhook import WebhookServer
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_TEXT_CHARS,
@@ -75,6 +73,7 @@ from bot.core.words import DEFAULT_LOCALE, N_
 from bot.domain import Channel
 from bot.privacy import validate_location
 from bot.settings import Settings, SettingsError
+from bot.web.webhook import NotReady, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +126,10 @@ TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """Where Telegram should POST updates, and where the bot's web server listens for them."""
+    """Where Telegram should POST updates (the web app serves the URL's path: see
+    :attr:`TelegramChannel.receiver`)."""
 
     url: str
-    listen: str = "127.0.0.1"
-    port: int = 8443
     secret: str | None = None  # a random one is generated when None
 
     @property
@@ -144,8 +142,9 @@ class TelegramChannel:
     """Runs python-telegram-bot for one bot and connects it to the engine.
 
     Use ``async with TelegramChannel(engine, token=...):`` or :meth:`start`/:meth:`stop`.
-    Polling by default; webhook mode when ``webhook`` is given. Once started, it is the
-    engine's :class:`~bot.core.engine.Sender` for :attr:`Channel.TELEGRAM`.
+    Polling by default; webhook mode when ``webhook`` is given: the web app
+    (:mod:`bot.web`) then serves :attr:`receiver`, which hands updates to this channel. Once
+    started, it is the engine's :class:`~bot.core.engine.Sender` for :attr:`Channel.TELEGRAM`.
     """
 
     def __init__(
@@ -187,7 +186,12 @@ class TelegramChannel:
         self.request_class = request
         self._secret = (webhook.secret or secrets.token_urlsafe(32)) if webhook else None
         self._app: TelegramApp | None = None
-        self._webhook_server: WebhookServer | None = None
+        # What the web app must serve in webhook mode (None: polling).
+        self.receiver: Webhook | None = None
+        if webhook is not None and self._secret is not None:
+            self.receiver = Webhook(
+                path=webhook.path, secret=self._secret, accept=self._accept_update
+            )
         self._can_send = False  # from a successful start until the HTTP clients close
         self._monotonic = monotonic
         self._poll_failed_at: float | None = None  # when getUpdates last failed
@@ -208,8 +212,6 @@ class TelegramChannel:
         if settings.webhook_url is not None:
             webhook = WebhookConfig(
                 url=str(settings.webhook_url),
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
                 secret=(
                     settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
                 ),
@@ -349,31 +351,23 @@ class TelegramChannel:
         return failure_reason(exc, secrets=(self._token,))
 
     async def _start_webhook(self, app: TelegramApp, webhook: WebhookConfig) -> None:
-        assert self._secret is not None
-        bot, queue = app.bot, app.update_queue
-
-        async def accept(data: Any) -> None:
-            try:
-                update = Update.de_json(data, bot)
-            except Exception as exc:  # PTB raises whatever a malformed dict makes it raise
-                raise ValueError("not an update") from exc
-            bot.insert_callback_data(update)
-            await queue.put(update)
-
-        server = WebhookServer(path=webhook.path, secret=self._secret, accept=accept)
-        try:
-            # Tried first: tornado leaks its socket when the bind fails.
-            await _try_bind(webhook.listen, webhook.port)
-            server.listen(webhook.listen, webhook.port)
-        except OSError as exc:  # the port is taken, or the address is not this host's
-            raise SettingsError(
-                f"invalid setting HRBOT_WEBHOOK_PORT: cannot listen on {webhook.listen}:"
-                f"{webhook.port} ({failure_reason(exc)})"
-            ) from None
-        self._webhook_server = server
-        await bot.set_webhook(
+        # The web app serves the receiver already (the bot starts it before any channel).
+        await app.bot.set_webhook(
             url=webhook.url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
         )
+
+    async def _accept_update(self, data: Any) -> None:
+        """One update from the webhook (its secret checked) into PTB's queue, as PTB's own
+        webhook server does; raises ValueError when it is not an update."""
+        app = self._app
+        if app is None or not app.running:
+            raise NotReady
+        try:
+            update = Update.de_json(data, app.bot)
+        except Exception as exc:  # PTB raises whatever a malformed dict makes it raise
+            raise ValueError("not an update") from exc
+        app.bot.insert_callback_data(update)
+        await app.update_queue.put(update)
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         """python-telegram-bot retries a failed ``getUpdates`` by itself (up to every 30 s);
@@ -392,9 +386,6 @@ class TelegramChannel:
         if app is None:
             return
         try:
-            if self._webhook_server is not None:
-                server, self._webhook_server = self._webhook_server, None
-                await server.stop()
             if app.updater is not None and app.updater.running:
                 _end_poll_back_off(app.updater)
                 await app.updater.stop()
@@ -750,17 +741,6 @@ def _end_poll_back_off(updater: Updater) -> None:
     waiting_on = getattr(task.get_coro(), "cr_await", None)
     if getattr(waiting_on, "cr_code", None) is _SLEEP_CODE:
         task.cancel()
-
-
-async def _try_bind(host: str, port: int) -> None:
-    """Raise OSError when ``host:port`` cannot be listened on (taken, not this host's)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado binds
-        probe.bind(address)
 
 
 def _not_bot_api(exc: InvalidToken) -> bool:

@@ -122,8 +122,16 @@ class SendResult:
     ``retry_after``: the platform asked for a pause of this many seconds (a 429: nothing was
     delivered). ``maybe_delivered``: a RETRY after the request may already have reached the
     platform (a timeout, a connection lost mid-call), so sending again may duplicate it.
+    ``rate_limited``: the platform refused for sending too much (also when it gave no
+    ``retry_after``, as Signal does); a ``retry_after`` implies it.
     """
 
     status: SendStatus
     retry_after: float | None = None
     maybe_delivered: bool = False
+    rate_limited: bool = False
+
+    @property
+    def limited(self) -> bool:
+        """Whether the platform refused this send for sending too much (an HTTP 429)."""
+        return self.rate_limited or self.retry_after is not None

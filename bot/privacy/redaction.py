@@ -72,7 +72,7 @@ DEFAULT_QUIET_LOGGERS: Final = (
     "h11",
     "h2",
     "hpack",  # HTTP/2 header tables, including the request path
-    "tornado",  # PTB's webhook server: access log with the webhook path
+    "uvicorn",  # the web app's server (its access log is off: client addresses)
     "signalbot",  # incoming Signal messages
     "websockets",  # frames to/from signal-cli-rest-api, i.e. message bodies
     "aiohttp",  # signalbot's HTTP client, access logs

@@ -1,10 +1,11 @@
-"""The web app: ``/healthz`` and ``/metrics`` (Starlette).
+"""The web app: ``/healthz``, ``/metrics`` and the routes a caller adds (Starlette).
 
 ``/healthz`` judges the status the bot keeps at every tick (:func:`bot.health.judge`: its clock
 ticks, each channel answered at the last check) and asks the database ``SELECT 1`` on the bot's
 own pool; 200 when all pass, else 503, each part named with how it stands. ``/metrics`` is the
 Prometheus text of :class:`~bot.web.metrics.Metrics`, with the outbox backlog counted at each
-scrape. Neither says anything about people.
+scrape. Neither says anything about people. Further routes (the Telegram webhook,
+:mod:`bot.web.webhook`) come in as ``routes``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Prometheus metrics for one bot: a registry of its own per instance (never the library's
 global one), so two bots or two tests in one process never mix their counts.
 
-Labels are channel, update kind and send result only: nothing that could identify anyone.
+Labels are channel, update kind, send result and refusal reason only: nothing that could
+identify anyone.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ class Metrics:
             ("channel",),
             registry=self.registry,
         )
+        self.webhook_refused = Counter(
+            "hrbot_webhook_refused",
+            "Requests the Telegram webhook refused, by reason: forbidden (wrong or missing "
+            "secret), too_large (body over the limit), bad_request (not a JSON update).",
+            ("reason",),
+            registry=self.registry,
+        )
         self.backlog = Gauge(
             "hrbot_outbox_backlog",
             "Messages waiting to be sent: pending alert deliveries plus queued messages.",
@@ -58,8 +66,11 @@ class Metrics:
 
     def sent(self, channel: str, result: SendResult) -> None:
         self.sends.labels(channel, result.status.value).inc()
-        if result.retry_after is not None:
+        if result.limited:
             self.rate_limited.labels(channel).inc()
+
+    def webhook_refusal(self, reason: str) -> None:
+        self.webhook_refused.labels(reason).inc()
 
     def render(self) -> bytes:
         """The Prometheus text format of every metric."""

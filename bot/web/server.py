@@ -18,6 +18,8 @@ from typing import Final
 import uvicorn
 from starlette.types import ASGIApp
 
+from bot.web import ListenError
+
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS: Final = 5  # how long open requests may finish at stop
@@ -42,10 +44,16 @@ class WebServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Bind and serve; returns once requests are answered. Raises OSError when the
-        address cannot be bound."""
+        """Bind and serve; returns once requests are answered. Raises ListenError when
+        the address cannot be bound."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self.requested_port), family=family)
+        try:
+            sock = socket.create_server((self.host, self.requested_port), family=family)
+        except OSError as exc:
+            raise ListenError(
+                exc.errno,
+                f"cannot listen on {self.host}:{self.requested_port} ({exc.strerror or exc})",
+            ) from None
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -63,7 +71,7 @@ class WebServer:
                 self._task.result()  # raises what stopped it
                 raise OSError(f"the web app stopped at start on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
-        log.info("web app on %s:%s (/healthz, /metrics)", self.host, self.port)
+        log.info("web app on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop accepting, let open requests finish (for a few seconds), close."""

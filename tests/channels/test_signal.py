@@ -721,8 +721,10 @@ async def test_send_result_says_when_a_failed_send_may_have_arrived(
     # Signal answered: nothing went out, so a resend cannot duplicate.
     emu.fail_next_send(FaultKind.SERVER_ERROR)
     assert await bot.send_result(ana.uuid, Reply("a")) == SendResult(SendStatus.RETRY)
-    emu.fail_next_send(FaultKind.PLAIN_RATE_LIMIT)
-    assert await bot.send_result(ana.uuid, Reply("b")) == SendResult(SendStatus.RETRY)
+    emu.fail_next_send(FaultKind.PLAIN_RATE_LIMIT)  # a 429: counted as rate limited
+    limited = SendResult(SendStatus.RETRY, rate_limited=True)
+    assert await bot.send_result(ana.uuid, Reply("b")) == limited
+    assert limited.limited
     # The message went out and its answer was lost: ambiguous.
     emu.fail_next_send(FaultKind.LOST_ANSWER)
     lost = await bot.send_result(ana.uuid, Reply("c"))

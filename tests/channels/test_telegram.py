@@ -1,8 +1,9 @@
 """The Telegram channel: the real python-telegram-bot application against the emulator.
 
-Each test runs PTB (polling, or its webhook server) on 127.0.0.1 with the real engine on a fresh
-database and a small route table. Different chats are handled concurrently, each chat's updates
-in order: ``barrier`` waits until every update sent so far has been handled completely.
+Each test runs PTB (polling, or webhook mode behind the web app's route) on 127.0.0.1 with the
+real engine on a fresh database and a small route table. Different chats are handled
+concurrently, each chat's updates in order: ``barrier`` waits until every update sent so far
+has been handled completely.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from bot.emulator import FakeUser, SentMessage, TelegramEmulator, utf16_len
 from bot.services import contacts
 from bot.settings import Settings, SettingsError
 from tests.support.engine import TEST_KEYS, make_engine
+from tests.support.webhook import hooked
 
 LONG_LINE = "Line <b>&amp; more</b> & <i>text</i> — end"  # HTML-looking text
 LONG_TEXT = "\n".join(f"{n:03d} {LONG_LINE}" for n in range(115))  # ≈5100 characters
@@ -241,20 +243,6 @@ async def test_a_server_that_is_not_the_bot_api_names_the_url(engine: Engine) ->
     )
 
 
-async def test_webhook_port_in_use_names_the_setting(emu: TelegramEmulator, engine: Engine) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = int(taken.getsockname()[1])
-        webhook = WebhookConfig(url="https://bot.example.org/hook", port=port)
-        channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, webhook=webhook)
-        with pytest.raises(
-            SettingsError, match=f"HRBOT_WEBHOOK_PORT: cannot listen on 127.0.0.1:{port}"
-        ):
-            await channel.start()
-    assert not channel.running
-
-
 async def test_lost_connection_while_polling_is_one_line(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -358,7 +346,6 @@ def test_from_settings(
         telegram_token="123:abc",
         telegram_api_url="http://127.0.0.1:8081/bot",
         webhook_url="https://bot.example.org/tg/hook",
-        webhook_port=8444,
         webhook_secret="s3cret" * 6,
         telegram_max_rate=12.5,
     )
@@ -366,9 +353,11 @@ def test_from_settings(
     assert channel.base_url == "http://127.0.0.1:8081/bot"
     assert channel.max_rate == 12.5
     assert channel.webhook == WebhookConfig(
-        url="https://bot.example.org/tg/hook", listen="127.0.0.1", port=8444, secret="s3cret" * 6
+        url="https://bot.example.org/tg/hook", secret="s3cret" * 6
     )
     assert channel.webhook.path == "/tg/hook"
+    assert channel.receiver is not None  # what the web app serves
+    assert (channel.receiver.path, channel.receiver.secret) == ("/tg/hook", "s3cret" * 6)
     with pytest.raises(SettingsError, match="HRBOT_TELEGRAM_TOKEN"):
         TelegramChannel.from_settings(engine, Settings())
 
@@ -691,13 +680,10 @@ async def test_stop_lets_the_update_in_hand_finish(
 
 
 async def test_webhook_mode(emu: TelegramEmulator, engine: Engine, seen: list[Incoming]) -> None:
-    port = free_port()
-    hook = WebhookConfig(url=f"http://127.0.0.1:{port}/tg/hook", port=port, secret="s3cret_Token-1")
-    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, webhook=hook)
-    await channel.start()
-    try:
+    async with hooked(engine, emu, path="/tg/hook", secret="s3cret_Token-1") as running:
+        channel = running.channel
         assert emu.webhook is not None
-        assert (emu.webhook.url, emu.webhook.secret) == (hook.url, hook.secret)
+        assert (emu.webhook.url, emu.webhook.secret) == (running.url, "s3cret_Token-1")
         assert emu.webhook.allowed_updates == ("message", "callback_query")
         ana = emu.user("ana")
         assert texts(await ana.say("/start")) == ["welcome"]
@@ -712,18 +698,12 @@ async def test_webhook_mode(emu: TelegramEmulator, engine: Engine, seen: list[In
         await barrier(emu, channel)
         assert [m.text for m in seen].count("via hook") == 1
         assert ana.texts.count("you said: via hook") == 1
-    finally:
-        await channel.stop()
 
 
 async def test_unparseable_update_is_logged_without_its_payload(
     emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = free_port()
-    hook = WebhookConfig(url=f"http://127.0.0.1:{port}/hook", port=port, secret="s")
-    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, webhook=hook)
-    await channel.start()
-    try:
+    async with hooked(engine, emu, secret="s"):
         broken = {"update_id": 5, "message": {"chat": "meet me at 12 Dock Road", "date": 0}}
         with caplog.at_level(logging.DEBUG, logger="telegram.ext.Updater"):
             assert await emu.post_to_webhook(broken) == 400
@@ -734,24 +714,16 @@ async def test_unparseable_update_is_logged_without_its_payload(
                 "an update from Telegram could not be parsed and was dropped"
             )
             assert record.exc_info is None
-    finally:
-        await channel.stop()
 
 
 async def test_webhook_secret_is_generated_when_unset(
     emu: TelegramEmulator, engine: Engine
 ) -> None:
-    port = free_port()
-    hook = WebhookConfig(url=f"http://127.0.0.1:{port}/hook", port=port)
-    channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, webhook=hook)
-    await channel.start()
-    try:
+    async with hooked(engine, emu, secret=None):
         assert emu.webhook is not None
         assert emu.webhook.secret
         assert len(emu.webhook.secret) >= 32
         assert await emu.post_to_webhook({"update_id": 1}, secret=None) == 403
-    finally:
-        await channel.stop()
 
 
 # -- property: hostile text ----------------------------------------------------------------

@@ -13,18 +13,21 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from bot.channels.telegram import TelegramChannel
+from bot.channels.signal import Reconnect, SignalChannel, SignalPacing
+from bot.channels.telegram import TelegramChannel, WebhookConfig
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, InputKind, Reply, SendResult, SendStatus
 from bot.domain import Channel
 from bot.emulator import TelegramEmulator
 from bot.runner import BotService
 from bot.services import alerts
+from bot.signal_emulator import FaultKind, SignalEmulator
 from handlers.routes import build_routes
 from tests.support.alerts import RecordingSender, add_subscribers, alert_engine, bad_batch_draft
 from tests.support.chat import Clock
 from tests.support.engine import make_engine
 from tests.support.waiting import until
+from tests.support.webhook import raw_post
 
 # What must never show in /metrics: a person's platform id and address.
 SENDER_ID = "5550173946"
@@ -68,9 +71,9 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(who: str, address: str, n: int) -> Incoming:
+def _start(who: str, address: str, n: int, *, channel: Channel = Channel.TELEGRAM) -> Incoming:
     return Incoming(
-        channel=Channel.TELEGRAM,
+        channel=channel,
         sender_id=who,
         address=address,
         kind=InputKind.COMMAND,
@@ -185,7 +188,7 @@ async def test_metrics_count_updates_sends_and_429s_and_name_no_one(
         for secret in (SENDER_ID, ADDRESS, ADDRESS.lstrip("+"), "5550100001", "5550100002"):
             assert secret not in text
         label_names = set(re.findall(r"([a-z_]+)=\"", text))
-        assert label_names <= {"channel", "kind", "result", "le"}
+        assert label_names <= {"channel", "kind", "result", "reason", "le"}
 
         # The tick sends the queued reply once its pause is over: counted, backlog empty.
         clock.advance(minutes=1)
@@ -255,3 +258,71 @@ async def test_metrics_count_alert_sends_from_the_outbox(
         assert _sample(text, "hrbot_sends_total", channel="telegram", result="sent") == 2
         assert _sample(text, "hrbot_updates_handled_total", channel="telegram", kind="command") == 0
         assert _sample(text, "hrbot_outbox_backlog") == 0
+
+
+async def test_signal_429s_are_counted_as_rate_limited(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """signal-cli-rest-api's 429 (with a challenge, or the plain one) carries no retry_after:
+    it still counts in hrbot_rate_limited_total, through the real channel and emulator."""
+    engine = make_engine(sessions, build_routes())
+    emu = SignalEmulator(seed=11)
+    await emu.start()
+    try:
+        channel = SignalChannel(
+            engine,
+            number=emu.number,
+            service=emu.service,
+            pacing=SignalPacing(recipient_burst=50, recipient_interval=0.001, global_interval=0),
+            reconnect=Reconnect(initial=0.02, maximum=0.2),
+            ready_timeout=5,
+        )
+        service = BotService(engine, [channel], tick_seconds=3600, web=("127.0.0.1", 0))
+        async for client in _serving(service):
+            ana, bob = emu.person("ana"), emu.person("bob")
+            emu.fail_next_send(FaultKind.PLAIN_RATE_LIMIT)
+            await engine.handle(_start(ana.uuid, ana.uuid, 1, channel=Channel.SIGNAL))
+            emu.fail_next_send(FaultKind.RATE_LIMIT)
+            await engine.handle(_start(bob.uuid, bob.uuid, 2, channel=Channel.SIGNAL))
+            text = (await client.get("/metrics")).text
+            assert _sample(text, "hrbot_rate_limited_total", channel="signal") == 2
+            assert _sample(text, "hrbot_sends_total", channel="signal", result="retry") == 2
+            assert _sample(text, "hrbot_rate_limited_total", channel="telegram") == 0
+            for secret in (ana.uuid, bob.uuid):
+                assert secret not in text
+    finally:
+        await emu.stop()
+
+
+async def test_the_webhook_is_served_by_the_web_app_and_its_refusals_counted(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Webhook mode through BotService: one port serves the webhook, /healthz and /metrics."""
+    engine = make_engine(sessions, build_routes())
+    with socket.socket() as sock:  # the URL Telegram is given must name the port
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    secret = "Webhook_secret-of-32-characters-x"
+    async with TelegramEmulator() as emu:
+        hook = WebhookConfig(url=f"http://127.0.0.1:{port}/tg/hook", secret=secret)
+        channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, webhook=hook)
+        with pytest.raises(ValueError, match="webhook mode needs the web app"):
+            BotService(engine, [channel], tick_seconds=3600)
+        service = BotService(engine, [channel], tick_seconds=3600, web=("127.0.0.1", port))
+        async for client in _serving(service):
+            assert (await client.get("/healthz")).status_code == 200
+            ana = emu.user("ana")
+            assert await ana.say("/start")  # delivered to the webhook, answered
+            assert (await client.post("/tg/hook", content=b"{}")).status_code == 403
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            bad = await client.post("/tg/hook", content=b"{", headers=headers)
+            assert bad.status_code == 415  # not application/json
+            big = await raw_post(port, secret=secret, length=2_000_000, path="/tg/hook")
+            assert big == 413  # announced, refused before a byte of it is read
+            text = (await client.get("/metrics")).text
+            assert _sample(text, "hrbot_webhook_refused_total", reason="forbidden") == 1
+            assert _sample(text, "hrbot_webhook_refused_total", reason="bad_request") == 1
+            assert _sample(text, "hrbot_webhook_refused_total", reason="too_large") == 1
+            labels = {"channel": "telegram", "kind": "command"}
+            assert _sample(text, "hrbot_updates_handled_total", **labels) == 1
+            assert str(ana.id) not in text
