@@ -327,3 +327,32 @@ async def mint_coordinator_invite(
         now=now,
     )
     return code
+
+
+async def outlet_choices(session: AsyncSession) -> list[tuple[int, str]]:
+    """(id, name) of every outlet a peer invite may be for, by name."""
+    rows = await session.execute(select(Outlet.id, Outlet.name).order_by(Outlet.name, Outlet.id))
+    return [(row.id, row.name) for row in rows]
+
+
+async def mint_peer_invite(
+    session: AsyncSession,
+    *,
+    codes_key: bytes,
+    ttl: timedelta,
+    outlet_id: int,
+    created_by_id: int | None,
+    now: datetime,
+) -> str | None:
+    """A peer invite for an outlet, as chat's ``/invite peer`` makes; None: no such outlet."""
+    if await session.scalar(select(Outlet.id).where(Outlet.id == outlet_id)) is None:
+        return None
+    return await invites.create(
+        session,
+        codes_key=codes_key,
+        role=Role.PEER,
+        ttl=ttl,
+        outlet_id=outlet_id,
+        created_by_id=created_by_id,
+        now=now,
+    )
