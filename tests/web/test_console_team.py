@@ -234,6 +234,7 @@ async def test_removing_a_peer_does_what_chat_does_and_ends_their_session(
         assert "can't happen at Alpha table after all" in world.chat.last("ana").text
         offered = world.chat.inbox("sam")[sam_before:]
         assert [r.text.splitlines()[0] for r in offered] == ["New pickup request"]
+        assert held.reference is not None
         assert held.reference in offered[0].text
         # The other coordinator hears who removed whom, by handle; the remover is not told twice.
         assert world.chat.last("cora").text == (
@@ -348,3 +349,4 @@ async def test_the_team_in_dari_is_right_to_left(sessions: Sessions) -> None:
         page = (await browser.get("/console/team")).text
         assert '<html lang="fa-AF" dir="rtl">' in page
         assert "دعوت" in page  # "Invite"
+        assert "<h1>تیم</h1>" in page  # "Team"
