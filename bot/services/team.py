@@ -19,7 +19,7 @@ this returns. A coordinator cannot remove the last coordinator: the service alwa
 Coordinator invites are few: at most :data:`MAX_OPEN_COORDINATOR_INVITES` open at a time from
 the chat (the CLI, the operator's tool, is not limited), and a coordinator's open invites go
 with them when they are removed. A phone that was seized can then mint one more coordinator at
-most, and every coordinator hears of it (see handlers/team.py).
+most, and every coordinator hears of it (see handlers/staff.py).
 
 Audit rows name roles only: who acted (coordinator, peer, cli) and which role was removed.
 """
