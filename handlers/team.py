@@ -1,15 +1,11 @@
 """The team, for coordinators: who holds a role (by handle), removing one, open invites; and
 ``/lost`` for a member whose phone is lost, taken, or about to be.
 
-People appear only as handles: "Peer #3 · Alpha table", "Coordinator #2" (the role row's
-number), with the day they last wrote. No name, contact or platform id is ever shown.
-
-Removal is at once (see :mod:`bot.services.team`): the removed member is not told (the phone
-may be in someone else's hands), the people whose pickups they held are told as on a release,
-their requests and the outlet's orphaned offers go to the next outlet, and every other
-coordinator hears who removed whom, by handle. A seized phone is the case this is for: the
-peer asks a coordinator from another phone or in person, with the handle ``/team`` showed them;
-``/lost`` on the phone itself is for one about to be lost.
+People appear only as handles, with the day they last wrote; handles, and what follows a
+removal (who is told, what is routed again), are shared with the console's Team page
+(:mod:`handlers.staff`). A seized phone is the case this is for: the peer asks a coordinator
+from another phone or in person, with the handle ``/team`` showed them; ``/lost`` on the phone
+itself is for one about to be lost.
 
 Payloads (``tm:`` then)::
 
@@ -24,7 +20,6 @@ Payloads (``tm:`` then)::
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from bot.core.context import Context, Render
 from bot.core.messages import Incoming, Option, Reply
@@ -32,8 +27,9 @@ from bot.core.words import Translator
 from bot.domain import Role
 from bot.services import team
 from bot.services.team import CoordinatorRemoval, Member, PeerRemoval
-from handlers import coordinator, offers, ui
+from handlers import coordinator, staff, ui
 from handlers.routes import ModuleRoutes
+from handlers.staff import handle, last_active
 
 PREFIX = "tm"
 PAGE_SIZE = 8  # members per page: short enough for an old phone's screen
@@ -42,28 +38,6 @@ _ID = r"([0-9]{1,9})"
 _MEMBER = re.compile(rf"tm:([ry]):([pc]):{_ID}")
 _PAGE = re.compile(rf"tm:p:{_ID}")
 _REVOKE = re.compile(rf"tm:x:{_ID}")
-
-
-# --- words -------------------------------------------------------------------------------------
-
-
-def handle(t: Translator, member: Member) -> str:
-    """A member as coordinators see them: a number and an outlet, never a person."""
-    if member.role is Role.COORDINATOR:
-        return t("Coordinator #{n}", n=member.id)
-    return t("Peer #{n} · {outlet}", n=member.id, outlet=member.outlet_name or "?")
-
-
-def last_active(t: Translator, day: datetime | None, now: datetime) -> str:
-    """The day a member last wrote: "today", "yesterday" or a date (never a time)."""
-    if day is None:
-        return t("not yet")
-    days = (now.date() - day.date()).days
-    if days <= 0:
-        return t("today")
-    if days == 1:
-        return t("yesterday")
-    return day.strftime("%Y-%m-%d")
 
 
 def _code(role: Role) -> str:
@@ -214,23 +188,14 @@ def _ask_remove(ctx: Context, target: Member) -> None:
 
 async def _remove(ctx: Context, target: Member) -> None:
     t = ctx.tr
-    me = coordinator_handle(ctx)
     name = handle(t, target)
-    if target.role is Role.PEER:
-        removal = await team.remove_peer(
-            ctx.session, peer_worker_id=target.id, actor="coordinator", now=ctx.now
-        )
-        if removal is None:
-            ctx.reply(t("Already removed: nothing changed."))
-            return
-        await _follow_up(ctx, removal)
-        ctx.reply(_removed_text(t, name, removal))
-        await _tell_coordinators(ctx, _removed_by(me, target, removal))
-        return
-    result = await team.remove_coordinator(
-        ctx.session, coordinator_id=target.id, actor="coordinator", now=ctx.now
+    done = await staff.remove(
+        ctx,
+        target,
+        by_coordinator_id=ctx.person.coordinator_id,
+        by_contact_id=ctx.person.staff_contact_id,  # roles hang on the staff contact
     )
-    if result is CoordinatorRemoval.LAST:
+    if done.outcome is CoordinatorRemoval.LAST:
         ctx.reply(
             t(
                 "{handle} is the only coordinator, so the role stays. Invite another "
@@ -238,18 +203,12 @@ async def _remove(ctx: Context, target: Member) -> None:
                 handle=name,
             )
         )
-    elif result is CoordinatorRemoval.GONE:
+    elif done.outcome is CoordinatorRemoval.GONE:
         ctx.reply(t("Already removed: nothing changed."))
+    elif done.peer is not None:
+        ctx.reply(_removed_text(t, name, done.peer))
     else:
         ctx.reply(t("Removed {handle}.", handle=name))
-        await _tell_coordinators(ctx, _removed_by(me, target, None))
-
-
-def coordinator_handle(ctx: Context) -> Member | None:
-    """The sender's own coordinator handle, if they are one."""
-    if ctx.person.coordinator_id is None:
-        return None
-    return Member(Role.COORDINATOR, ctx.person.coordinator_id, None, None, None)
 
 
 def _removed_text(t: Translator, name: str, removal: PeerRemoval) -> str:
@@ -259,53 +218,6 @@ def _removed_text(t: Translator, name: str, removal: PeerRemoval) -> str:
         released=len(removal.released),
         moved=len(removal.lapsed),
     )
-
-
-def _removed_by(by: Member | None, target: Member, removal: PeerRemoval | None) -> Render:
-    released = len(removal.released) if removal is not None else 0
-    moved = len(removal.lapsed) if removal is not None else 0
-
-    def render(t: Translator) -> Reply:
-        return Reply(
-            t(
-                "{by} removed {handle}. Pickups released: {released}. Offers moved on: {moved}.",
-                by=handle(t, by) if by is not None else "?",
-                handle=handle(t, target),
-                released=released,
-                moved=moved,
-            )
-        )
-
-    return render
-
-
-async def _follow_up(ctx: Context, removal: PeerRemoval) -> None:
-    """Tell the people whose pickups were released (as a release does), then route on."""
-    for released in removal.released:
-        ctx.notify(released.contact_id, _moved_on(released.reference, removal.outlet_name))
-    for request_id in removal.reroute:
-        await offers.dispatch(ctx, request_id=request_id)
-
-
-def _moved_on(reference: str, outlet: str) -> Render:
-    def render(t: Translator) -> Reply:
-        return Reply(
-            t(
-                "Your pickup {ref} can't happen at {outlet} after all, and its code no "
-                "longer works. We're looking for another outlet.",
-                ref=reference,
-                outlet=outlet,
-            )
-        )
-
-    return render
-
-
-async def _tell_coordinators(ctx: Context, render: Render) -> None:
-    """Every coordinator except the sender."""
-    for contact_id in await offers.coordinator_contacts(ctx.session):
-        if contact_id != ctx.person.staff_contact_id:  # roles hang on the staff contact
-            ctx.notify(contact_id, render)
 
 
 # --- invites -----------------------------------------------------------------------------------
@@ -346,12 +258,8 @@ async def _revoke(ctx: Context, invite_id: int | None) -> None:
 
 async def _mint_coordinator_invite(ctx: Context) -> None:
     assert ctx.person.coordinator_id is not None
-    code = await team.mint_coordinator_invite(
-        ctx.session,
-        codes_key=ctx.deps.keys.codes,
-        ttl=ctx.deps.config.invite_ttl,
-        created_by_id=ctx.person.coordinator_id,
-        now=ctx.now,
+    code = await staff.mint_coordinator_invite(
+        ctx, coordinator_id=ctx.person.coordinator_id, contact_id=ctx.person.staff_contact_id
     )
     if code is None:
         ctx.reply(
@@ -362,20 +270,6 @@ async def _mint_coordinator_invite(ctx: Context) -> None:
         )
         return
     ctx.reply(coordinator.invite_text(ctx, code, outlet_name=None))
-    by = coordinator_handle(ctx)
-    until = (ctx.now + ctx.deps.config.invite_ttl).strftime("%Y-%m-%d %H:%M")
-
-    def render(t: Translator) -> Reply:
-        return Reply(
-            t(
-                "{by} made a coordinator invite, valid until {time} UTC. If that was not "
-                "agreed, revoke it: /team, Open invites.",
-                by=handle(t, by) if by is not None else "?",
-                time=until,
-            )
-        )
-
-    await _tell_coordinators(ctx, render)
 
 
 # --- /lost -------------------------------------------------------------------------------------
@@ -413,10 +307,10 @@ async def _lost(ctx: Context) -> None:
             ctx.session, peer_worker_id=peer_id, actor="peer", lost=True, now=ctx.now
         )
         if target is not None and removal is not None:
-            await _follow_up(ctx, removal)
+            await staff.follow_up(ctx, removal)
             removed.append((target, removal))
     kept_last = False
-    me = coordinator_handle(ctx)
+    me = staff.coordinator_member(ctx.person.coordinator_id)
     if me is not None:
         result = await team.remove_coordinator(
             ctx.session, coordinator_id=me.id, actor="coordinator", lost=True, now=ctx.now
@@ -435,7 +329,9 @@ async def _lost(ctx: Context) -> None:
         )
     ctx.reply("\n".join(lines) or t("OK, nothing changed."))
     for target, removal in removed:
-        await _tell_coordinators(ctx, _lost_notice(target, removal))
+        await staff.tell_coordinators(
+            ctx, _lost_notice(target, removal), skip=ctx.person.staff_contact_id
+        )
 
 
 def _lost_notice(target: Member, removal: PeerRemoval | None) -> Render:

@@ -6,6 +6,10 @@ service, and every check that looks for an active peer row or a coordinator row 
 every request transition, every coordinator command) refuses them from the next update on.
 Invites are revoked the same way: the row goes.
 
+Removing either role also ends the member's console sessions and unused sign-in links
+(:func:`bot.services.console_access.sign_out_everywhere`), whoever removes them (chat, console,
+``/lost`` or the CLI).
+
 Removing a peer worker ends their shift with the row, releases every pickup they accepted and
 did not hand over (the person is told by the caller, as on a release), and, when nobody else
 at the outlet is on shift, times out the outlet's pending offers at once so they cascade to
@@ -15,7 +19,7 @@ this returns. A coordinator cannot remove the last coordinator: the service alwa
 Coordinator invites are few: at most :data:`MAX_OPEN_COORDINATOR_INVITES` open at a time from
 the chat (the CLI, the operator's tool, is not limited), and a coordinator's open invites go
 with them when they are removed. A phone that was seized can then mint one more coordinator at
-most, and every coordinator hears of it (see handlers/team.py).
+most, and every coordinator hears of it (see handlers/staff.py).
 
 Audit rows name roles only: who acted (coordinator, peer, cli) and which role was removed.
 """
@@ -32,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Contact, Coordinator, Invite, Offer, Outlet, PeerWorker, Request
 from bot.domain import OfferStatus, RequestStatus, Role
 from bot.privacy import hour_of
-from bot.services import audit, invites, requests, shifts
+from bot.services import audit, console_access, invites, requests, shifts
 from bot.services.requests import AnswerResult
 
 MAX_OPEN_COORDINATOR_INVITES = 1
@@ -159,7 +163,7 @@ async def remove_peer(
     """
     peer = (
         await session.execute(
-            select(PeerWorker.outlet_id, Outlet.name)
+            select(PeerWorker.outlet_id, PeerWorker.contact_id, Outlet.name)
             .join(Outlet, Outlet.id == PeerWorker.outlet_id)
             .where(PeerWorker.id == peer_worker_id, PeerWorker.active.is_(True))
             # Locked (PostgreSQL): an accept by this peer that is under way commits first
@@ -192,6 +196,7 @@ async def remove_peer(
     )
     if gone is None:  # pragma: no cover - removed by someone else in between
         return None
+    await console_access.sign_out_everywhere(session, contact_id=peer.contact_id)
     lapsed: list[int] = []
     if not await shifts.on_shift_peers(session, outlet_id=peer.outlet_id, now=now):
         lapsed = await requests.lapse_pending(session, outlet_id=peer.outlet_id, now=now)
@@ -220,7 +225,13 @@ async def remove_coordinator(
     await session.execute(
         delete(Invite).where(Invite.created_by_id == coordinator_id, Invite.used_at.is_(None))
     )
-    await session.execute(delete(Coordinator).where(Coordinator.id == coordinator_id))
+    contact_id = await session.scalar(
+        delete(Coordinator)
+        .where(Coordinator.id == coordinator_id)
+        .returning(Coordinator.contact_id)
+    )
+    if contact_id is not None:
+        await console_access.sign_out_everywhere(session, contact_id=contact_id)
     await _audit_removed(session, actor=actor, role=Role.COORDINATOR, lost=lost, now=now)
     return CoordinatorRemoval.REMOVED
 
@@ -316,3 +327,32 @@ async def mint_coordinator_invite(
         now=now,
     )
     return code
+
+
+async def outlet_choices(session: AsyncSession) -> list[tuple[int, str]]:
+    """(id, name) of every outlet a peer invite may be for, by name."""
+    rows = await session.execute(select(Outlet.id, Outlet.name).order_by(Outlet.name, Outlet.id))
+    return [(row.id, row.name) for row in rows]
+
+
+async def mint_peer_invite(
+    session: AsyncSession,
+    *,
+    codes_key: bytes,
+    ttl: timedelta,
+    outlet_id: int,
+    created_by_id: int | None,
+    now: datetime,
+) -> str | None:
+    """A peer invite for an outlet, as chat's ``/invite peer`` makes; None: no such outlet."""
+    if await session.scalar(select(Outlet.id).where(Outlet.id == outlet_id)) is None:
+        return None
+    return await invites.create(
+        session,
+        codes_key=codes_key,
+        role=Role.PEER,
+        ttl=ttl,
+        outlet_id=outlet_id,
+        created_by_id=created_by_id,
+        now=now,
+    )

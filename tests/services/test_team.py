@@ -8,10 +8,20 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AuditEvent, Contact, Coordinator, Invite, Offer, PeerWorker, Request
+from bot.db.models import (
+    AuditEvent,
+    ConsoleLink,
+    ConsoleSession,
+    Contact,
+    Coordinator,
+    Invite,
+    Offer,
+    PeerWorker,
+    Request,
+)
 from bot.domain import RequestKind, Role
 from bot.privacy import derive_keys
-from bot.services import invites, requests, shifts, team
+from bot.services import console_access, invites, requests, shifts, team
 from bot.services.requests import AcceptResult, RouteResult
 from bot.services.team import CoordinatorRemoval
 from tests.services.factories import LAT, LON, NOW, add_contact, add_item, add_outlet
@@ -340,3 +350,46 @@ async def test_an_accept_racing_the_removal_never_leaves_a_pickup_with_nobody(
             assert holders == [peer]
             async with sessions() as session:
                 assert await session.get(PeerWorker, peer) is not None
+
+
+async def test_a_removed_members_console_sessions_and_links_end(sessions: Sessions) -> None:
+    """Whoever removes them (chat, console, /lost, the CLI): the service ends their sessions."""
+    async with sessions.begin() as session:
+        keep = await _coordinator(session)
+        gone = await _coordinator(session)
+        (peer_id,) = (await add_outlet(session)).peer_ids
+        peer_contact = await session.scalar(
+            select(PeerWorker.contact_id).where(PeerWorker.id == peer_id)
+        )
+        assert peer_contact is not None
+        contacts_: dict[int, int] = {}
+        for cid in (keep, gone):
+            found = await session.scalar(
+                select(Coordinator.contact_id).where(Coordinator.id == cid)
+            )
+            assert found is not None
+            contacts_[cid] = found
+        for contact_id in (*contacts_.values(), peer_contact):
+            link = await console_access.mint_link(
+                session, contact_id=contact_id, locale=None, now=NOW
+            )
+            assert await console_access.redeem(session, token=link, now=NOW) is not None
+            await console_access.mint_link(session, contact_id=contact_id, locale=None, now=NOW)
+
+    async def left() -> dict[int, int]:
+        async with sessions() as session:
+            rows = await session.execute(
+                select(ConsoleSession.contact_id, func.count()).group_by(ConsoleSession.contact_id)
+            )
+            links = await session.scalar(
+                select(func.count()).select_from(ConsoleLink).where(ConsoleLink.used_at.is_(None))
+            )
+            return {**{row[0]: row[1] for row in rows}, -1: int(links or 0)}
+
+    async with sessions.begin() as session:
+        assert await team.remove_peer(session, peer_worker_id=peer_id, actor="cli", now=NOW)
+        assert (
+            await team.remove_coordinator(session, coordinator_id=gone, actor="cli", now=NOW)
+            is CoordinatorRemoval.REMOVED
+        )
+    assert await left() == {contacts_[keep]: 1, -1: 1}
