@@ -32,7 +32,7 @@ from bot.services import contacts, invites, requests, shifts, stock, waiting
 from bot.services.invites import InviteError
 from bot.services.relay import Side
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
-from handlers import feedback, offers, relay, ui
+from handlers import feedback, offers, outlet_changes, relay, ui
 from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
@@ -583,12 +583,11 @@ async def _type_count(msg: Incoming, ctx: Context) -> None:
 
 
 async def _set_count(ctx: Context, outlet_id: int, item_id: int, count: int) -> None:
-    level, low = await stock.set_quantity(
-        ctx.session,
+    level = await outlet_changes.set_count(
+        ctx,
         outlet_id=outlet_id,
         item_id=item_id,
         quantity=count,
-        now=ctx.now,
         actor="peer" if await _my_peer_at(ctx, outlet_id) is not None else "coordinator",
     )
     names = await offers.item_names(ctx.session, ctx.deps.content, [item_id])
@@ -596,9 +595,6 @@ async def _set_count(ctx: Context, outlet_id: int, item_id: int, count: int) -> 
     if level.reserved:
         text += " " + ctx.tr("{n} promised to accepted requests.", n=level.reserved)
     ctx.reply(text)
-    await offers.announce_low_stock(ctx, low)
-    # A restock may be what a held request waits for (one read when none wait).
-    await held_requests.route_held(ctx, near=(outlet_id,))
 
 
 async def _stock_reply(ctx: Context, outlet_id: int) -> Reply:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, false, literal, select, true, update
+from sqlalchemy import ColumnElement, case, delete, false, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -114,6 +114,36 @@ async def set_quantity(
     )
     level = (await levels(session, outlet_id=outlet_id, item_ids=[item_id]))[0]
     return level, low
+
+
+async def withdraw(
+    session: AsyncSession, *, outlet_id: int, item_id: int, now: datetime, actor: str | None = None
+) -> int | None:
+    """Stop offering an item at an outlet: its stock row goes, so routing no longer chooses the
+    outlet for it. Refused while accepted requests hold packs of it.
+
+    Returns 0 when withdrawn, the packs still promised when refused, None when the outlet did
+    not offer the item. ``actor`` given: the withdrawal is audited.
+    """
+    gone = await session.scalar(
+        delete(Stock)
+        .where(Stock.outlet_id == outlet_id, Stock.item_id == item_id, Stock.reserved == 0)
+        .returning(Stock.item_id)
+    )
+    if gone is not None:
+        if actor is not None:
+            await audit.record(
+                session,
+                actor=actor,
+                action="stock.withdraw",
+                detail={"outlet_id": outlet_id, "item_id": item_id},
+                now=now,
+            )
+        return 0
+    reserved: int | None = await session.scalar(
+        select(Stock.reserved).where(Stock.outlet_id == outlet_id, Stock.item_id == item_id)
+    )
+    return reserved
 
 
 async def levels(
