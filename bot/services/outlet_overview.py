@@ -21,6 +21,7 @@ from bot.services.routing import is_open
 
 PAGE_SIZE: Final = 50
 MAX_SEARCH: Final = 120  # an outlet name is at most this long
+MAX_ID: Final = 2**31 - 1  # ids are 32-bit: a longer number in a URL is no outlet
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +181,18 @@ async def _alarm_counts(session: AsyncSession, outlet_ids: list[int]) -> dict[in
     return {row.outlet_id: (int(row.out), int(row.low)) for row in rows}
 
 
+async def exists(session: AsyncSession, *, outlet_id: int) -> bool:
+    """Whether there is an outlet with this id (ids from a URL may be anything)."""
+    if not 0 < outlet_id <= MAX_ID:
+        return False
+    return await session.scalar(select(Outlet.id).where(Outlet.id == outlet_id)) is not None
+
+
 async def outlet_detail(
     session: AsyncSession, *, outlet_id: int, now: datetime
 ) -> OutletDetail | None:
     """One outlet with every item it offers and the catalogue items it does not; None if none."""
-    outlet = await session.get(Outlet, outlet_id)
+    outlet = await session.get(Outlet, outlet_id) if 0 < outlet_id <= MAX_ID else None
     if outlet is None:
         return None
     stock = [
@@ -227,6 +235,7 @@ __all__ = [
     "OutletLine",
     "OutletList",
     "StockLine",
+    "exists",
     "outlet_detail",
     "outlet_list",
 ]

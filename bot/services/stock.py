@@ -22,6 +22,16 @@ from bot.db.models import Stock
 from bot.services import audit
 
 DEFAULT_LOW_THRESHOLD = 5
+MAX_COUNT = 100_000  # packs of one item at one outlet, as typed by a person
+
+
+def parse_count(text: str) -> int | None:
+    """A count as typed in chat or a form: a whole number from 0 to :data:`MAX_COUNT`."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None
+    value = int(text)
+    return value if value <= MAX_COUNT else None
 
 
 @dataclass(frozen=True, slots=True)
