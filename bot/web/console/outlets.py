@@ -7,7 +7,8 @@ count set here has the chat's effects at once (routing, low-stock notices, held 
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 from sqlalchemy import select
 from starlette.responses import Response
@@ -34,22 +35,34 @@ def _actor(view: View) -> str:
     return "coordinator" if view.member.is_coordinator else "peer"
 
 
-def _labels(view: View) -> dict[str, object]:
-    """What both templates use to name areas, kinds and items in the member's language."""
-    content = view.console.engine.deps.content
+@dataclass(frozen=True)
+class _Names:
+    """Areas, items and kinds named in the member's language (both templates use them)."""
 
-    def area_name(code: str) -> str:
-        area = content.gazetteer.by_code(code)
-        return view.t(area.name) if area is not None else code
+    view: View
 
-    def item_name(code: str) -> str:
-        spec = content.catalogue.by_code(code)
-        return view.t(spec.name) if spec is not None else code
+    def area(self, code: str) -> str:
+        area = self.view.console.engine.deps.content.gazetteer.by_code(code)
+        return self.view.t(area.name) if area is not None else code
 
-    def kind_name(kind: OutletKind) -> str:
-        return view.t(KINDS.get(kind, str(kind)))
+    def item(self, code: str) -> str:
+        spec = self.view.console.engine.deps.content.catalogue.by_code(code)
+        return self.view.t(spec.name) if spec is not None else code
 
-    return {"area_name": area_name, "item_name": item_name, "kind_name": kind_name}
+    def kind(self, kind: OutletKind) -> str:
+        return self.view.t(KINDS.get(kind, str(kind)))
+
+
+def _render(view: View, template: str, *, status: int = 200, **values: Any) -> Response:
+    names = _Names(view)
+    return view.render(
+        template,
+        status=status,
+        area_name=names.area,
+        item_name=names.item,
+        kind_name=names.kind,
+        **values,
+    )
 
 
 async def list_page(view: View) -> Response:
@@ -70,17 +83,15 @@ async def list_page(view: View) -> Response:
         search=search or None,
         page=page,
     )
-    labels = _labels(view)
-    area_name = labels["area_name"]
-    assert callable(area_name)
-    area_choices = sorted(((code, str(area_name(code))) for code in areas), key=lambda a: a[1])
-    return view.render(
+    area_name = _Names(view).area
+    area_choices = sorted(((code, area_name(code)) for code in areas), key=lambda a: a[1])
+    return _render(
+        view,
         "outlets.html",
         listing=listing,
         area=area,
         search=search,
         areas=area_choices,
-        **labels,
     )
 
 
@@ -90,13 +101,13 @@ async def _outlet_page(
     detail = await outlet_overview.outlet_detail(view.session, outlet_id=outlet_id, now=view.now)
     if detail is None:
         return _no_such_outlet(view)
-    return view.render(
+    return _render(
+        view,
         "outlet.html",
         status=status,
         outlet=detail,
         error=error,
         default_threshold=stock.DEFAULT_LOW_THRESHOLD,
-        **_labels(view),
     )
 
 
