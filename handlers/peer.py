@@ -32,7 +32,8 @@ from bot.services import contacts, invites, requests, shifts, stock, waiting
 from bot.services.invites import InviteError
 from bot.services.relay import Side
 from bot.services.requests import AcceptResult, AnswerResult, HandoverResult
-from handlers import feedback, offers, relay, ui
+from bot.services.stock import MAX_COUNT, parse_count
+from handlers import feedback, offers, outlet_changes, relay, ui
 from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
@@ -45,7 +46,6 @@ STOCK_PREFIX = "stk"
 # Wrong codes allowed per tap of "Handed over"; then the peer checks with the person first.
 # Per request, over all taps, requests.MAX_CODE_TRIES freezes it.
 MAX_CODE_TRIES = 3
-MAX_COUNT = 100_000
 # Ids fit a 32-bit column: a longer number is forged and would upset PostgreSQL.
 _ID = r"([0-9]{1,9})"
 _OFFER = re.compile(rf"off:([ad]):{_ID}")
@@ -542,7 +542,7 @@ async def stock_command(msg: Incoming, ctx: Context) -> None:
     if item_id is None:
         ctx.reply(ctx.tr("Unknown item code. Send /stock to see the codes."))
         return
-    count = _count(args[1])
+    count = parse_count(args[1])
     if count is None:
         ctx.reply(ctx.tr("Please give a whole number from 0 to {max}.", max=MAX_COUNT))
         return
@@ -571,7 +571,7 @@ async def _type_count(msg: Incoming, ctx: Context) -> None:
     assert ctx.state is not None
     outlet_id = _int(ctx.state.data.get("outlet_id"))
     item_id = _int(ctx.state.data.get("item_id"))
-    count = _count(msg.text) if msg.kind is InputKind.TEXT else None
+    count = parse_count(msg.text) if msg.kind is InputKind.TEXT else None
     if count is None:
         ctx.reply(ctx.tr("Please give a whole number from 0 to {max}.", max=MAX_COUNT))
         return
@@ -583,12 +583,11 @@ async def _type_count(msg: Incoming, ctx: Context) -> None:
 
 
 async def _set_count(ctx: Context, outlet_id: int, item_id: int, count: int) -> None:
-    level, low = await stock.set_quantity(
-        ctx.session,
+    level = await outlet_changes.set_count(
+        ctx,
         outlet_id=outlet_id,
         item_id=item_id,
         quantity=count,
-        now=ctx.now,
         actor="peer" if await _my_peer_at(ctx, outlet_id) is not None else "coordinator",
     )
     names = await offers.item_names(ctx.session, ctx.deps.content, [item_id])
@@ -596,9 +595,6 @@ async def _set_count(ctx: Context, outlet_id: int, item_id: int, count: int) -> 
     if level.reserved:
         text += " " + ctx.tr("{n} promised to accepted requests.", n=level.reserved)
     ctx.reply(text)
-    await offers.announce_low_stock(ctx, low)
-    # A restock may be what a held request waits for (one read when none wait).
-    await held_requests.route_held(ctx, near=(outlet_id,))
 
 
 async def _stock_reply(ctx: Context, outlet_id: int) -> Reply:
@@ -718,14 +714,6 @@ async def _require_peer(ctx: Context) -> bool:
         return True
     ctx.reply(ctx.tr("This command is for peer workers."))
     return False
-
-
-def _count(text: str) -> int | None:
-    text = text.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
-        return None
-    value = int(text)
-    return value if value <= MAX_COUNT else None
 
 
 def _int(value: object) -> int:

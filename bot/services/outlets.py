@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, delete, false, literal, select, update
+from sqlalchemy import case, false, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Catalogue, OutletSpec
 from bot.db.models import Outlet, Stock
-from bot.services import audit
+from bot.services import audit, stock
 from bot.services.catalogue import sync_items
 
 
@@ -77,7 +77,7 @@ async def import_outlets(
     existing = {
         o.key: o for o in (await session.scalars(select(Outlet).where(Outlet.key.in_(keys)))).all()
     }
-    plan = _StockPlan(session, reset=reset_stock)
+    plan = _StockPlan(session, reset=reset_stock, now=now)
     created = updated = unchanged = 0
     for spec in specs:
         values = _outlet_values(spec)
@@ -149,9 +149,10 @@ class _StockPlan:
     touched in ascending item id, the order every request transition uses (no deadlock).
     """
 
-    def __init__(self, session: AsyncSession, *, reset: bool) -> None:
+    def __init__(self, session: AsyncSession, *, reset: bool, now: datetime) -> None:
         self.session = session
         self.reset = reset
+        self.now = now
         self.kept = 0
         self.set = 0
         self.withdrawn: list[tuple[str, str]] = []
@@ -222,19 +223,15 @@ class _StockPlan:
 
     async def _withdraw(self, outlet_id: int, item_id: int, key: str, code: str) -> bool:
         """Stop offering an item, unless accepted requests hold packs of it (then: refuse)."""
-        gone = await self.session.scalar(
-            delete(Stock)
-            .where(Stock.outlet_id == outlet_id, Stock.item_id == item_id, Stock.reserved == 0)
-            .returning(Stock.item_id)
+        # The import is audited as a whole (no actor here).
+        held = await stock.withdraw(
+            self.session, outlet_id=outlet_id, item_id=item_id, now=self.now
         )
-        if gone is not None:
+        if held == 0:
             self.withdrawn.append((key, code))
             return True
-        reserved = await self.session.scalar(
-            select(Stock.reserved).where(Stock.outlet_id == outlet_id, Stock.item_id == item_id)
-        )
-        if reserved:
-            self.held.append((key, code, reserved))
+        if held:
+            self.held.append((key, code, held))
         return False
 
     async def _update(
@@ -252,6 +249,30 @@ class _StockPlan:
             .where(Stock.outlet_id == outlet_id, Stock.item_id == item_id)
             .values(values)
         )
+
+
+async def set_active(
+    session: AsyncSession, *, outlet_id: int, active: bool, actor: str, now: datetime
+) -> bool:
+    """Open or close an outlet to routing (routing only chooses active outlets); whether it
+    changed. Deactivating does not touch its pending offers: the caller lapses them
+    (:func:`bot.services.requests.lapse_pending`) and routes the requests on."""
+    changed = await session.scalar(
+        update(Outlet)
+        .where(Outlet.id == outlet_id, Outlet.active != active)
+        .values(active=active, updated_at=now)
+        .returning(Outlet.id)
+    )
+    if changed is None:
+        return False
+    await audit.record(
+        session,
+        actor=actor,
+        action="outlet.activate" if active else "outlet.deactivate",
+        detail={"outlet_id": outlet_id},
+        now=now,
+    )
+    return True
 
 
 @dataclass(frozen=True)

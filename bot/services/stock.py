@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, false, literal, select, true, update
+from sqlalchemy import ColumnElement, case, delete, false, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -22,6 +22,16 @@ from bot.db.models import Stock
 from bot.services import audit
 
 DEFAULT_LOW_THRESHOLD = 5
+MAX_COUNT = 100_000  # packs of one item at one outlet, as typed by a person
+
+
+def parse_count(text: str) -> int | None:
+    """A count as typed in chat or a form: a whole number from 0 to :data:`MAX_COUNT`."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None
+    value = int(text)
+    return value if value <= MAX_COUNT else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,36 @@ async def set_quantity(
     )
     level = (await levels(session, outlet_id=outlet_id, item_ids=[item_id]))[0]
     return level, low
+
+
+async def withdraw(
+    session: AsyncSession, *, outlet_id: int, item_id: int, now: datetime, actor: str | None = None
+) -> int | None:
+    """Stop offering an item at an outlet: its stock row goes, so routing no longer chooses the
+    outlet for it. Refused while accepted requests hold packs of it.
+
+    Returns 0 when withdrawn, the packs still promised when refused, None when the outlet did
+    not offer the item. ``actor`` given: the withdrawal is audited.
+    """
+    gone = await session.scalar(
+        delete(Stock)
+        .where(Stock.outlet_id == outlet_id, Stock.item_id == item_id, Stock.reserved == 0)
+        .returning(Stock.item_id)
+    )
+    if gone is not None:
+        if actor is not None:
+            await audit.record(
+                session,
+                actor=actor,
+                action="stock.withdraw",
+                detail={"outlet_id": outlet_id, "item_id": item_id},
+                now=now,
+            )
+        return 0
+    reserved: int | None = await session.scalar(
+        select(Stock.reserved).where(Stock.outlet_id == outlet_id, Stock.item_id == item_id)
+    )
+    return reserved
 
 
 async def levels(
