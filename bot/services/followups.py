@@ -91,7 +91,10 @@ async def standing(
 def note_fields(typed: str) -> dict[str, str]:
     """An all clear's optional note as the fields it carries (``advice``); AlertError when it
     is not one line of plain text within :data:`NOTE_CHARS`. Empty means no note."""
-    note = alerts.check_text("advice", typed, NOTE_CHARS)
+    try:
+        note = alerts.check_text("advice", typed, NOTE_CHARS)
+    except AlertError as error:
+        raise AlertError(str(error), code="note", field="advice") from None
     return {"advice": note} if note else {}
 
 
