@@ -246,10 +246,10 @@ async def _send(ctx: Context, arg: str) -> None:
         ctx.end()
         ui.expired(ctx)
         return
-    sent = await followups.send(ctx.session, alert_id=draft.id, now=ctx.now)
-    if sent.standing is not Standing.CURRENT:
+    outcome = await followups.send(ctx.session, alert_id=draft.id, now=ctx.now)
+    if outcome.standing is not Standing.CURRENT:
         ctx.end()
-        ctx.reply(why_not(ctx, sent.standing, draft.parent_id))
+        ctx.reply(why_not(ctx, outcome.standing, draft.parent_id))
         return
     ctx.wake_outbox()
     ctx.end()

@@ -1340,7 +1340,7 @@ async def tallies(session: AsyncSession, *, alert_ids: Collection[int]) -> dict[
         )
     )
     for alert_id, tally in kept.all():
-        counts[alert_id] = dict(tally)
+        counts[alert_id] = dict(tally or {})
     return {alert_id: Tally.from_dict(counts.get(alert_id, {})) for alert_id in alert_ids}
 
 

@@ -107,7 +107,8 @@ async def test_compose_preview_send_and_progress(sessions: Sessions) -> None:
         assert shown.startswith("🔴 Urgent notice from your community group")
         assert "Found to contain: nitazenes" in shown
         assert "If sent now, it goes to 1 person." in page
-        assert 'id="preview-fa_AF"' in page and 'id="preview-ru"' in page
+        assert 'id="preview-fa_AF"' in page
+        assert 'id="preview-ru"' in page
         assert cw.world.chat.inbox("ana")[-1].text != shown  # nothing went out yet
 
         sent = await _post(browser, "/console/alerts/1/send", {})
@@ -122,7 +123,8 @@ async def test_compose_preview_send_and_progress(sessions: Sessions) -> None:
         assert '<progress max="1" value="1" id="progress-1">' in listed
         assert "Sent 1 · pending 0 · failed 0 · unreachable 0" in listed
         detail = (await browser.get("/console/alerts/1")).text
-        assert 'id="update-form"' in detail and 'id="clear-form"' in detail
+        assert 'id="update-form"' in detail
+        assert 'id="clear-form"' in detail
 
 
 async def test_an_alert_sent_in_chat_shows_with_its_progress(sessions: Sessions) -> None:
@@ -253,7 +255,8 @@ async def test_a_draft_from_a_report_needs_the_check(sessions: Sessions) -> None
             )
         await cw.sign_in(browser, "coco")
         page = (await browser.get("/console/alerts/1")).text
-        assert 'id="check-form"' in page and 'id="send-form"' not in page
+        assert 'id="check-form"' in page
+        assert 'id="send-form"' not in page
         forced = await _post(browser, "/console/alerts/1/send", {})
         assert forced.status_code == 422
         assert "comes from a community report" in forced.text
@@ -293,7 +296,8 @@ async def test_dari_renders_right_to_left(sessions: Sessions) -> None:
         assert '<html lang="fa-AF" dir="rtl">' in listed
         assert "هشدار" in listed  # "alert"
         new = await browser.get("/console/alerts/new")
-        assert new.status_code == 200 and 'dir="rtl"' in new.text
+        assert new.status_code == 200
+        assert 'dir="rtl"' in new.text
         made = await _compose(browser)
         page = (await browser.get(made.headers["location"])).text
         assert "🔴" in _preview(page)
