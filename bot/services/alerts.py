@@ -354,7 +354,7 @@ def validate_fields(fields: Mapping[str, str | None]) -> dict[str, str]:
 def check_locale(locale: object) -> str:
     """A locale code as catalogues name them (``ru``, ``fa_AF``); AlertError otherwise."""
     if not isinstance(locale, str) or _LOCALE.fullmatch(locale) is None:
-        raise AlertError("a language is a code like ru or fa_AF")
+        raise AlertError("a language is a code like ru or fa_AF", code="language")
     return locale
 
 
@@ -391,7 +391,7 @@ def validate_translations(
     clean: dict[str, dict[str, str]] = {}
     for locale, texts in translations.items():
         if check_locale(locale) == base_locale:
-            raise AlertError("the alert is already written in that language")
+            raise AlertError("the alert is already written in that language", code="language")
         if not isinstance(texts, Mapping):
             raise AlertError("texts per field expected")
         written = validate_translation(base, texts)

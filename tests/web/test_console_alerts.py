@@ -45,7 +45,17 @@ async def _post(browser: httpx.AsyncClient, path: str, data: dict[str, object]) 
     return await browser.post(path, data={"csrf": csrf_of(page.text), **data})
 
 
-_ACTIONS = ("/send", "/schedule", "/repeat", "/check", "/cancel", "/update", "/clear")
+_ACTIONS = (
+    "/send",
+    "/schedule",
+    "/repeat",
+    "/check",
+    "/cancel",
+    "/update",
+    "/clear",
+    "/edit",
+    "/language",
+)
 
 
 async def _compose(browser: httpx.AsyncClient, **changes: str) -> httpx.Response:
@@ -266,6 +276,46 @@ async def test_a_draft_from_a_report_needs_the_check(sessions: Sessions) -> None
         checked = await _post(browser, "/console/alerts/1/check", {"confirm": "yes"})
         assert checked.headers["location"] == "/console/alerts/1?done=checked"
         assert 'id="send-form"' in (await browser.get("/console/alerts/1")).text
+
+
+async def test_edit_a_report_draft_and_write_it_in_another_language(sessions: Sessions) -> None:
+    async with console_world(sessions) as cw, cw.client() as browser:
+        async with sessions.begin() as session:
+            await alerts.create_draft(
+                session,
+                kind=AlertKind.BAD_BATCH,
+                severity=2,
+                areas=["gastown"],
+                fields={"sold_as": "down", "advice": "Ask the tall guy at the corner."},
+                gazetteer=cw.world.engine.deps.content.gazetteer,
+                now=cw.world.clock(),
+                needs_check=True,
+            )
+        await cw.sign_in(browser, "coco")
+        emptied = await _post(browser, "/console/alerts/1/edit", {"sold_as": "", "advice": ""})
+        assert emptied.status_code == 422
+        assert (await _view(sessions, 1)).needs_check
+        edited = await _post(
+            browser, "/console/alerts/1/edit", {"sold_as": "down", "advice": "Don't use alone."}
+        )
+        assert edited.status_code == 303
+        view = await _view(sessions, 1)
+        assert not view.needs_check  # new wording is the check, as in chat
+        assert view.fields["advice"] == "Don't use alone."
+
+        written = await _post(
+            browser,
+            "/console/alerts/1/language",
+            {"locale": "ru", "advice": "Не употребляйте в одиночку."},
+        )
+        assert written.status_code == 303
+        page = (await browser.get("/console/alerts/1")).text
+        assert "Also written in: Русский" in page
+        russian = page[page.index('id="preview-ru"') :]
+        assert "Не употребляйте в одиночку." in russian[:3000]
+        assert "Sold as: down" in _preview(page)
+        base = await _post(browser, "/console/alerts/1/language", {"locale": "en", "advice": "x"})
+        assert base.status_code == 422
 
 
 async def test_peers_and_forged_forms_are_refused(sessions: Sessions) -> None:

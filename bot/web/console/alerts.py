@@ -21,7 +21,7 @@ from bot.db.models import EVERYWHERE, FollowUp
 from bot.domain import AlertKind, AlertStatus
 from bot.privacy.hidden_text import hidden_line
 from bot.privacy.masking import hidden
-from bot.services import alert_board, alert_words, alerts, followups
+from bot.services import alert_board, alert_languages, alert_words, alerts, followups
 from bot.services.alerts import AlertError, AlertView
 from bot.services.followups import Standing
 from bot.web.console.site import Console, NavEntry, View
@@ -64,6 +64,8 @@ def problem(t: Translator, error: AlertError) -> str:
         return t("A note is one line of plain text, up to {n} characters.", n=followups.NOTE_CHARS)
     if code == "not_current":
         return t("This alert is no longer current, so it cannot be followed up.")
+    if code == "language":
+        return t("Choose one of the bot's languages, other than the one it is written in.")
     if code == "not_draft":
         return t("This alert is not a draft any more.")
     return t("Something in this alert was not right. Nothing was changed.")
@@ -134,6 +136,14 @@ async def list_page(view: View) -> Response:
 # --- composing -------------------------------------------------------------------------------
 
 
+def _field_specs(t: Translator) -> list[tuple[str, str, int, bool]]:
+    """(name, question, longest, multi-line) of each text field, in order."""
+    return [
+        (name, alert_words.field_prompt(t, name), alerts.FIELD_LIMITS[name], name in MULTILINE)
+        for name in FIELDS
+    ]
+
+
 def _compose_values(form: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {
         "kind": "",
@@ -157,10 +167,7 @@ def _render_compose(view: View, *, status: int = 200, error: str = "", **given: 
         severities=[(n, alert_words.severity_label(t, n)) for n in alerts.SEVERITIES],
         area_choices=[(a.code, a.name) for a in gazetteer.areas],
         everywhere=EVERYWHERE,
-        field_specs=[
-            (name, alert_words.field_prompt(t, name), alerts.FIELD_LIMITS[name], name in MULTILINE)
-            for name in FIELDS
-        ],
+        field_specs=_field_specs(t),
         lifetimes=[(h, alert_words.lifetime_label(t, h)) for h in alerts.LIFETIME_CHOICES],
     )
 
@@ -246,6 +253,8 @@ async def _render_alert(
     masked = hidden_line(view.t, hidden(*alert.fields.values())) if alert.needs_check else ""
     zone = alerts.zone_for(alert.areas, content.gazetteer)
     t = view.t
+    base = alert.base_locale or t.locale
+    languages = [(code, other.language_name) for code, other in words.locales.items()]
     return view.render(
         "alert.html",
         status=status,
@@ -259,11 +268,11 @@ async def _render_alert(
         zone=zone.key,
         example=(view.now + timedelta(days=1)).astimezone(zone).strftime("%Y-%m-%dT18:00"),
         days=list(enumerate(alert_words.day_names(t))),
-        field_specs=[
-            (name, alert_words.field_prompt(t, name), alerts.FIELD_LIMITS[name], name in MULTILINE)
-            for name in FIELDS
-        ],
+        field_specs=_field_specs(t),
         note_chars=followups.NOTE_CHARS,
+        base_fields=[spec for spec in _field_specs(t) if spec[0] in alert.fields],
+        to_write=[(c, n) for c, n in languages if c != base],
+        written=[n for c, n in languages if c in alert.translations],
         values=values,
         **_words(view),
     )
@@ -353,6 +362,46 @@ async def check(view: View) -> Response:
     return await _act(view, go)
 
 
+async def edit(view: View) -> Response:
+    """New wording for a draft's texts; for a draft from a report, changed text is its check
+    (as in chat: :func:`alerts.update_draft`)."""
+    texts = _texts(view)
+
+    async def go(alert: AlertView) -> Response:
+        await alerts.update_draft(
+            view.session,
+            alert_id=alert.id,
+            gazetteer=view.console.engine.deps.content.gazetteer,
+            fields=texts,
+        )
+        return view.redirect(f"/alerts/{alert.id}", done="saved")
+
+    return await _act(view, go, edit=texts)
+
+
+async def language(view: View) -> Response:
+    """The draft's texts written in another language (empty: that language is removed)."""
+    locale = str(view.form.get("locale") or "")
+    texts = _texts(view)
+
+    async def go(alert: AlertView) -> Response:
+        if locale not in view.console.engine.deps.words.locales:
+            raise AlertError("unknown language", code="language")
+        if not any(text.strip() for text in texts.values()):
+            await alert_languages.remove_translation(view.session, alert_id=alert.id, locale=locale)
+        else:
+            await alert_languages.set_translation(
+                view.session,
+                alert_id=alert.id,
+                locale=locale,
+                fields={k: v for k, v in texts.items() if k in alert.fields},
+                base_locale=view.t.locale,
+            )
+        return view.redirect(f"/alerts/{alert.id}", done="saved")
+
+    return await _act(view, go, written=texts)
+
+
 async def cancel(view: View) -> Response:
     async def go(alert: AlertView) -> Response:
         # A page offers it for drafts and schedules; one that went out meanwhile stays out.
@@ -412,6 +461,8 @@ def routes(console: Console) -> list[BaseRoute]:
         page(repeat, "POST", f"{one}/repeat"),
         page(check, "POST", f"{one}/check"),
         page(cancel, "POST", f"{one}/cancel"),
+        page(edit, "POST", f"{one}/edit"),
+        page(language, "POST", f"{one}/language"),
         page(update, "POST", f"{one}/update"),
         page(all_clear, "POST", f"{one}/clear"),
     ]
