@@ -24,16 +24,22 @@ Buttons: ``bc:<run>:<action>[:<arg>]``, ``sch:<run>:cancel:<alert id>`` and
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option
 from bot.core.routes import MenuCommand
-from bot.core.words import Translator
 from bot.db.models import EVERYWHERE, FollowUp
 from bot.domain import AlertKind, AlertStatus
 from bot.services import alerts
-from bot.services.alerts import AlertError, AlertView
+from bot.services.alert_words import (
+    describe_repeat,
+    lifetime_label,
+    next_time,
+    severity_label,
+    unchecked_refusal,
+)
+from bot.services.alerts import LIFETIME_CHOICES, AlertError, AlertView
 from handlers import (
     broadcast_check,
     broadcast_followup,
@@ -63,20 +69,6 @@ __all__ = ["FLOW", "PREFIX", "ROUTES", "kind_label", "refuse", "show_preview", "
 
 SCHEDULED_FLOW = "scheduled"
 SCHEDULED_PREFIX = "sch"
-LIFETIMES = (6, 24, 72, 168)  # hours offered for how long an alert stays current
-WHEN_CHARS = 40
-
-
-def severity_label(t: Translator, severity: int) -> str:
-    """1 advisory, 2 warning, 3 danger."""
-    return {1: t("Advisory"), 2: t("Warning"), 3: t("Danger")}.get(severity, str(severity))
-
-
-def lifetime_label(t: Translator, hours: int) -> str:
-    """``6 hours`` or ``3 days``."""
-    if hours % 24 == 0:
-        return t.plural("{n} day", "{n} days", hours // 24)
-    return t.plural("{n} hour", "{n} hours", hours)
 
 
 # --- state ---------------------------------------------------------------------------------------
@@ -172,7 +164,7 @@ def _ask_lifetime(ctx: Context, hint: str = "") -> None:
     run = _run(ctx)
     options = [
         Option(lifetime_label(ctx.tr, hours), ui.payload(PREFIX, run, "ttl", hours))
-        for hours in LIFETIMES
+        for hours in LIFETIME_CHOICES
     ]
     _ask(ctx, hint, ctx.tr("How long should it stay current?"), options, columns=2)
 
@@ -296,12 +288,13 @@ def _ask_when(ctx: Context, draft: AlertView, hint: str = "") -> None:
 
 
 async def _schedule(ctx: Context, draft: AlertView, typed: str) -> None:
-    zone = alerts.zone_for(draft.areas, ctx.deps.content.gazetteer)
+    gazetteer = ctx.deps.content.gazetteer
+    zone = alerts.zone_for(draft.areas, gazetteer)
     try:
-        local = datetime.strptime(typed.strip()[:WHEN_CHARS], WHEN_FORMAT)
-        at = local.replace(tzinfo=zone)
-        view = await alerts.schedule_once(ctx.session, alert_id=draft.id, at=at, now=ctx.now)
-    except (ValueError, OverflowError):  # AlertError is a ValueError
+        view, at = await alerts.schedule_local(
+            ctx.session, alert_id=draft.id, typed=typed, gazetteer=gazetteer, now=ctx.now
+        )
+    except AlertError:
         _ask_when(
             ctx,
             draft,
@@ -388,7 +381,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         _on_areas(ctx, action, arg)
     elif action == "skip" and step == Step.FIELD and ui.as_int(arg) == _data(ctx).get("field"):
         await _next_field(ctx, int(arg))
-    elif action == "ttl" and step == Step.LIFETIME and ui.as_int(arg) in LIFETIMES:
+    elif action == "ttl" and step == Step.LIFETIME and ui.as_int(arg) in LIFETIME_CHOICES:
         await _preview(ctx, int(arg))
     elif (action in ("send", "later") and step == Step.PREVIEW) or (
         action in ("once", "repeat") and step == Step.HOW
@@ -398,7 +391,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
             ctx.end()
             ui.expired(ctx)
         elif draft.needs_check:
-            await show_preview(ctx, draft, broadcast_check.refusal(ctx))
+            await show_preview(ctx, draft, unchecked_refusal(ctx.tr))
         elif action == "send":
             await _send(ctx, draft)
         elif action == "later":
@@ -538,8 +531,8 @@ async def _list_scheduled(ctx: Context, lead: str = "") -> None:
                 ref=view.reference,
                 kind=kind_label(ctx.tr, view.kind),
                 areas=areas,
-                rule=broadcast_repeat.describe(ctx.tr, view.recurrence, view.timezone or zone.key),
-                when=broadcast_repeat.next_time(ctx.tr, view, zone),
+                rule=describe_repeat(ctx.tr, view.recurrence, view.timezone or zone.key),
+                when=next_time(ctx.tr, view, zone),
             )
         else:
             line = ctx.tr(

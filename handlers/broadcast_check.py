@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.context import Context
 from bot.core.messages import Option
+from bot.privacy.hidden_text import hidden_line
 from bot.privacy.masking import hidden
 from bot.services import alerts
 from bot.services.alerts import AlertError, AlertView
@@ -37,19 +38,10 @@ from handlers.broadcast_common import (
     field_label,
     own_draft,
 )
-from handlers.hidden_text import hidden_line
 
-__all__ = ["on_input", "on_option", "preview_section", "refusal"]
+__all__ = ["on_input", "on_option", "preview_section"]
 
 Preview = Callable[[Context, AlertView, str], Awaitable[None]]
-
-
-def refusal(ctx: Context) -> str:
-    """Why Send now / Schedule were refused."""
-    return ctx.tr(
-        "This draft comes from a community report: edit its text, or confirm that no one "
-        "can be identified in it, before it goes out."
-    )
 
 
 def preview_section(ctx: Context, draft: AlertView) -> tuple[list[str], list[Option]]:

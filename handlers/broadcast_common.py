@@ -3,7 +3,8 @@
 ``/broadcast`` is one conversation (one flow, one button prefix) spread over small modules:
 composing (:mod:`handlers.broadcast`), repeating (:mod:`handlers.broadcast_repeat`), updates and
 all clears (:mod:`handlers.broadcast_followup`) and progress (:mod:`handlers.broadcast_progress`).
-They meet here so none of them imports another's internals.
+They meet here so none of them imports another's internals. The words they share with the
+console (labels, questions) are :mod:`bot.services.alert_words`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,38 @@ from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Option
-from bot.core.words import Translator
-from bot.domain import AlertKind, AlertStatus
+from bot.domain import AlertStatus
 from bot.services import alerts
-from bot.services.alerts import AlertView
+from bot.services.alert_words import field_label, field_prompt, kind_label
+from bot.services.alerts import WHEN_FORMAT, AlertView
 from handlers import ui
 
 FLOW = "broadcast"
 PREFIX = "bc"
 FIELDS = tuple(alerts.FIELD_LIMITS)
-# Local date and time as coordinators type and read them.
-WHEN_FORMAT = "%Y-%m-%d %H:%M"
 # ``A12``, ``a12`` or ``12``: how a coordinator names an alert.
 _REFERENCE = re.compile(r"[Aa]?(\d{1,9})")
+
+
+__all__ = [
+    "FIELDS",
+    "FLOW",
+    "PREFIX",
+    "WHEN_FORMAT",
+    "Step",
+    "ask",
+    "button",
+    "data",
+    "draft_of",
+    "field_label",
+    "field_prompt",
+    "fields",
+    "kind_label",
+    "own_draft",
+    "parse_reference",
+    "refuse",
+    "run",
+]
 
 
 class Step(StrEnum):
@@ -55,39 +75,6 @@ def refuse(ctx: Context) -> bool:
     ctx.end()
     ctx.reply(ctx.tr("This command is for coordinators."))
     return True
-
-
-def kind_label(t: Translator, kind: AlertKind) -> str:
-    """What a coordinator calls each kind."""
-    if kind is AlertKind.BAD_BATCH:
-        return t("Bad batch")
-    if kind is AlertKind.SAFETY:
-        return t("Safety message")
-    return t("Service change")
-
-
-def field_prompt(t: Translator, name: str) -> str:
-    """The question for one structured field."""
-    prompts = {
-        "sold_as": t("What is it sold as? (for example: down, benzo, crystal)"),
-        "found_to_contain": t("What was it found to contain? (for example: nitazenes, xylazine)"),
-        "appearance": t("What does it look like?"),
-        "symptoms": t("What effects have people seen?"),
-        "advice": t("What should people do?"),
-    }
-    return prompts[name]
-
-
-def field_label(t: Translator, name: str) -> str:
-    """What each structured field is called in a question."""
-    labels = {
-        "sold_as": t("Sold as"),
-        "found_to_contain": t("Found to contain"),
-        "appearance": t("Looks like"),
-        "symptoms": t("Effects seen"),
-        "advice": t("Advice"),
-    }
-    return labels[name]
 
 
 def parse_reference(text: str) -> int | None:

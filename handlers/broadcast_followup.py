@@ -19,7 +19,7 @@ from bot.core.context import Context
 from bot.db.models import FollowUp
 from bot.services import alerts, followups
 from bot.services.alerts import AlertError, AlertView
-from bot.services.followups import Standing
+from bot.services.followups import NOTE_CHARS, Standing
 from handlers import broadcast_progress, ui
 from handlers.alerts import area_name
 from handlers.broadcast_common import (
@@ -37,7 +37,6 @@ from handlers.broadcast_common import (
     parse_reference,
 )
 
-NOTE_CHARS = 200  # an all clear's note: a line, not a second alert
 SNIPPET_CHARS = 30
 
 
@@ -247,9 +246,11 @@ async def _send(ctx: Context, arg: str) -> None:
         ctx.end()
         ui.expired(ctx)
         return
-    if not await _still_current(ctx, data(ctx).get("parent")):
+    outcome = await followups.send(ctx.session, alert_id=draft.id, now=ctx.now)
+    if outcome.standing is not Standing.CURRENT:
+        ctx.end()
+        ctx.reply(why_not(ctx, outcome.standing, draft.parent_id))
         return
-    await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
     ctx.wake_outbox()
     ctx.end()
     sent = await alerts.get(ctx.session, alert_id=draft.id)
@@ -322,9 +323,9 @@ async def _on_field(ctx: Context, typed: str) -> None:
 
 async def _on_note(ctx: Context, typed: str) -> None:
     try:
-        note = alerts.check_text("advice", typed, NOTE_CHARS)
+        note = followups.note_fields(typed)
     except AlertError:
-        note = ""
+        note = {}
     if not note:
         hint = ctx.tr(
             "That can't be used: one line of plain text, up to {n} characters. "
@@ -333,5 +334,5 @@ async def _on_note(ctx: Context, typed: str) -> None:
         )
         _ask_note(ctx, hint)
         return
-    ctx.goto(FLOW, Step.FU_NOTE, fields={"advice": note})
+    ctx.goto(FLOW, Step.FU_NOTE, fields=note)
     await _make_draft(ctx)

@@ -15,29 +15,12 @@ from bot.core.context import Context
 from bot.core.messages import Incoming, Option
 from bot.domain import AlertStatus
 from bot.services import alerts
-from bot.services.alerts import AlertView, Tally
+from bot.services.alert_words import tally_line
+from bot.services.alerts import AlertView
 from handlers import ui
 from handlers.broadcast_common import WHEN_FORMAT, parse_reference, refuse
 
 PREFIX = "bcp"
-
-
-def tally_line(ctx: Context, tally: Tally) -> str:
-    """``Sent 3 · pending 4 · failed 0 · unreachable 0 · unknown 0``."""
-    line = ctx.tr(
-        "Sent {sent} · pending {pending} · failed {failed} · unreachable {unreachable} · "
-        "unknown {unknown}",
-        sent=tally.sent,
-        pending=tally.pending + tally.sending,
-        failed=tally.failed,
-        unreachable=tally.unreachable,
-        unknown=tally.unknown,
-    )
-    if tally.expired:
-        line += "\n" + ctx.tr(
-            "Not sent, because it expired or was stopped first: {n}.", n=tally.expired
-        )
-    return line
 
 
 async def show(ctx: Context, view: AlertView, lead: str = "") -> None:
@@ -62,7 +45,7 @@ async def show(ctx: Context, view: AlertView, lead: str = "") -> None:
             lines.append(ctx.tr("{ref} has been sent: it is done.", ref=view.reference))
         else:
             lines.append(ctx.tr("{ref} was stopped.", ref=view.reference))
-        lines.append(tally_line(ctx, tally))
+        lines.append(tally_line(ctx.tr, tally))
     elif view.status is AlertStatus.SCHEDULED and view.due_at is not None:
         zone = alerts.zone_for(view.areas, ctx.deps.content.gazetteer)
         lines.append(

@@ -11,51 +11,12 @@ each occurrence goes out as its own alert. ``/scheduled`` lists the series and c
 
 from __future__ import annotations
 
-import re
-from zoneinfo import ZoneInfo
-
 from bot.core.context import Context
-from bot.core.words import Translator
 from bot.services import alerts
-from bot.services.alerts import AlertError, AlertView, Recurrence
+from bot.services.alert_words import day_names, describe_repeat, next_time
+from bot.services.alerts import AlertError, AlertView
 from handlers import ui
-from handlers.broadcast_common import FLOW, WHEN_FORMAT, Step, ask, button, data, own_draft
-
-_DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# 18:00, 9:30, 18.00 or 18h00; anything longer is not a time.
-_TIME = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
-TIME_CHARS = 12
-
-
-def day_names(t: Translator) -> tuple[str, ...]:
-    return (
-        t("Monday"),
-        t("Tuesday"),
-        t("Wednesday"),
-        t("Thursday"),
-        t("Friday"),
-        t("Saturday"),
-        t("Sunday"),
-    )
-
-
-def describe(t: Translator, rule: str, zone: str) -> str:
-    """``every Friday at 18:00, America/Vancouver time``."""
-    recurrence = Recurrence.parse(rule)
-    clock = f"{recurrence.at.hour:02d}:{recurrence.at.minute:02d}"
-    if len(recurrence.weekdays) == 7:
-        return t("every day at {time}, {zone} time", time=clock, zone=zone)
-    names = [day_names(t)[d] for d in sorted(recurrence.weekdays)]
-    days = t.join(names)
-    return t("every {days} at {time}, {zone} time", days=days, time=clock, zone=zone)
-
-
-def next_time(t: Translator, view: AlertView, zone: ZoneInfo) -> str:
-    """``Friday 2026-11-27 18:00``: the next occurrence, local."""
-    if view.due_at is None:
-        return "?"
-    local = view.due_at.astimezone(zone)
-    return f"{day_names(t)[local.weekday()]} {local.strftime(WHEN_FORMAT)}"
+from handlers.broadcast_common import FLOW, Step, ask, button, data, own_draft
 
 
 def _chosen(ctx: Context) -> list[int]:
@@ -119,18 +80,6 @@ async def on_option(ctx: Context, step: str, action: str, arg: str) -> bool:
     return True
 
 
-def _rule(days: list[int], typed: str) -> str | None:
-    """``weekly:fri@18:00`` from the chosen days and a typed time; None if it is not a time."""
-    typed = typed.strip()
-    match = _TIME.fullmatch(typed) if len(typed) <= TIME_CHARS else None
-    if match is None or not days:
-        return None
-    clock = f"{int(match[1]):02d}:{match[2]}"
-    if len(days) == 7:
-        return f"daily@{clock}"
-    return "weekly:" + ",".join(_DAY_CODES[d] for d in days) + f"@{clock}"
-
-
 async def on_input(ctx: Context, step: str, typed: str) -> bool:
     """Typed text while repeating; False when the step is not ours."""
     if step not in (Step.DAYS, Step.TIME):
@@ -141,7 +90,7 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
     if step == Step.DAYS:
         ask_days(ctx, ui.please_choose(ctx))
         return True
-    rule = _rule(_chosen(ctx), typed)
+    rule = alerts.repeat_rule(_chosen(ctx), typed)
     if rule is None:
         _ask_time(ctx, draft, ctx.tr("That is not a time. Type hours and minutes, like 18:00."))
         return True
@@ -161,7 +110,7 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
         ctx.tr(
             "{ref} will go out {rule}. Next: {next}. /scheduled lists it and can stop it.",
             ref=view.reference,
-            rule=describe(ctx.tr, rule, zone.key),
+            rule=describe_repeat(ctx.tr, rule, zone.key),
             next=next_time(ctx.tr, view, zone),
         )
     )

@@ -25,11 +25,11 @@ from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind, Option, Reply
 from bot.core.routes import MenuCommand
 from bot.core.words import Translator
+from bot.privacy.hidden_text import hidden_line
 from bot.privacy.masking import hidden
 from bot.services import reports
 from handlers import broadcast, offers, ui
 from handlers.alerts import area_name
-from handlers.hidden_text import hidden_line
 from handlers.routes import ModuleRoutes
 
 FLOW = "report"

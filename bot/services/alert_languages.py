@@ -77,7 +77,7 @@ async def set_translation(
     written[alerts.check_locale(locale)] = fields
     clean = alerts.validate_translations(alert.fields or {}, written, base_locale=base)
     if locale not in clean:
-        raise AlertError("write at least one field in that language")
+        raise AlertError("write at least one field in that language", code="empty")
     return await _write(session, alert_id, clean, base)
 
 

@@ -71,9 +71,11 @@ from bot.services.subscriptions import SubscriptionError, validate_areas
 __all__ = [
     "DEFAULT_LIFETIME",
     "FIELD_LIMITS",
+    "LIFETIME_CHOICES",
     "MAX_FIELDS_TOTAL",
     "MAX_LANGUAGES",
     "SEVERITIES",
+    "WHEN_FORMAT",
     "AlertError",
     "AlertView",
     "Finished",
@@ -93,16 +95,21 @@ __all__ = [
     "finish_done",
     "fire",
     "get",
+    "get_many",
     "list_alerts",
     "list_current",
+    "local_when",
     "mark_checked",
     "preview",
     "progress",
     "purge_deliveries",
     "render_alert",
+    "repeat_rule",
+    "schedule_local",
     "schedule_once",
     "schedule_recurring",
     "send_now",
+    "tallies",
     "update_draft",
     "validate_fields",
     "validate_translation",
@@ -129,6 +136,15 @@ SEVERITIES: Final = (1, 2, 3)
 MAX_LANGUAGES: Final = 12
 _LOCALE: Final = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 DEFAULT_LIFETIME: Final = timedelta(hours=72)
+# How long an alert may stay current, as coordinators are offered it (hours).
+LIFETIME_CHOICES: Final = (6, 24, 72, 168)
+# Local date and time as coordinators type and read them.
+WHEN_FORMAT: Final = "%Y-%m-%d %H:%M"
+_WHEN_CHARS: Final = 40
+_DAY_CODES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# 18:00, 9:30, 18.00 or 18h00; anything longer is not a time.
+_CLOCK: Final = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
+_CLOCK_CHARS: Final = 12
 MIN_LIFETIME: Final = timedelta(hours=1)
 MAX_LIFETIME: Final = timedelta(days=30)
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
@@ -151,7 +167,16 @@ PURGE_BATCH: Final = 1000
 
 
 class AlertError(ValueError):
-    """An alert that cannot be made or changed as asked; the message is safe to show."""
+    """An alert that cannot be made or changed as asked; the message is safe to show.
+
+    ``code`` says which rule it broke (``area``, ``empty``, ``field``, ``total``, ``when``,
+    ``repeat``, ``unchecked``, ``not_draft``...) and ``field`` which field, so a page can say
+    it in the reader's language."""
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -288,11 +313,11 @@ def check_text(name: str, value: str, limit: int, *, multiline: bool = False) ->
             continue
         # Control and format characters (bidi overrides, zero-width) can hide or reorder text.
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
-            raise AlertError(f"{name}: no control characters, please")
+            raise AlertError(f"{name}: no control characters, please", code="field", field=name)
     if multiline:
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")))
     if len(text) > limit:
-        raise AlertError(f"{name}: at most {limit} characters")
+        raise AlertError(f"{name}: at most {limit} characters", code="field", field=name)
     return text
 
 
@@ -318,16 +343,18 @@ def validate_fields(fields: Mapping[str, str | None]) -> dict[str, str]:
         if text:
             clean[name] = text
     if not clean:
-        raise AlertError("an alert needs at least one field filled in")
+        raise AlertError("an alert needs at least one field filled in", code="empty")
     if sum(len(text) for text in clean.values()) > MAX_FIELDS_TOTAL:
-        raise AlertError(f"at most {MAX_FIELDS_TOTAL} characters in all fields together")
+        raise AlertError(
+            f"at most {MAX_FIELDS_TOTAL} characters in all fields together", code="total"
+        )
     return {name: clean[name] for name in FIELD_LIMITS if name in clean}
 
 
 def check_locale(locale: object) -> str:
     """A locale code as catalogues name them (``ru``, ``fa_AF``); AlertError otherwise."""
     if not isinstance(locale, str) or _LOCALE.fullmatch(locale) is None:
-        raise AlertError("a language is a code like ru or fa_AF")
+        raise AlertError("a language is a code like ru or fa_AF", code="language")
     return locale
 
 
@@ -364,7 +391,7 @@ def validate_translations(
     clean: dict[str, dict[str, str]] = {}
     for locale, texts in translations.items():
         if check_locale(locale) == base_locale:
-            raise AlertError("the alert is already written in that language")
+            raise AlertError("the alert is already written in that language", code="language")
         if not isinstance(texts, Mapping):
             raise AlertError("texts per field expected")
         written = validate_translation(base, texts)
@@ -377,22 +404,49 @@ def validate_translations(
 
 def _check_severity(severity: int) -> int:
     if severity not in SEVERITIES:
-        raise AlertError("severity is 1 (advisory), 2 (warning) or 3 (danger)")
+        raise AlertError("severity is 1 (advisory), 2 (warning) or 3 (danger)", code="severity")
     return severity
 
 
 def _check_lifetime(lifetime: timedelta) -> int:
     if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
-        raise AlertError("an alert stays current between 1 hour and 30 days")
+        raise AlertError("an alert stays current between 1 hour and 30 days", code="lifetime")
     return int(lifetime.total_seconds())
 
 
 def _check_areas(areas: Sequence[str], gazetteer: Gazetteer) -> list[str]:
+    if not any(code.strip() for code in areas):
+        raise AlertError("choose at least one area", code="no_area")
     try:
         codes = validate_areas(areas, gazetteer)
     except SubscriptionError as exc:
-        raise AlertError(str(exc)) from None
+        raise AlertError(str(exc), code="area") from None
     return [EVERYWHERE] if EVERYWHERE in codes else codes
+
+
+def local_when(typed: str, zone: ZoneInfo) -> datetime:
+    """``2026-11-26 18:00`` (or ``2026-11-26T18:00``, as a browser sends it) read as wall-clock
+    time in ``zone``; AlertError (code ``when``) if it is not a date and time."""
+    text = typed.strip()[:_WHEN_CHARS].replace("T", " ", 1)
+    try:
+        local = datetime.strptime(text, WHEN_FORMAT)
+    except ValueError:
+        raise AlertError("a date and time like 2026-11-26 18:00", code="when") from None
+    return local.replace(tzinfo=zone)
+
+
+def repeat_rule(days: Collection[int], typed: str) -> str | None:
+    """``weekly:fri@18:00`` (or ``daily@18:00`` for all seven) from chosen weekdays (0 =
+    Monday) and a typed local time; None if it is not a time or no day is chosen."""
+    chosen = sorted({d for d in days if 0 <= d < 7})
+    typed = typed.strip()
+    match = _CLOCK.fullmatch(typed) if len(typed) <= _CLOCK_CHARS else None
+    if match is None or not chosen:
+        return None
+    clock = f"{int(match[1]):02d}:{match[2]}"
+    if len(chosen) == 7:
+        return f"daily@{clock}"
+    return "weekly:" + ",".join(_DAY_CODES[d] for d in chosen) + f"@{clock}"
 
 
 def zone_for(areas: Sequence[str], gazetteer: Gazetteer) -> ZoneInfo:
@@ -431,13 +485,15 @@ class Recurrence:
         """Parse a rule; raises AlertError naming the expected format."""
         match = _RULE.fullmatch(text.strip().lower())
         if match is None:
-            raise AlertError("repeat as daily@18:00 or weekly:fri@18:00 (days mon..sun)")
+            raise AlertError(
+                "repeat as daily@18:00 or weekly:fri@18:00 (days mon..sun)", code="repeat"
+            )
         if match["daily"]:
             weekdays = frozenset(range(7))
         else:
             names = match["days"].split(",")
             if any(name not in _DAYS for name in names):
-                raise AlertError("days are mon, tue, wed, thu, fri, sat, sun")
+                raise AlertError("days are mon, tue, wed, thu, fri, sat, sun", code="repeat")
             weekdays = frozenset(_DAYS.index(name) for name in names)
         return cls(weekdays=weekdays, at=time(int(match["h"]), int(match["m"])))
 
@@ -525,6 +581,15 @@ async def get(session: AsyncSession, *, alert_id: int) -> AlertView | None:
     if alert is None:
         return None
     return _view(alert, await _areas(session, alert_id))
+
+
+async def get_many(session: AsyncSession, *, alert_ids: Sequence[int]) -> list[AlertView]:
+    """The alerts with these ids that exist, in the order given."""
+    if not alert_ids:
+        return []
+    found = await session.scalars(select(Alert).where(Alert.id.in_(list(alert_ids))))
+    by_id = {alert.id: alert for alert in found}
+    return await _views(session, [by_id[i] for i in alert_ids if i in by_id])
 
 
 async def _require(session: AsyncSession, alert_id: int) -> Alert:
@@ -680,7 +745,9 @@ async def mark_checked(session: AsyncSession, *, alert_id: int) -> AlertView:
 
 def _refuse_unchecked(alert: Alert) -> None:
     if alert.needs_check:
-        raise AlertError("a draft from a community report must be edited or checked first")
+        raise AlertError(
+            "a draft from a community report must be edited or checked first", code="unchecked"
+        )
 
 
 async def create_follow_up(
@@ -974,7 +1041,7 @@ async def send_now(session: AsyncSession, *, alert_id: int, now: datetime) -> in
     """
     alert = await _require(session, alert_id)
     if alert.status is not AlertStatus.DRAFT:
-        raise AlertError("this alert is not a draft any more")
+        raise AlertError("this alert is not a draft any more", code="not_draft")
     _refuse_unchecked(alert)
     expires = now + timedelta(seconds=alert.lifetime_seconds)
     won = await session.scalar(
@@ -984,7 +1051,7 @@ async def send_now(session: AsyncSession, *, alert_id: int, now: datetime) -> in
         .returning(Alert.id)
     )
     if won is None:
-        raise AlertError("this alert is not a draft any more")
+        raise AlertError("this alert is not a draft any more", code="not_draft")
     await session.refresh(alert)
     if alert.follow_up is FollowUp.ALL_CLEAR and alert.parent_id is not None:
         await _end_parent(session, alert.parent_id, now)
@@ -1014,7 +1081,7 @@ async def schedule_once(
     if at.tzinfo is None:
         raise AlertError("a schedule needs a time zone")
     if not now < at <= now + MAX_SCHEDULE_AHEAD:
-        raise AlertError("choose a time in the future, within a year")
+        raise AlertError("choose a time in the future, within a year", code="when")
     await _schedule(session, alert_id, values={"due_at": at.astimezone(UTC)})
     return await _get_view(session, alert_id)
 
@@ -1064,7 +1131,7 @@ async def _schedule(session: AsyncSession, alert_id: int, *, values: dict[str, A
         .returning(Alert.id)
     )
     if won is None:
-        raise AlertError("this alert is not a draft any more")
+        raise AlertError("this alert is not a draft any more", code="not_draft")
 
 
 async def _get_view(session: AsyncSession, alert_id: int) -> AlertView:
@@ -1157,6 +1224,19 @@ async def fire(
     return Fired(alert_id=alert.id, deliveries=count, creator_contact_id=creator)
 
 
+async def schedule_local(
+    session: AsyncSession, *, alert_id: int, typed: str, gazetteer: Gazetteer, now: datetime
+) -> tuple[AlertView, datetime]:
+    """Schedule a draft at a typed local date and time (:func:`local_when`) in its areas'
+    zone; returns the alert and the local time it goes out."""
+    view = await _get_view(session, alert_id)
+    try:
+        at = local_when(typed, zone_for(view.areas, gazetteer))
+    except OverflowError:
+        raise AlertError("a date and time like 2026-11-26 18:00", code="when") from None
+    return await schedule_once(session, alert_id=alert_id, at=at, now=now), at
+
+
 async def _fire_occurrence(
     session: AsyncSession, template: Alert, now: datetime, gazetteer: Gazetteer
 ) -> Fired | None:
@@ -1240,6 +1320,28 @@ async def progress(session: AsyncSession, *, alert_id: int) -> Tally:
         if kept:
             return Tally.from_dict(kept)
     return Tally.from_dict(counts)
+
+
+async def tallies(session: AsyncSession, *, alert_ids: Collection[int]) -> dict[int, Tally]:
+    """:func:`progress` of many alerts in one query (kept tallies where rows are purged)."""
+    if not alert_ids:
+        return {}
+    rows = await session.execute(
+        select(Delivery.alert_id, Delivery.status, func.count())
+        .where(Delivery.alert_id.in_(list(alert_ids)))
+        .group_by(Delivery.alert_id, Delivery.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for alert_id, status, n in rows.all():
+        counts.setdefault(alert_id, {})[DeliveryStatus(status).value] = int(n)
+    kept = await session.execute(
+        select(Alert.id, Alert.tally).where(
+            Alert.id.in_([i for i in alert_ids if i not in counts]), Alert.tally.is_not(None)
+        )
+    )
+    for alert_id, tally in kept.all():
+        counts[alert_id] = dict(tally or {})
+    return {alert_id: Tally.from_dict(counts.get(alert_id, {})) for alert_id in alert_ids}
 
 
 async def finish_done(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Finished]:

@@ -8,6 +8,7 @@ sent. Making and sending the follow-up is :func:`bot.services.alerts.create_foll
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,9 +19,11 @@ from sqlalchemy.sql.expression import Exists
 from bot.db.models import Alert, FollowUp
 from bot.domain import AlertStatus
 from bot.services import alerts
-from bot.services.alerts import AlertView
+from bot.services.alerts import AlertError, AlertView
 
-__all__ = ["Standing", "current", "standing"]
+__all__ = ["NOTE_CHARS", "Sent", "Standing", "current", "note_fields", "send", "standing"]
+
+NOTE_CHARS = 200  # an all clear's note: a line, not a second alert
 
 _OUT = (AlertStatus.SENDING, AlertStatus.SENT)
 
@@ -83,3 +86,37 @@ async def standing(
     if view.expired(now):
         return Standing.EXPIRED, view
     return Standing.CURRENT, view
+
+
+def note_fields(typed: str) -> dict[str, str]:
+    """An all clear's optional note as the fields it carries (``advice``); AlertError when it
+    is not one line of plain text within :data:`NOTE_CHARS`. Empty means no note."""
+    try:
+        note = alerts.check_text("advice", typed, NOTE_CHARS)
+    except AlertError as error:
+        raise AlertError(str(error), code="note", field="advice") from None
+    return {"advice": note} if note else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What :func:`send` did: the parent's standing (CURRENT when it went out; else why
+    not, and the draft was dropped) and how many people it goes to."""
+
+    standing: Standing
+    recipients: int = 0
+
+
+async def send(session: AsyncSession, *, alert_id: int, now: datetime) -> Sent:
+    """Send a draft now. A follow-up goes only while its parent is still current: one that
+    ended meanwhile (another coordinator's all clear, expiry) drops the draft instead, so an
+    alert is never cleared twice. Raises AlertError as :func:`alerts.send_now` does."""
+    draft = await alerts.get(session, alert_id=alert_id)
+    if draft is None:
+        raise AlertError("no such alert")
+    if draft.parent_id is not None:
+        parent, _ = await standing(session, alert_id=draft.parent_id, now=now)
+        if parent is not Standing.CURRENT:
+            await alerts.cancel(session, alert_id=alert_id, now=now)
+            return Sent(parent)
+    return Sent(Standing.CURRENT, await alerts.send_now(session, alert_id=alert_id, now=now))

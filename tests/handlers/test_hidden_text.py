@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.privacy.hidden_text import hidden_line
 from bot.privacy.masking import Kind
-from handlers.hidden_text import hidden_line
 from tests.support.engine import make_deps
 
 WORDS = make_deps().words

@@ -17,10 +17,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.words import N_, Translator
+from bot.privacy.hidden_text import hidden_line
 from bot.services import reports
 from bot.services.reports import ReportStatus, ReportView
 from bot.web.console.site import PREFIX, Console, NavEntry, View
-from handlers.hidden_text import hidden_line
 
 PAGE_SIZE: Final = 10
 _MAX_ID: Final = 2**31 - 1  # anything larger is no row's id (and no database's integer)
