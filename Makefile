@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run demo test lint format check-migrations messages compile check-catalogues \
+.PHONY: setup browser run demo test lint format check-migrations messages compile check-catalogues \
 	language clean
 
 setup: $(STAMP)
@@ -24,9 +24,22 @@ run: setup
 demo: setup
 	$(BIN)/hrbot demo
 
+# Chromium for the browser tests (tests/web), Debian's package: installed when missing, and only
+# where that can be done without asking (root with apt-get: CI, containers). Anywhere else it
+# does nothing and the browser tests are skipped with the reason (failed when CI=true).
+CHROMIUM ?= $(or $(HRBOT_CHROMIUM),/usr/bin/chromium)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian's package) for the browser tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 \
+	        || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	        || echo "could not install chromium: the browser tests will say why they skip"; \
+	fi
+
 # Runs on SQLite; set HRBOT_TEST_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 # to run every database test on PostgreSQL as well.
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup check-migrations check-catalogues

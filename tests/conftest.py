@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,27 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.migrate import upgrade
-
-POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
+from tests.support.databases import POSTGRES_ENV, fresh_database, pg_url_for
+from tests.support.databases import pg_admin as _pg_admin
 
 
 def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
-
-
-async def _pg_admin(admin_url: str, *statements: str) -> None:
-    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def _migrate(url: str) -> None:
@@ -54,11 +42,6 @@ def _blocking(coro: Coroutine[Any, Any, None]) -> None:
     """Run set-up work in its own thread and loop, whatever loop the caller is in."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, coro).result()
-
-
-def pg_url_for(admin_url: str, database: str) -> str:
-    """The admin URL pointed at another database."""
-    return make_url(admin_url).set(database=database).render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)
@@ -139,20 +122,8 @@ async def db_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[str]:
     """URL of a fresh, migrated database that only this test uses."""
-    if backend == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    template_name: str = request.getfixturevalue("postgres_template")
-    admin_url = os.environ[POSTGRES_ENV]
-    name = f"hrbot_test_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    try:
-        yield pg_url_for(admin_url, name)
-    finally:
-        await _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with fresh_database(backend, request, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

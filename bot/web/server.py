@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS: Final = 5  # how long open requests may finish at stop
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, made with protocol ``IPPROTO_TCP``.
+
+    ``socket.create_server`` makes it with protocol 0, which the connections it accepts
+    inherit, and asyncio sets ``TCP_NODELAY`` only on sockets whose protocol says TCP. Without
+    it, uvicorn's response body (written after its headers) waited for the client's delayed
+    ACK: 40 ms added to every request on a kept-alive connection, as browsers use them.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family)
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=sock.detach())
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None]:
@@ -46,9 +59,8 @@ class WebServer:
     async def start(self) -> None:
         """Bind and serve; returns once requests are answered. Raises ListenError when
         the address cannot be bound."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
-            sock = socket.create_server((self.host, self.requested_port), family=family)
+            sock = listen(self.host, self.requested_port)
         except OSError as exc:
             raise ListenError(
                 exc.errno,
