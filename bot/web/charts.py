@@ -39,6 +39,10 @@ def _num(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _shown(value: float | None, hidden_text: str) -> str:
+    return hidden_text if value is None else _num(value)
+
+
 def _nice_max(value: float) -> float:
     """The smallest 1, 2 or 5 × 10ⁿ at or above ``value`` (the top of the scale)."""
     if value <= 0:
@@ -155,12 +159,9 @@ def stacked_bars(
     centres = _centres(len(labels), left, right, rtl)
     _axis(parts, top=top, left=left, right=right, base=base, scale=scale)
     for index, label in enumerate(labels):
-        tip = "; ".join(
-            f"{one.label}: {hidden_text if one.values[index] is None else _num(one.values[index] or 0)}"
-            for one in series
-        )
+        tip = "; ".join(f"{one.label}: {_shown(one.values[index], hidden_text)}" for one in series)
         parts.append(f'<g class="column"><title>{escape(label)}: {escape(tip)}</title>')
-        y = base
+        y = float(base)
         for number, one in enumerate(series):
             value = one.values[index]
             if value is None or value <= 0:
@@ -168,8 +169,9 @@ def stacked_bars(
             bar = value * ratio
             y -= bar
             parts.append(
-                f'<rect class="bar" data-series="{number}" x="{_num(centres[index] - bar_width / 2)}"'
-                f' y="{_num(y)}" width="{_num(bar_width)}" height="{_num(bar)}"'
+                f'<rect class="bar" data-series="{number}"'
+                f' x="{_num(centres[index] - bar_width / 2)}" y="{_num(y)}"'
+                f' width="{_num(bar_width)}" height="{_num(bar)}"'
                 f' fill="{_colour(one, number)}"/>'
             )
         parts.append("</g>")
@@ -223,7 +225,8 @@ def line_chart(
             parts.append(
                 f'<circle class="dot" data-series="{number}" cx="{_num(centres[index])}"'
                 f' cy="{_num(base - value * ratio)}" r="2.5" fill="{colour}">'
-                f"<title>{escape(labels[index])}: {escape(one.label)} {_num(value)}</title></circle>"
+                f"<title>{escape(labels[index])}: {escape(one.label)} {_num(value)}</title>"
+                "</circle>"
             )
     _x_labels(parts, labels, centres, base + 16, rtl)
     if series:
