@@ -57,7 +57,7 @@ class World:
         )
         return request.id
 
-    async def handed_over(
+    async def accepted(
         self,
         at: datetime,
         *,
@@ -65,8 +65,8 @@ class World:
         kind: RequestKind = RequestKind.EQUIPMENT,
         packs: int = 1,
         area: str = "test",
-    ) -> None:
-        """Made at ``at``, accepted ``wait`` later, handed over at once."""
+    ) -> tuple[int, str]:
+        """Made at ``at`` and accepted ``wait`` later (stock reserved): (request id, code)."""
         item = self.nalox if kind is RequestKind.NALOXONE else self.kit
         request_id = await self._new(at, {item: packs}, kind, area=area)
         offer = await requests.route(
@@ -81,11 +81,24 @@ class World:
             now=at + wait,
         )
         assert accepted.code is not None
+        return request_id, accepted.code
+
+    async def handed_over(
+        self,
+        at: datetime,
+        *,
+        wait: timedelta = timedelta(minutes=5),
+        kind: RequestKind = RequestKind.EQUIPMENT,
+        packs: int = 1,
+        area: str = "test",
+    ) -> None:
+        """Made at ``at``, accepted ``wait`` later, handed over at once."""
+        request_id, code = await self.accepted(at, wait=wait, kind=kind, packs=packs, area=area)
         done = await requests.handover(
             self.session,
             request_id=request_id,
             peer_worker_id=self.peer_id,
-            code=accepted.code,
+            code=code,
             codes_key=KEY,
             now=at + wait,
         )
