@@ -83,5 +83,5 @@ async def test_reserved_packs_are_not_available(sessions: Sessions) -> None:
 
 async def test_bad_window(sessions: Sessions) -> None:
     async with sessions() as session:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="window_days"):
             await forecast.forecast(session, now=NOW, window_days=0)

@@ -30,7 +30,7 @@ def test_weeks_are_iso_weeks_of_utc_days() -> None:
     assert numbers.week_label(date(2027, 1, 4)) == "2027-W01"
     since, until = numbers.last_weeks(datetime(2027, 1, 6, 23, 59, tzinfo=UTC), weeks=2)
     assert (since, until) == (date(2026, 12, 28), date(2027, 1, 7))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="weeks"):
         numbers.last_weeks(datetime(2027, 1, 6, tzinfo=UTC), weeks=0)
 
 
@@ -130,7 +130,8 @@ async def test_a_year_across_new_year_and_dst(sessions: Sessions) -> None:
         before = await numbers.compute(session, since=year[0], until=year[1])
     weeks = {week.label: week for week in before.weeks}
     assert len(before.weeks) == 53
-    assert before.weeks[0].label == "2026-W01" and before.weeks[-1].label == "2026-W53"
+    assert before.weeks[0].label == "2026-W01"
+    assert before.weeks[-1].label == "2026-W53"
     assert [w.start for w in before.weeks] == [
         date(2025, 12, 29) + timedelta(weeks=n) for n in range(53)
     ]
@@ -190,5 +191,5 @@ async def test_csv_export(sessions: Sessions) -> None:
 
 async def test_bad_range(sessions: Sessions) -> None:
     async with sessions() as session:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="until"):
             await numbers.compute(session, since=date(2026, 1, 2), until=date(2026, 1, 2))

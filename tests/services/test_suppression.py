@@ -9,12 +9,13 @@ from bot.services.suppression import SMALL_COUNT, Shown, publish
 
 
 def test_publish() -> None:
-    assert [str(publish(n)) for n in range(0, 14)] == [
+    assert [str(publish(n)) for n in range(14)] == [
         "0", "<5", "<5", "<5", "<5", "5", "5", "5", "10", "10", "10", "10", "10", "15",
     ]  # fmt: skip
     assert publish(-3) == Shown(0)
     assert publish(1234) == Shown(1235)
-    assert publish(4).hidden and not publish(5).hidden
+    assert publish(4).hidden
+    assert not publish(5).hidden
 
 
 def _pinned_share(shown_cells: int, top: int) -> float:
@@ -45,4 +46,4 @@ def test_how_often_more_shown_cells_pin_a_hidden_one() -> None:
 def test_a_total_of_hidden_cells_alone_is_hidden_or_rounded() -> None:
     for cells in product(range(1, SMALL_COUNT), repeat=2):
         total = publish(sum(cells))
-        assert total.hidden or total.value is not None and total.value % 5 == 0
+        assert total.hidden or (total.value is not None and total.value % 5 == 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # our own output, not untrusted input
 
 import pytest
 
@@ -13,8 +13,12 @@ SVG = "{http://www.w3.org/2000/svg}"
 WEEKS = ["2026-W52", "2026-W53", "2027-W01"]
 
 
+def _parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)  # noqa: S314 (the SVG under test, made here)
+
+
 def _bars(svg: str) -> list[ET.Element]:
-    return ET.fromstring(svg).findall(f".//{SVG}rect[@class='bar']")
+    return _parse(svg).findall(f".//{SVG}rect[@class='bar']")
 
 
 def _stacked(**kwargs: object) -> str:
@@ -31,11 +35,12 @@ def _stacked(**kwargs: object) -> str:
 
 def test_stacked_bars_structure_and_proportions() -> None:
     svg = _stacked()
-    root = ET.fromstring(svg)  # well-formed XML
+    root = _parse(svg)  # well-formed XML
     assert root.get("role") == "img"
     assert root.get("aria-labelledby") == "handed-title handed-desc"
     assert root.find(f"{SVG}title").text == "Handed over & unrouted <per week>"  # type: ignore[union-attr]
-    assert "&lt;per week&gt;" in svg and "&amp;" in svg
+    assert "&lt;per week&gt;" in svg
+    assert "&amp;" in svg
     assert root.find(f"{SVG}desc").text == "Requests per ISO week"  # type: ignore[union-attr]
     bars = _bars(svg)
     # One bar per shown, non-zero segment: hidden values draw nothing.
@@ -60,16 +65,18 @@ def test_deterministic_and_self_contained() -> None:
     svg = _stacked()
     # The only URL is the SVG namespace: no font, image, script or style from elsewhere.
     assert re.findall(r"https?://[^\"]+", svg) == ["http://www.w3.org/2000/svg"]
-    assert "<script" not in svg and "href" not in svg and "@import" not in svg
+    for word in ("<script", "href", "@import", "url("):
+        assert word not in svg
 
 
 def test_labels_and_colours_are_escaped() -> None:
     svg = _stacked(
-        labels=["<b>", "a\"b", "c'd"],
+        labels=["<b>", 'a"b', "c'd"],
         series=[Series('x"><script>alert(1)</script>', [1, 2, 3], colour='red" onload="x')],
     )
-    ET.fromstring(svg)
-    assert "<script" not in svg and "onload" not in svg
+    _parse(svg)
+    assert "<script" not in svg
+    assert "onload" not in svg
     assert "&lt;b&gt;" in svg
 
 
@@ -80,7 +87,7 @@ def test_right_to_left_runs_time_from_the_right() -> None:
     x = [float(b.get("x", "0")) for b in ltr]
     assert x == sorted(x)
     assert [float(b.get("x", "0")) for b in rtl] == sorted(x, reverse=True)
-    root = ET.fromstring(rtl_svg)
+    root = _parse(rtl_svg)
     assert root.get("direction") == "rtl"
     # Labels read right to left; numbers on the axis stay as they are.
     labels = root.findall(f".//{SVG}text[@class='label']")
@@ -96,7 +103,7 @@ def test_line_chart_breaks_at_missing_values() -> None:
         labels=["a", "b", "c", "d"],
         series=[Series("median", [5, 6, None, 8]), Series("p90", [20, 30, 40, 50])],
     )
-    root = ET.fromstring(svg)
+    root = _parse(svg)
     lines = root.findall(f".//{SVG}polyline")
     # The median's line stops at the gap (a lone point after it draws only its dot).
     assert [(p.get("data-series"), len(p.get("points", "").split())) for p in lines] == [
@@ -113,9 +120,9 @@ def test_line_chart_breaks_at_missing_values() -> None:
 
 def test_empty_and_bad_input() -> None:
     svg = stacked_bars(ident="empty", title="t", desc="d", labels=[], series=[])
-    ET.fromstring(svg)
+    _parse(svg)
     assert _bars(svg) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one value per label"):
         _stacked(labels=["one"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ident"):
         _stacked(ident='x" onload="y')
