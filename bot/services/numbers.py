@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Date, case, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import DailyCount, Item, Outlet
@@ -199,27 +199,25 @@ async def compute(session: AsyncSession, *, since: date, until: date) -> Numbers
     while start < until:
         weeks[start] = _Raw()
         start += timedelta(weeks=1)
-    daily = await session.execute(
+    dialect = (await session.connection()).dialect.name
+    monday = _monday(dialect).label("monday")
+    # The kind only matters for requests made; minutes to accept are pooled across kinds.
+    kind = case((DailyCount.measure == "requests.made", DailyCount.kind), else_="").label("kind")
+    weekly = await session.execute(
         select(
-            DailyCount.day,
+            monday,
             DailyCount.measure,
-            DailyCount.kind,
+            kind,
             DailyCount.item_code,
             DailyCount.bucket,
             func.sum(DailyCount.count).label("n"),
         )
         .where(DailyCount.measure.in_(_WEEKLY), *window)
-        .group_by(
-            DailyCount.day,
-            DailyCount.measure,
-            DailyCount.kind,
-            DailyCount.item_code,
-            DailyCount.bucket,
-        )
+        .group_by(monday, DailyCount.measure, kind, DailyCount.item_code, DailyCount.bucket)
     )
-    for row in daily:
+    for row in weekly:
         n = int(row.n or 0)
-        for raw in (weeks[week_start(row.day)], total):
+        for raw in (weeks[row.monday], total):
             _add_daily(raw, row.measure, row.kind, row.item_code, row.bucket, n, kit_sizes)
 
     return Numbers(
@@ -233,6 +231,14 @@ async def compute(session: AsyncSession, *, since: date, until: date) -> Numbers
         areas=await _areas(session, window),
         outlets=await _outlets(session, window, kit_sizes),
     )
+
+
+def _monday(dialect: str) -> ColumnElement[date]:
+    """The Monday of the counter's day, in SQL: a year comes back as 53 rows, not 365."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", DailyCount.day), Date)
+    # SQLite keeps dates as ISO text: on to this week's Sunday (or stay), back six days.
+    return type_coerce(func.date(DailyCount.day, "weekday 0", "-6 days"), Date)
 
 
 def _add_daily(
