@@ -44,6 +44,7 @@ __all__ = [
     "compute",
     "last_weeks",
     "quantile_minutes",
+    "recent",
     "to_csv",
     "week_label",
     "week_start",
@@ -231,6 +232,12 @@ async def compute(session: AsyncSession, *, since: date, until: date) -> Numbers
         areas=await _areas(session, window),
         outlets=await _outlets(session, window, kit_sizes),
     )
+
+
+async def recent(session: AsyncSession, *, now: datetime, weeks: int = 52) -> Numbers:
+    """The page's default: the last ``weeks`` ISO weeks up to ``now``'s day (:func:`last_weeks`)."""
+    since, until = last_weeks(now, weeks)
+    return await compute(session, since=since, until=until)
 
 
 def _monday(dialect: str) -> ColumnElement[date]:

@@ -102,6 +102,7 @@ async def test_too_few_acceptances_show_no_median(sessions: Sessions) -> None:
             await world.handed_over(at + timedelta(hours=n), wait=timedelta(minutes=3))
     async with sessions() as session:
         got = await numbers.compute(session, since=at.date(), until=at.date() + timedelta(days=1))
+    assert got == await _recent(sessions, at)
     assert got.total.accepted == HIDDEN
     assert got.total.median_to_accept is None
     assert got.total.p90_to_accept is None
@@ -193,3 +194,11 @@ async def test_bad_range(sessions: Sessions) -> None:
     async with sessions() as session:
         with pytest.raises(ValueError, match="until"):
             await numbers.compute(session, since=date(2026, 1, 2), until=date(2026, 1, 2))
+
+
+async def _recent(sessions: Sessions, now: datetime) -> numbers.Numbers:
+    """The default range, cut to the same single day for comparison."""
+    async with sessions() as session:
+        got = await numbers.recent(session, now=now, weeks=1)
+    assert (got.since, got.until) == (date(2026, 11, 23), date(2026, 11, 24))
+    return got
