@@ -109,6 +109,7 @@ def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
         shift_hours=settings.shift_hours,
         invite_ttl=settings.invite_ttl,
         retention_days=settings.retention_days,
+        console_url=settings.console_url,
     )
     # Every language with a catalogue in content/locales: a new one needs no code change.
     words = Words.from_content(settings.content_dir)
@@ -248,14 +249,22 @@ class BotService:
         connect."""
         if self.web_address is None or self.metrics is None:
             return
+        from starlette.routing import Mount
+
         from bot.web.app import make_app
+        from bot.web.console import console_app
         from bot.web.server import WebServer
 
+        # Cookies marked Secure only where the console is reached over TLS (a proxy's https
+        # address): a browser would not send them back to a plain http://127.0.0.1.
+        public = self.engine.deps.config.console_url or ""
+        console = console_app(self.engine, secure_cookies=public.startswith("https://"))
         app = make_app(
             self.engine,
             status=self.status,
             channels=[c.name for c in self.channels],
             metrics=self.metrics,
+            more=[Mount("/console", app=console)],
         )
         server = WebServer(app, *self.web_address)
         await server.start()

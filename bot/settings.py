@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     web_listen: str | None = Field(
         default=None, description="host:port of the web app (/healthz, /metrics); unset: none"
     )
+    web_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="The web console's public address (https://… behind a TLS proxy); "
+        "unset: http://HRBOT_WEB_LISTEN",
+    )
 
     signal_number: str | None = None
     signal_service: str | None = Field(default=None, description="host:port of signal-cli-rest-api")
@@ -255,6 +260,18 @@ class Settings(BaseSettings):
             return None
         host, _, port = self.web_listen.rpartition(":")
         return host.strip("[]"), int(port)  # [::1]:8080 → ::1
+
+    @property
+    def console_url(self) -> str | None:
+        """Where ``/console`` links point (no trailing slash), or None without a web app."""
+        if self.web_url is not None:
+            return str(self.web_url).rstrip("/")
+        if self.web_listen is None:
+            return None
+        host, _, port = self.web_listen.rpartition(":")
+        if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 (a wildcard bind: no public name)
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
 
     @property
     def effective_database_url(self) -> str:

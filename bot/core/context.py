@@ -29,6 +29,8 @@ class Config:
     state_ttl: timedelta = timedelta(hours=2)
     retention_days: int = 30
     bot_username: str | None = None  # for t.me deep links, learnt from getMe
+    # Where the web console answers (no trailing slash); None: no console on this server.
+    console_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.core.engine import Engine
 from bot.db.models import Delivery, PendingMessage
@@ -63,9 +63,11 @@ def make_app(
     status: Callable[[], Status],
     channels: Sequence[str],
     metrics: Metrics,
+    more: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The app for one bot: ``status`` gives its current status, ``channels`` the names of
-    the configured channels (each must be ready), ``metrics`` its counters."""
+    the configured channels (each must be ready), ``metrics`` its counters; ``more`` adds
+    routes (the console's mount)."""
 
     async def healthz(request: Request) -> Response:
         checks = [
@@ -92,5 +94,6 @@ def make_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            *more,
         ]
     )

@@ -2,6 +2,7 @@
 
 from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, FollowUp, Subscription
 from bot.db.models.audit import AuditEvent, SeenUpdate
+from bot.db.models.console import ConsoleLink, ConsoleSession
 from bot.db.models.counts import DailyCount
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, Stock
@@ -15,6 +16,8 @@ __all__ = [
     "Alert",
     "AlertArea",
     "AuditEvent",
+    "ConsoleLink",
+    "ConsoleSession",
     "Contact",
     "ConversationState",
     "Coordinator",
