@@ -1,7 +1,7 @@
 """index the counters by measure and day for the console
 
 Revision ID: 6830d4178c7b
-Revises: a3e9c1f0b5d7
+Revises: e466e9038456
 Create Date: 2026-12-03 15:46:37.445249
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "6830d4178c7b"
-down_revision: str | Sequence[str] | None = "a3e9c1f0b5d7"
+down_revision: str | Sequence[str] | None = "e466e9038456"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
