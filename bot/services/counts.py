@@ -18,6 +18,8 @@ Measures (dimensions; a count unless said):
 - ``requests.handed_over|unrouted|cancelled|expired|frozen`` (area, kind);
 - ``requests.held`` (area, kind): unrouted requests the person then held on the waiting list
   (they close again later, so made = every close − held);
+- ``cells.unrouted`` (area = the request's coarse cell code, kind): where nothing could take a
+  request (every time it went unrouted, held or not), for the coverage view;
 - ``outlet.offered|accepted|declined|out_of_stock|timed_out|released|handed_over|wrong_code``
   (outlet, kind); ``outlet.packs`` (outlet, kind, item): packs handed over;
 - ``accept.minutes`` (kind, bucket = whole minutes from request to its first acceptance);
@@ -43,6 +45,7 @@ from sqlalchemy.sql import Executable
 
 from bot.db.models import DailyCount, Item, Offer, Request, RequestItem
 from bot.domain import OfferStatus
+from bot.privacy.coarse import snap
 
 __all__ = ["KEY_COLUMNS", "Key", "add", "count_event", "day_of", "flush", "upsert"]
 
@@ -192,6 +195,8 @@ async def count_event(
                 Request.kind,
                 Request.current_outlet_id,
                 Request.created_at,
+                Request.cell_lat,
+                Request.cell_lon,
             ).where(Request.reference == subject)
         )
     ).first()
@@ -208,6 +213,10 @@ async def count_event(
             )
     if action in REQUEST_CLOSED:
         add(session, Key(day, REQUEST_CLOSED[action], area_code=area, kind=kind))
+        unrouted = action == "request.unrouted"
+        if unrouted and request.cell_lat is not None and request.cell_lon is not None:
+            cell = snap(request.cell_lat, request.cell_lon).code
+            add(session, Key(day, "cells.unrouted", area_code=cell, kind=kind))
     if action in PER_OUTLET:
         outlet_id = detail.get("outlet_id", request.current_outlet_id)
         if not isinstance(outlet_id, int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -20,6 +20,21 @@ class DailyCount(Base):
     """
 
     __tablename__ = "daily_counts"
+    __table_args__ = (
+        # The console reads a measure over a range of days (a year of them): this answers it
+        # from the index alone, without a lookup into the table for every row.
+        Index(
+            "ix_daily_counts_measure_day",
+            "measure",
+            "day",
+            "kind",
+            "bucket",
+            "item_code",
+            "area_code",
+            "outlet_id",
+            "count",
+        ),
+    )
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     measure: Mapped[str] = mapped_column(String(32), primary_key=True)
