@@ -47,3 +47,53 @@ class DailyCount(Base):
     item_code: Mapped[str] = mapped_column(String(24), primary_key=True, default="")
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class WeeklyCount(Base):
+    """The daily counters of one whole ISO week (``week`` is its Monday), summed, for readers
+    of long ranges (:mod:`bot.services.rollup`): a year is 53 rows per key instead of 371.
+
+    Keyed like :class:`DailyCount` with one addition: for the per-outlet measures
+    (``outlet.*``) the rollup also writes the sum over every outlet under ``outlet_id = 0``
+    (no outlet has id 0), so a chart of all outlets together reads 53 rows, not 53 000.
+    Readers must therefore pick ``outlet_id = 0`` *or* ``outlet_id != 0`` for those measures.
+    Written once per week by the due-work clock, after the week is over, and never changed.
+    """
+
+    __tablename__ = "weekly_counts"
+    __table_args__ = (
+        Index(
+            "ix_weekly_counts_measure_week",
+            "measure",
+            "week",
+            "outlet_id",
+            "kind",
+            "bucket",
+            "item_code",
+            "area_code",
+            "count",
+        ),
+        # The console's by-outlet table reads a page of outlets at a time.
+        Index("ix_weekly_counts_outlet", "outlet_id", "measure", "week", "item_code", "count"),
+    )
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
+    outlet_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, default=0, autoincrement=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    item_code: Mapped[str] = mapped_column(String(24), primary_key=True, default="")
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class WeeklyRollup(Base):
+    """A week whose daily counters are in :class:`WeeklyCount` (a week with none too, so an
+    empty week is not rolled again and again). Its row is the claim: two instances rolling
+    at once insert it, and only the one that did writes the week."""
+
+    __tablename__ = "weekly_rollups"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
