@@ -91,7 +91,8 @@ async def test_rolled_weeks_give_exactly_the_daily_numbers(sessions: Sessions) -
     assert rolled == 54
     async with sessions() as session:
         weeks = list(await session.scalars(select(WeeklyRollup.week).order_by(WeeklyRollup.week)))
-        assert weeks[0] == FIRST and weeks[-1] == date(2026, 12, 28)
+        assert weeks[0] == FIRST
+        assert weeks[-1] == date(2026, 12, 28)
         assert await rollup.rolled_weeks(session, since=FIRST, until=LAST) == weeks
     # The page's periods, a range starting and ending mid-week, the whole span, and one
     # page of outlets (one named, one gone, one that counted nothing).
