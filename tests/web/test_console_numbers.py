@@ -64,7 +64,7 @@ async def test_numbers_page_in_english_shows_charts_tables_and_hides_small_count
         assert '<html lang="en" dir="ltr">' in html
         assert 'href="/console/numbers" aria-current="page"' in html
         for ident in ("chart-requests", "chart-outcomes", "chart-accept", "chart-kits"):
-            assert f'<svg xmlns="http://www.w3.org/2000/svg" role="img"' in html
+            assert '<svg xmlns="http://www.w3.org/2000/svg" role="img"' in html
             assert f'id="{ident}-title"' in html
         assert 'direction="ltr"' in html
         # The default period: 12 weeks, the last one running.
