@@ -325,8 +325,12 @@ async def _weekly_rows(session: AsyncSession, spans: _Spans) -> list[Any]:
                 WeeklyCount.bucket,
                 func.sum(WeeklyCount.count).label("n"),
             )
-            # outlet_id 0: every outlet's packs already summed by the rollup.
-            .where(WeeklyCount.measure.in_(_WEEKLY), WeeklyCount.outlet_id == 0, spans.weekly())
+            # The week's totals over every area and outlet, summed by the rollup.
+            .where(
+                WeeklyCount.measure.in_(_WEEKLY),
+                WeeklyCount.area_code == rollup.EVERY,
+                spans.weekly(),
+            )
             .group_by(
                 WeeklyCount.week,
                 WeeklyCount.measure,
@@ -391,7 +395,7 @@ async def _areas(session: AsyncSession, spans: _Spans) -> tuple[AreaRow, ...]:
     for table, where in spans.sources():
         rows = await session.execute(
             select(table.area_code, table.measure, func.sum(table.count).label("n"))
-            .where(table.measure.in_(_AREA), where)
+            .where(table.measure.in_(_AREA), table.area_code != rollup.EVERY, where)
             .group_by(table.area_code, table.measure)
         )
         for row in rows:
@@ -426,6 +430,7 @@ async def _outlets(
                 table.item_code,
                 func.sum(table.count).label("n"),
             )
+            # A week's totals have outlet_id 0: never one of these.
             .where(table.measure.in_([*_OUTLET, "outlet.packs"]), which, where)
             .group_by(table.outlet_id, table.measure, table.item_code)
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, Integer, func, insert, literal, not_, select
+from sqlalchemy import Date, Integer, String, case, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import DailyCount, WeeklyCount, WeeklyRollup
 from bot.services.counts import day_of
 
-__all__ = ["GRACE", "WEEK", "WEEKS_PER_RUN", "roll_up", "rolled_weeks", "week_start"]
+__all__ = ["EVERY", "GRACE", "WEEK", "WEEKS_PER_RUN", "roll_up", "rolled_weeks", "week_start"]
 
 GRACE = timedelta(days=1)
+# The area code (and kind) of a week's totals: never a real area code or kind.
+EVERY = "*"
 WEEK = timedelta(weeks=1)
 # Weeks rolled per call: a first run after an upgrade catches up on a year in a few ticks,
 # each a short transaction.
@@ -88,34 +90,28 @@ async def _claim(session: AsyncSession, monday: date) -> bool:
 
 async def _write(session: AsyncSession, monday: date) -> None:
     window = (DailyCount.day >= monday, DailyCount.day < monday + WEEK)
-    per_outlet = DailyCount.measure.startswith("outlet.")
     week = literal(monday, Date).label("week")
     total = func.sum(DailyCount.count).label("count")
     keyed = (
         select(week, *(getattr(DailyCount, c) for c in _COLUMNS), total)
-        # outlet_id 0 of an outlet measure is kept for the sum over all outlets (none exists).
-        .where(*window, not_(per_outlet & (DailyCount.outlet_id == 0)))
+        .where(*window)
         .group_by(*(getattr(DailyCount, c) for c in _COLUMNS))
     )
+    # The week's totals: over every area and outlet, and every kind but for requests made.
+    kind = case((DailyCount.measure == "requests.made", DailyCount.kind), else_=EVERY)
     everywhere = (
         select(
             week,
             DailyCount.measure,
-            DailyCount.area_code,
+            literal(EVERY, String).label("area_code"),
             literal(0, Integer).label("outlet_id"),
-            DailyCount.kind,
+            kind.label("kind"),
             DailyCount.item_code,
             DailyCount.bucket,
             total,
         )
-        .where(*window, per_outlet, DailyCount.outlet_id != 0)
-        .group_by(
-            DailyCount.measure,
-            DailyCount.area_code,
-            DailyCount.kind,
-            DailyCount.item_code,
-            DailyCount.bucket,
-        )
+        .where(*window)
+        .group_by(DailyCount.measure, kind, DailyCount.item_code, DailyCount.bucket)
     )
     target = ["week", *_COLUMNS, "count"]
     for rows in (keyed, everywhere):

@@ -41,7 +41,7 @@ def upgrade() -> None:
     with op.batch_alter_table("weekly_counts", schema=None) as batch_op:
         batch_op.create_index(
             "ix_weekly_counts_measure_week",
-            ["measure", "week", "outlet_id", "kind", "bucket", "item_code", "area_code", "count"],
+            ["measure", "area_code", "week", "outlet_id", "kind", "bucket", "item_code", "count"],
             unique=False,
         )
         batch_op.create_index(

@@ -130,16 +130,17 @@ async def test_rolling_is_idempotent_and_waits_for_the_week_to_end(sessions: Ses
     async with sessions.begin() as session:
         assert await rollup.roll_up(session, now=tuesday) == 0  # nothing twice
         rows = {
-            (row.measure, row.outlet_id): row.count
+            (row.measure, row.area_code, row.outlet_id): row.count
             for row in await session.scalars(select(WeeklyCount))
         }
         assert await session.scalar(select(func.count()).select_from(WeeklyRollup)) == 1
-    # One row per key for the week (2026-11-23), plus every outlet's packs under outlet 0.
+    # One row per key for the week (2026-11-23), and the week's totals under area "*".
     assert rows == {
-        ("requests.made", 0): 8,
-        ("outlet.packs", 3): 2,
-        ("outlet.packs", 4): 5,
-        ("outlet.packs", 0): 7,
+        ("requests.made", "a", 0): 8,
+        ("outlet.packs", "", 3): 2,
+        ("outlet.packs", "", 4): 5,
+        ("requests.made", "*", 0): 8,
+        ("outlet.packs", "*", 0): 7,
     }
     await _both(sessions, date(2026, 11, 23), date(2026, 12, 2))
 

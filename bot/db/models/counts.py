@@ -53,11 +53,12 @@ class WeeklyCount(Base):
     """The daily counters of one whole ISO week (``week`` is its Monday), summed, for readers
     of long ranges (:mod:`bot.services.rollup`): a year is 53 rows per key instead of 371.
 
-    Keyed like :class:`DailyCount` with one addition: for the per-outlet measures
-    (``outlet.*``) the rollup also writes the sum over every outlet under ``outlet_id = 0``
-    (no outlet has id 0), so a chart of all outlets together reads 53 rows, not 53 000.
-    Readers must therefore pick ``outlet_id = 0`` *or* ``outlet_id != 0`` for those measures.
-    Written once per week by the due-work clock, after the week is over, and never changed.
+    Keyed like :class:`DailyCount`, plus the week's totals: rows with ``area_code = "*"``
+    (never a real code) hold each measure summed over every area and outlet, and over every
+    kind (``kind = "*"``) except for ``requests.made``, so a chart of a year reads a few
+    thousand rows, not a hundred thousand. Readers pick ``area_code = "*"`` *or*
+    ``area_code != "*"``, never both. Written once per week by the due-work clock, after
+    the week is over, and never changed.
     """
 
     __tablename__ = "weekly_counts"
@@ -65,12 +66,12 @@ class WeeklyCount(Base):
         Index(
             "ix_weekly_counts_measure_week",
             "measure",
+            "area_code",
             "week",
             "outlet_id",
             "kind",
             "bucket",
             "item_code",
-            "area_code",
             "count",
         ),
         # The console's by-outlet table reads a page of outlets at a time.
