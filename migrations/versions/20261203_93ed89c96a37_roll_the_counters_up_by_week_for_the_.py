@@ -41,7 +41,12 @@ def upgrade() -> None:
     with op.batch_alter_table("weekly_counts", schema=None) as batch_op:
         batch_op.create_index(
             "ix_weekly_counts_measure_week",
-            ["measure", "area_code", "week", "outlet_id", "kind", "bucket", "item_code", "count"],
+            ["measure", "week", "outlet_id", "kind", "bucket", "item_code", "area_code", "count"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_weekly_counts_totals",
+            ["area_code", "measure", "week", "kind", "bucket", "item_code", "count"],
             unique=False,
         )
         batch_op.create_index(
@@ -61,6 +66,7 @@ def downgrade() -> None:
     op.drop_table("weekly_rollups")
     with op.batch_alter_table("weekly_counts", schema=None) as batch_op:
         batch_op.drop_index("ix_weekly_counts_outlet")
+        batch_op.drop_index("ix_weekly_counts_totals")
         batch_op.drop_index("ix_weekly_counts_measure_week")
 
     op.drop_table("weekly_counts")

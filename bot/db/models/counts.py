@@ -66,9 +66,20 @@ class WeeklyCount(Base):
         Index(
             "ix_weekly_counts_measure_week",
             "measure",
-            "area_code",
             "week",
             "outlet_id",
+            "kind",
+            "bucket",
+            "item_code",
+            "area_code",
+            "count",
+        ),
+        # A chart of a year reads only the weeks' totals (area "*").
+        Index(
+            "ix_weekly_counts_totals",
+            "area_code",
+            "measure",
+            "week",
             "kind",
             "bucket",
             "item_code",
