@@ -181,6 +181,17 @@ class _Raw:
         self.waits: dict[int, int] = defaultdict(int)
         self.kits = 0
 
+    def absorb(self, other: _Raw) -> None:
+        """Add ``other``'s counts to these."""
+        for kind, n in other.made.items():
+            self.made[kind] += n
+        for outcome, n in other.closed.items():
+            self.closed[outcome] += n
+        for minutes, n in other.waits.items():
+            self.waits[minutes] += n
+        self.held += other.held
+        self.kits += other.kits
+
     def tally(self) -> Tally:
         accepted = sum(self.waits.values())
         closed = dict(self.closed)
@@ -227,10 +238,10 @@ async def compute(
     while start < until:
         weeks[start] = _Raw()
         start += WEEK
-    for row in await _weekly_rows(session, spans):
-        n = int(row.n or 0)
-        for raw in (weeks[row.monday], total):
-            _add_daily(raw, row.measure, row.kind, row.item_code, row.bucket, n, kit_sizes)
+    for monday, measure, kind, item_code, bucket, n in await _weekly_rows(session, spans):
+        _add_daily(weeks[monday], measure, kind, item_code, bucket, int(n or 0), kit_sizes)
+    for raw in weeks.values():
+        total.absorb(raw)
 
     return Numbers(
         since=since,
