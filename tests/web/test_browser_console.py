@@ -4,7 +4,8 @@ Signing in by the link from chat, every page in English and in Dari (right to le
 the rendered page), a removed peer's session and buttons stopping, an alert composed, sent and
 followed to delivery, a stock count set in the browser changing where chat requests go, and
 the refusals (a used or expired link, a forged CSRF token, a peer on coordinators' pages).
-Screenshots of every page, phone- and desktop-sized, when ``HRBOT_SCREENSHOTS`` names a folder.
+Every page fits a phone's width; screenshots of each, phone- and desktop-sized, when
+``HRBOT_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations
@@ -87,7 +88,16 @@ async def shots(page: Page, name: str) -> None:
     for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         await page.set_viewport_size(viewport)
         await screenshot(page, f"console-{name}-{size}")
-    await page.set_viewport_size(DESKTOP)
+    await page.set_viewport_size(PHONE)
+
+
+async def fits_the_screen(page: Page) -> bool:
+    """Whether the page is no wider than the window (wide tables scroll inside themselves)."""
+    return bool(
+        await page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+    )
 
 
 async def alpha_and_beta(bot: ConsoleBot) -> tuple[int, int]:
@@ -137,6 +147,7 @@ async def test_every_page_renders_in_english_and_in_dari_right_to_left(
         await chat.say("rae", said)
     await chat.tap("rae", "Send report")
     await sign_in(page, console_bot, "coco")
+    await page.set_viewport_size(PHONE)
 
     pages = {  # name: (path, a heading on it, in English)
         "today": ("/console/", "h1", "Today"),
@@ -165,6 +176,7 @@ async def test_every_page_renders_in_english_and_in_dari_right_to_left(
                 assert re.search("[\u0600-\u06ff]", word), (title, word)  # Dari, not English
                 await expect(page.locator(heading)).to_have_text(word)
                 assert await page.evaluate("document.documentElement.lang") == "fa-AF"
+            assert await fits_the_screen(page), (name, locale)  # on a phone
             assert_no_third_party_requests(page, own=console_bot.base_url)
             await shots(page, f"{name}-{locale}-{backend}")
     # The outlet's own data is shown as entered (the name), in the Dari frame.
