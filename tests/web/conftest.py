@@ -30,8 +30,8 @@ from bot.db.engine import make_engine as make_db_engine
 from bot.db.engine import make_sessionmaker
 from bot.runner import BotService
 from handlers.routes import build_routes
-from tests.support.browser import require_chromium, watch_requests, without_faketime
 from tests.handlers.peer_world import World
+from tests.support.browser import require_chromium, watch_requests, without_faketime
 from tests.support.chat import Clock, texts
 from tests.support.console import console_world
 from tests.support.databases import fresh_database
@@ -174,8 +174,6 @@ async def console_bot(
         try:
             async with console_world(make_sessionmaker(db)) as cw:
                 world = cw.world
-                yield ConsoleBot(
-                    cw.base_url, world.engine, world.clock, cw.service, backend, world
-                )
+                yield ConsoleBot(cw.base_url, world.engine, world.clock, cw.service, backend, world)
         finally:
             await db.dispose()

@@ -17,7 +17,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, Response, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Response,
+    ViewportSize,
+    expect,
+)
 
 from bot.services.console_access import LINK_TTL
 from bot.services.requests import RouteResult
@@ -32,8 +39,8 @@ from tests.web.conftest import ConsoleBot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1280, height=800)
 SYRINGES = "syr_1ml_29g"
 SESSION_ENDED = "your session has ended"
 
@@ -318,9 +325,7 @@ async def test_a_forged_csrf_token_is_refused_and_changes_nothing(
     await expect(page.locator(f"#quantity-{SYRINGES}")).to_have_text("20")
 
 
-async def test_a_peer_is_refused_on_coordinators_pages(
-    console_bot: ConsoleBot, page: Page
-) -> None:
+async def test_a_peer_is_refused_on_coordinators_pages(console_bot: ConsoleBot, page: Page) -> None:
     await alpha_and_beta(console_bot)
     await sign_in(page, console_bot, "pat")
     nav = page.locator("header nav")

@@ -176,10 +176,7 @@ class Console:
                     return self.signed_out(hinted)
                 form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
                 given = form.get("csrf")
-                if (
-                    not isinstance(given, str)
-                    or not hmac.compare_digest(given, csrf_token(token))
-                ):
+                if not isinstance(given, str) or not hmac.compare_digest(given, csrf_token(token)):
                     return self.refuse(
                         hinted, hinted("This form has expired. Go back and reload the page.")
                     )
