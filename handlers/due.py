@@ -26,7 +26,16 @@ from bot.core.words import Translator
 from bot.db.engine import drop_old_page_images
 from bot.db.models import Offer, PeerWorker, Request
 from bot.domain import OfferStatus
-from bot.services import alerts, contacts, conversations, reports, requests, retention, shifts
+from bot.services import (
+    alerts,
+    closures,
+    contacts,
+    conversations,
+    reports,
+    requests,
+    retention,
+    shifts,
+)
 from bot.services.requests import RouteResult
 from handlers import offers
 from handlers import waiting as held_requests
@@ -59,6 +68,7 @@ class DueReport:
     states_purged: int = 0
     addresses_dropped: int = 0
     updates_purged: int = 0
+    closures_purged: int = 0
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
     deliveries_purged: int = 0
@@ -238,10 +248,11 @@ async def _digest(scope: Scope, report: DueReport) -> int:
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:
-    """Forget old update ids, lapsed conversation states, and the reply addresses of
-    contacts with nothing open any more (after the parts above closed what was due and sent
-    what closing it said)."""
+    """Forget old update ids, lapsed conversation states, outlet closures that have ended, and
+    the reply addresses of contacts with nothing open any more (after the parts above closed
+    what was due and sent what closing it said)."""
     report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
+    report.closures_purged += await closures.purge_ended(scope.session, now=scope.now)
     report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
     report.addresses_dropped += await contacts.drop_idle_addresses(scope.session, now=scope.now)
     return 0

@@ -141,7 +141,6 @@ class WeeklyHours:
         return [(days, intervals) for intervals, days in groups.items()]
 
 
-
 def _parse_days(spec: str) -> tuple[int, ...]:
     days: list[int] = []
     for term in spec.split(","):

@@ -59,8 +59,7 @@ async def readiness(
     return Readiness(
         active_outlets=len(outlets),
         open_soon=sum(
-            _opens_within(o.hours, o.timezone, now, window, spans.get(o.id, []))
-            for o in outlets
+            _opens_within(o.hours, o.timezone, now, window, spans.get(o.id, [])) for o in outlets
         ),
         staffed_outlets=int(staffed or 0),
         coordinators=int(coordinators or 0),
