@@ -161,11 +161,12 @@ def _compiled(text: str, zone: str) -> osm.OpeningHours:
 
 
 def _reason(text: str, error: Exception) -> str:
-    """The library's multi-line message as one short line: where it stopped and what it expected."""
-    lines = str(error).splitlines()
-    where = next((line for line in lines if "-->" in line), "")
-    expected = next((line.split("= ", 1)[1] for line in lines if "= " in line), "")
+    """The library's multi-line message as one short line: where it stopped reading.
+
+    (Its list of grammar rules it expected there means nothing to a volunteer.)
+    """
+    where = next((line for line in str(error).splitlines() if "-->" in line), "")
     column = where.rsplit(":", 1)[-1].strip() if where else ""
     position = f" at character {column}" if column.isdigit() else ""
-    hint = f" ({expected})" if expected else ""
-    return f"cannot read opening hours {text!r}{position}{hint}: e.g. 'Mo-Fr 10:00-18:00'"
+    shown = text if len(text) <= 60 else text[:59] + "…"
+    return f"cannot read opening hours {shown!r}{position}: e.g. 'Mo-Fr 10:00-18:00'"
