@@ -27,6 +27,8 @@ LOOKAHEAD = timedelta(days=8)
 _OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _DAY_TITLES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_TOKEN = re.compile(r"\b(?:Mo|Tu|We|Th|Fr|Sa|Su)\b")
+_DAY_GAP = re.compile(r"(?<=\b(?:Mo|Tu|We|Th|Fr|Sa|Su)),(?=(?:Mo|Tu|We|Th|Fr|Sa|Su)\b)")
+_TIME_GAP = re.compile(r"(?<=[0-9]),(?=[0-9])")
 _CLOSED = frozenset({"closed", "off", "24/7 closed", "24/7 off"})
 MAX_LENGTH = 255
 """Longest accepted expression (the column's size); real schedules are far shorter."""
@@ -124,6 +126,8 @@ class OpeningHours:
         if self.text in _CLOSED:
             return closed
         text = self.text.replace("Mo-Su ", "\0").replace("00:00-24:00", "\1")
+        text = _DAY_GAP.sub("/", text)  # "Mo,We" reads "Mon/Wed"
+        text = _TIME_GAP.sub(", ", text)  # "12:00-16:00,20:00-23:30" gets a space
         text = _DAY_TOKEN.sub(lambda match: day_titles[_OSM_DAYS.index(match[0])], text)
         return text.replace("-", "–").replace("\0", f"{daily} ").replace("\1", whole_day)
 

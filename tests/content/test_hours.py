@@ -82,7 +82,7 @@ def test_stored_hours_read_as_none_when_unreadable() -> None:
     ("text", "described"),
     [
         ("mon-fri 10:00-18:00; sat 12:00-16:00", "Mon–Fri 10:00–18:00, Sat 12:00–16:00"),
-        ("Mo,We,Fr 14:00-20:00; Sa 22:00-02:00", "Mon,Wed,Fri 14:00–20:00; Sat 22:00–02:00"),
+        ("Mo,We,Fr 14:00-20:00; Sa 22:00-02:00", "Mon/Wed/Fri 14:00–20:00; Sat 22:00–02:00"),
         ("daily 09:00-17:00", "Daily 09:00–17:00"),
         ("24/7", "24/7"),
         ("closed", "Closed"),
