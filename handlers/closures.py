@@ -78,7 +78,11 @@ async def closed_button(msg: Incoming, ctx: Context) -> None:
         return
     actor = ACTOR_COORDINATOR if ctx.person.is_coordinator else ACTOR_PEER
     try:
-        if action == "t":
+        if action == "t" and await closures.closed_now(
+            ctx.session, outlet_ids=[outlet_id], now=ctx.now
+        ):
+            pass  # a second tap of the same button: closed already
+        elif action == "t":
             closed = await closures.close_today(
                 ctx.session, outlet_id=outlet_id, actor=actor, now=ctx.now
             )

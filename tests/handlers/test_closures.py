@@ -111,6 +111,10 @@ async def test_who_may_close_what(sessions: Sessions) -> None:
     assert "Beta table: Open now" in shown
     answer = texts(await world.chat.tap("coco", "Closed for the rest of today"))
     assert "Beta table: Closed for now" in answer
+    # A stale second tap of the same button adds no second closure.
+    await world.chat.press("coco", f"cls:t:{world.outlets['beta']}")
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutletClosure)) == 1
     outlets = texts(await world.chat.say("coco", "/outlets"))
     assert "closed for now (/closed)" in outlets
     # A forged button for an outlet the peer is not at changes nothing.
