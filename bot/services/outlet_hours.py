@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.hours import OpeningHours, stored
 from bot.db.models import Outlet
-from bot.services import audit
+from bot.services import audit, closures
+from bot.services.routing import is_open
 
 Span = tuple[datetime, datetime]
 """A closure's ``[start, end)``, aware."""
@@ -63,6 +65,22 @@ async def set_hours(
         )
         await session.flush()
     return hours
+
+
+async def open_now(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Ids of active outlets open at ``now`` by their hours and not inside a closure, by id.
+
+    Staffing and stock are not looked at: that is routing's question, not "is it open?".
+    """
+    closed = await closures.closed_now(session, now=now)
+    rows = await session.execute(
+        select(Outlet.id, Outlet.hours, Outlet.timezone)
+        .where(Outlet.active.is_(True))
+        .order_by(Outlet.id)
+    )
+    return [
+        row.id for row in rows if row.id not in closed and is_open(row.hours, row.timezone, now)
+    ]
 
 
 def validate(text: str) -> str | None:

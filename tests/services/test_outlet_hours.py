@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AuditEvent, Outlet
-from bot.services import outlet_hours, routing
+from bot.services import closures, outlet_hours, routing
 from bot.services.outlet_hours import HoursError, HoursNow
 from tests.services.factories import LAT, LON, NOW, add_outlet
 
@@ -74,3 +74,17 @@ def test_describe_with_closures() -> None:
     cut = outlet_hours.describe("Mo-Fr 10:00-18:00", timezone=VAN, now=at, closures=[soon])
     assert cut.open
     assert cut.closes_at == datetime(2026, 11, 25, 13, 0, tzinfo=VAN)
+
+
+async def test_open_now_leaves_out_closed_and_inactive_outlets(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        always = await add_outlet(session)
+        await add_outlet(session, hours="Mo 09:00-10:00")  # NOW is a Wednesday
+        await add_outlet(session, active=False)
+        closing = await add_outlet(session)
+        assert await outlet_hours.open_now(session, now=NOW) == [
+            always.outlet_id,
+            closing.outlet_id,
+        ]
+        await closures.close_today(session, outlet_id=closing.outlet_id, actor="web", now=NOW)
+        assert await outlet_hours.open_now(session, now=NOW) == [always.outlet_id]
