@@ -242,7 +242,7 @@ def _box_query(
         conditions.append("o.id NOT IN :exclude")
         binds.append(bindparam("exclude", expanding=True))
     sql = (
-        "SELECT o.id, o.latitude, o.longitude, o.timezone, o.opening_hours"  # noqa: S608
+        "SELECT o.id, o.latitude, o.longitude, o.timezone, o.hours"  # noqa: S608
         " FROM outlets o WHERE " + " AND ".join(conditions)
     )
     return text(sql).bindparams(*binds)

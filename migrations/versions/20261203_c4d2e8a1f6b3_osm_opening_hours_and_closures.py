@@ -31,24 +31,24 @@ def _to_osm(raw: object) -> str:
 
 
 def upgrade() -> None:
+    # A new text column beside the JSON one, filled, then put in its place under the same name.
     with op.batch_alter_table("outlets", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("opening_hours", sa.String(length=255), server_default="closed", nullable=False)
+            sa.Column("hours_osm", sa.String(length=255), server_default="closed", nullable=False)
         )
     bind = op.get_bind()
     outlets = sa.table(
-        "outlets", sa.column("id", sa.Integer), sa.column("hours"), sa.column("opening_hours")
+        "outlets", sa.column("id", sa.Integer), sa.column("hours"), sa.column("hours_osm")
     )
     rows = bind.execute(sa.select(outlets.c.id, sa.cast(outlets.c.hours, sa.Text))).all()
     for outlet_id, raw in rows:
         bind.execute(
-            outlets.update()
-            .where(outlets.c.id == outlet_id)
-            .values(opening_hours=_to_osm(raw))
+            outlets.update().where(outlets.c.id == outlet_id).values(hours_osm=_to_osm(raw))
         )
     with op.batch_alter_table("outlets", schema=None) as batch_op:
-        batch_op.alter_column("opening_hours", server_default=None)
         batch_op.drop_column("hours")
+    with op.batch_alter_table("outlets", schema=None) as batch_op:
+        batch_op.alter_column("hours_osm", new_column_name="hours", server_default=None)
 
     op.create_table(
         "outlet_closures",
@@ -92,7 +92,8 @@ def downgrade() -> None:
     # OSM hours cannot all be written in the old mapping form: outlets come back closed and
     # need a re-import of their file.
     with op.batch_alter_table("outlets", schema=None) as batch_op:
+        batch_op.drop_column("hours")
+    with op.batch_alter_table("outlets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("hours", sa.JSON(), server_default="{}", nullable=False))
     with op.batch_alter_table("outlets", schema=None) as batch_op:
         batch_op.alter_column("hours", server_default=None)
-        batch_op.drop_column("opening_hours")

@@ -46,7 +46,7 @@ class Outlet(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     instructions: Mapped[str] = mapped_column(Text, default="")
     # OpenStreetMap opening_hours syntax in the outlet's own zone (see bot.content.hours).
-    hours: Mapped[str] = mapped_column("opening_hours", String(255), default="closed")
+    hours: Mapped[str] = mapped_column(String(255), default="closed")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Outreach: besides pickup here, its peers meet a person nearby, at a public place the
     # person names through the masked line (see bot/services/relay.py).
