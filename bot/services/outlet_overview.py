@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,8 @@ from bot.services.routing import is_open
 PAGE_SIZE: Final = 50
 MAX_SEARCH: Final = 120  # an outlet name is at most this long
 MAX_ID: Final = 2**31 - 1  # ids are 32-bit: a longer number in a URL is no outlet
+
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,8 @@ class OutletDetail:
 
 
 def _filtered(
-    stmt: Select[Any], *, outlet_ids: Collection[int] | None, area: str | None, search: str | None
-) -> Select[Any]:
+    stmt: _Query, *, outlet_ids: Collection[int] | None, area: str | None, search: str | None
+) -> _Query:
     if outlet_ids is not None:
         stmt = stmt.where(Outlet.id.in_(sorted(outlet_ids)))
     if area:
