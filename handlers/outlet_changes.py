@@ -129,9 +129,7 @@ async def reopen_now(scope: Scope, *, outlet_id: int, actor: str) -> int:
 async def reopen(scope: Scope, *, outlet_id: int, closure_id: int, actor: str) -> bool:
     """Cancel one of this outlet's closures (current or upcoming); False if it has none by that
     id. Cancelling one in force routes held requests near the outlet."""
-    listed = await closures.current_and_upcoming(
-        scope.session, outlet_id=outlet_id, now=scope.now
-    )
+    listed = await closures.current_and_upcoming(scope.session, outlet_id=outlet_id, now=scope.now)
     found = next((c for c in listed if c.id == closure_id), None)
     if found is None:
         return False
