@@ -116,6 +116,7 @@ async def list_page(view: View) -> Response:
         search=search,
         areas=area_choices,
         gaps=gaps,
+        cell_name=cell_name,
         gap_grid=_gap_grid(view, gaps) if gaps is not None else "",
     )
 
