@@ -6,13 +6,13 @@ The clock is 2026-11-25 19:00 UTC: Wednesday 11:00 in Vancouver, where the outle
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AuditEvent, Offer, Outlet, OutletClosure, Request
+from bot.db.models import AuditEvent, DailyCount, Offer, Outlet, OutletClosure, Request
 from bot.domain import OfferStatus, RequestStatus
 from bot.services.requests import RouteResult
 from tests.handlers.peer_world import World
@@ -102,7 +102,7 @@ async def test_hours_set_here_change_open_now_and_routing(sessions: Sessions) ->
 async def test_opening_hours_route_held_requests(sessions: Sessions) -> None:
     async with console_world(sessions) as cw, cw.client() as browser:
         world = cw.world
-        alpha = await world.outlet("alpha", hours="off")
+        alpha = await world.outlet("alpha", hours="Mo-Su 16:00-20:00")  # opens later today
         await world.peer("pat", "alpha")
         csrf = await _signed_in(cw, browser, "coco")
         unrouted = await world.request("ana")
@@ -243,7 +243,7 @@ async def test_closed_tomorrow_and_on_holidays(sessions: Sessions) -> None:
             ("2026-12-24 08:00", "2026-12-27 08:00", "holiday"),
         ]
         page = (await browser.get(f"/console/outlets/{alpha}")).text
-        assert _text(page, "hours-now") == "Open now."
+        assert _text(page, "hours-now") == "Open now, closes Thu 00:00."
         upcoming = [cid for cid, _ in await _closures(world, alpha)]
         assert all(f'id="cancel-{cid}"' in page for cid in upcoming)
         assert "(holiday)" in page
@@ -304,12 +304,21 @@ async def test_the_forecast_shows_days_left_and_state(sessions: Sessions) -> Non
         alpha = await world.outlet("alpha", stock={"syr_1ml_29g": 20, "nalox_nasal": 0})
         await world.peer("pat", "alpha")
         await _signed_in(cw, browser, "coco")
-        # Two packs handed over today: 2 / 28 a day, 18 left → 252 days.
-        await world.request("ana")
-        await world.chat.tap("pat", "Accept")
-        await world.chat.tap("pat", "Handed over")
+        # 28 packs handed over in the last 4 weeks: one a day, 20 left → 20 days.
+        async with world.sessions.begin() as session:
+            session.add_all(
+                DailyCount(
+                    day=(world.clock.now - timedelta(days=back)).date(),
+                    measure="outlet.packs",
+                    outlet_id=alpha,
+                    kind="equipment",
+                    item_code="syr_1ml_29g",
+                    count=2,
+                )
+                for back in range(14)
+            )
         page = (await browser.get(f"/console/outlets/{alpha}")).text
-        assert _text(page, "days-syr_1ml_29g") == "252.0"
+        assert _text(page, "days-syr_1ml_29g") == "20.0"
         assert _text(page, "state-syr_1ml_29g") == "ok"
         assert _text(page, "days-nalox_nasal") == "—"
         assert _text(page, "state-nalox_nasal") == "stock-out"
@@ -333,7 +342,7 @@ async def test_coverage_shows_where_requests_went_unrouted_small_counts_hidden(
         assert "2</td>" not in area.group(1)  # the real count never shows
         cells = re.search(r'<table id="coverage-cells">(.*?)</table>', page, re.S)
         assert cells is not None
-        assert "49.27, -123.11" in cells.group(1)
+        assert "49.29, -123.09" in cells.group(1)
         assert '<rect class="cell hidden"' in page
         assert "http" not in page.split('id="coverage"')[1].replace(
             "http://www.w3.org/2000/svg", ""
