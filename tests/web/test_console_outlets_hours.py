@@ -362,7 +362,7 @@ async def test_the_sections_render_in_dari(sessions: Sessions) -> None:
         page = (await browser.get(f"/console/outlets/{alpha}")).text
         assert '<html lang="fa-AF" dir="rtl">' in page
         assert "ساعات کار" in page  # "Opening hours"
-        assert "بسته‌شدن‌ها" in page  # "Closures"
+        assert "بسته‌بودن‌ها" in page  # "Closures"
         listed = (await browser.get("/console/outlets")).text
         assert 'id="coverage"' in listed
         assert dict(await _count_requests(world)) == {}  # nothing routed by rendering pages
