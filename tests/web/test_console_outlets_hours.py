@@ -170,6 +170,7 @@ async def test_closed_today_moves_the_offer_on_and_reopening_routes_again(
         [(closure_id, reason)] = await _closures(world, alpha)
         assert reason == "closed_today"
         assert f'id="reopen-{closure_id}"' in page
+        assert 'id="close-today"' not in page  # closed already
         listed = (await browser.get("/console/outlets")).text
         row = re.search(rf'<tr id="outlet-{alpha}"[^>]*>(.*?)</tr>', listed, re.S)
         assert row is not None

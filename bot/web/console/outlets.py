@@ -188,6 +188,7 @@ async def _outlet_page(
             )
             for c in listed
         ],
+        closed_now=any(c.active(now) for c in listed),
         today=local_today.isoformat(),
         forecast=ahead,
         state_name=lambda state: t(STATES[state]),
