@@ -1,7 +1,8 @@
 """Outlets as the console's *Outlets* pages show them: a paged, filtered list and one outlet.
 
-A page of the list costs two queries whatever the number of outlets: the page of outlets
-(with the total, by a window count) and the stock alarms of just those outlets, grouped.
+A page of the list costs three queries whatever the number of outlets: the page of outlets
+(with the total, by a window count), the stock alarms of just those outlets, grouped, and
+which of them a closure holds shut now.
 A peer sees only their own outlets (``outlet_ids``); a coordinator passes None.
 """
 
