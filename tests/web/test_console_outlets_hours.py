@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AuditEvent, DailyCount, Offer, Outlet, OutletClosure, Request
 from bot.domain import OfferStatus, RequestStatus
+from bot.services import closures
 from bot.services.requests import RouteResult
 from tests.handlers.peer_world import World
 from tests.support.chat import texts
@@ -296,6 +297,17 @@ async def test_a_peer_closes_their_own_outlet_not_another(sessions: Sessions) ->
         async with world.sessions() as session:
             actor = await session.scalar(select(OutletClosure.created_by))
         assert actor == "peer"
+        # Another outlet's closure cannot be cancelled through their own outlet's page.
+        async with world.sessions.begin() as session:
+            await closures.close_today(
+                session, outlet_id=beta, actor="coordinator", now=world.clock.now
+            )
+        [(theirs, _)] = await _closures(world, beta)
+        sideways = await browser.post(
+            f"/console/outlets/{alpha}/reopen", data={"csrf": csrf, "closure": str(theirs)}
+        )
+        assert sideways.status_code == 422
+        assert await _closures(world, beta) == [(theirs, "closed_today")]
         assert "coverage" not in (await browser.get("/console/outlets")).text  # coordinators'
 
 
