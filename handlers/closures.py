@@ -26,8 +26,7 @@ from bot.db.models import Outlet, OutletClosure, PeerWorker
 from bot.domain import ClosureReason
 from bot.services import closures, outlet_hours
 from bot.services.closures import Closure, ClosureError
-from handlers import offers, ui
-from handlers import waiting as held_requests
+from handlers import offers, outlet_changes, ui
 from handlers.routes import ModuleRoutes
 
 PREFIX = "cls"
@@ -83,23 +82,14 @@ async def closed_button(msg: Incoming, ctx: Context) -> None:
         ):
             pass  # a second tap of the same button: closed already
         elif action == "t":
-            closed = await closures.close_today(
-                ctx.session, outlet_id=outlet_id, actor=actor, now=ctx.now
-            )
+            closed = await outlet_changes.close_today(ctx, outlet_id=outlet_id, actor=actor)
             ctx.reply(_moved(ctx.tr, len(closed.lapsed)))
-            for request_id in closed.lapsed:
-                await offers.dispatch(ctx, request_id=request_id)
         elif action == "m":
-            await closures.close_tomorrow(
-                ctx.session, outlet_id=outlet_id, actor=actor, now=ctx.now
-            )
+            await outlet_changes.close_tomorrow(ctx, outlet_id=outlet_id, actor=actor)
         elif action == "o":
-            if await closures.reopen_now(
-                ctx.session, outlet_id=outlet_id, actor=actor, now=ctx.now
-            ):
-                await held_requests.route_held(ctx, near={outlet_id})
+            await outlet_changes.reopen_now(ctx, outlet_id=outlet_id, actor=actor)
         else:
-            await closures.reopen(ctx.session, closure_id=ident, actor=actor, now=ctx.now)
+            await outlet_changes.reopen(ctx, outlet_id=outlet_id, closure_id=ident, actor=actor)
     except ClosureError:
         ctx.reply(ui.no_longer_valid(ctx))
         return

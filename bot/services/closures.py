@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select
@@ -241,6 +241,21 @@ def local_midnight(now: datetime, zone: ZoneInfo, *, days: int) -> datetime:
     local = datetime.combine(day, time(0), tzinfo=zone)
     # Round-trip through UTC: a non-existent wall time normalises to the real one after the jump.
     return local.astimezone(ZoneInfo("UTC")).astimezone(zone)
+
+
+async def days_span(
+    session: AsyncSession, *, outlet_id: int, first: date, last: date
+) -> tuple[datetime, datetime]:
+    """Whole local days ``first`` to ``last`` (both included) at the outlet, as ``[start, end)``
+    instants for :func:`close`; ClosureError if ``last`` is before ``first``."""
+    if last < first:
+        raise ClosureError("the last day is before the first")
+    zone = await _zone(session, outlet_id)
+    start = datetime.combine(first, time(0), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
+    # Round-trip through UTC, as local_midnight does, for midnights a DST jump skips.
+    utc = ZoneInfo("UTC")
+    return start.astimezone(utc).astimezone(zone), end.astimezone(utc).astimezone(zone)
 
 
 async def _zone(session: AsyncSession, outlet_id: int) -> ZoneInfo:

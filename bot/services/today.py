@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Alert, Delivery, Item, Offer, Outlet, Report, ReportStatus, Request, Stock
 from bot.domain import AlertStatus, DeliveryStatus, RequestStatus
+from bot.services import closures
 from bot.services.routing import is_open
 
 UNROUTED_WINDOW: Final = timedelta(hours=24)
@@ -118,7 +119,12 @@ async def snapshot(
     if outlet_ids is not None:
         outlets = outlets.where(Outlet.id.in_(list(outlet_ids)))
     rows = (await session.execute(outlets.order_by(Outlet.name, Outlet.id))).all()
-    open_now = [(row.id, row.name) for row in rows if is_open(row.hours, row.timezone, now)]
+    closed = await closures.closed_now(session, outlet_ids=[row.id for row in rows], now=now)
+    open_now = [
+        (row.id, row.name)
+        for row in rows
+        if row.id not in closed and is_open(row.hours, row.timezone, now)
+    ]
     alarms = await _stock_alarms(session, outlet_ids)
     return Today(
         requests_by_status=requests_by_status,
