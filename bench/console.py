@@ -253,7 +253,8 @@ async def seed_console(
                 lifetime=timedelta(hours=72),
             )
             made.append(view.id)
-        current, drafts, scheduled, past = made[-4:], made[-7:-4], made[-9:-7], made[:-9]
+        # made[-7:-4] stay drafts.
+        current, scheduled, past = made[-4:], made[-9:-7], made[:-9]
         for back, alert_id in enumerate(current):
             await alerts.send_now(session, alert_id=alert_id, now=NOW - timedelta(hours=1 + back))
         for alert_id in scheduled:
