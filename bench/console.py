@@ -22,11 +22,17 @@ The seed, all with the shipped content (items, areas):
   by :class:`bot.services.counts.Key`): per area and kind, requests made and how they closed;
   per outlet, on a random tenth of the outlets each day, offers, acceptances and packs handed
   over; time-to-accept buckets; feedback. Inserted as plain rows (each key once): the bot's
-  own ``counts.upsert`` took over two minutes for the ~290,000 rows of a year.
+  own ``counts.upsert`` took over two minutes for the ~290,000 rows of a year;
+- ``SUBSCRIBERS`` people subscribed to alerts; ``ALERTS`` alerts over the year through the alert
+  service (drafts, two scheduled, past ones with their kept tallies, and four current ones whose
+  ~8,000 deliveries are half done); ``REVIEWED_REPORTS`` reviewed reports and ``NEW_REPORTS``
+  waiting, through the report service.
 
-Extension point for the console pages: add paths to :data:`PATHS` (or ``--paths``); any path
-under :data:`SIGNED_IN_PREFIX` makes the client call :func:`sign_in` first, which is not
-written yet (it needs the console's sign-in link).
+The console pages in :data:`PATHS` are those of ``bot/web/console`` (add a new page's path
+there, or give ``--paths``): any path under :data:`SIGNED_IN_PREFIX` makes the client sign in
+first as a coordinator (:func:`sign_in`: a link minted in the parent against the same database,
+then opened as a browser would). This replaces ``bench.console_outlets`` (outlet pages only,
+in-process): the outlet list, a page deep in it, an area, a search and one outlet are here.
 
 The server runs in a child process so that the client's work does not share its event loop
 and interpreter, as a browser would not.
