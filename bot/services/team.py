@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Contact, Coordinator, Invite, Offer, Outlet, PeerWorker, Request
@@ -156,7 +156,7 @@ async def members_page(
     and id, only those of ``outlet_id`` when given. Counted and cut in SQL: a network of a
     thousand outlets has well over a thousand peers."""
     page = max(page, 1)
-    where = [PeerWorker.active.is_(True)]
+    where: list[ColumnElement[bool]] = [PeerWorker.active.is_(True)]
     if outlet_id is not None:
         where.append(PeerWorker.outlet_id == outlet_id)
     total = int(
