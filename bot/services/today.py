@@ -154,8 +154,14 @@ async def _open_outlets(
     ]
     if not is_open_now:
         return [], 0, sum(row.n for row in schedules)
+    # One IN list per time zone (zones are few): a flat OR per schedule would nest one level
+    # per term, and SQLite refuses expressions deeper than 1,000.
+    by_zone: dict[str, list[str]] = {}
+    for row in is_open_now:
+        by_zone.setdefault(row.timezone, []).append(row.raw)
     opened = or_(
-        false(), *(and_(raw == row.raw, Outlet.timezone == row.timezone) for row in is_open_now)
+        false(),
+        *(and_(Outlet.timezone == zone, raw.in_(raws)) for zone, raws in sorted(by_zone.items())),
     )
     listed = await session.execute(
         select(Outlet.id, Outlet.name)

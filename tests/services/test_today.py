@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.models import Outlet
+from bot.domain import OutletKind
 from bot.services import today
 from bot.services.today import LIST_LIMIT
-from tests.services.factories import ALWAYS, NEVER, NOW, add_item, add_outlet
+from tests.services.factories import ALWAYS, LAT, LON, NEVER, NOW, add_item, add_outlet
 
 Sessions = async_sessionmaker[AsyncSession]
 # Open at NOW (15:00 UTC) in UTC, closed in Vancouver (07:00 there).
@@ -48,3 +51,35 @@ async def test_open_outlets_and_stock_alarms_are_counted_beyond_the_lists(
         (always[0], "swab"),
     ]
     assert a_peer.stock_alarm_count == 2
+
+
+async def test_every_outlet_with_its_own_hours_is_still_counted(sessions: Sessions) -> None:
+    """More distinct open schedules than SQLite's expression depth (1,000) allows terms."""
+    schedules = [
+        {"daily": [f"{start // 60:02d}:{start % 60:02d}-{end}"]}
+        for start in range(0, 15 * 60, 3)
+        for end in ("16:00", "23:00", "23:30", "23:59")
+    ][:1001]
+    async with sessions.begin() as session:
+        await session.execute(
+            insert(Outlet),
+            [
+                {
+                    "key": f"o{n}",
+                    "name": f"Outlet {n:04d}",
+                    "kind": OutletKind.PEER,
+                    "area_code": "test",
+                    "latitude": LAT,
+                    "longitude": LON,
+                    "timezone": "UTC",
+                    "instructions": "",
+                    "hours": hours,
+                    "active": True,
+                    "created_at": NOW,
+                }
+                for n, hours in enumerate(schedules)
+            ],
+        )
+        picture = await today.snapshot(session, now=NOW, outlet_ids=None)
+    assert (picture.outlets_open_count, picture.outlets_count) == (1001, 1001)
+    assert [name for _, name in picture.outlets_open] == [f"Outlet {n:04d}" for n in range(50)]
