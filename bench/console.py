@@ -22,11 +22,17 @@ The seed, all with the shipped content (items, areas):
   by :class:`bot.services.counts.Key`): per area and kind, requests made and how they closed;
   per outlet, on a random tenth of the outlets each day, offers, acceptances and packs handed
   over; time-to-accept buckets; feedback. Inserted as plain rows (each key once): the bot's
-  own ``counts.upsert`` took over two minutes for the ~290,000 rows of a year.
+  own ``counts.upsert`` took over two minutes for the ~290,000 rows of a year;
+- ``SUBSCRIBERS`` people subscribed to alerts; ``ALERTS`` alerts over the year through the alert
+  service (drafts, two scheduled, past ones with their kept tallies, and four current ones whose
+  ~8,000 deliveries are half done); ``REVIEWED_REPORTS`` reviewed reports and ``NEW_REPORTS``
+  waiting, through the report service.
 
-Extension point for the console pages: add paths to :data:`PATHS` (or ``--paths``); any path
-under :data:`SIGNED_IN_PREFIX` makes the client call :func:`sign_in` first, which is not
-written yet (it needs the console's sign-in link).
+The console pages in :data:`PATHS` are those of ``bot/web/console`` (add a new page's path
+there, or give ``--paths``): any path under :data:`SIGNED_IN_PREFIX` makes the client sign in
+first as a coordinator (:func:`sign_in`: a link minted in the parent against the same database,
+then opened as a browser would). This replaces ``bench.console_outlets`` (outlet pages only,
+in-process): the outlet list, a page deep in it, an area, a search and one outlet are here.
 
 The server runs in a child process so that the client's work does not share its event loop
 and interpreter, as a browser would not.
@@ -53,7 +59,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from sqlalchemy import insert, make_url, select, text
+from sqlalchemy import insert, make_url, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.content import Content, load_content, load_outlets
@@ -62,13 +68,25 @@ from bot.core.engine import Engine
 from bot.core.words import Words
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.migrate import upgrade
-from bot.db.models import Contact, Coordinator, DailyCount, Outlet, PeerWorker
-from bot.domain import Channel, OutletKind, RequestKind
+from bot.db.models import (
+    Alert,
+    Contact,
+    Coordinator,
+    DailyCount,
+    Delivery,
+    Outlet,
+    PeerWorker,
+    Report,
+    ReportStatus,
+    Subscription,
+)
+from bot.domain import AlertKind, AlertStatus, Channel, DeliveryStatus, OutletKind, RequestKind
 from bot.privacy import AddressBox, derive_keys
 from bot.runner import BotService
-from bot.services import counts
+from bot.services import alerts, console_access, counts, reports
 from bot.services.counts import Key
 from bot.services.outlets import import_outlets
+from bot.web.console.site import COOKIE
 from handlers.routes import build_routes
 
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
@@ -77,11 +95,27 @@ KEYS = derive_keys("bench-secret-" + "c" * 40)
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 
 # What is timed, in order. The first is the floor the others are compared with.
-PATHS: tuple[str, ...] = ("/healthz", "/metrics")
+PATHS: tuple[str, ...] = (
+    "/healthz",
+    "/metrics",
+    "/console/",  # Today
+    "/console/outlets",
+    "/console/outlets?page=10",
+    "/console/outlets?area=gastown",
+    "/console/outlets?q=7",
+    "/console/outlets/500",  # ids are 1.. in the fresh database
+    "/console/team",
+    "/console/alerts",
+    "/console/reports",
+)
 # Pages that need a signed-in member: listing one makes the client call sign_in() first.
 SIGNED_IN_PREFIX = "/console"
-BUDGET_MS = 200.0
-CHUNK = 10_000  # counter rows per executemany  # the issue's p95 budget per console page
+BUDGET_MS = 200.0  # the issue's p95 budget per console page
+CHUNK = 10_000  # rows per executemany
+SUBSCRIBERS = 3_000  # people subscribed to alerts
+ALERTS = 200  # over the year: 4 current, 3 drafts, 2 scheduled, the rest past
+REVIEWED_REPORTS = 300
+NEW_REPORTS = 50
 
 HOURS = (
     "mon-fri 10:00-18:00; sat 12:00-16:00,20:00-23:30",
@@ -166,6 +200,118 @@ async def seed_team(db: AsyncEngine, rng: random.Random) -> int:
     return len(peers)
 
 
+async def seed_console(
+    db: AsyncEngine, content: Content, rng: random.Random
+) -> tuple[int, int, int]:
+    """What the Alerts, Reports and Today pages show after a year: ``SUBSCRIBERS`` people
+    subscribed to alerts, ``ALERTS`` alerts (drafts, schedules, a year of past ones with their
+    kept tallies, and a few current ones whose deliveries are partly done), and reports (a
+    year of reviewed ones and ``NEW_REPORTS`` waiting). Alerts and reports are made by the
+    services (:func:`alerts.create_draft`, :func:`alerts.send_now`, :func:`reports.submit`);
+    history is then moved into the past with plain UPDATEs. Returns (alerts, deliveries,
+    reports)."""
+    gazetteer = content.gazetteer
+    codes = [area.code for area in gazetteer.areas]
+    async with db.begin() as conn:
+        ids = list(
+            (
+                await conn.scalars(
+                    insert(Contact).returning(Contact.id),
+                    [
+                        {
+                            "pseudonym": f"bench-sub-{i:06d}",
+                            "channel": rng.choice([Channel.TELEGRAM, Channel.SIGNAL]),
+                            "locale": rng.choice(["en", "ru", "fa_AF"]),
+                            "created_at": NOW - timedelta(days=rng.randint(1, 365)),
+                            "last_seen_on": NOW - timedelta(days=rng.randint(0, 90)),
+                        }
+                        for i in range(SUBSCRIBERS)
+                    ],
+                )
+            ).all()
+        )
+        await conn.execute(
+            insert(Subscription),
+            [
+                {
+                    "contact_id": contact_id,
+                    "area_code": "*" if rng.random() < 0.5 else rng.choice(codes),
+                    "created_at": NOW - timedelta(days=rng.randint(1, 365)),
+                }
+                for contact_id in ids
+            ],
+        )
+    made = []
+    async with make_sessionmaker(db).begin() as session:
+        for n in range(ALERTS):
+            view = await alerts.create_draft(
+                session,
+                kind=rng.choice(list(AlertKind)),
+                severity=rng.randint(1, 3),
+                areas=["*"] if n % 3 == 0 else rng.sample(codes, rng.randint(1, 3)),
+                fields={
+                    "sold_as": rng.choice(["down", "pressed oxy", "benzo", "crystal"]),
+                    "found_to_contain": rng.choice([None, "fentanyl", "nitazenes", "xylazine"]),
+                    "advice": "Start low, go slow, do not use alone; carry naloxone.",
+                },
+                gazetteer=gazetteer,
+                now=NOW - timedelta(days=365 - n * 365 // ALERTS),
+                lifetime=timedelta(hours=72),
+            )
+            made.append(view.id)
+        # made[-7:-4] stay drafts.
+        current, scheduled, past = made[-4:], made[-9:-7], made[:-9]
+        for back, alert_id in enumerate(current):
+            await alerts.send_now(session, alert_id=alert_id, now=NOW - timedelta(hours=1 + back))
+        for alert_id in scheduled:
+            await alerts.schedule_once(
+                session, alert_id=alert_id, at=NOW + timedelta(days=2), now=NOW
+            )
+        for n, alert_id in enumerate(past):
+            sent = rng.randint(300, 3000)
+            issued = NOW - timedelta(days=365 - n * 365 // ALERTS)
+            await session.execute(
+                update(Alert)
+                .where(Alert.id == alert_id)
+                .values(
+                    status=AlertStatus.SENT,
+                    issued_at=issued,
+                    due_at=issued,
+                    expires_at=issued + timedelta(hours=72),
+                    finished_at=issued + timedelta(minutes=20),
+                    tally={"sent": sent, "failed": sent // 50, "unreachable": sent // 30},
+                )
+            )
+        # Half of each current alert's deliveries done.
+        pending = list(
+            await session.scalars(select(Delivery.id).where(Delivery.alert_id.in_(current)))
+        )
+        done = [i for i in pending if rng.random() < 0.5]
+        for start in range(0, len(done), CHUNK):
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(done[start : start + CHUNK]))
+                .values(status=DeliveryStatus.SENT, sent_at=NOW, attempts=1)
+            )
+        for n in range(REVIEWED_REPORTS + NEW_REPORTS):
+            report = await reports.submit(
+                session,
+                sold_as=rng.choice(["down", "pressed oxy", "benzo", "crystal"]),
+                what_happened="Went down after a small hit, came round with two doses of naloxone.",
+                area_code=rng.choice(codes),
+                appearance=rng.choice([None, "blue pills", "purple rock"]),
+                gazetteer=gazetteer,
+                now=NOW - timedelta(hours=(REVIEWED_REPORTS + NEW_REPORTS - n) * 12),
+            )
+            if n < REVIEWED_REPORTS:
+                await session.execute(
+                    update(Report)
+                    .where(Report.id == report.id)
+                    .values(status=ReportStatus.DISMISSED, reviewed_at=NOW - timedelta(days=1))
+                )
+    return ALERTS, len(pending), REVIEWED_REPORTS + NEW_REPORTS
+
+
 def year_of_counts(
     areas: Sequence[str], outlet_ids: Sequence[int], items: Sequence[str], days: int, seed: int
 ) -> Counter[Key]:
@@ -204,6 +350,9 @@ class Seeded:
     outlets: int
     peers: int
     counters: int
+    alerts: int
+    deliveries: int
+    reports: int
     seconds: float
 
 
@@ -219,6 +368,7 @@ async def seed(url: str, content: Content, outlets: int, days: int, folder: Path
         async with make_sessionmaker(db).begin() as session:
             await import_outlets(session, specs=specs, catalogue=content.catalogue, now=NOW)
         peers = await seed_team(db, rng)
+        alerts_made, deliveries, reports_made = await seed_console(db, content, rng)
         async with db.connect() as conn:
             outlet_ids = list((await conn.scalars(select(Outlet.id))).all())
         areas = [area.code for area in content.gazetteer.areas]
@@ -237,7 +387,15 @@ async def seed(url: str, content: Content, outlets: int, days: int, folder: Path
                 await conn.commit()
     finally:
         await db.dispose()
-    return Seeded(len(specs), peers, len(found), time.perf_counter() - started)
+    return Seeded(
+        len(specs),
+        peers,
+        len(found),
+        alerts_made,
+        deliveries,
+        reports_made,
+        time.perf_counter() - started,
+    )
 
 
 # --- the server, in its own process --------------------------------------------------------------
@@ -301,14 +459,27 @@ async def server(url: str) -> AsyncIterator[str]:
 # --- the client ----------------------------------------------------------------------------------
 
 
-async def sign_in(client: httpx.AsyncClient) -> None:
-    """Give ``client`` a signed-in member's session cookie for the console pages.
-
-    NOT IMPLEMENTED YET: it needs the console's sign-in (a single-use link minted as the bot's
-    ``/console`` does, opened once to set the cookie). Only called when a path under
-    :data:`SIGNED_IN_PREFIX` is measured.
-    """
-    raise NotImplementedError("bench.console.sign_in: write it with the console's sign-in link")
+async def sign_in(client: httpx.AsyncClient, url: str) -> None:
+    """Give ``client`` a coordinator's session cookie, as a person gets one: a link minted for
+    the first seeded coordinator's staff contact (:func:`console_access.mint_link`, what the
+    bot's ``/console`` does; minted here, in the database at ``url`` the server reads, at the
+    server's frozen clock), opened, then its button pressed."""
+    db = make_engine(url)
+    try:
+        async with make_sessionmaker(db).begin() as session:
+            contact_id = await session.scalar(
+                select(Coordinator.contact_id).order_by(Coordinator.id).limit(1)
+            )
+            assert contact_id is not None, "no coordinator seeded"
+            token = await console_access.mint_link(
+                session, contact_id=contact_id, locale="en", now=NOW
+            )
+    finally:
+        await db.dispose()
+    (await client.get(f"/console/signin/{token}")).raise_for_status()
+    answer = await client.post("/console/signin", data={"token": token})
+    if answer.status_code != 303 or COOKIE not in client.cookies:
+        raise SystemExit(f"sign-in refused ({answer.status_code})")
 
 
 @dataclass(frozen=True)
@@ -336,12 +507,15 @@ class Timing:
         return max(self.samples)
 
 
-async def measure(base_url: str, paths: Sequence[str], requests: int, warmup: int) -> list[Timing]:
-    """``requests`` timed GETs of each path, one at a time, after ``warmup`` untimed ones."""
+async def measure(
+    base_url: str, url: str, paths: Sequence[str], requests: int, warmup: int
+) -> list[Timing]:
+    """``requests`` timed GETs of each path, one at a time, after ``warmup`` untimed ones
+    (the server serves the database at ``url``)."""
     timings = []
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         if any(path.startswith(SIGNED_IN_PREFIX) for path in paths):
-            await sign_in(client)
+            await sign_in(client, url)
         for path in paths:
             for _ in range(warmup):
                 (await client.get(path)).raise_for_status()
@@ -411,12 +585,14 @@ async def run(args: argparse.Namespace) -> None:
                 seeded = await seed(url, content, args.outlets, args.days, Path(tmp))
                 print(
                     f"{backend}: {seeded.outlets} outlets (import service), {seeded.peers} peers,"
-                    f" {seeded.counters} daily counters over {args.days} days"
+                    f" {seeded.counters} daily counters over {args.days} days,"
+                    f" {seeded.alerts} alerts ({seeded.deliveries} current deliveries),"
+                    f" {seeded.reports} reports"
                     f" seeded in {seeded.seconds:.1f} s",
                     file=sys.stderr,
                 )
                 async with server(url) as base_url:
-                    timings = await measure(base_url, paths, args.requests, args.warmup)
+                    timings = await measure(base_url, url, paths, args.requests, args.warmup)
                 print(table(backend, timings))
                 print()
     if not args.postgres:

@@ -51,13 +51,13 @@ TIMEZONE = "America/Vancouver"
 # Wednesday 14:00 in Vancouver.
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 # (hours, weight): about 70% of outlets are open at NOW.
-SCHEDULES: list[tuple[dict[str, Any], float]] = [
-    ({"daily": ["00:00-24:00"]}, 0.30),
-    ({"mon-fri": ["09:00-21:00"], "sat": ["12:00-16:00"]}, 0.25),
-    ({"daily": ["10:00-18:00"]}, 0.15),
-    ({"daily": ["18:00-02:00"]}, 0.15),
-    ({"sat-sun": ["10:00-16:00"]}, 0.10),
-    ({"daily": "closed"}, 0.05),
+SCHEDULES: list[tuple[str, float]] = [
+    ("24/7", 0.30),
+    ("Mo-Fr 09:00-21:00; Sa 12:00-16:00", 0.25),
+    ("Mo-Su 10:00-18:00", 0.15),
+    ("Mo-Su 18:00-02:00", 0.15),
+    ("Sa-Su 10:00-16:00", 0.10),
+    ("closed", 0.05),
 ]
 ITEMS = 3
 CHUNK = 5_000

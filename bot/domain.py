@@ -22,6 +22,14 @@ class OutletKind(StrEnum):
     VAN = "van"
 
 
+class ClosureReason(StrEnum):
+    """Why an outlet is closed for a while (a code: no free text, so nothing personal)."""
+
+    HOLIDAY = "holiday"
+    CLOSED_TODAY = "closed_today"
+    OTHER = "other"
+
+
 class ItemCategory(StrEnum):
     EQUIPMENT = "equipment"
     NALOXONE = "naloxone"

@@ -16,7 +16,7 @@ from bot.core.messages import Incoming, Option
 from bot.core.words import Translator
 from bot.db.models import Item, Outlet, PeerWorker, Stock
 from bot.domain import RequestKind, Role
-from bot.services import invites, shifts, stats
+from bot.services import closures, invites, shifts, stats
 from bot.services.routing import is_open
 from handlers import offers
 from handlers.routes import ModuleRoutes
@@ -131,10 +131,13 @@ async def outlets_command(msg: Incoming, ctx: Context) -> None:
     ):
         low.setdefault(row.outlet_id, []).append(row.item_id)
     codes = await _item_codes(ctx, {i for ids in low.values() for i in ids})
+    closed = await closures.closed_now(ctx.session, now=ctx.now)
     lines = []
     for outlet in rows:
         if not outlet.active:
             state = t("inactive")
+        elif outlet.id in closed:
+            state = t("closed for now (/closed)")
         elif is_open(outlet.hours, outlet.timezone, ctx.now):
             state = t("open now")
         else:

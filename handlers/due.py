@@ -28,6 +28,7 @@ from bot.db.models import Offer, PeerWorker, Request
 from bot.domain import OfferStatus
 from bot.services import (
     alerts,
+    closures,
     console_access,
     contacts,
     conversations,
@@ -70,6 +71,7 @@ class DueReport:
     addresses_dropped: int = 0
     console_purged: int = 0
     updates_purged: int = 0
+    closures_purged: int = 0
     weeks_rolled: int = 0
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
@@ -250,10 +252,12 @@ async def _digest(scope: Scope, report: DueReport) -> int:
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:
-    """Forget old update ids, lapsed conversation states, spent console links and sessions,
-    and the reply addresses of contacts with nothing open any more (after the parts above
-    closed what was due and sent what closing it said); roll finished weeks of counters up."""
+    """Forget old update ids, lapsed conversation states, outlet closures that have ended,
+    spent console links and sessions, and the reply addresses of contacts with nothing open
+    any more (after the parts above closed what was due and sent what closing it said); roll
+    finished weeks of counters up."""
     report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
+    report.closures_purged += await closures.purge_ended(scope.session, now=scope.now)
     report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
     report.addresses_dropped += await contacts.drop_idle_addresses(scope.session, now=scope.now)
     report.console_purged += await console_access.purge(scope.session, now=scope.now)

@@ -18,7 +18,7 @@ after the transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Content, OpeningHours, ReferralService, haversine_km
+from bot.content.hours import stored
 from bot.core.context import Render, Scope
 from bot.core.messages import Option, Reply
 from bot.core.words import Translator
@@ -517,8 +518,5 @@ def service_line(t: Translator, service: ReferralService) -> str:
     return line
 
 
-def _hours(hours: Mapping[str, object]) -> OpeningHours | None:
-    try:
-        return OpeningHours.parse(hours)
-    except ValueError:
-        return None
+def _hours(hours: str) -> OpeningHours | None:
+    return stored(hours)

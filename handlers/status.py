@@ -18,7 +18,8 @@ from __future__ import annotations
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.content import OpeningHours, ServiceType
+from bot.content import ServiceType
+from bot.content.hours import stored
 from bot.core.context import Context
 from bot.core.messages import Incoming, Option, Reply
 from bot.core.routes import MenuCommand
@@ -26,8 +27,8 @@ from bot.core.words import Translator
 from bot.db.models import Outlet, Request
 from bot.domain import RequestKind, RequestStatus
 from bot.privacy import AddressBox
+from bot.services import closures, requests, waiting
 from bot.services import relay as relay_lines
-from bot.services import requests, waiting
 from bot.services.requests import CancelOutcome
 from handlers import naloxone, offers, referral, relay, supplies, ui
 from handlers.routes import ModuleRoutes
@@ -110,11 +111,16 @@ async def _pickup(ctx: Context, request: Request, outlet_id: int) -> list[str]:
     if outlet is None:
         return [_status_words(ctx.tr, RequestStatus.ACCEPTED)]
     lines = [ctx.tr("Accepted. Pick up at: {outlet}", outlet=outlet.name)]
+    hours = stored(outlet.hours)
     try:
-        hours = OpeningHours.parse(outlet.hours)
-        lines.append(ui.hours_line(ctx.tr, hours, ZoneInfo(outlet.timezone), ctx.now))
+        zone = ZoneInfo(outlet.timezone)
     except (ValueError, ZoneInfoNotFoundError):
-        pass  # a broken row must not hide the request; the time to come by still shows
+        hours = None  # a broken row must not hide the request; the time to come by still shows
+    if hours is not None:
+        if await closures.closed_now(ctx.session, outlet_ids=[outlet_id], now=ctx.now):
+            lines.append(ctx.tr("Closed for now: please check with the peer before you go."))
+        else:
+            lines.append(ui.hours_line(ctx.tr, hours, zone, ctx.now))
     until = offers.local_time(request.expires_at, outlet.timezone, ctx.now)
     code = requests.pickup_code(request, AddressBox(ctx.deps.keys.address))
     if code is None:  # accepted before codes were kept, or the key changed

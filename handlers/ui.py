@@ -21,6 +21,7 @@ from bot.core.messages import Option
 from bot.core.words import Translator
 from bot.domain import Channel
 from bot.services import requests
+from bot.services.outlet_hours import HoursNow
 
 MENU = "menu"
 PAGE_SIZE = 6  # choices per message (plus More and Back): old phones show few buttons
@@ -223,6 +224,30 @@ def hours_line(tr: Translator, hours: OpeningHours, zone: ZoneInfo, now: datetim
     if local.date() != now.astimezone(zone).date():
         when = f"{_weekday(tr, local.weekday())} {when}"
     return tr("Closed now, opens {when}. Hours: {hours}", when=when, hours=weekly)
+
+
+def hours_now_text(tr: Translator, state: HoursNow, now: datetime) -> str:
+    """``Open now, closes 18:00`` / ``Closed now, opens Tue 10:00`` (from outlet_hours.describe).
+
+    Times are shown as they are (in the outlet's zone); the day only when it is not today there.
+    """
+    if state.open:
+        if state.closes_at is None:
+            return tr("Open now.")
+        return tr("Open now, closes {when}.", when=_when(tr, state.closes_at, now))
+    if state.opens_at is None:
+        return tr("Closed now.")
+    when = _when(tr, state.opens_at, now)
+    if state.closure:
+        return tr("Closed for now, opens {when}.", when=when)
+    return tr("Closed now, opens {when}.", when=when)
+
+
+def _when(tr: Translator, local: datetime, now: datetime) -> str:
+    when = local.strftime("%H:%M")
+    if local.date() != now.astimezone(local.tzinfo).date():
+        when = f"{_weekday(tr, local.weekday())} {when}"
+    return when
 
 
 def _weekday(tr: Translator, day: int) -> str:

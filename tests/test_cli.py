@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
@@ -201,6 +201,32 @@ async def test_one_bad_row_imports_nothing_and_names_it(
     result = await _hrbot(env, "outlets", "import", str(bad))
     assert result.exit_code != 0
     assert f"bad.csv:{bad_index + 1}: lat:" in result.output
+    assert "nothing was imported" in result.output
+    assert "Traceback" not in result.output
+    assert await _count(sessions, Outlet) == 0
+
+
+async def test_unreadable_hours_import_nothing(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """OSM hours (and the older compact form) import; unreadable ones stop the whole file."""
+    text = DEMO_YAML.read_text(encoding="utf-8")
+    osm = tmp_path / "osm.yaml"
+    osm.write_text(
+        text.replace("hours: daily 09:00-21:00", 'hours: "Mo-Sa 09:00-21:00; Su off"', 1),
+        encoding="utf-8",
+    )
+    result = await _hrbot(env, "outlets", "import", str(osm))
+    assert result.exit_code == 0, result.output
+    async with sessions() as session:
+        assert "Mo-Sa 09:00-21:00; Su closed" in set(await session.scalars(select(Outlet.hours)))
+        await session.execute(delete(Outlet))
+        await session.commit()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("hours: daily 09:00-21:00", "hours: Mo-Fr 9h-5pm", 1))
+    result = await _hrbot(env, "outlets", "import", str(bad))
+    assert result.exit_code != 0
+    assert "hours: cannot read opening hours 'Mo-Fr 9h-5pm' at character 7" in result.output
     assert "nothing was imported" in result.output
     assert "Traceback" not in result.output
     assert await _count(sessions, Outlet) == 0

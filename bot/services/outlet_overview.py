@@ -1,7 +1,8 @@
 """Outlets as the console's *Outlets* pages show them: a paged, filtered list and one outlet.
 
-A page of the list costs two queries whatever the number of outlets: the page of outlets
-(with the total, by a window count) and the stock alarms of just those outlets, grouped.
+A page of the list costs three queries whatever the number of outlets: the page of outlets
+(with the total, by a window count), the stock alarms of just those outlets, grouped, and
+which of them a closure holds shut now.
 A peer sees only their own outlets (``outlet_ids``); a coordinator passes None.
 """
 
@@ -10,18 +11,21 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Item, Outlet, Stock
 from bot.domain import OutletKind
+from bot.services import closures
 from bot.services.routing import is_open
 
 PAGE_SIZE: Final = 50
 MAX_SEARCH: Final = 120  # an outlet name is at most this long
 MAX_ID: Final = 2**31 - 1  # ids are 32-bit: a longer number in a URL is no outlet
+
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,8 @@ class OutletDetail:
 
 
 def _filtered(
-    stmt: Select[Any], *, outlet_ids: Collection[int] | None, area: str | None, search: str | None
-) -> Select[Any]:
+    stmt: _Query, *, outlet_ids: Collection[int] | None, area: str | None, search: str | None
+) -> _Query:
     if outlet_ids is not None:
         stmt = stmt.where(Outlet.id.in_(sorted(outlet_ids)))
     if area:
@@ -147,6 +151,7 @@ async def outlet_list(
     else:
         total = 0
     alarms = await _alarm_counts(session, [row.id for row in rows])
+    closed = await closures.closed_now(session, outlet_ids=[row.id for row in rows], now=now)
     lines = [
         OutletLine(
             id=row.id,
@@ -154,7 +159,7 @@ async def outlet_list(
             area_code=row.area_code,
             kind=row.kind,
             active=bool(row.active),
-            open_now=is_open(row.hours, row.timezone, now),
+            open_now=row.id not in closed and is_open(row.hours, row.timezone, now),
             out=alarms.get(row.id, (0, 0))[0],
             low=alarms.get(row.id, (0, 0))[1],
         )
@@ -221,7 +226,8 @@ async def outlet_detail(
         instructions=outlet.instructions,
         meets_nearby=bool(outlet.meets_nearby),
         active=bool(outlet.active),
-        open_now=is_open(outlet.hours, outlet.timezone, now),
+        open_now=is_open(outlet.hours, outlet.timezone, now)
+        and not await closures.closed_now(session, outlet_ids=[outlet.id], now=now),
         hours=outlet.hours,
         timezone=outlet.timezone,
         stock=stock,

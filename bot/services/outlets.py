@@ -135,7 +135,7 @@ def _outlet_values(spec: OutletSpec) -> dict[str, object]:
         "longitude": spec.lon,
         "timezone": spec.timezone,
         "instructions": spec.instructions,
-        "hours": spec.hours.to_mapping(),
+        "hours": spec.hours.text,
         "active": spec.active,
         "meets_nearby": spec.meets_nearby,
     }

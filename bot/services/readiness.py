@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.hours import OpeningHours
+from bot.content.hours import stored
 from bot.db.models import Coordinator, Outlet, PeerWorker
+from bot.services import closures
+from bot.services.outlet_hours import Span, opens_at
 
 OPEN_WINDOW = timedelta(hours=24)
 
@@ -41,7 +43,9 @@ async def readiness(
     """Count what routing needs at ``now``; ``demo_keys`` are the demo outlets' keys."""
     outlets = (
         await session.execute(
-            select(Outlet.key, Outlet.hours, Outlet.timezone).where(Outlet.active.is_(True))
+            select(Outlet.id, Outlet.key, Outlet.hours, Outlet.timezone).where(
+                Outlet.active.is_(True)
+            )
         )
     ).all()
     staffed = await session.scalar(
@@ -51,22 +55,29 @@ async def readiness(
     )
     coordinators = await session.scalar(select(func.count()).select_from(Coordinator))
     demo = set(demo_keys)
+    spans = await closures.closed_spans(session, now=now)
     return Readiness(
         active_outlets=len(outlets),
-        open_soon=sum(_opens_within(o.hours, o.timezone, now, window) for o in outlets),
+        open_soon=sum(
+            _opens_within(o.hours, o.timezone, now, window, spans.get(o.id, [])) for o in outlets
+        ),
         staffed_outlets=int(staffed or 0),
         coordinators=int(coordinators or 0),
         demo_outlets=tuple(sorted(o.key for o in outlets if o.key in demo)),
     )
 
 
-def _opens_within(hours: object, timezone: str, now: datetime, window: timedelta) -> bool:
-    """Whether stored hours say open at some moment in ``[now, now + window)``; unreadable
-    hours or zones count as never open (as in routing)."""
+def _opens_within(
+    hours: str, timezone: str, now: datetime, window: timedelta, spans: list[Span]
+) -> bool:
+    """Whether stored hours say open, outside any closure, at some moment in
+    ``[now, now + window)``; unreadable hours or zones count as never open (as in routing)."""
+    schedule = stored(hours)
     try:
-        schedule = OpeningHours.parse(hours)
         zone = ZoneInfo(timezone)
     except (ValueError, OSError, ZoneInfoNotFoundError):
         return False
-    opens = schedule.next_open(now, zone)
+    if schedule is None:
+        return False
+    opens = opens_at(schedule, zone, now, spans)
     return opens is not None and opens < now + window

@@ -4,8 +4,9 @@
 the person and widens the box until enough qualify *inside the circle the box encloses*; only
 then is the answer provably the nearest (an outlet outside the circle may sit in a corner of the
 box while a nearer one waits just beyond an edge). Stock and staffing are checked in SQL with
-``EXISTS`` subqueries on primary-key/indexed lookups; opening hours (a weekly schedule in the
-outlet's own time zone) are checked in Python, on the few nearest candidates only.
+``EXISTS`` subqueries on primary-key/indexed lookups, as is "not inside a one-off closure"
+(:mod:`bot.services.closures`); opening hours (OSM ``opening_hours`` text in the outlet's own
+time zone) are checked in Python, on the few nearest candidates only.
 
 :func:`brute_force_nearest` scans every outlet and checks everything in Python. It is the
 baseline of ``python -m bench.routing`` and the oracle the tests compare against.
@@ -14,7 +15,6 @@ baseline of ``python -m bench.routing`` and the oracle the tests compare against
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -26,9 +26,9 @@ from sqlalchemy import BindParameter, Boolean, TextClause, bindparam, select, te
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.geo import EARTH_RADIUS_KM, haversine_km
-from bot.content.hours import OpeningHours
+from bot.content.hours import OpeningHours, stored
 from bot.db.base import UTCDateTime
-from bot.db.models import Outlet, PeerWorker, Stock
+from bot.db.models import Outlet, OutletClosure, PeerWorker, Stock
 
 # Each widening is a round trip (~0.3-0.7 ms through SQLAlchemy) and each outlet in the box a
 # few index lookups (~10 µs): the first box should just hold the answer. Where that is depends on
@@ -171,8 +171,8 @@ async def nearest_available(
             if (d := haversine_km(lat, lon, row[1], row[2])) <= radius
         )
         found: list[Candidate] = []
-        for distance, outlet_id, timezone, hours_json in inside:
-            if _open(_schedule(hours_json), timezone, now):
+        for distance, outlet_id, timezone, hours in inside:
+            if _open(stored(hours), timezone, now):
                 found.append(Candidate(outlet_id=outlet_id, distance_km=distance))
                 if len(found) == limit:
                     if start is not None:
@@ -194,11 +194,11 @@ def _box_query(
     (measured: ~0.3 ms instead of ~1 ms on SQLite). Every condition is an index lookup:
     the box on ``ix_outlets_active_lat_lon`` (SQLite) or the GiST ``ix_outlets_point``
     (PostgreSQL), stock on ``ix_stock_available``, peers on ``ix_peer_workers_staffed``; the
-    last two hold every column tested, so no table row is read. ``hours`` comes back as JSON
-    text on every backend (the cast), so only candidates that get checked are parsed, each
-    distinct schedule once. Only a request made by a peer (rare) adds ``p.id NOT IN``: on
-    SQLite the rowid is in every index; on PostgreSQL it costs a heap visit per staffed
-    outlet in the box, for that request alone.
+    last two hold every column tested, so no table row is read; closures on
+    ``ix_outlet_closures_outlet_ends`` (a table that is nearly always empty). Hours come back as
+    OSM text: only candidates that get checked are parsed, each distinct schedule once. Only a
+    request made by a peer (rare) adds ``p.id NOT IN``: on SQLite the rowid is in every index;
+    on PostgreSQL it costs a heap visit per staffed outlet in the box, for that request alone.
     """
     if dialect == "postgresql":
         # The GiST index ix_outlets_point visits only the box, where the B-tree below would walk
@@ -228,6 +228,10 @@ def _box_query(
         "EXISTS (SELECT 1 FROM peer_workers p WHERE p.outlet_id = o.id AND p.on_shift = :yes"  # noqa: S608
         f" AND p.active = :yes AND (p.shift_ends_at IS NULL OR p.shift_ends_at > :now){mine})"
     )
+    conditions.append(
+        "NOT EXISTS (SELECT 1 FROM outlet_closures c WHERE c.outlet_id = o.id"
+        " AND c.ends_at > :now AND c.starts_at <= :now)"
+    )
     binds: list[BindParameter[Any]] = [
         bindparam("yes", type_=Boolean()),
         bindparam("now", type_=UTCDateTime()),
@@ -238,7 +242,7 @@ def _box_query(
         conditions.append("o.id NOT IN :exclude")
         binds.append(bindparam("exclude", expanding=True))
     sql = (
-        "SELECT o.id, o.latitude, o.longitude, o.timezone, CAST(o.hours AS TEXT)"  # noqa: S608
+        "SELECT o.id, o.latitude, o.longitude, o.timezone, o.hours"  # noqa: S608
         " FROM outlets o WHERE " + " AND ".join(conditions)
     )
     return text(sql).bindparams(*binds)
@@ -259,7 +263,8 @@ async def brute_force_nearest(
     """Same answer as :func:`nearest_available`, by reading every outlet, stock row and peer.
 
     Deliberately naive and independent of the SQL conditions above (everything but the opening
-    hours lookup is evaluated in Python), so that it can serve as a test oracle.
+    hours lookup, closures included, is evaluated in Python), so that it can serve as a test
+    oracle.
     """
     if limit <= 0 or max_km <= 0 or not (math.isfinite(lat) and math.isfinite(lon)):
         return []
@@ -291,7 +296,14 @@ async def brute_force_nearest(
             and (peer.shift_ends_at is None or peer.shift_ends_at > now)
         ):
             staffed.add(peer.outlet_id)
-    skip = set(exclude)
+    closed = {
+        row.outlet_id
+        for row in await session.execute(
+            select(OutletClosure.outlet_id, OutletClosure.starts_at, OutletClosure.ends_at)
+        )
+        if row.starts_at <= now < row.ends_at
+    }
+    skip = set(exclude) | closed
     ranked = sorted(
         (d, row.id)
         for row in outlets
@@ -315,17 +327,13 @@ async def brute_force_nearest(
     return found
 
 
-def is_open(hours: object, timezone: str, now: datetime) -> bool:
-    """Whether opening hours as stored (the decoded JSON value) say open at ``now``.
+def is_open(hours: str | None, timezone: str, now: datetime) -> bool:
+    """Whether opening hours as stored (OSM text) say open at ``now``; closures not included.
 
     Unreadable hours or time zones count as closed: one broken row must not take routing down
     for everyone (the content loader is where such data gets reported).
     """
-    try:
-        raw = json.dumps(hours, sort_keys=True)
-    except (TypeError, ValueError):
-        return False
-    return _open(_schedule(raw), timezone, now)
+    return _open(stored(hours), timezone, now)
 
 
 def _open(schedule: OpeningHours | None, timezone: str, now: datetime) -> bool:
@@ -336,14 +344,3 @@ def _open(schedule: OpeningHours | None, timezone: str, now: datetime) -> bool:
     except (ValueError, OSError, ZoneInfoNotFoundError):  # e.g. "", "../x", "America"
         return False
     return schedule.is_open(now, zone)
-
-
-@functools.lru_cache(maxsize=4096)
-def _schedule(raw: str | None) -> OpeningHours | None:
-    """Opening hours parsed from their JSON text, cached: outlets share few distinct schedules."""
-    if raw is None:
-        return None
-    try:
-        return OpeningHours.parse(json.loads(raw))
-    except ValueError:  # includes json.JSONDecodeError
-        return None

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Contact, Coordinator, Invite, Offer, Outlet, PeerWorker, Request
@@ -40,6 +40,7 @@ from bot.services import audit, console_access, invites, requests, shifts
 from bot.services.requests import AnswerResult
 
 MAX_OPEN_COORDINATOR_INVITES = 1
+PAGE_SIZE = 50  # peers per page of the console's Team page
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,17 @@ class Member:
     outlet_name: str | None
     last_seen_on: datetime | None
     on_shift: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPage:
+    """Every coordinator (they are few) and one page of peer workers."""
+
+    coordinators: list[Member]
+    peers: list[Member]
+    peer_total: int  # active peers matching the filter, on every page
+    page: int
+    pages: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +114,7 @@ class OpenInvite:
 
 async def members(session: AsyncSession, *, now: datetime) -> list[Member]:
     """Every coordinator (by id), then every peer worker by outlet name and id."""
-    coordinators = await session.execute(
-        select(Coordinator.id, Contact.last_seen_on)
-        .join(Contact, Contact.id == Coordinator.contact_id)
-        .order_by(Coordinator.id)
-    )
-    found = [Member(Role.COORDINATOR, row.id, None, None, row.last_seen_on) for row in coordinators]
+    found = await _coordinators(session)
     peers = await session.execute(
         select(
             PeerWorker.id,
@@ -126,6 +133,57 @@ async def members(session: AsyncSession, *, now: datetime) -> list[Member]:
         for row in peers
     ]
     return found
+
+
+async def _coordinators(session: AsyncSession) -> list[Member]:
+    rows = await session.execute(
+        select(Coordinator.id, Contact.last_seen_on)
+        .join(Contact, Contact.id == Coordinator.contact_id)
+        .order_by(Coordinator.id)
+    )
+    return [Member(Role.COORDINATOR, row.id, None, None, row.last_seen_on) for row in rows]
+
+
+async def members_page(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    outlet_id: int | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> TeamPage:
+    """Every coordinator, and page ``page`` (from 1) of the active peer workers by outlet name
+    and id, only those of ``outlet_id`` when given. Counted and cut in SQL: a network of a
+    thousand outlets has well over a thousand peers."""
+    page = max(page, 1)
+    where: list[ColumnElement[bool]] = [PeerWorker.active.is_(True)]
+    if outlet_id is not None:
+        where.append(PeerWorker.outlet_id == outlet_id)
+    total = int(
+        await session.scalar(select(func.count()).select_from(PeerWorker).where(*where)) or 0
+    )
+    pages = max(1, -(-total // page_size))
+    page = min(page, pages)
+    rows = await session.execute(
+        select(
+            PeerWorker.id,
+            PeerWorker.outlet_id,
+            Outlet.name,
+            Contact.last_seen_on,
+            shifts.on_shift_clause(now).label("on_shift"),
+        )
+        .join(Outlet, Outlet.id == PeerWorker.outlet_id)
+        .join(Contact, Contact.id == PeerWorker.contact_id)
+        .where(*where)
+        .order_by(Outlet.name, Outlet.id, PeerWorker.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    peers = [
+        Member(Role.PEER, row.id, row.outlet_id, row.name, row.last_seen_on, bool(row.on_shift))
+        for row in rows
+    ]
+    return TeamPage(await _coordinators(session), peers, total, page, pages)
 
 
 async def member(session: AsyncSession, *, role: Role, member_id: int) -> Member | None:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Alert, Delivery, Item, Offer, Outlet, Report, ReportStatus, Request, Stock
 from bot.domain import AlertStatus, DeliveryStatus, RequestStatus
+from bot.services import closures
 from bot.services.routing import is_open
 
 UNROUTED_WINDOW: Final = timedelta(hours=24)
@@ -112,44 +113,95 @@ async def snapshot(
                 Offer.outlet_id.in_(list(outlet_ids)),
             )
         )
-    outlets = select(Outlet.id, Outlet.name, Outlet.hours, Outlet.timezone).where(
-        Outlet.active.is_(True)
-    )
-    if outlet_ids is not None:
-        outlets = outlets.where(Outlet.id.in_(list(outlet_ids)))
-    rows = (await session.execute(outlets.order_by(Outlet.name, Outlet.id))).all()
-    open_now = [(row.id, row.name) for row in rows if is_open(row.hours, row.timezone, now)]
-    alarms = await _stock_alarms(session, outlet_ids)
+    open_now, open_count, outlets_count = await _open_outlets(session, now, outlet_ids)
+    alarms, alarm_count = await _stock_alarms(session, outlet_ids)
     return Today(
         requests_by_status=requests_by_status,
         unrouted_24h=int(unrouted or 0),
-        outlets_open=open_now[:LIST_LIMIT],
-        outlets_open_count=len(open_now),
-        outlets_count=len(rows),
-        stock_alarms=alarms[:LIST_LIMIT],
-        stock_alarm_count=len(alarms),
+        outlets_open=open_now,
+        outlets_open_count=open_count,
+        outlets_count=outlets_count,
+        stock_alarms=alarms,
+        stock_alarm_count=alarm_count,
         sending=await _sending(session),
         reports_new=None if outlet_ids is not None else await _reports_new(session),
     )
 
 
+async def _open_outlets(
+    session: AsyncSession, now: datetime, outlet_ids: Collection[int] | None
+) -> tuple[list[tuple[int, str]], int, int]:
+    """(the first LIST_LIMIT open outlets by name, how many are open, how many active).
+
+    Outlets share a few schedules: each distinct (hours, time zone) is counted in SQL and asked
+    once whether it is open, instead of every outlet being loaded and asked. Outlets inside a
+    one-off closure (few at any time) are left out first."""
+    active = [Outlet.active.is_(True)]
+    if outlet_ids is not None:
+        active.append(Outlet.id.in_(list(outlet_ids)))
+    total = int(await session.scalar(select(func.count()).select_from(Outlet).where(*active)) or 0)
+    where = list(active)
+    closed = await closures.closed_now(session, outlet_ids=outlet_ids, now=now)
+    if closed:
+        where.append(Outlet.id.not_in(sorted(closed)))
+    schedules = (
+        await session.execute(
+            select(Outlet.hours, Outlet.timezone, func.count().label("n"))
+            .where(*where)
+            .group_by(Outlet.hours, Outlet.timezone)
+        )
+    ).all()
+    is_open_now = [row for row in schedules if is_open(row.hours, row.timezone, now)]
+    if not is_open_now:
+        return [], 0, total
+    # One IN list per time zone (zones are few): a flat OR per schedule would nest one level
+    # per term, and SQLite refuses expressions deeper than 1,000.
+    by_zone: dict[str, list[str]] = {}
+    for row in is_open_now:
+        by_zone.setdefault(row.timezone, []).append(row.hours)
+    opened = or_(
+        false(),
+        *(
+            and_(Outlet.timezone == zone, Outlet.hours.in_(texts))
+            for zone, texts in sorted(by_zone.items())
+        ),
+    )
+    listed = await session.execute(
+        select(Outlet.id, Outlet.name)
+        .where(*where, opened)
+        .order_by(Outlet.name, Outlet.id)
+        .limit(LIST_LIMIT)
+    )
+    return [(row.id, row.name) for row in listed], sum(row.n for row in is_open_now), total
+
+
 async def _stock_alarms(
     session: AsyncSession, outlet_ids: Collection[int] | None
-) -> list[StockAlarm]:
+) -> tuple[list[StockAlarm], int]:
+    """The first LIST_LIMIT alarms (stock-outs first) and how many there are."""
     available = Stock.quantity - Stock.reserved
+    alarming = [Outlet.active.is_(True), available <= Stock.low_threshold]
+    if outlet_ids is not None:
+        alarming.append(Stock.outlet_id.in_(list(outlet_ids)))
     stmt = (
         select(Outlet.id, Outlet.name, Item.code, available.label("available"), Stock.low_threshold)
         .join(Outlet, Outlet.id == Stock.outlet_id)
         .join(Item, Item.id == Stock.item_id)
-        .where(Outlet.active.is_(True), available <= Stock.low_threshold)
+        .where(*alarming)
         .order_by(available, Outlet.name, Item.code)
+        .limit(LIST_LIMIT)
     )
-    if outlet_ids is not None:
-        stmt = stmt.where(Stock.outlet_id.in_(list(outlet_ids)))
-    return [
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Stock)
+        .join(Outlet, Outlet.id == Stock.outlet_id)
+        .where(*alarming)
+    )
+    found = [
         StockAlarm(row[0], row[1], row[2], int(row[3]), int(row[4]))
         for row in (await session.execute(stmt)).all()
     ]
+    return found, int(total or 0)
 
 
 async def _sending(session: AsyncSession) -> list[Sending]:

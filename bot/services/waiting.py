@@ -21,8 +21,6 @@ cancelled, expired...): made = handed over + unrouted − held + cancelled + exp
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,11 +30,12 @@ from sqlalchemy import exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.geo import haversine_km
-from bot.content.hours import OpeningHours
+from bot.content.hours import stored
 from bot.db.models import AuditEvent, Outlet, PeerWorker, Request, Stock
 from bot.domain import RequestKind, RequestStatus
 from bot.privacy import AddressBox, hour_of
-from bot.services import audit, requests, routing
+from bot.services import audit, closures, requests, routing
+from bot.services.outlet_hours import Span, opens_at
 
 # How long after the unrouted answer its [Hold my request] still works. Closing keeps the hour
 # only, so this is one to two hours in practice.
@@ -105,11 +104,13 @@ async def prospect(
         query = query.where(Outlet.id.not_in(sorted(exclude)))
     best: tuple[datetime, float, int] | None = None
     found: Prospect | None = None
-    for row in (await session.execute(query)).all():
+    rows = (await session.execute(query)).all()
+    spans = await closures.closed_spans(session, outlet_ids=[row.id for row in rows], now=now)
+    for row in rows:
         distance = haversine_km(lat, lon, row.latitude, row.longitude)
         if distance > max_km:
             continue
-        opens_at = _next_open(row.hours, row.timezone, now)
+        opens_at = _next_open(row.hours, row.timezone, now, spans.get(row.id, []))
         if opens_at is None or opens_at >= until:
             continue
         key = (opens_at, distance, row.id)
@@ -332,18 +333,10 @@ async def digest_due(session: AsyncSession, *, now: datetime) -> dict[str, int] 
     return dict(sorted(by_area.items()))
 
 
-def _next_open(hours: object, timezone: str, now: datetime) -> datetime | None:
+def _next_open(hours: str, timezone: str, now: datetime, spans: list[Span]) -> datetime | None:
     try:
         zone = ZoneInfo(timezone)
     except (ValueError, OSError, ZoneInfoNotFoundError):
         return None
-    schedule = _schedule(json.dumps(hours, sort_keys=True))
-    return schedule.next_open(now, zone) if schedule is not None else None
-
-
-@functools.lru_cache(maxsize=256)
-def _schedule(raw: str) -> OpeningHours | None:
-    try:
-        return OpeningHours.parse(json.loads(raw))
-    except ValueError:
-        return None
+    schedule = stored(hours)
+    return opens_at(schedule, zone, now, spans) if schedule is not None else None

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["PALETTE", "Series", "line_chart", "stacked_bars"]
+__all__ = ["PALETTE", "Cell", "Series", "cell_grid", "line_chart", "stacked_bars"]
 
 # Okabe-Ito: told apart with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
@@ -231,5 +231,54 @@ def line_chart(
     _x_labels(parts, labels, centres, base + 16, rtl)
     if series:
         _legend(parts, series, width, _PAD_TOP + 10, rtl)
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One square of a grid: ``row`` grows northwards, ``col`` eastwards (None: hidden count)."""
+
+    row: int
+    col: int
+    value: float | None
+    label: str
+
+
+def cell_grid(
+    *,
+    ident: str,
+    title: str,
+    desc: str,
+    cells: Sequence[Cell],
+    hidden_text: str = "<5",
+    width: int = 640,
+    max_height: int = 400,
+    rtl: bool = False,
+) -> str:
+    """Cells laid out as they lie (north up, east right, also for right-to-left pages: it is a
+    map), darker for more; a hidden count is drawn pale and hatched by its outline. Each square
+    has a ``<title>`` with its label and value. Nothing but the squares: no map underneath."""
+    if not cells:
+        return "\n".join([*_open(ident, title, desc, width, 1, rtl), "</svg>"])
+    rows = [c.row for c in cells]
+    cols = [c.col for c in cells]
+    top, left = max(rows), min(cols)
+    across, down = max(cols) - left + 1, top - min(rows) + 1
+    size = max(2.0, min(40.0, width / across, max_height / down))
+    parts = _open(ident, title, desc, width, int(size * down) + 1, rtl)
+    peak = max((c.value or 0 for c in cells), default=0) or 1
+    for cell in cells:
+        x, y = (cell.col - left) * size, (top - cell.row) * size
+        if cell.value is None:
+            fill, opacity, css = "#999999", 0.3, "cell hidden"
+        else:
+            fill, opacity, css = PALETTE[5], 0.25 + 0.75 * cell.value / peak, "cell"
+        parts.append(
+            f'<rect class="{css}" x="{_num(x)}" y="{_num(y)}" width="{_num(size - 1)}"'
+            f' height="{_num(size - 1)}" fill="{fill}" fill-opacity="{_num(opacity)}"'
+            f' stroke="#333333" stroke-width="0.5">'
+            f"<title>{escape(cell.label)}: {escape(_shown(cell.value, hidden_text))}</title></rect>"
+        )
     parts.append("</svg>")
     return "\n".join(parts)

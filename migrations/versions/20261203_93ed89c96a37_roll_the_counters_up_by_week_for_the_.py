@@ -1,7 +1,7 @@
 """roll the counters up by week for the console
 
 Revision ID: 93ed89c96a37
-Revises: 6830d4178c7b
+Revises: c4d2e8a1f6b3
 Create Date: 2026-12-03 16:10:23.679977
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "93ed89c96a37"
-down_revision: str | Sequence[str] | None = "6830d4178c7b"
+down_revision: str | Sequence[str] | None = "c4d2e8a1f6b3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -119,7 +119,7 @@ def test_unknown_area_is_not_also_a_missing_timezone(write: Write, gazetteer: Ga
     ("old", "new", "line", "field", "message"),
     [
         ("hours: daily 08:00-20:00", "hours: daily 8am-8pm", 10, "services[0].hours",
-         "cannot read time range '8am-8pm': expected e.g. '10:00-18:00'"),
+         "cannot read opening hours 'daily 8am-8pm' at character 1: e.g. 'Mo-Fr 10:00-18:00'"),
         ('["10:00-18:00"]', '["10:00-18:00", "25:00-26:00"]', 18, "services[1].hours",
          "invalid start time in '25:00-26:00'"),
         ("type: ost", "type: detox", 23, "services[2].type",

@@ -12,7 +12,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, insert, inspect, select, text
+from sqlalchemy import JSON, Table, column, insert, inspect, select, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +34,7 @@ from bot.db.models import (
     Contact,
     DailyCount,
     Item,
+    Outlet,
     Request,
     RequestItem,
     SeenUpdate,
@@ -340,5 +342,50 @@ async def test_events_recorded_before_the_counters_are_counted_once(empty_db_url
         assert purged.events == len(events) - 2
         async with sessions() as session:
             assert await stats.compute(session, **window) == numbers
+    finally:
+        await engine.dispose()
+
+
+async def test_stored_hours_become_osm_text(empty_db_url: str) -> None:
+    """Hours kept as a JSON day mapping before OSM syntax read the same afterwards; a row that
+    could not be read (closed for routing) stays closed."""
+    engine = make_engine(empty_db_url)
+    old = sa_table(
+        "outlets",
+        *(column(name) for name in ("key", "name", "kind", "area_code", "timezone")),
+        *(column(name) for name in ("latitude", "longitude", "instructions", "active")),
+        column("meets_nearby"),
+        column("hours", JSON),
+        column("created_at"),
+    )
+    try:
+        await upgrade(engine, "a3e9c1f0b5d7")
+        async with engine.begin() as conn:
+            for key, hours in (
+                ("week", {"mon": ["10:00-18:00"], "tue": ["10:00-18:00"], "sat": ["22:00-02:00"]}),
+                ("broken", {"noday": ["10:00-12:00"]}),
+            ):
+                await conn.execute(
+                    insert(old).values(
+                        key=key,
+                        name="n",
+                        kind="peer",
+                        area_code="a",
+                        timezone="UTC",
+                        latitude=49.0,
+                        longitude=-123.0,
+                        instructions="",
+                        active=True,
+                        meets_nearby=False,
+                        hours=hours,
+                        # The column is a naive UTC timestamp at that revision.
+                        created_at=NOW.replace(tzinfo=None),
+                    )
+                )
+        await upgrade(engine)
+        async with make_sessionmaker(engine)() as session:
+            rows = await session.execute(select(Outlet.key, Outlet.hours))
+            stored = {row.key: row.hours for row in rows}
+        assert stored == {"week": "Mo-Tu 10:00-18:00, Sa 22:00-02:00", "broken": "closed"}
     finally:
         await engine.dispose()

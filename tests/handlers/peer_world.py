@@ -27,6 +27,7 @@ from bot.services.catalogue import sync_items
 from bot.services.requests import RouteOutcome
 from handlers import offers
 from handlers.routes import build_routes
+from tests.services.factories import stored_hours
 from tests.support.chat import Chat, Clock, texts
 from tests.support.engine import make_engine
 
@@ -72,7 +73,7 @@ class World:
                     longitude=HERE[1] + east_km * KM_LON,
                     timezone=timezone,
                     instructions=f"Ask for the {key} peer.",
-                    hours=hours,
+                    hours=stored_hours(hours),
                     active=True,
                     created_at=self.clock.now,
                 )

@@ -15,6 +15,7 @@ from bot.db.models import (
     ConversationState,
     Coordinator,
     Offer,
+    OutletClosure,
     PeerWorker,
     Request,
     SeenUpdate,
@@ -274,3 +275,20 @@ async def test_delivery_skips_a_contact_with_no_address(sessions: Sessions) -> N
         await session.execute(update(Contact).where(Contact.id == ana).values(reply_address=None))
     await world.engine.deliver([Outbound(ana, lambda t: Reply("hello"))])
     assert world.chat.inbox("ana") == []
+
+
+async def test_housekeeping_deletes_closures_once_they_have_ended(sessions: Sessions) -> None:
+    world = await make_world(sessions)
+    await world.outlet("alpha")
+    await world.peer("pat", "alpha")
+    await world.chat.say("pat", "/closed")
+    await world.chat.tap("pat", "Closed for the rest of today")
+    await world.chat.say("pat", "/closed")
+    await world.chat.tap("pat", "Closed tomorrow")
+    assert (await run_due(world.engine)).closures_purged == 0
+    world.clock.advance(days=1)  # today's is over, tomorrow's is running
+    assert (await run_due(world.engine)).closures_purged == 1
+    world.clock.advance(days=1)
+    assert (await run_due(world.engine)).closures_purged == 1
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutletClosure)) == 0

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.content.hours import OpeningHours
 from bot.db.models import Contact, Item, Outlet, PeerWorker, Stock
 from bot.domain import Channel, ItemCategory, OutletKind
 
@@ -95,7 +96,7 @@ async def add_outlet(
             longitude=lon,
             timezone=timezone,
             instructions="",
-            hours=hours,
+            hours=stored_hours(hours),
             active=active,
             created_at=NOW,
         )
@@ -132,3 +133,12 @@ async def add_outlet(
         assert peer_id is not None
         peer_ids.append(peer_id)
     return Built(outlet_id=outlet_id, peer_ids=tuple(peer_ids))
+
+
+def stored_hours(hours: Mapping[str, Any] | str) -> str:
+    """Hours as the database holds them (OSM text); unreadable text is kept as it is, so tests
+    can check that a broken row counts as closed."""
+    try:
+        return OpeningHours.parse(hours).text
+    except ValueError:
+        return hours if isinstance(hours, str) else repr(hours)

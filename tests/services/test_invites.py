@@ -106,7 +106,7 @@ async def test_peer_invite_enrols_at_outlet(sessions: async_sessionmaker[AsyncSe
             longitude=-123.0,
             timezone="America/Vancouver",
             instructions="",
-            hours={},
+            hours="closed",
             created_at=NOW,
         )
         session.add(outlet)

@@ -93,7 +93,7 @@ async def test_reimport_keeps_the_counts_peers_set(sessions: Sessions) -> None:
     assert (await counts(sessions))[FINE] == (38, 0, 5)
     async with sessions() as session:
         outlet = (await session.scalars(select(Outlet))).one()
-        assert outlet.hours != {"daily": ["00:00-24:00"]}
+        assert outlet.hours == "Mo-Fr 10:00-18:00"  # the legacy form, stored as OSM text
         assert outlet.updated_at == NOW
 
 

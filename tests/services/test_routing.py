@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.geo import haversine_km
-from bot.services import routing
+from bot.services import closures, routing
 from bot.services.routing import (
     Candidate,
     bounding_box,
@@ -134,8 +134,29 @@ async def test_opening_hours_use_the_outlets_time_zone(sessions: Sessions) -> No
         )
         found, _ = await _both(session)
     assert [c.outlet_id for c in found] == [night.outlet_id]
-    assert not is_open({"daily": "09:00-17:00"}, "America/Vancouver", NOW)
-    assert is_open({"daily": "09:00-17:00"}, "America/Vancouver", NOW + timedelta(hours=3))
+    assert not is_open("Mo-Su 09:00-17:00", "America/Vancouver", NOW)
+    assert is_open("Mo-Su 09:00-17:00", "America/Vancouver", NOW + timedelta(hours=3))
+    assert not is_open("not hours", "America/Vancouver", NOW + timedelta(hours=3))
+
+
+async def test_a_closure_stops_routing_until_reopened(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        near = await add_outlet(session, east_km=1)
+        far = await add_outlet(session, east_km=3)
+        found, _ = await _both(session)
+        assert [c.outlet_id for c in found] == [near.outlet_id]
+        closed = await closures.close_today(
+            session, outlet_id=near.outlet_id, actor="peer", now=NOW
+        )
+        found, _ = await _both(session)
+        assert [c.outlet_id for c in found] == [far.outlet_id]
+        # An upcoming closure does not stop routing now; one that has ended neither.
+        assert (await _both(session, now=closed.closure.ends_at))[0][0].outlet_id == near.outlet_id
+        assert await closures.reopen(
+            session, closure_id=closed.closure.id, actor="coordinator", now=NOW
+        )
+        found, _ = await _both(session)
+        assert [c.outlet_id for c in found] == [near.outlet_id]
 
 
 async def test_nothing_beyond_max_km(sessions: Sessions) -> None:

@@ -88,6 +88,29 @@ async def test_members_are_handles_by_outlet_with_a_day(sessions: Sessions) -> N
     assert [m.on_shift for m in listed if m.role is Role.PEER] == [True, True, False]
 
 
+async def test_a_page_of_members_is_counted_and_cut_in_sql(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        coordinator = await _coordinator(session)
+        first = await add_outlet(session, peers=3)
+        second = await add_outlet(session, east_km=3, peers=2)
+        await add_outlet(session, east_km=5, peers=1, peer_active=False)
+        everyone = [m.id for m in await team.members(session, now=NOW) if m.role is Role.PEER]
+        pages = [
+            await team.members_page(session, now=NOW, page=page, page_size=2) for page in (1, 2, 3)
+        ]
+        past_the_end = await team.members_page(session, now=NOW, page=9, page_size=2)
+        only_second = await team.members_page(session, now=NOW, outlet_id=second.outlet_id)
+    # Coordinators on every page; peers in the same order as the whole list, two at a time.
+    assert all([m.id for m in p.coordinators] == [coordinator] for p in pages)
+    assert [m.id for p in pages for m in p.peers] == everyone
+    assert [len(p.peers) for p in pages] == [2, 2, 1]
+    assert {(p.peer_total, p.pages) for p in pages} == {(5, 3)}
+    assert (past_the_end.page, [m.id for m in past_the_end.peers]) == (3, everyone[4:])
+    assert [m.id for m in only_second.peers] == sorted(second.peer_ids)
+    assert (only_second.peer_total, only_second.pages) == (2, 1)
+    assert first.peer_ids[0] not in {m.id for m in only_second.peers}
+
+
 async def test_removing_a_peer_releases_their_pickups_and_lapses_their_offers(
     sessions: Sessions,
 ) -> None:

@@ -1,5 +1,6 @@
 """Browser-test fixtures: one headless Chromium per session, a fresh context per test, and
-``live_bot``, a real :class:`~bot.runner.BotService` serving its web app on 127.0.0.1.
+``live_bot``, a real :class:`~bot.runner.BotService` serving its web app on 127.0.0.1, and
+``console_bot``, the same around a peer world (tests/handlers/peer_world.py) for console pages.
 
 Playwright's objects belong to the event loop that made them, and one browser serves the whole
 session, so every test that uses these fixtures runs in the session's loop::
@@ -14,6 +15,7 @@ skipped, but failed when ``CI=true`` (:func:`tests.support.browser.require_chrom
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,18 +30,21 @@ from bot.db.engine import make_engine as make_db_engine
 from bot.db.engine import make_sessionmaker
 from bot.runner import BotService
 from handlers.routes import build_routes
+from tests.handlers.peer_world import World
 from tests.support.browser import require_chromium, watch_requests, without_faketime
-from tests.support.chat import Clock
+from tests.support.chat import Clock, texts
+from tests.support.console import console_world
 from tests.support.databases import fresh_database
 from tests.support.engine import make_engine
 
 # Fixtures that run in the session's loop, and those of tests/conftest.py that run in the
 # test's own: a test cannot have both.
-SESSION_LOOP_FIXTURES = frozenset({"chromium", "context", "page", "live_bot"})
+SESSION_LOOP_FIXTURES = frozenset({"chromium", "context", "page", "live_bot", "console_bot"})
 OWN_LOOP_FIXTURES = frozenset({"db_url", "engine", "sessions", "empty_db_url"})
 
 
 _REFUSAL = pytest.StashKey[str]()
+_LINK = re.compile(r"/console/signin/[A-Za-z0-9_-]+")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -139,5 +144,36 @@ async def live_bot(
                 yield LiveBot(base_url, engine, clock, service, backend)
             finally:
                 await service.stop()
+        finally:
+            await db.dispose()
+
+
+@dataclass
+class ConsoleBot(LiveBot):
+    """A live bot around a peer world (coordinator ``coco``; add outlets and peers with
+    ``world.outlet(...)``, ``world.peer(...)``; chat with ``world.chat``), whose sign-in links
+    point at ``tests.support.console.PUBLIC_URL`` (:meth:`link` turns them into this app's)."""
+
+    world: World
+
+    async def link(self, who: str) -> str:
+        """``who`` sends /console in chat; the sign-in link, on this app."""
+        answer = texts(await self.world.chat.say(who, "/console"))
+        found = _LINK.search(answer)
+        assert found is not None, answer
+        return self.url(found.group(0))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def console_bot(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[ConsoleBot]:
+    """A peer world on a fresh database (both backends) served by a running bot's web app."""
+    async with fresh_database(backend, request, tmp_path) as url:
+        db = make_db_engine(url)
+        try:
+            async with console_world(make_sessionmaker(db)) as cw:
+                world = cw.world
+                yield ConsoleBot(cw.base_url, world.engine, world.clock, cw.service, backend, world)
         finally:
             await db.dispose()

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET  # our own output, not untrusted input
 
 import pytest
 
+from bot.web import charts
 from bot.web.charts import Series, line_chart, stacked_bars
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -126,3 +127,23 @@ def test_empty_and_bad_input() -> None:
         _stacked(labels=["one"])
     with pytest.raises(ValueError, match="ident"):
         _stacked(ident='x" onload="y')
+
+
+def test_a_cell_grid_lays_cells_out_north_up_and_hides_small_counts() -> None:
+    svg = charts.cell_grid(
+        ident="grid",
+        title="Unrouted <by cell>",
+        desc="d",
+        cells=[
+            charts.Cell(row=10, col=5, value=8, label="north-west"),
+            charts.Cell(row=9, col=6, value=None, label="south-east"),
+        ],
+    )
+    rects = re.findall(r'<rect class="([^"]+)" x="([^"]+)" y="([^"]+)"', svg)
+    assert [(css, float(x), float(y)) for css, x, y in rects] == [
+        ("cell", 0.0, 0.0),
+        ("cell hidden", 40.0, 40.0),
+    ]
+    assert "<title>south-east: &lt;5</title>" in svg
+    assert "Unrouted &lt;by cell&gt;" in svg
+    assert "<rect" not in charts.cell_grid(ident="g", title="t", desc="d", cells=[])

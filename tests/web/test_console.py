@@ -157,7 +157,7 @@ async def test_pages_ask_nothing_of_other_sites_and_carry_security_headers(
         policy = page.headers["content-security-policy"]
         assert "default-src 'none'" in policy
         assert "frame-ancestors 'none'" in policy
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
         assert page.headers["cache-control"] == "no-store"
         # Every address the page refers to is this app's own.
         for address in re.findall(r'(?:src|href|action)="([^"]*)"', page.text):

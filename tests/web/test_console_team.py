@@ -5,17 +5,20 @@ console session ends at once), a peer refused, forged CSRF and bad input refused
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from bot.db.models import ConsoleSession, Coordinator, Invite, PeerWorker
+from bot.db.models import ConsoleSession, Contact, Coordinator, Invite, PeerWorker
+from bot.domain import Channel
+from bot.services import team
 from tests.handlers.peer_world import Sessions, World
 from tests.support.chat import texts
 from tests.support.console import ConsoleWorld, console_world, csrf_of
 
 PEER = re.compile(r'id="member-p-(\d+)"')
+NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 
 
 async def _alpha_and_beta(world: World) -> None:
@@ -350,3 +353,47 @@ async def test_the_team_in_dari_is_right_to_left(sessions: Sessions) -> None:
         assert '<html lang="fa-AF" dir="rtl">' in page
         assert "دعوت" in page  # "Invite"
         assert "<h1>تیم</h1>" in page  # "Team"
+
+
+async def test_peers_come_fifty_to_a_page_and_by_outlet(sessions: Sessions) -> None:
+    async with console_world(sessions) as cw, cw.client() as browser:
+        world = cw.world
+        await _alpha_and_beta(world)
+        async with world.sessions.begin() as session:
+            contacts = await session.scalars(
+                insert(Contact).returning(Contact.id),
+                [
+                    {"pseudonym": f"many-{n}", "channel": Channel.TELEGRAM, "created_at": NOW}
+                    for n in range(team.PAGE_SIZE + 4)
+                ],
+            )
+            await session.execute(
+                insert(PeerWorker),
+                [
+                    {"contact_id": c, "outlet_id": world.outlets["alpha"], "created_at": NOW}
+                    for c in contacts
+                ],
+            )
+        await _signed_in(cw, browser)
+        first = (await browser.get("/console/team")).text
+        # Alpha's 1 + 54 peers, then beta's 1: 50 on the first page, 6 on the second.
+        assert "Peers: 56." in first
+        assert len(PEER.findall(first)) == team.PAGE_SIZE
+        assert "Page 1 of 2" in first
+        assert 'id="page-prev"' not in first
+        assert 'href="/console/team?outlet=&amp;page=2"' in first
+        second = (await browser.get("/console/team?page=2")).text
+        assert len(PEER.findall(second)) == 6
+        assert not set(PEER.findall(first)) & set(PEER.findall(second))
+        assert "Beta table" in second
+        assert 'id="page-next"' not in second
+        # Coordinators are few: on every page.
+        assert second.count('id="member-c-') == first.count('id="member-c-') == 2
+        beta = (await browser.get(f"/console/team?outlet={world.outlets['beta']}")).text
+        assert len(PEER.findall(beta)) == 1
+        assert "Peers: 1." in beta
+        assert 'id="pager"' not in beta
+        # Nonsense is the whole list, first page.
+        assert PEER.findall((await browser.get("/console/team?outlet=x&page=-1")).text) == (
+            PEER.findall(first)
+        )

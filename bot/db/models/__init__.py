@@ -5,7 +5,7 @@ from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.console import ConsoleLink, ConsoleSession
 from bot.db.models.counts import DailyCount, WeeklyCount, WeeklyRollup
 from bot.db.models.notices import PendingMessage
-from bot.db.models.outlets import Item, Outlet, Stock
+from bot.db.models.outlets import Item, Outlet, OutletClosure, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
 from bot.db.models.relay import RelayLine
 from bot.db.models.reports import Report, ReportStatus
@@ -28,6 +28,7 @@ __all__ = [
     "Item",
     "Offer",
     "Outlet",
+    "OutletClosure",
     "PeerWorker",
     "PendingMessage",
     "RelayLine",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     CheckConstraint,
     Float,
@@ -22,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
 from bot.db.models._columns import created_column, enum_column, when_column
-from bot.domain import ItemCategory, OutletKind
+from bot.domain import ClosureReason, ItemCategory, OutletKind
 
 
 class Outlet(Base):
@@ -47,7 +45,8 @@ class Outlet(Base):
     longitude: Mapped[float] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64))
     instructions: Mapped[str] = mapped_column(Text, default="")
-    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # OpenStreetMap opening_hours syntax in the outlet's own zone (see bot.content.hours).
+    hours: Mapped[str] = mapped_column(String(255), default="closed")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Outreach: besides pickup here, its peers meet a person nearby, at a public place the
     # person names through the masked line (see bot/services/relay.py).
@@ -99,3 +98,27 @@ class Stock(Base):
     low_threshold: Mapped[int] = mapped_column(Integer, default=5)
     # Set when coordinators were told the count crossed the threshold; cleared on restock.
     low_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OutletClosure(Base):
+    """A one-off closure: the outlet counts as closed in ``[starts_at, ends_at)`` whatever its
+    hours say.
+
+    ``created_by`` is the role that set it (peer, coordinator, web, cli), as in the audit log.
+    Rows are deleted by the retention sweep once they have ended.
+    """
+
+    __tablename__ = "outlet_closures"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="closure_ends_after_start"),
+        # Routing asks "is this outlet closed now?": outlet first, then the end.
+        Index("ix_outlet_closures_outlet_ends", "outlet_id", "ends_at", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = created_column()
+    ends_at: Mapped[datetime] = created_column()
+    reason: Mapped[ClosureReason] = enum_column(ClosureReason)
+    created_by: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = created_column()

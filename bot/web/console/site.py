@@ -172,13 +172,11 @@ class Console:
             if request.method == "POST":
                 if not _same_origin(request):
                     return self.refuse(hinted, hinted("This form came from another site."))
+                if token is None:  # signed out, or a page left open after the session ended
+                    return self.signed_out(hinted)
                 form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
                 given = form.get("csrf")
-                if (
-                    token is None
-                    or not isinstance(given, str)
-                    or not hmac.compare_digest(given, csrf_token(token))
-                ):
+                if not isinstance(given, str) or not hmac.compare_digest(given, csrf_token(token)):
                     return self.refuse(
                         hinted, hinted("This form has expired. Go back and reload the page.")
                     )
@@ -252,7 +250,10 @@ SECURITY_HEADERS: Final[Mapping[bytes, bytes]] = {
         b"frame-ancestors 'none'; base-uri 'none'"
     ),
     # The sign-in URL carries its token; no page tells another site where it came from.
-    b"referrer-policy": b"no-referrer",
+    # Not "no-referrer": under it browsers send ``Origin: null`` with every POST, and the
+    # same-origin check refuses the console's own forms; same-origin keeps the real Origin
+    # on our own POSTs and sends nothing to anyone else.
+    b"referrer-policy": b"same-origin",
     b"x-content-type-options": b"nosniff",
     b"cache-control": b"no-store",
     b"x-frame-options": b"DENY",

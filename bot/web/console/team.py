@@ -1,5 +1,8 @@
 """*Team* (coordinators): members by outlet, invites, revoking invites, removing a member.
 
+Every coordinator, then the peers :data:`bot.services.team.PAGE_SIZE` to a page
+(``?page=``), of one outlet when ``?outlet=`` names one.
+
 Members appear as handles only (:mod:`handlers.staff`). A removal does exactly what chat's
 ``/team`` removal does, through the same function (:func:`handlers.staff.remove`). A new
 invite's code is shown once, in the answer to the POST that made it: never in a URL, a
@@ -49,22 +52,32 @@ async def team_page(view: View) -> Response:
 
 async def _team(view: View, *, error: str | None = None, status: int = 200) -> Response:
     t = view.t
-    everyone = await team.members(view.session, now=view.now)
+    query = view.request.query_params
+    outlets = await team.outlet_choices(view.session)
+    outlet_id = _int(query.get("outlet"))
+    if outlet_id not in dict(outlets):
+        outlet_id = None
+    page = _int(query.get("page")) or 1
+    shown = await team.members_page(view.session, now=view.now, outlet_id=outlet_id, page=page)
     groups: list[tuple[str, list[Member]]] = []
-    for member in everyone:
-        heading = t("Coordinators") if member.role is Role.COORDINATOR else member.outlet_name
-        if not groups or groups[-1][0] != (heading or "?"):
-            groups.append((heading or "?", []))
+    if shown.coordinators:
+        groups.append((t("Coordinators"), shown.coordinators))
+    for member in shown.peers:
+        heading = member.outlet_name or "?"
+        if not groups or groups[-1][0] != heading or groups[-1][1][0].role is not Role.PEER:
+            groups.append((heading, []))
         groups[-1][1].append(member)
     return view.render(
         "team.html",
         status=status,
         error=error,
         groups=groups,
-        coordinators=sum(m.role is Role.COORDINATOR for m in everyone),
-        peers=sum(m.role is Role.PEER for m in everyone),
+        coordinators=len(shown.coordinators),
+        peers=shown.peer_total,
+        shown=shown,
+        outlet_filter=outlet_id or "",
         invites=await team.open_invites(view.session, now=view.now),
-        outlets=await team.outlet_choices(view.session),
+        outlets=outlets,
         handle=lambda m: staff.handle(t, m),
         last_active=lambda day: staff.last_active(t, day, view.now),
         is_me=lambda m: _is_me(view, m),
