@@ -10,6 +10,13 @@ outcomes, minutes to accept, unrouted cells. Then it times each aggregate the co
 ``scan`` (``SELECT count(*)`` over the year's counter rows, the floor of any aggregate that
 reads them) and ``/stats`` (:func:`bot.services.stats.compute`, the chat command's one query
 over the same year). Figures are printed, never asserted.
+
+Then the Numbers page's own path, end to end in one process: the service call a page makes
+(one page of outlets by name, :func:`numbers.recent` for 12 or 52 weeks, the four charts) and
+the CSV export (every outlet, :func:`numbers.to_csv`), each timed *before* (``weekly=False``:
+every day read from the daily counters) and *after* (finished weeks read from the weekly
+rollups, :mod:`bot.services.rollup`, the running week from the daily rows), after timing the
+rollup's catch-up on the whole year. Before and after must give equal numbers: the run says so.
 """
 
 from __future__ import annotations
@@ -37,8 +44,9 @@ from bot.db.migrate import upgrade
 from bot.db.models import DailyCount, Item, Outlet, Stock
 from bot.domain import ItemCategory, OutletKind
 from bot.privacy import snap
-from bot.services import coverage, forecast, numbers, stats
+from bot.services import coverage, forecast, numbers, rollup, stats
 from bot.web.charts import Series, line_chart, stacked_bars
+from bot.web.console.numbers import OUTLETS_PER_PAGE
 
 POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
 NOW = datetime(2027, 1, 3, 18, 0, tzinfo=UTC)  # a Sunday: the year ends with a whole week
@@ -238,9 +246,102 @@ async def measure(backend: str, url: str, args: argparse.Namespace) -> list[tupl
             for name, call in calls:
                 p50, p95 = await _times(session, call, args.rounds)
                 rows.append((backend, name, f"{p50:.1f}", f"{p95:.1f}"))
+        rows += await _page_path(engine, backend, args.rounds)
         return rows
     finally:
         await engine.dispose()
+
+
+async def _page_path(engine: AsyncEngine, backend: str, rounds: int) -> list[tuple[str, ...]]:
+    """The Numbers page and its CSV before and after the weekly rollup (module docstring)."""
+    sessions = make_sessionmaker(engine)
+    started = time.perf_counter()
+    weeks_rolled = 0
+    while True:  # as the due-work clock does it, a few weeks a transaction
+        async with sessions.begin() as session:
+            step = await rollup.roll_up(session, now=NOW)
+        if not step:
+            break
+        weeks_rolled += step
+    catch_up = (time.perf_counter() - started) * 1000
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        analyze = "VACUUM ANALYZE weekly_counts" if backend == "postgresql" else "ANALYZE"
+        await conn.execute(text(analyze))
+    rows: list[tuple[str, ...]] = [
+        (backend, f"rollup of {weeks_rolled} weeks", f"{catch_up:.0f}", "(once)")
+    ]
+
+    def page(weeks: int, weekly: bool) -> Callable[[AsyncSession], Awaitable[Any]]:
+        async def call(session: AsyncSession) -> numbers.Numbers:
+            ids, _ = await numbers.outlet_page(session, offset=0, limit=OUTLETS_PER_PAGE)
+            since, until = numbers.last_weeks(NOW, weeks)
+            got = await numbers.compute(
+                session, since=since, until=until, outlet_ids=ids, weekly=weekly
+            )
+            _draw(got)
+            return got
+
+        return call
+
+    def export(weeks: int, weekly: bool) -> Callable[[AsyncSession], Awaitable[Any]]:
+        async def call(session: AsyncSession) -> str:
+            since, until = numbers.last_weeks(NOW, weeks)
+            got = await numbers.compute(session, since=since, until=until, weekly=weekly)
+            return numbers.to_csv(got)
+
+        return call
+
+    async with sessions() as session:
+        for weeks in (12, 52):
+            for name, make in ((f"page {weeks} wk", page), (f"CSV {weeks} wk", export)):
+                before, after = make(weeks, False), make(weeks, True)
+                same = await before(session) == await after(session)
+                for label, call in (("before", before), ("after", after)):
+                    p50, p95 = await _times(session, call, rounds)
+                    rows.append((backend, f"{name} {label}", f"{p50:.1f}", f"{p95:.1f}"))
+                if not same:
+                    rows.append((backend, f"{name}: NOT EQUAL", "!", "!"))
+        return rows
+
+
+def _draw(got: numbers.Numbers) -> None:
+    """The page's four charts (as bot.web.console.numbers draws them)."""
+    labels = [w.label for w in got.weeks]
+    stacked_bars(
+        ident="requests",
+        title="Requests",
+        desc="per week by kind",
+        labels=labels,
+        series=[Series(k, [w.tally.made[k].value for w in got.weeks]) for k in numbers.KINDS],
+    )
+    stacked_bars(
+        ident="outcomes",
+        title="Handed over and unrouted",
+        desc="per week",
+        labels=labels,
+        series=[
+            Series(o, [w.tally.outcomes[o].value for w in got.weeks])
+            for o in ("handed_over", "unrouted")
+        ],
+    )
+    line_chart(
+        ident="accept",
+        title="Minutes to accept",
+        desc="median and 90th percentile",
+        labels=labels,
+        series=[
+            Series("median", [_minutes(w.tally.median_to_accept) for w in got.weeks]),
+            Series("p90", [_minutes(w.tally.p90_to_accept) for w in got.weeks]),
+        ],
+    )
+    stacked_bars(
+        ident="kits",
+        title="Naloxone kits",
+        desc="per week",
+        labels=labels,
+        series=[Series("kits", [w.tally.naloxone_kits.value for w in got.weeks])],
+    )
 
 
 def _minutes(value: timedelta | None) -> float | None:
@@ -272,11 +373,11 @@ async def run(args: argparse.Namespace) -> None:
             await _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     else:
         print(f"  ({POSTGRES_ENV} not set: PostgreSQL skipped)", file=sys.stderr)
-    header = f"{'backend':<11} {'query':<20} {'p50 ms':>8} {'p95 ms':>8}"
+    header = f"{'backend':<11} {'query':<24} {'p50 ms':>8} {'p95 ms':>8}"
     print(header)
     print("-" * len(header))
     for backend, name, p50, p95 in rows:
-        print(f"{backend:<11} {name:<20} {p50:>8} {p95:>8}")
+        print(f"{backend:<11} {name:<24} {p50:>8} {p95:>8}")
 
 
 def main(argv: list[str] | None = None) -> None:

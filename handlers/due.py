@@ -35,6 +35,7 @@ from bot.services import (
     reports,
     requests,
     retention,
+    rollup,
     shifts,
 )
 from bot.services.requests import RouteResult
@@ -71,6 +72,7 @@ class DueReport:
     console_purged: int = 0
     updates_purged: int = 0
     closures_purged: int = 0
+    weeks_rolled: int = 0
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
     deliveries_purged: int = 0
@@ -252,12 +254,14 @@ async def _digest(scope: Scope, report: DueReport) -> int:
 async def _housekeeping(scope: Scope, report: DueReport) -> int:
     """Forget old update ids, lapsed conversation states, outlet closures that have ended,
     spent console links and sessions, and the reply addresses of contacts with nothing open
-    any more (after the parts above closed what was due and sent what closing it said)."""
+    any more (after the parts above closed what was due and sent what closing it said); roll
+    finished weeks of counters up."""
     report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
     report.closures_purged += await closures.purge_ended(scope.session, now=scope.now)
     report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
     report.addresses_dropped += await contacts.drop_idle_addresses(scope.session, now=scope.now)
     report.console_purged += await console_access.purge(scope.session, now=scope.now)
+    report.weeks_rolled += await rollup.roll_up(scope.session, now=scope.now)
     return 0
 
 

@@ -20,16 +20,32 @@ import csv
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Date, case, cast, func, select, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.db.models import DailyCount, Item, Outlet
+from bot.db.models import DailyCount, Item, Outlet, WeeklyCount
 from bot.domain import ItemCategory, RequestKind
-from bot.services import counts
+from bot.services import counts, rollup
+from bot.services.rollup import WEEK, week_start
 from bot.services.suppression import SMALL_COUNT, Shown, publish
 
 __all__ = [
@@ -43,6 +59,7 @@ __all__ = [
     "Week",
     "compute",
     "last_weeks",
+    "outlet_page",
     "quantile_minutes",
     "recent",
     "to_csv",
@@ -125,11 +142,6 @@ class Numbers:
     outlets: tuple[OutletRow, ...]
 
 
-def week_start(day: date) -> date:
-    """The Monday of ``day``'s ISO week."""
-    return day - timedelta(days=day.weekday())
-
-
 def week_label(day: date) -> str:
     """``day``'s ISO week as ``YYYY-Www`` (the ISO year, which differs near New Year)."""
     year, week, _ = day.isocalendar()
@@ -169,6 +181,17 @@ class _Raw:
         self.waits: dict[int, int] = defaultdict(int)
         self.kits = 0
 
+    def absorb(self, other: _Raw) -> None:
+        """Add ``other``'s counts to these."""
+        for kind, n in other.made.items():
+            self.made[kind] += n
+        for outcome, n in other.closed.items():
+            self.closed[outcome] += n
+        for minutes, n in other.waits.items():
+            self.waits[minutes] += n
+        self.held += other.held
+        self.kits += other.kits
+
     def tally(self) -> Tally:
         accepted = sum(self.waits.values())
         closed = dict(self.closed)
@@ -186,12 +209,27 @@ class _Raw:
         )
 
 
-async def compute(session: AsyncSession, *, since: date, until: date) -> Numbers:
-    """The numbers for the UTC days ``since`` up to, not including, ``until``."""
+async def compute(
+    session: AsyncSession,
+    *,
+    since: date,
+    until: date,
+    outlet_ids: Collection[int] | None = None,
+    weekly: bool = True,
+) -> Numbers:
+    """The numbers for the UTC days ``since`` up to, not including, ``until``.
+
+    Whole weeks already rolled up (:mod:`bot.services.rollup`) are read from the weekly
+    counters, every other day from the daily ones: the same sums, far fewer rows. ``weekly=False``
+    reads only daily rows (the reference the rollup is tested and measured against).
+    ``outlet_ids`` limits the by-outlet rows to those outlets, one row each even when they
+    counted nothing (a page of a long list); None gives every outlet with counters.
+    """
     if until <= since:
         raise ValueError("until must be after since")
     await counts.flush(session)  # this transaction's own events count too
-    window = (DailyCount.day >= since, DailyCount.day < until)
+    mondays = await rollup.rolled_weeks(session, since=since, until=until) if weekly else []
+    spans = _Spans(weeks=_runs(mondays), days=_gaps(since, until, mondays))
     kit_sizes = await _naloxone_pack_sizes(session)
 
     total = _Raw()
@@ -199,27 +237,11 @@ async def compute(session: AsyncSession, *, since: date, until: date) -> Numbers
     start = week_start(since)
     while start < until:
         weeks[start] = _Raw()
-        start += timedelta(weeks=1)
-    dialect = (await session.connection()).dialect.name
-    monday = _monday(dialect).label("monday")
-    # The kind only matters for requests made; minutes to accept are pooled across kinds.
-    kind = case((DailyCount.measure == "requests.made", DailyCount.kind), else_="").label("kind")
-    weekly = await session.execute(
-        select(
-            monday,
-            DailyCount.measure,
-            kind,
-            DailyCount.item_code,
-            DailyCount.bucket,
-            func.sum(DailyCount.count).label("n"),
-        )
-        .where(DailyCount.measure.in_(_WEEKLY), *window)
-        .group_by(monday, DailyCount.measure, kind, DailyCount.item_code, DailyCount.bucket)
-    )
-    for row in weekly:
-        n = int(row.n or 0)
-        for raw in (weeks[row.monday], total):
-            _add_daily(raw, row.measure, row.kind, row.item_code, row.bucket, n, kit_sizes)
+        start += WEEK
+    for monday, measure, kind, item_code, bucket, n in await _weekly_rows(session, spans):
+        _add_daily(weeks[monday], measure, kind, item_code, bucket, int(n or 0), kit_sizes)
+    for raw in weeks.values():
+        total.absorb(raw)
 
     return Numbers(
         since=since,
@@ -229,15 +251,144 @@ async def compute(session: AsyncSession, *, since: date, until: date) -> Numbers
             for monday, raw in weeks.items()
         ),
         total=total.tally(),
-        areas=await _areas(session, window),
-        outlets=await _outlets(session, window, kit_sizes),
+        areas=await _areas(session, spans),
+        outlets=await _outlets(session, spans, kit_sizes, outlet_ids),
     )
 
 
-async def recent(session: AsyncSession, *, now: datetime, weeks: int = 52) -> Numbers:
+async def recent(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    weeks: int = 52,
+    outlet_ids: Collection[int] | None = None,
+) -> Numbers:
     """The page's default: the last ``weeks`` ISO weeks up to ``now``'s day (:func:`last_weeks`)."""
     since, until = last_weeks(now, weeks)
-    return await compute(session, since=since, until=until)
+    return await compute(session, since=since, until=until, outlet_ids=outlet_ids)
+
+
+async def outlet_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[int], int]:
+    """One page of every outlet by name (ids), and how many outlets there are."""
+    ids = await session.scalars(
+        select(Outlet.id)
+        .order_by(func.lower(Outlet.name), Outlet.id)
+        .offset(max(offset, 0))
+        .limit(limit)
+    )
+    return list(ids), int(await session.scalar(select(func.count(Outlet.id))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Spans:
+    """Where a range's counters are read: ``[start, end)`` runs of rolled weeks (Mondays) from
+    the weekly counters, ``[start, end)`` runs of days from the daily ones."""
+
+    weeks: tuple[tuple[date, date], ...]
+    days: tuple[tuple[date, date], ...]
+
+    def weekly(self) -> ColumnElement[bool]:
+        return _within(WeeklyCount.week, self.weeks)
+
+    def daily(self) -> ColumnElement[bool]:
+        return _within(DailyCount.day, self.days)
+
+    def sources(self) -> Iterator[tuple[type[WeeklyCount] | type[DailyCount], ColumnElement[bool]]]:
+        """Each counters table with rows to read, and the condition picking them."""
+        if self.weeks:
+            yield WeeklyCount, self.weekly()
+        if self.days:
+            yield DailyCount, self.daily()
+
+
+def _within(
+    column: InstrumentedAttribute[date], runs: Sequence[tuple[date, date]]
+) -> ColumnElement[bool]:
+    if not runs:
+        return false()
+    # The days go into the SQL text: with parameters, PostgreSQL switches to a generic plan
+    # after five runs of a prepared statement, and for these ranges that plan is 20x slower.
+    return or_(*(and_(column >= _day(start), column < _day(end)) for start, end in runs))
+
+
+def _day(day: date) -> BindParameter[date]:
+    return bindparam(None, day, type_=Date, literal_execute=True)
+
+
+def _runs(mondays: Sequence[date]) -> tuple[tuple[date, date], ...]:
+    """Consecutive Mondays as ``[first, last + 1 week)`` runs (``WeeklyCount.week`` values)."""
+    runs: list[tuple[date, date]] = []
+    for monday in mondays:
+        if runs and runs[-1][1] == monday:
+            runs[-1] = (runs[-1][0], monday + WEEK)
+        else:
+            runs.append((monday, monday + WEEK))
+    return tuple(runs)
+
+
+def _gaps(since: date, until: date, mondays: Sequence[date]) -> tuple[tuple[date, date], ...]:
+    """The days of ``[since, until)`` outside the rolled weeks."""
+    gaps: list[tuple[date, date]] = []
+    start = since
+    for first, end in _runs(mondays):
+        if first > start:
+            gaps.append((start, first))
+        start = max(start, end)
+    if start < until:
+        gaps.append((start, until))
+    return tuple(gaps)
+
+
+async def _weekly_rows(session: AsyncSession, spans: _Spans) -> list[Any]:
+    """(monday, measure, kind, item_code, bucket, n) summed over areas and outlets."""
+    rows: list[Any] = []
+    if spans.weeks:
+        kind = case((WeeklyCount.measure == "requests.made", WeeklyCount.kind), else_="").label(
+            "kind"
+        )
+        rows += await session.execute(
+            select(
+                WeeklyCount.week.label("monday"),
+                WeeklyCount.measure,
+                kind,
+                WeeklyCount.item_code,
+                WeeklyCount.bucket,
+                func.sum(WeeklyCount.count).label("n"),
+            )
+            # The week's totals over every area and outlet, summed by the rollup.
+            .where(
+                WeeklyCount.measure.in_(_WEEKLY),
+                WeeklyCount.area_code == rollup.EVERY,
+                spans.weekly(),
+            )
+            .group_by(
+                WeeklyCount.week,
+                WeeklyCount.measure,
+                kind,
+                WeeklyCount.item_code,
+                WeeklyCount.bucket,
+            )
+        )
+    if spans.days:
+        dialect = (await session.connection()).dialect.name
+        monday = _monday(dialect).label("monday")
+        # The kind only matters for requests made; minutes to accept are pooled across kinds.
+        day_kind = case((DailyCount.measure == "requests.made", DailyCount.kind), else_="").label(
+            "kind"
+        )
+        rows += await session.execute(
+            select(
+                monday,
+                DailyCount.measure,
+                day_kind,
+                DailyCount.item_code,
+                DailyCount.bucket,
+                func.sum(DailyCount.count).label("n"),
+            )
+            .where(DailyCount.measure.in_(_WEEKLY), spans.daily())
+            .group_by(monday, DailyCount.measure, day_kind, DailyCount.item_code, DailyCount.bucket)
+        )
+    return rows
 
 
 def _monday(dialect: str) -> ColumnElement[date]:
@@ -269,15 +420,19 @@ def _add_daily(
         raw.kits += n * kit_sizes[item_code]
 
 
-async def _areas(session: AsyncSession, window: Iterable[object]) -> tuple[AreaRow, ...]:
-    rows = await session.execute(
-        select(DailyCount.area_code, DailyCount.measure, func.sum(DailyCount.count).label("n"))
-        .where(DailyCount.measure.in_(_AREA), *window)  # type: ignore[arg-type]
-        .group_by(DailyCount.area_code, DailyCount.measure)
-    )
+async def _areas(session: AsyncSession, spans: _Spans) -> tuple[AreaRow, ...]:
     by_area: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        by_area[row.area_code][row.measure] += int(row.n or 0)
+    for table, where in spans.sources():
+        rows = await session.execute(
+            select(table.area_code, table.measure, func.sum(table.count).label("n"))
+            .where(table.measure.in_(_AREA), where)
+            .group_by(table.area_code, table.measure)
+        )
+        for row in rows:
+            # A week's totals ("*") are skipped here, not in SQL: a condition on the area
+            # would make SQLite seek area by area through the index.
+            if row.area_code != rollup.EVERY:
+                by_area[row.area_code][row.measure] += int(row.n or 0)
     return tuple(
         AreaRow(
             area_code=code,
@@ -290,30 +445,35 @@ async def _areas(session: AsyncSession, window: Iterable[object]) -> tuple[AreaR
 
 
 async def _outlets(
-    session: AsyncSession, window: Iterable[object], kit_sizes: Mapping[str, int]
+    session: AsyncSession,
+    spans: _Spans,
+    kit_sizes: Mapping[str, int],
+    outlet_ids: Collection[int] | None,
 ) -> tuple[OutletRow, ...]:
-    rows = await session.execute(
-        select(
-            DailyCount.outlet_id,
-            DailyCount.measure,
-            DailyCount.item_code,
-            func.sum(DailyCount.count).label("n"),
-        )
-        .where(
-            DailyCount.measure.in_([*_OUTLET, "outlet.packs"]),
-            DailyCount.outlet_id != 0,
-            *window,  # type: ignore[arg-type]
-        )
-        .group_by(DailyCount.outlet_id, DailyCount.measure, DailyCount.item_code)
-    )
     by_outlet: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        n = int(row.n or 0)
-        if row.measure == "outlet.packs":
-            if row.item_code in kit_sizes:
-                by_outlet[row.outlet_id]["kits"] += n * kit_sizes[row.item_code]
-        else:
-            by_outlet[row.outlet_id][_OUTLET[row.measure]] += n
+    if outlet_ids is not None:
+        for outlet_id in outlet_ids:
+            by_outlet[outlet_id] = defaultdict(int)
+    for table, where in spans.sources() if outlet_ids is None or outlet_ids else ():
+        which = table.outlet_id != 0 if outlet_ids is None else table.outlet_id.in_(outlet_ids)
+        rows = await session.execute(
+            select(
+                table.outlet_id,
+                table.measure,
+                table.item_code,
+                func.sum(table.count).label("n"),
+            )
+            # A week's totals have outlet_id 0: never one of these.
+            .where(table.measure.in_([*_OUTLET, "outlet.packs"]), which, where)
+            .group_by(table.outlet_id, table.measure, table.item_code)
+        )
+        for row in rows:
+            n = int(row.n or 0)
+            if row.measure == "outlet.packs":
+                if row.item_code in kit_sizes:
+                    by_outlet[row.outlet_id]["kits"] += n * kit_sizes[row.item_code]
+            else:
+                by_outlet[row.outlet_id][_OUTLET[row.measure]] += n
     if not by_outlet:
         return ()
     names = {

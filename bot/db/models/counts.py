@@ -47,3 +47,65 @@ class DailyCount(Base):
     item_code: Mapped[str] = mapped_column(String(24), primary_key=True, default="")
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class WeeklyCount(Base):
+    """The daily counters of one whole ISO week (``week`` is its Monday), summed, for readers
+    of long ranges (:mod:`bot.services.rollup`): a year is 53 rows per key instead of 371.
+
+    Keyed like :class:`DailyCount`, plus the week's totals: rows with ``area_code = "*"``
+    (never a real code) hold each measure summed over every area and outlet, and over every
+    kind (``kind = "*"``) except for ``requests.made``, so a chart of a year reads a few
+    thousand rows, not a hundred thousand. Readers pick ``area_code = "*"`` *or*
+    ``area_code != "*"``, never both. Written once per week by the due-work clock, after
+    the week is over, and never changed.
+    """
+
+    __tablename__ = "weekly_counts"
+    __table_args__ = (
+        Index(
+            "ix_weekly_counts_measure_week",
+            "measure",
+            "week",
+            "outlet_id",
+            "kind",
+            "bucket",
+            "item_code",
+            "area_code",
+            "count",
+        ),
+        # A chart of a year reads only the weeks' totals (area "*").
+        Index(
+            "ix_weekly_counts_totals",
+            "area_code",
+            "measure",
+            "week",
+            "kind",
+            "bucket",
+            "item_code",
+            "count",
+        ),
+        # The console's by-outlet table reads a page of outlets at a time.
+        Index("ix_weekly_counts_outlet", "outlet_id", "measure", "week", "item_code", "count"),
+    )
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
+    outlet_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, default=0, autoincrement=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    item_code: Mapped[str] = mapped_column(String(24), primary_key=True, default="")
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class WeeklyRollup(Base):
+    """A week whose daily counters are in :class:`WeeklyCount` (a week with none too, so an
+    empty week is not rolled again and again). Its row is the claim: two instances rolling
+    at once insert it, and only the one that did writes the week."""
+
+    __tablename__ = "weekly_rollups"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
