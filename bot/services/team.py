@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy import ColumnElement, Row, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Contact, Coordinator, Invite, Offer, Outlet, PeerWorker, Request
@@ -115,7 +115,13 @@ class OpenInvite:
 async def members(session: AsyncSession, *, now: datetime) -> list[Member]:
     """Every coordinator (by id), then every peer worker by outlet name and id."""
     found = await _coordinators(session)
-    peers = await session.execute(
+    rows = await session.execute(_peers(now).where(PeerWorker.active.is_(True)))
+    return found + [_peer(row) for row in rows]
+
+
+def _peers(now: datetime) -> Select[int, int, str, datetime | None, bool]:
+    """Peer workers with their outlet, last active day and shift, by outlet name and id."""
+    return (
         select(
             PeerWorker.id,
             PeerWorker.outlet_id,
@@ -125,14 +131,12 @@ async def members(session: AsyncSession, *, now: datetime) -> list[Member]:
         )
         .join(Outlet, Outlet.id == PeerWorker.outlet_id)
         .join(Contact, Contact.id == PeerWorker.contact_id)
-        .where(PeerWorker.active.is_(True))
         .order_by(Outlet.name, Outlet.id, PeerWorker.id)
     )
-    found += [
-        Member(Role.PEER, row.id, row.outlet_id, row.name, row.last_seen_on, bool(row.on_shift))
-        for row in peers
-    ]
-    return found
+
+
+def _peer(row: Row[int, int, str, datetime | None, bool]) -> Member:
+    return Member(Role.PEER, row.id, row.outlet_id, row.name, row.last_seen_on, bool(row.on_shift))
 
 
 async def _coordinators(session: AsyncSession) -> list[Member]:
@@ -165,24 +169,9 @@ async def members_page(
     pages = max(1, -(-total // page_size))
     page = min(page, pages)
     rows = await session.execute(
-        select(
-            PeerWorker.id,
-            PeerWorker.outlet_id,
-            Outlet.name,
-            Contact.last_seen_on,
-            shifts.on_shift_clause(now).label("on_shift"),
-        )
-        .join(Outlet, Outlet.id == PeerWorker.outlet_id)
-        .join(Contact, Contact.id == PeerWorker.contact_id)
-        .where(*where)
-        .order_by(Outlet.name, Outlet.id, PeerWorker.id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+        _peers(now).where(*where).limit(page_size).offset((page - 1) * page_size)
     )
-    peers = [
-        Member(Role.PEER, row.id, row.outlet_id, row.name, row.last_seen_on, bool(row.on_shift))
-        for row in rows
-    ]
+    peers = [_peer(row) for row in rows]
     return TeamPage(await _coordinators(session), peers, total, page, pages)
 
 
