@@ -129,6 +129,15 @@ async def test_numbers_in_dari_runs_right_to_left_on_a_phone(
     for table in ("requests", "outcomes", "accept", "kits"):
         await page.locator(f"#{table} summary").click()
     assert await fits_the_screen(page)
+    # Week labels (2026-W47) stay whole and left to right inside the right-to-left table.
+    week = page.locator("#table-requests tbody th").last
+    await expect(week).to_have_text("2026-W48")
+    assert await week.evaluate(
+        "th => [getComputedStyle(th).direction, getComputedStyle(th).whiteSpace]"
+    ) == ["ltr", "nowrap"]
+    assert await page.evaluate("getComputedStyle(document.querySelector('main')).direction") == (
+        "rtl"
+    )
     await shots(page, f"numbers-open-fa_AF-{console_bot.backend}")
     assert_no_third_party_requests(page, own=console_bot.base_url)
 
