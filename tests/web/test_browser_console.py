@@ -164,6 +164,7 @@ async def test_every_page_renders_in_english_and_in_dari_right_to_left(
         "alerts": ("/console/alerts", "h1", "Alerts"),
         "alert-new": ("/console/alerts/new", "h1", "New alert"),
         "reports": ("/console/reports", "h1", "Community reports"),
+        "numbers": ("/console/numbers", "h1", "Numbers"),
     }
     dari = console_bot.engine.deps.words.for_locale("fa_AF")
     backend = console_bot.backend

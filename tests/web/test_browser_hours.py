@@ -1,8 +1,8 @@
 """Opening hours and closures set in a real headless Chromium, on both databases, and chat
 requests routed accordingly (issue 16: "set hours and a closure and see routing change").
 
-The clock is Wednesday 11:00 in Vancouver, where the outlets are. A screenshot of the outlet
-page when ``HRBOT_SCREENSHOTS`` names a folder.
+The clock is Wednesday 11:00 in Vancouver, where the outlets are. Screenshots of the closed
+outlet in English and Dari, phone and desktop, when ``HRBOT_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations
@@ -13,9 +13,17 @@ from sqlalchemy import select
 
 from bot.db.models import Offer
 from bot.domain import OfferStatus
-from tests.support.browser import assert_no_third_party_requests, screenshot
+from tests.support.browser import assert_no_third_party_requests
 from tests.web.conftest import ConsoleBot
-from tests.web.test_browser_console import alpha_and_beta, sign_in, submit
+from tests.web.test_browser_console import (
+    alpha_and_beta,
+    choose_language,
+    direction,
+    fits_the_screen,
+    shots,
+    sign_in,
+    submit,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -70,7 +78,16 @@ async def test_set_hours_and_a_closure_and_see_routing_change(
     await expect(page.locator("#closure-list li")).to_have_count(1)
     assert await pending_at(console_bot, waiting.request_id) == beta
     assert (await world.request("cam")).outlet_id == beta
-    await screenshot(page, f"console-outlet-hours-closed-{console_bot.backend}")
+    await shots(page, f"outlet-hours-closed-en-{console_bot.backend}")
+    # The same closed outlet in Dari, right to left (and a screenshot of it), then back.
+    await choose_language(page, "fa_AF")
+    await page.goto(outlet_page)
+    assert await direction(page) == ("rtl", "rtl")
+    await expect(page.locator("#closure-list li")).to_have_count(1)
+    assert await fits_the_screen(page)
+    await shots(page, f"outlet-hours-closed-fa_AF-{console_bot.backend}")
+    await choose_language(page, "en")
+    await page.goto(outlet_page)
 
     # Reopened: routing comes back to alpha.
     await submit(page, "#closure-list button")
