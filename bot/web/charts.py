@@ -24,6 +24,9 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 _PAD_TOP, _PAD_BOTTOM, _PAD_SIDE, _LEGEND = 12, 34, 44, 22
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
+# Week codes are ~50 px wide at 11 px: seven fit under a 640 px chart with room between.
+MAX_X_LABELS = 7
+
 
 @dataclass(frozen=True, slots=True)
 class Series:
@@ -93,19 +96,21 @@ def _axis(
         )
 
 
-def _x_labels(
-    parts: list[str], labels: Sequence[str], centres: Sequence[float], y: float, rtl: bool
-) -> None:
-    """At most about 13 labels under the axis, evenly spaced (first and last always)."""
+def _x_labels(parts: list[str], labels: Sequence[str], centres: Sequence[float], y: float) -> None:
+    """At most :data:`MAX_X_LABELS` labels under the axis, evenly spaced (first and last
+    always), each read left to right: they are week codes (2026-W37), which a right-to-left
+    run would show as W37-2026."""
     if not labels:
         return
-    every = max(1, -(-len(labels) // 13))
+    every = max(1, -(-len(labels) // MAX_X_LABELS))
     shown = set(range(0, len(labels), every)) | {len(labels) - 1}
-    direction = "rtl" if rtl else "ltr"
+    if len(labels) - 1 - max(shown - {len(labels) - 1}, default=0) <= every / 2:
+        shown.discard(max(shown - {len(labels) - 1}, default=0))  # too close to the last
     for index in sorted(shown):
         parts.append(
             f'<text class="label" x="{_num(centres[index])}" y="{_num(y)}"'
-            f' text-anchor="middle" direction="{direction}">{escape(labels[index])}</text>'
+            f' text-anchor="middle" direction="ltr" unicode-bidi="isolate">'
+            f"{escape(labels[index])}</text>"
         )
 
 
@@ -175,7 +180,7 @@ def stacked_bars(
                 f' fill="{_colour(one, number)}"/>'
             )
         parts.append("</g>")
-    _x_labels(parts, labels, centres, base + 16, rtl)
+    _x_labels(parts, labels, centres, base + 16)
     if series:
         _legend(parts, series, width, _PAD_TOP + 10, rtl)
     parts.append("</svg>")
@@ -228,7 +233,7 @@ def line_chart(
                 f"<title>{escape(labels[index])}: {escape(one.label)} {_num(value)}</title>"
                 "</circle>"
             )
-    _x_labels(parts, labels, centres, base + 16, rtl)
+    _x_labels(parts, labels, centres, base + 16)
     if series:
         _legend(parts, series, width, _PAD_TOP + 10, rtl)
     parts.append("</svg>")

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET  # our own output, not untrusted input
 import pytest
 
 from bot.web import charts
-from bot.web.charts import Series, line_chart, stacked_bars
+from bot.web.charts import MAX_X_LABELS, Series, line_chart, stacked_bars
 
 SVG = "{http://www.w3.org/2000/svg}"
 WEEKS = ["2026-W52", "2026-W53", "2027-W01"]
@@ -90,9 +90,9 @@ def test_right_to_left_runs_time_from_the_right() -> None:
     assert [float(b.get("x", "0")) for b in rtl] == sorted(x, reverse=True)
     root = _parse(rtl_svg)
     assert root.get("direction") == "rtl"
-    # Labels read right to left; numbers on the axis stay as they are.
+    # Week codes under the axis and numbers on it read left to right, as written.
     labels = root.findall(f".//{SVG}text[@class='label']")
-    assert {t.get("direction") for t in labels} == {"rtl"}
+    assert {t.get("direction") for t in labels} == {"ltr"}
     assert {t.get("direction") for t in root.findall(f".//{SVG}text[@class='tick']")} == {"ltr"}
 
 
@@ -147,3 +147,12 @@ def test_a_cell_grid_lays_cells_out_north_up_and_hides_small_counts() -> None:
     assert "<title>south-east: &lt;5</title>" in svg
     assert "Unrouted &lt;by cell&gt;" in svg
     assert "<rect" not in charts.cell_grid(ident="g", title="t", desc="d", cells=[])
+
+
+def test_a_year_of_weeks_shows_a_few_labels_first_and_last_included() -> None:
+    weeks = [f"2026-W{n:02d}" for n in range(1, 53)]
+    svg = _stacked(series=[Series("n", [1.0] * 52)], labels=weeks)
+    shown = [t.text for t in _parse(svg).findall(f".//{SVG}text[@class='label']")]
+    assert len(shown) <= MAX_X_LABELS
+    assert shown[0] == "2026-W01"
+    assert shown[-1] == "2026-W52"
