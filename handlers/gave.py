@@ -46,7 +46,7 @@ async def gave_command(msg: Incoming, ctx: Context) -> None:
         ctx.reply(ctx.tr("This command is for peer workers."))
         return
     outlet_id = enrolments[0].outlet_id
-    if len(args) == 3:
+    if len(args) == 3 and not args[0].isdigit():
         key = args.pop(0)[:64]
         wanted = await ctx.session.scalar(select(Outlet.id).where(Outlet.key == key))
         if wanted not in {e.outlet_id for e in enrolments}:
@@ -70,7 +70,7 @@ async def gave_command(msg: Incoming, ctx: Context) -> None:
         ctx.session, outlet_id=outlet_id, item_id=item_id, item_code=code, packs=packs, now=ctx.now
     )
     names = await offers.item_names(ctx.session, ctx.deps.content, [item_id])
-    name = names.get(item_id, code)
+    name = ctx.tr(names.get(item_id, code))
     if done.quantity is None:
         ctx.reply(
             ctx.tr(
