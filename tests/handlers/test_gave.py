@@ -14,11 +14,11 @@ USAGE = "Use /gave NUMBER ITEM, e.g. /gave 2 nasal (1 to 50)."
 async def given(world: World) -> dict[tuple[int, str], int]:
     async with world.sessions() as session:
         rows = await session.execute(
-            select(DailyCount.outlet_id, DailyCount.item_code, DailyCount.count).where(
+            select(DailyCount.outlet_id, DailyCount.item_code, DailyCount.count.label("n")).where(
                 DailyCount.measure == "outlet.given"
             )
         )
-        return {(row.outlet_id, row.item_code): row.count for row in rows}
+        return {(row.outlet_id, row.item_code): row.n for row in rows}
 
 
 async def test_gave_takes_kits_off_the_shelf_and_counts_them(sessions: Sessions) -> None:
