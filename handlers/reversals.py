@@ -62,7 +62,12 @@ def _outcome_label(tr: Translator, outcome: str) -> str:
 
 
 def _doses_label(tr: Translator, doses: int) -> str:
-    return tr("3 or more") if doses == 3 else str(doses)
+    # Words, not bare numbers: on Signal "2" would be both a label and a list number.
+    if doses == 1:
+        return tr("1 dose")
+    if doses == 2:
+        return tr("2 doses")
+    return tr("3 or more doses")
 
 
 def _show(ctx: Context, hint: str = "") -> None:

@@ -107,12 +107,12 @@ async def test_stats_show_kits_out_and_naloxone_used_small_counts_hidden(
     for _ in range(6):
         await world.chat.say("ana", "/used")
         await world.chat.say("ana", "Downtown Eastside")
-        await world.chat.tap("ana", "1")
+        await world.chat.tap("ana", "1 dose")
         await world.chat.tap("ana", "They woke up")
         await world.chat.tap("ana", "No, thanks")
     await world.chat.say("bob", "/used")
     await world.chat.say("bob", "Strathcona")
-    await world.chat.tap("bob", "3 or more")
+    await world.chat.tap("bob", "3 or more doses")
     await world.chat.tap("bob", "I don't know")
     await world.chat.tap("bob", "No, thanks")
 

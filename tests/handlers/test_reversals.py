@@ -42,7 +42,7 @@ async def report(world: World, who: str, *, doses: str, outcome: str) -> list[An
     assert where[0].ask_location
     doses_question = await world.chat.say(who, "Strathcona")
     assert first_line(doses_question[0]) == "How many doses did you give?"
-    assert labels(doses_question[0]) == ["1", "2", "3 or more", "Back to menu"]
+    assert labels(doses_question[0]) == ["1 dose", "2 doses", "3 or more doses", "Back to menu"]
     what = await world.chat.tap(who, doses)
     assert first_line(what[0]) == "What happened?"
     assert labels(what[0]) == [
@@ -61,7 +61,7 @@ async def test_reported_without_a_kit_keeps_nothing_about_the_person(sessions: S
     await world.chat.say("ana", "/menu")  # ana's own contact row exists before
     before = await table_sizes(world)
 
-    await report(world, "ana", doses="2", outcome="They woke up")
+    await report(world, "ana", doses="2 doses", outcome="They woke up")
     thanks = await world.chat.tap("ana", "No, thanks")
     assert first_line(thanks[0]) == "Thank you. You may have saved a life."
     assert "call 911" in thanks[0].text
@@ -86,7 +86,7 @@ async def test_reported_without_a_kit_keeps_nothing_about_the_person(sessions: S
 
 async def test_leaving_halfway_counts_nothing(sessions: Sessions) -> None:
     world = await make_world(sessions)
-    await report(world, "ana", doses="3 or more", outcome="I don't know")
+    await report(world, "ana", doses="3 or more doses", outcome="I don't know")
     await world.chat.tap("ana", "Back to menu")
     assert await counters(world) == set()
 
@@ -99,7 +99,7 @@ async def test_a_new_kit_goes_to_an_outlet_and_its_peer(sessions: Sessions) -> N
     where = await world.chat.tap("ana", "I used naloxone")
     assert "anonymous" in where[0].text
     await world.chat.say("ana", "Strathcona")
-    await world.chat.tap("ana", "1")
+    await world.chat.tap("ana", "1 dose")
     await world.chat.tap("ana", "An ambulance came")
     sent = await world.chat.tap("ana", "Yes, send me a new kit")
     [request] = await world.requests("ana")
