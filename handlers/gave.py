@@ -53,6 +53,9 @@ async def gave_command(msg: Incoming, ctx: Context) -> None:
             ctx.reply(ctx.tr("You can only record kits for your own outlet."))
             return
         outlet_id = int(wanted)
+    elif len(enrolments) > 1:
+        ctx.reply(ctx.tr("You work at several outlets: send /gave OUTLET_KEY NUMBER ITEM."))
+        return
     if len(args) != 2:
         _usage(ctx)
         return

@@ -92,9 +92,16 @@ async def test_others_and_bad_input_are_refused(sessions: Sessions) -> None:
         assert texts(await world.chat.say("bea", unknown)) == (
             "Unknown item. Send /stock to see your outlet's codes."
         )
+    # A peer at two outlets names one.
+    await world.peer("bea", "alpha")
+    assert texts(await world.chat.say("bea", "/gave 2 nasal")) == (
+        "You work at several outlets: send /gave OUTLET_KEY NUMBER ITEM."
+    )
     assert await world.stock("alpha", "nalox_nasal") == (9, 0)
     assert await world.stock("beta", "nalox_nasal") == (9, 0)
     assert await given(world) == {}
+    said = texts(await world.chat.say("bea", "/gave alpha 2 nasal"))
+    assert said == "Recorded: 2 × Naloxone nasal spray 1.8 mg given out. 7 left."
 
 
 async def test_stats_show_kits_out_and_naloxone_used_small_counts_hidden(

@@ -136,3 +136,17 @@ async def test_typed_text_and_old_buttons(sessions: Sessions) -> None:
     stale = await world.chat.press("ana", doses[0].options[0].payload)
     assert "expired" in texts(stale)
     assert await counters(world) == set()
+
+
+async def test_a_new_kit_past_the_open_request_limit_is_refused_but_the_use_counts(
+    sessions: Sessions,
+) -> None:
+    world = await make_world(sessions)
+    await world.peer("sam", "strathcona_site")
+    for _ in range(4):
+        await report(world, "ana", doses="1 dose", outcome="They woke up")
+        last = await world.chat.tap("ana", "Yes, send me a new kit")
+    assert len(await world.requests("ana")) == 3
+    assert first_line(last[0]) == "Thank you. You may have saved a life."
+    assert "You already have 3 open requests" in last[-1].text
+    assert ("reversals.reported", "strathcona", "", 0, 4) in await counters(world)
