@@ -60,7 +60,11 @@ async def gave_command(msg: Incoming, ctx: Context) -> None:
         _usage(ctx)
         return
     count = args[0]
-    if not (count.isascii() and count.isdigit() and 1 <= int(count[:3]) <= MAX_GIVEN):
+    if not (count.isascii() and count.isdigit() and len(count) <= 3):
+        _usage(ctx)
+        return
+    packs = int(count)
+    if not 1 <= packs <= MAX_GIVEN:
         _usage(ctx)
         return
     code = find_item(ctx, args[1])
@@ -68,7 +72,6 @@ async def gave_command(msg: Incoming, ctx: Context) -> None:
     if code is None or item_id is None:
         ctx.reply(ctx.tr("Unknown item. Send /stock to see your outlet's codes."))
         return
-    packs = int(count)
     done = await reversals.give_out(
         ctx.session, outlet_id=outlet_id, item_id=item_id, item_code=code, packs=packs, now=ctx.now
     )

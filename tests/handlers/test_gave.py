@@ -82,6 +82,8 @@ async def test_others_and_bad_input_are_refused(sessions: Sessions) -> None:
         "/gave 51 nasal",
         "/gave two nasal",
         "/gave -1 nasal",
+        "/gave 00500 nasal",
+        "/gave 0049 nasal",
         "/gave 2 nasal spray",
         "/gave 1 2 3 4",
         "/gave nasal 2",
