@@ -7,6 +7,7 @@ Anyone else gets one neutral line, whatever they typed after the command.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from bot.db.models import Item, Outlet, PeerWorker, Stock
 from bot.domain import RequestKind, Role
 from bot.services import closures, invites, shifts, stats
 from bot.services.routing import is_open
+from bot.services.suppression import publish
 from handlers import offers
 from handlers.routes import ModuleRoutes
 
@@ -183,11 +185,17 @@ async def stats_command(msg: Incoming, ctx: Context) -> None:
             select(Outlet.id, Outlet.key).where(Outlet.id.in_(list(numbers.by_outlet)))
         )
     }
-    ctx.reply(render_stats(ctx.tr, numbers, days=days, outlet_keys=names))
+    areas = {area.code: area.name for area in ctx.deps.content.gazetteer.areas}
+    ctx.reply(render_stats(ctx.tr, numbers, days=days, outlet_keys=names, area_names=areas))
 
 
 def render_stats(
-    t: Translator, numbers: stats.Stats, *, days: int, outlet_keys: dict[int, str]
+    t: Translator,
+    numbers: stats.Stats,
+    *,
+    days: int,
+    outlet_keys: dict[int, str],
+    area_names: Mapping[str, str] | None = None,
 ) -> str:
     """The /stats text."""
     lines = [t("Last {days} days:", days=days)]
@@ -219,6 +227,7 @@ def render_stats(
         )
     )
     lines.append(t("Naloxone kits handed out: {n}", n=numbers.naloxone_kits))
+    lines.extend(_naloxone_lines(t, numbers, area_names or {}))
     rated = numbers.feedback
     lines.append(
         t(
@@ -248,6 +257,38 @@ def render_stats(
             )
         )
     return "\n".join(lines)
+
+
+def _naloxone_lines(
+    t: Translator, numbers: stats.Stats, area_names: Mapping[str, str]
+) -> list[str]:
+    """Kits out and naloxone used: published counts only (1 to 4 shows as "<5")."""
+    bot, gave = numbers.naloxone_kits, numbers.naloxone_kits_given
+    lines = [
+        t(
+            "Naloxone kits out: {n} ({bot} through the bot, {gave} recorded with /gave)",
+            n=publish(bot + gave),
+            bot=publish(bot),
+            gave=publish(gave),
+        )
+    ]
+    outcomes = numbers.reversal_outcomes
+    lines.append(
+        t(
+            "Naloxone used (reported): {n}; woke up {woke}, ambulance came {ambulance}, "
+            "not known {unknown}; new kit asked for {kits}",
+            n=publish(numbers.reversals),
+            woke=publish(outcomes.get("woke", 0)),
+            ambulance=publish(outcomes.get("ambulance", 0)),
+            unknown=publish(outcomes.get("unknown", 0)),
+            kits=publish(numbers.reversal_kits_asked),
+        )
+    )
+    for code, n in sorted(
+        numbers.reversals_by_area.items(), key=lambda kv: area_names.get(kv[0], kv[0])
+    ):
+        lines.append(t("- {area}: {n}", area=area_names.get(code, code), n=publish(n)))
+    return lines
 
 
 def _duration(t: Translator, wait: timedelta) -> str:

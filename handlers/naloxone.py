@@ -97,7 +97,9 @@ def _show(ctx: Context, hint: str = "") -> None:
             _button(ctx, _kind_label(ctx.tr, kind), "kind", kind)
             for kind in (NASAL, INJECTABLE, EITHER)
         ]
-        ctx.reply(f"{hint}\n\n{text}" if hint else text, [*options, ui.back_to_menu(ctx.tr)])
+        # Told here, after a use, a replacement is one more choice away (handlers.reversals).
+        used = Option(ctx.tr("I used naloxone"), f"{ui.MENU}:used")
+        ctx.reply(f"{hint}\n\n{text}" if hint else text, [*options, used, ui.back_to_menu(ctx.tr)])
     elif step == Step.LOCATION:
         location.prompt(ctx, PREFIX, ui.run_tag(ctx), lead=hint, extra=_howto_buttons(ctx))
     else:
@@ -166,6 +168,15 @@ async def _send(ctx: Context) -> None:
     if place is None or kind is None:
         ui.expired(ctx)
         return
+    await send_request(ctx, place, kind)
+
+
+async def send_request(ctx: Context, place: location.Place, kind: str) -> None:
+    """Ask for one kit of ``kind`` (NASAL, INJECTABLE or EITHER) at ``place`` and route it.
+
+    Also the replacement kit after ``/used`` (:mod:`handlers.reversals`): the same request,
+    routing, code and handover as one made here.
+    """
     if await ui.open_requests(ctx) >= ui.MAX_OPEN_REQUESTS:
         ui.too_many(ctx)
         return

@@ -13,12 +13,25 @@ from collections.abc import Awaitable, Callable
 from bot.core.context import Context
 from bot.core.messages import Incoming, InputKind
 from bot.core.routes import MenuCommand
-from handlers import alerts, forget, info, language, naloxone, peer, referral, status, supplies, ui
+from handlers import (
+    alerts,
+    forget,
+    info,
+    language,
+    naloxone,
+    peer,
+    referral,
+    reversals,
+    status,
+    supplies,
+    ui,
+)
 from handlers.routes import ModuleRoutes
 
 _TARGETS: dict[str, Callable[[Context], Awaitable[None]]] = {
     "supplies": supplies.start,
     "naloxone": naloxone.start,
+    "used": reversals.start,
     "referral": referral.start,
     "status": status.show,
     "cancel": status.start_cancel,

@@ -23,7 +23,9 @@ Measures (dimensions; a count unless said):
 - ``outlet.offered|accepted|declined|out_of_stock|timed_out|released|handed_over|wrong_code``
   (outlet, kind); ``outlet.packs`` (outlet, kind, item): packs handed over;
 - ``accept.minutes`` (kind, bucket = whole minutes from request to its first acceptance);
-- ``shifts.started`` (outlet); ``stock.set`` (outlet, item).
+- ``shifts.started`` (outlet); ``stock.set`` (outlet, item);
+- ``reversals.*`` (naloxone used, told with ``/used``) and ``outlet.given`` (kits handed out
+  outside the bot, ``/gave``): see :mod:`bot.services.reversals`.
 
 Small counts are kept as they are: see :mod:`bot.services.stats` for why.
 """

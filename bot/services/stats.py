@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import DailyCount, Item, Request
 from bot.domain import OPEN_REQUEST_STATUSES, ItemCategory
-from bot.services import counts, feedback
+from bot.services import counts, feedback, reversals
 
 CLOSED = ("handed_over", "unrouted", "cancelled", "expired")
 _CLOSING = {f"requests.{status}": status for status in CLOSED}
@@ -44,6 +44,7 @@ _PER_OUTLET = {
 _MEASURES = sorted(
     {"requests.made", "requests.held", "accept.minutes", "outlet.packs", *_CLOSING, *_PER_OUTLET}
     | set(feedback.MEASURES)
+    | {*reversals.MEASURES, reversals.GIVEN}
 )
 
 
@@ -75,6 +76,18 @@ class Stats:
     held: int = 0
     # After handovers: "up", "down" and each of feedback.REASONS, by name.
     feedback: Mapping[str, int] = field(default_factory=dict)
+    # Naloxone kits peers recorded with /gave (handed out outside the bot).
+    naloxone_kits_given: int = 0
+    # Naloxone used, as people told us (/used): by area code, and by what happened.
+    reversals_by_area: Mapping[str, int] = field(default_factory=dict)
+    reversal_outcomes: Mapping[str, int] = field(default_factory=dict)
+    # Of those, how many asked for a new kit at once.
+    reversal_kits_asked: int = 0
+
+    @property
+    def reversals(self) -> int:
+        """Uses of naloxone reported in the window."""
+        return sum(self.reversals_by_area.values())
 
     @property
     def created(self) -> int:
@@ -101,6 +114,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
         await session.execute(
             select(
                 DailyCount.measure,
+                DailyCount.area_code,
                 DailyCount.outlet_id,
                 DailyCount.kind,
                 DailyCount.item_code,
@@ -114,6 +128,7 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
             )
             .group_by(
                 DailyCount.measure,
+                DailyCount.area_code,
                 DailyCount.outlet_id,
                 DailyCount.kind,
                 DailyCount.item_code,
@@ -127,7 +142,10 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
     waits: dict[int, int] = defaultdict(int)
     handed: dict[str, int] = defaultdict(int)
     rated: dict[str, int] = defaultdict(int)
-    held = 0
+    given: dict[str, int] = defaultdict(int)
+    used: dict[str, int] = defaultdict(int)
+    outcomes: dict[str, int] = defaultdict(int)
+    held = kits_asked = 0
     for row in rows:
         n = int(row.n or 0)
         if row.measure == "requests.held":
@@ -146,6 +164,14 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
             handed[row.item_code] += n
         elif row.measure in feedback.MEASURES:
             rated[row.measure.removeprefix("feedback.")] += n
+        elif row.measure == reversals.GIVEN and row.item_code:
+            given[row.item_code] += n
+        elif row.measure == reversals.REPORTED:
+            used[row.area_code or "unknown"] += n
+        elif row.measure == reversals.OUTCOME:
+            outcomes[row.kind or "unknown"] += n
+        elif row.measure == reversals.KIT_ASKED:
+            kits_asked += n
     if held:
         # A held request reopened: its close is whatever ended it later, not "unrouted"
         # (an unrouted one held just after midnight could make this go below zero).
@@ -166,6 +192,10 @@ async def compute(session: AsyncSession, *, since: datetime, until: datetime) ->
         open_now=open_now or 0,
         held=held,
         feedback=dict(rated),
+        naloxone_kits_given=await _naloxone_kits(session, given),
+        reversals_by_area=dict(used),
+        reversal_outcomes=dict(outcomes),
+        reversal_kits_asked=kits_asked,
     )
 
 

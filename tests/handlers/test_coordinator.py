@@ -109,6 +109,9 @@ async def test_stats_after_some_requests(sessions: Sessions) -> None:
         "Fulfilment: 50%",
         "Median time to accept: 4 min",
         "Naloxone kits handed out: 2",
+        "Naloxone kits out: <5 (<5 through the bot, 0 recorded with /gave)",
+        "Naloxone used (reported): 0; woke up 0, ambulance came 0, not known 0; "
+        "new kit asked for 0",
         "Feedback after handover: 👍 0, 👎 0 (waited too long 0, not what was asked for 0, "
         "felt unsafe 0)",
         "alpha: offered 1, accepted 0, declined 1, timed out 0, released 0, handed over 0",

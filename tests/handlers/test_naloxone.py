@@ -32,7 +32,13 @@ async def test_nasal_kit_with_the_how_to_card(sessions: Sessions) -> None:
     await world.peer("sam", "strathcona_site")  # the Strathcona hub holds nasal kits
     kinds = await world.chat.say("ana", "/naloxone")
     assert first_line(kinds[0]) == "Which kind of kit?"
-    assert labels(kinds[0]) == ["Nasal spray", "Shot kit (injectable)", "Either", "Back to menu"]
+    assert labels(kinds[0]) == [
+        "Nasal spray",
+        "Shot kit (injectable)",
+        "Either",
+        "I used naloxone",
+        "Back to menu",
+    ]
     where = await world.chat.tap("ana", "Nasal spray")
     assert where[0].ask_location
     assert labels(where[0])[:2] == ["Downtown Eastside", "Strathcona"]  # areas first
