@@ -45,7 +45,11 @@ def make_engine(
     1 update in 30 to 70: a TCP and authentication handshake here, a new server process
     there, each time (bench/updates.py's load on PostgreSQL: 2.8 → 2.3 ms of CPU per
     update). ``pool_size`` is not used on SQLite, whose write transactions take turns.
+
+    Statement parameters are left out of SQLAlchemy's error messages: a logged database error
+    must not carry what was being written (a masked report, an alert's words, a sealed address).
     """
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite" and "async_creator" not in kwargs:

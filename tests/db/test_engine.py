@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -215,3 +215,17 @@ async def test_only_sqlite_has_a_log_to_empty(
     sessions: async_sessionmaker[AsyncSession], backend: str
 ) -> None:
     assert await db_engine.drop_old_page_images(sessions) is (backend == "sqlite")
+
+
+async def test_a_database_error_does_not_carry_what_was_written(engine: AsyncEngine) -> None:
+    secret = "what someone typed about 221B Main St"
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE probe (id INTEGER PRIMARY KEY, note TEXT)"))
+        await conn.execute(text("INSERT INTO probe (id, note) VALUES (1, 'x')"))
+    with pytest.raises(IntegrityError) as raised:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO probe (id, note) VALUES (:id, :note)"), {"id": 1, "note": secret}
+            )
+    assert secret not in str(raised.value)
+    assert "hidden due to hide_parameters" in str(raised.value)
