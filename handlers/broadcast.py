@@ -43,6 +43,7 @@ from bot.services.alerts import LIFETIME_CHOICES, AlertError, AlertView
 from handlers import (
     broadcast_check,
     broadcast_followup,
+    broadcast_languages_preview,
     broadcast_progress,
     broadcast_repeat,
     ui,
@@ -213,8 +214,6 @@ async def _preview(ctx: Context, hours: int) -> None:
 async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
     """The draft as recipients will read it, then Send now / Schedule / Cancel (and its
     other languages: :mod:`handlers.broadcast_languages`)."""
-    from handlers import broadcast_languages  # it builds on this module
-
     if ctx.state is None or ctx.state.flow != FLOW:
         ctx.end()
         ctx.goto(FLOW, Step.PREVIEW, run=ui.new_run())
@@ -243,7 +242,7 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         # From a community report: nothing to send or schedule until it is edited or checked.
         extra, first = broadcast_check.preview_section(ctx, draft)
     else:
-        extra, languages = broadcast_languages.preview_section(ctx, draft, run)
+        extra, languages = broadcast_languages_preview.preview_section(ctx, draft, run)
         first = [
             Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
             Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),

@@ -20,7 +20,7 @@ from bot.db.models import FollowUp
 from bot.services import alerts, followups
 from bot.services.alerts import AlertError, AlertView
 from bot.services.followups import NOTE_CHARS, Standing
-from handlers import broadcast_progress, ui
+from handlers import broadcast_languages_preview, broadcast_progress, ui
 from handlers.alerts import area_name
 from handlers.broadcast_common import (
     FIELDS,
@@ -203,8 +203,6 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
 
 
 async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
-    from handlers import broadcast_languages  # it builds on the /broadcast modules
-
     content = ctx.deps.content
     shown = await alerts.preview(
         ctx.session,
@@ -230,7 +228,7 @@ async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         ),
     ]
     run = str(data(ctx).get("run", ""))
-    languages, language_options = broadcast_languages.preview_section(ctx, draft, run)
+    languages, language_options = broadcast_languages_preview.preview_section(ctx, draft, run)
     lines += languages
     options = [
         button(ctx, ctx.tr("Send now"), "fsend", draft.id),

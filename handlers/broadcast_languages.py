@@ -29,12 +29,19 @@ from bot.domain import AlertStatus
 from bot.services import alert_languages, alerts
 from bot.services.alerts import AlertError, AlertView
 from handlers import broadcast, broadcast_followup, ui
+from handlers.broadcast_common import FLOW as BROADCAST_FLOW
 from handlers.broadcast_common import Step as BroadcastStep
-from handlers.broadcast_common import field_label
+from handlers.broadcast_common import field_label, refuse
+from handlers.broadcast_languages_preview import (
+    PREFIX,
+    base_locale,
+    choices_left,
+    language_name,
+    written_in,
+)
 from handlers.routes import ModuleRoutes
 
 FLOW = "broadcast_language"
-PREFIX = "bcl"
 FIELDS = tuple(alerts.FIELD_LIMITS)
 
 
@@ -42,49 +49,6 @@ class Step(StrEnum):
     PICK = "pick"
     FIELD = "field"
     SHOWN = "shown"
-
-
-def _language(ctx: Context, locale: str) -> str:
-    """A language in its own name (Русский, دری), as /language shows it."""
-    return ctx.deps.words.locales[locale].language_name
-
-
-def _base_locale(ctx: Context, draft: AlertView) -> str:
-    # A draft made from a community report does not know its language: it is being composed
-    # by this coordinator, so theirs.
-    return draft.base_locale or ctx.tr.locale
-
-
-def _choices(ctx: Context, draft: AlertView) -> list[str]:
-    """Languages the draft can still be written in."""
-    base = _base_locale(ctx, draft)
-    return [
-        code for code in ctx.deps.words.locales if code != base and code not in draft.translations
-    ]
-
-
-def _written(ctx: Context, draft: AlertView) -> list[str]:
-    return [code for code in draft.translations if code in ctx.deps.words.locales]
-
-
-def preview_section(ctx: Context, draft: AlertView, run: str) -> tuple[list[str], list[Option]]:
-    """What the preview adds: the languages written so far, [Preview in …] for each, and
-    [Add a language] while one is left."""
-    written = _written(ctx, draft)
-    lines = []
-    if written:
-        names = ctx.tr.join([_language(ctx, code) for code in written])
-        lines.append(ctx.tr("Also written in: {languages}", languages=names))
-    options = [
-        Option(
-            ctx.tr("Preview in {language}", language=_language(ctx, code)),
-            ui.payload(PREFIX, run, "show", code),
-        )
-        for code in written
-    ]
-    if draft.fields and _choices(ctx, draft):  # an all clear may have no free text at all
-        options.append(Option(ctx.tr("Add a language"), ui.payload(PREFIX, run, "add", draft.id)))
-    return lines, options
 
 
 # --- state ---------------------------------------------------------------------------------------
@@ -136,8 +100,8 @@ def _ask_language(ctx: Context, draft: AlertView, hint: str = "") -> None:
     ctx.goto(FLOW, Step.PICK, run=ui.new_run(), alert=draft.id)
     run = _data(ctx)["run"]
     options = [
-        Option(_language(ctx, code), ui.payload(PREFIX, run, "pick", code))
-        for code in _choices(ctx, draft)
+        Option(language_name(ctx, code), ui.payload(PREFIX, run, "pick", code))
+        for code in choices_left(ctx, draft)
     ]
     options.append(Option(ctx.tr("Back"), ui.payload(PREFIX, run, "back")))
     text = ctx.tr(
@@ -161,7 +125,7 @@ async def _ask_field(ctx: Context, draft: AlertView, after: int, hint: str = "")
         "{field}, in {language}:\n(first written as: {base})\n"
         "Type it (up to {n} characters), or Skip to keep the text above.",
         field=field_label(ctx.tr, name),
-        language=_language(ctx, locale),
+        language=language_name(ctx, locale),
         base=draft.fields[name],
         n=alerts.FIELD_LIMITS[name],
     )
@@ -174,7 +138,7 @@ async def _ask_field(ctx: Context, draft: AlertView, after: int, hint: str = "")
 
 async def _keep(ctx: Context, draft: AlertView) -> None:
     locale = str(_data(ctx)["locale"])
-    language = _language(ctx, locale)
+    language = language_name(ctx, locale)
     texts = _texts(ctx)
     if not texts:
         await _back(
@@ -192,7 +156,7 @@ async def _keep(ctx: Context, draft: AlertView) -> None:
             alert_id=draft.id,
             locale=locale,
             fields=texts,
-            base_locale=_base_locale(ctx, draft),
+            base_locale=base_locale(ctx, draft),
         )
     except AlertError:
         hint = ctx.tr(
@@ -217,7 +181,7 @@ async def _show(ctx: Context, draft: AlertView, locale: str, hint: str = "") -> 
         gazetteer=content.gazetteer,
         cards=content.cards,
     )
-    language = _language(ctx, locale)
+    language = language_name(ctx, locale)
     lines = [
         ctx.tr("What people who read {language} will get:", language=language),
         "———",
@@ -237,7 +201,7 @@ async def _show(ctx: Context, draft: AlertView, locale: str, hint: str = "") -> 
 
 async def on_option(msg: Incoming, ctx: Context) -> None:
     """A ``bcl:`` button."""
-    if broadcast.refuse(ctx):
+    if refuse(ctx):
         return
     press = ui.parse(msg.option, PREFIX)
     if press is not None and press.action in ("add", "show"):
@@ -250,7 +214,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
         ui.expired(ctx)
     elif press.action == "back":
         await _back(ctx)
-    elif press.action == "pick" and step == Step.PICK and press.arg in _choices(ctx, draft):
+    elif press.action == "pick" and step == Step.PICK and press.arg in choices_left(ctx, draft):
         ctx.goto(FLOW, Step.FIELD, locale=press.arg, texts={})
         await _ask_field(ctx, draft, -1)
     elif (
@@ -262,7 +226,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
     elif press.action == "drop" and step == Step.SHOWN:
         locale = str(_data(ctx).get("locale"))
         await alert_languages.remove_translation(ctx.session, alert_id=draft.id, locale=locale)
-        language = _language(ctx, locale) if locale in ctx.deps.words.locales else locale
+        language = language_name(ctx, locale) if locale in ctx.deps.words.locales else locale
         await _back(ctx, ctx.tr("Removed {language}.", language=language))
     else:
         ui.expired(ctx)
@@ -270,19 +234,19 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
 
 async def _from_preview(ctx: Context, press: ui.Press) -> None:
     """``add`` or ``show`` pressed under a preview: only that preview's, while a draft."""
-    step = ui.current(ctx, broadcast.FLOW, press)
+    step = ui.current(ctx, BROADCAST_FLOW, press)
     previews = (BroadcastStep.PREVIEW, BroadcastStep.FU_PREVIEW)
     draft = await _draft(ctx) if step in previews else None
     if draft is None:
         ctx.end()
         ui.expired(ctx)
     elif press.action == "add" and ui.as_int(press.arg) == draft.id:
-        if _choices(ctx, draft):
+        if choices_left(ctx, draft):
             _ask_language(ctx, draft)
         else:
             hint = ctx.tr("It is written in every language the bot speaks.")
             await _preview(ctx, draft, hint)
-    elif press.action == "show" and press.arg in _written(ctx, draft):
+    elif press.action == "show" and press.arg in written_in(ctx, draft):
         await _show(ctx, draft, press.arg)
     else:
         ui.expired(ctx)
@@ -290,7 +254,7 @@ async def _from_preview(ctx: Context, press: ui.Press) -> None:
 
 async def on_input(msg: Incoming, ctx: Context) -> None:
     """Typed text: a field in the chosen language; anywhere else, ask again."""
-    if broadcast.refuse(ctx):
+    if refuse(ctx):
         return
     draft = await _draft(ctx)
     if draft is None:
@@ -304,7 +268,7 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         await _on_field(ctx, draft, index, msg.text if msg.kind is InputKind.TEXT else "")
     elif step == Step.PICK:
         _ask_language(ctx, draft, hint)
-    elif step == Step.SHOWN and (locale := str(_data(ctx).get("locale"))) in _written(ctx, draft):
+    elif step == Step.SHOWN and (locale := str(_data(ctx).get("locale"))) in written_in(ctx, draft):
         await _show(ctx, draft, locale, hint)
     else:
         await _back(ctx, hint)
