@@ -463,8 +463,16 @@ async def _outlets(
                 table.item_code,
                 func.sum(table.count).label("n"),
             )
-            # A week's totals have outlet_id 0: never one of these.
-            .where(table.measure.in_([*_OUTLET, "outlet.packs"]), which, where)
+            # A week's totals have outlet_id 0: never one of these. Packs count only as
+            # naloxone kits: other items' packs (most of them) are left in the database.
+            .where(
+                or_(
+                    table.measure.in_(_OUTLET),
+                    and_(table.measure == "outlet.packs", table.item_code.in_(sorted(kit_sizes))),
+                ),
+                which,
+                where,
+            )
             .group_by(table.outlet_id, table.measure, table.item_code)
         )
         for row in rows:
