@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Integer, case, func, literal, select, union_all
+from sqlalchemy import Date, Integer, case, func, insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,8 +128,5 @@ async def _write(session: AsyncSession, monday: date) -> None:
         func.sum(both.c.rows),
         *(func.sum(both.c[column]) for column in COLUMNS),
     ).group_by(both.c.outlet_id)
-    await session.execute(
-        OutletRunningTotal.__table__.insert().from_select(
-            ["week", "outlet_id", "rows", *COLUMNS], summed
-        )
-    )
+    target = ["week", "outlet_id", "rows", *COLUMNS]
+    await session.execute(insert(OutletRunningTotal).from_select(target, summed))
