@@ -11,7 +11,9 @@ together (the counter has no outlet or area); its median and 90th percentile are
 for a week with at least :data:`~bot.services.suppression.SMALL_COUNT` acceptances.
 
 Three ``GROUP BY`` queries over the counters (by day, by area, by outlet) and two small
-lookups; nothing loops per outlet.
+lookups; nothing loops per outlet. The by-outlet totals of rolled weeks come from the outlets'
+running totals where they cover the weeks (:mod:`bot.services.running`: two rows per outlet
+instead of one per week), else from the weekly counters.
 """
 
 from __future__ import annotations
