@@ -24,7 +24,8 @@ The seed, all with the shipped content (items, areas):
   over; time-to-accept buckets; feedback. Inserted as plain rows (each key once): the bot's
   own ``counts.upsert`` took over two minutes for the ~290,000 rows of a year; then every
   closed week rolled up (:func:`bot.services.rollup.roll_up`), as a running bot's clock keeps
-  them, so the Numbers page reads what it reads in use;
+  them (and carried into the outlets' running totals, :mod:`bot.services.running`), so the
+  Numbers page reads what it reads in use;
 - ``SUBSCRIBERS`` people subscribed to alerts; ``ALERTS`` alerts over the year through the alert
   service (drafts, two scheduled, past ones with their kept tallies, and four current ones whose
   ~8,000 deliveries are half done); ``REVIEWED_REPORTS`` reviewed reports and ``NEW_REPORTS``
@@ -85,7 +86,7 @@ from bot.db.models import (
 from bot.domain import AlertKind, AlertStatus, Channel, DeliveryStatus, OutletKind, RequestKind
 from bot.privacy import AddressBox, derive_keys
 from bot.runner import BotService
-from bot.services import alerts, console_access, counts, reports, rollup
+from bot.services import alerts, console_access, counts, reports, rollup, running
 from bot.services.counts import Key
 from bot.services.outlets import import_outlets
 from bot.web.console.site import COOKIE
@@ -384,7 +385,9 @@ async def seed(url: str, content: Content, outlets: int, days: int, folder: Path
         # Closed weeks rolled up, as a running bot's clock ticks keep them (a few per tick).
         while True:
             async with make_sessionmaker(db).begin() as session:
-                if not await rollup.roll_up(session, now=NOW):
+                rolled = await rollup.roll_up(session, now=NOW)
+                carried = await running.carry(session)
+                if not rolled and not carried:
                     break
         # Fresh planner statistics, as autovacuum or `PRAGMA optimize` would keep them.
         async with db.connect() as conn:

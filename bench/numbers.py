@@ -44,7 +44,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import DailyCount, Item, Outlet, Stock
 from bot.domain import ItemCategory, OutletKind
 from bot.privacy import snap
-from bot.services import coverage, forecast, numbers, rollup, stats
+from bot.services import coverage, forecast, numbers, rollup, running, stats
 from bot.web.charts import Series, line_chart, stacked_bars
 from bot.web.console.numbers import OUTLETS_PER_PAGE
 
@@ -260,7 +260,8 @@ async def _page_path(engine: AsyncEngine, backend: str, rounds: int) -> list[tup
     while True:  # as the due-work clock does it, a few weeks a transaction
         async with sessions.begin() as session:
             step = await rollup.roll_up(session, now=NOW)
-        if not step:
+            carried = await running.carry(session)
+        if not step and not carried:
             break
         weeks_rolled += step
     catch_up = (time.perf_counter() - started) * 1000

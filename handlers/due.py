@@ -36,6 +36,7 @@ from bot.services import (
     requests,
     retention,
     rollup,
+    running,
     shifts,
 )
 from bot.services.requests import RouteResult
@@ -73,6 +74,7 @@ class DueReport:
     updates_purged: int = 0
     closures_purged: int = 0
     weeks_rolled: int = 0
+    weeks_carried: int = 0
     purged: retention.Purged = field(default_factory=retention.Purged)
     reports_purged: int = 0
     deliveries_purged: int = 0
@@ -255,13 +257,14 @@ async def _housekeeping(scope: Scope, report: DueReport) -> int:
     """Forget old update ids, lapsed conversation states, outlet closures that have ended,
     spent console links and sessions, and the reply addresses of contacts with nothing open
     any more (after the parts above closed what was due and sent what closing it said); roll
-    finished weeks of counters up."""
+    finished weeks of counters up and carry them into the outlets' running totals."""
     report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
     report.closures_purged += await closures.purge_ended(scope.session, now=scope.now)
     report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
     report.addresses_dropped += await contacts.drop_idle_addresses(scope.session, now=scope.now)
     report.console_purged += await console_access.purge(scope.session, now=scope.now)
     report.weeks_rolled += await rollup.roll_up(scope.session, now=scope.now)
+    report.weeks_carried += await running.carry(scope.session)
     return 0
 
 

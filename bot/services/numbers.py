@@ -11,7 +11,9 @@ together (the counter has no outlet or area); its median and 90th percentile are
 for a week with at least :data:`~bot.services.suppression.SMALL_COUNT` acceptances.
 
 Three ``GROUP BY`` queries over the counters (by day, by area, by outlet) and two small
-lookups; nothing loops per outlet.
+lookups; nothing loops per outlet. The by-outlet totals of rolled weeks come from the outlets'
+running totals where they cover the weeks (:mod:`bot.services.running`: two rows per outlet
+instead of one per week), else from the weekly counters.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.db.models import DailyCount, Item, Outlet, WeeklyCount
+from bot.db.models import DailyCount, Item, Outlet, OutletRunningTotal, WeeklyCount
 from bot.domain import ItemCategory, RequestKind
-from bot.services import counts, rollup
+from bot.services import counts, rollup, running
 from bot.services.rollup import WEEK, week_start
 from bot.services.suppression import SMALL_COUNT, Shown, publish
 
@@ -72,14 +74,7 @@ OUTCOMES = ("handed_over", "unrouted", "cancelled", "expired")
 _CLOSING = {f"requests.{outcome}": outcome for outcome in OUTCOMES}
 _WEEKLY = sorted({"requests.made", "requests.held", "accept.minutes", "outlet.packs", *_CLOSING})
 _AREA = sorted({"requests.made", "requests.held", "requests.handed_over", "requests.unrouted"})
-_OUTLET = {
-    "outlet.offered": "offered",
-    "outlet.accepted": "accepted",
-    "outlet.declined": "declined",
-    "outlet.out_of_stock": "declined",
-    "outlet.timed_out": "timed_out",
-    "outlet.handed_over": "handed_over",
-}
+_OUTLET = running.MEASURES  # outlet counter -> the column it shows in
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,7 +449,19 @@ async def _outlets(
     if outlet_ids is not None:
         for outlet_id in outlet_ids:
             by_outlet[outlet_id] = defaultdict(int)
-    for table, where in spans.sources() if outlet_ids is None or outlet_ids else ():
+    if outlet_ids is not None and not outlet_ids:
+        return ()
+    # Runs of rolled weeks the running totals cover are two rows per outlet; the rest (and
+    # every run's naloxone packs, few rows) are summed from the counters.
+    summed: list[tuple[date, date]] = []
+    for first, end in spans.weeks:
+        if await running.covers(session, first, end - WEEK):
+            await _add_running(session, by_outlet, first, end - WEEK, outlet_ids)
+        else:
+            summed.append((first, end))
+    kits = sorted(kit_sizes)
+    for table, where in spans.sources():
+        counters = _within(WeeklyCount.week, summed) if table is WeeklyCount else where
         which = table.outlet_id != 0 if outlet_ids is None else table.outlet_id.in_(outlet_ids)
         rows = await session.execute(
             select(
@@ -463,8 +470,15 @@ async def _outlets(
                 table.item_code,
                 func.sum(table.count).label("n"),
             )
-            # A week's totals have outlet_id 0: never one of these.
-            .where(table.measure.in_([*_OUTLET, "outlet.packs"]), which, where)
+            # A week's totals have outlet_id 0: never one of these. Packs count only as
+            # naloxone kits: other items' packs (most of them) are left in the database.
+            .where(
+                or_(
+                    and_(table.measure.in_(_OUTLET), counters),
+                    and_(table.measure == "outlet.packs", table.item_code.in_(kits), where),
+                ),
+                which,
+            )
             .group_by(table.outlet_id, table.measure, table.item_code)
         )
         for row in rows:
@@ -497,6 +511,35 @@ async def _outlets(
         for outlet_id, got in by_outlet.items()
     ]
     return tuple(sorted(result, key=lambda row: (row.name.casefold(), row.outlet_id)))
+
+
+async def _add_running(
+    session: AsyncSession,
+    by_outlet: dict[int, dict[str, int]],
+    first: date,
+    last: date,
+    outlet_ids: Collection[int] | None,
+) -> None:
+    """Add each outlet's totals over the rolled weeks ``first`` to ``last`` (Mondays, both
+    included): its running totals at ``last`` less those of the week before ``first``."""
+    table = OutletRunningTotal
+    sign = case((table.week == _day(last), 1), else_=-1)
+    which = table.outlet_id != 0 if outlet_ids is None else table.outlet_id.in_(outlet_ids)
+    rows = await session.execute(
+        select(
+            table.outlet_id,
+            func.sum(sign * table.rows).label("rows"),
+            *(func.sum(sign * getattr(table, column)).label(column) for column in running.COLUMNS),
+        )
+        .where(or_(table.week == _day(last), table.week == _day(first - WEEK)), which)
+        .group_by(table.outlet_id)
+    )
+    for row in rows:
+        # Listed only with a counter in these weeks, as when summed from the counters.
+        if row.rows:
+            got = by_outlet[row.outlet_id]
+            for column in running.COLUMNS:
+                got[column] += int(getattr(row, column))
 
 
 async def _naloxone_pack_sizes(session: AsyncSession) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, FollowUp, Subscription
 from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.console import ConsoleLink, ConsoleSession
-from bot.db.models.counts import DailyCount, WeeklyCount, WeeklyRollup
+from bot.db.models.counts import DailyCount, OutletRunningTotal, WeeklyCount, WeeklyRollup
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, OutletClosure, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
@@ -29,6 +29,7 @@ __all__ = [
     "Offer",
     "Outlet",
     "OutletClosure",
+    "OutletRunningTotal",
     "PeerWorker",
     "PendingMessage",
     "RelayLine",

@@ -109,3 +109,27 @@ class WeeklyRollup(Base):
     __tablename__ = "weekly_rollups"
 
     week: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class OutletRunningTotal(Base):
+    """What one outlet did over every rolled week from the first one up to and including
+    ``week`` (its Monday), so that the by-outlet totals of a run of weeks are two rows per
+    outlet, not one per week (:mod:`bot.services.running`).
+
+    Written in week order by the rollup, after ``week`` is rolled, and never changed: a row for
+    every outlet counted so far, each week, ``rows`` the weekly counter rows summed (an outlet
+    listed for a range is one with a counter in it, even a count of 0). The row of outlet 0
+    (never an outlet) marks the week as written, even when no outlet counted anything yet.
+    ``declined`` includes out of stock, as the console shows it; packs are not here.
+    """
+
+    __tablename__ = "outlet_running_totals"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    offered: Mapped[int] = mapped_column(Integer, nullable=False)
+    accepted: Mapped[int] = mapped_column(Integer, nullable=False)
+    declined: Mapped[int] = mapped_column(Integer, nullable=False)
+    timed_out: Mapped[int] = mapped_column(Integer, nullable=False)
+    handed_over: Mapped[int] = mapped_column(Integer, nullable=False)
