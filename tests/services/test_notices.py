@@ -108,11 +108,11 @@ async def world(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Wor
             pacing=SignalPacing(recipient_burst=50, recipient_interval=0.001, global_interval=0),
             reconnect=Reconnect(initial=0.02, maximum=0.2),
             challenge_recheck=3600,  # no probe during the test unless it solves the captcha
-            ready_timeout=5,
+            ready_timeout=20,  # a loaded CI machine: a 5 s wait failed there once
         )
         await telegram.start()
-        await signal.start()
-        try:
+        try:  # a Signal start that fails must not leave Telegram's connections open
+            await signal.start()
             await sig.wait_for_receivers()
             yield World(engine, clock, tg, sig, signal, sessions)
         finally:
