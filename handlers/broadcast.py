@@ -226,6 +226,8 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         t=ctx.tr,
         gazetteer=content.gazetteer,
         cards=content.cards,
+        directory=content.directory,
+        now=ctx.now,
     )
     lines = [
         ctx.tr("Preview of {ref}: this is exactly what people will get.", ref=draft.reference),

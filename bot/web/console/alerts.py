@@ -237,16 +237,32 @@ async def _render_alert(
             t=view.t,
             gazetteer=content.gazetteer,
             cards=content.cards,
+            directory=content.directory,
+            now=view.now,
         )
         recipients = shown.recipients
         previews.append((view.t.locale, view.t.language_name, shown.text))
         for code, other in words.locales.items():
             if code != view.t.locale:
-                text = alerts.render_alert(alert, other, content.gazetteer, content.cards)
+                text = alerts.render_alert(
+                    alert,
+                    other,
+                    content.gazetteer,
+                    content.cards,
+                    directory=content.directory,
+                    now=view.now,
+                )
                 previews.append((code, other.language_name, text))
     else:
         # What went (or goes) out, in the coordinator's language.
-        text = alerts.render_alert(alert, view.t, content.gazetteer, content.cards)
+        text = alerts.render_alert(
+            alert,
+            view.t,
+            content.gazetteer,
+            content.cards,
+            directory=content.directory,
+            now=view.now,
+        )
         previews.append((view.t.locale, view.t.language_name, text))
     tally = await alerts.progress(view.session, alert_id=alert.id)
     standing, _ = await followups.standing(view.session, alert_id=alert.id, now=view.now)
