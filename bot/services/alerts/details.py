@@ -131,48 +131,52 @@ def route_lines(alert: AlertView, t: Translator) -> list[str]:
 
 
 def nearest_sites(
-    alert: AlertView, gazetteer: Gazetteer, directory: Directory, service_type: ServiceType
+    alert: AlertView, gazetteer: Gazetteer, directory: Directory | None
 ) -> list[ReferralService]:
-    """The nearest service of a type to each area's centre, each once, at most
-    :data:`MAX_SITES_PER_TYPE`. Everywhere has no centre, so none for it."""
-    codes = [c for c in alert.areas if c != EVERYWHERE]
-    found: list[ReferralService] = []
-    for code in codes:
-        area = gazetteer.by_code(code)
-        if area is None:
-            continue
-        for service in directory.nearest(service_type, area.lat, area.lon, limit=1):
-            if service not in found:
-                found.append(service)
-        if len(found) >= MAX_SITES_PER_TYPE:
-            break
-    return found
-
-
-def _hours(t: Translator, service: ReferralService) -> str:
-    return service.hours.describe(
-        day_titles=_short_weekdays(t),
-        daily=t("Daily"),
-        always=t("24/7"),
-        closed=t("Closed"),
-        whole_day=t("24h"),
-    )
-
-
-def site_lines(
-    alert: AlertView, t: Translator, gazetteer: Gazetteer, directory: Directory | None
-) -> list[str]:
-    """``Drug checking: <name>, <address> (<hours>)`` and the same for supervised
-    consumption: for a bad batch or safety message that is not an all clear."""
+    """The nearest drug checking and supervised consumption site to each area's centre, each
+    once, at most :data:`MAX_SITES_PER_TYPE` of a type; most wanted first (the first area's
+    of each type, then the next area's...). None for an all clear, a service change, or
+    everywhere (it has no centre)."""
     if (
         directory is None
         or alert.follow_up is FollowUp.ALL_CLEAR
         or alert.kind not in (AlertKind.BAD_BATCH, AlertKind.SAFETY)
     ):
         return []
+    found: list[ReferralService] = []
+    for code in alert.areas:
+        area = gazetteer.by_code(code) if code != EVERYWHERE else None
+        if area is None:
+            continue
+        for service_type in SITE_TYPES:
+            if sum(s.type == service_type for s in found) >= MAX_SITES_PER_TYPE:
+                continue
+            for service in directory.nearest(service_type, area.lat, area.lon, limit=1):
+                if service not in found:
+                    found.append(service)
+    return found
+
+
+# Weekly hours longer than this are cut (with "…"): an alert names a site briefly.
+SITE_HOURS_CHARS: Final = 60
+
+
+def _hours(t: Translator, service: ReferralService) -> str:
+    text = service.hours.describe(
+        day_titles=_short_weekdays(t),
+        daily=t("Daily"),
+        always=t("24/7"),
+        closed=t("Closed"),
+        whole_day=t("24h"),
+    )
+    return text if len(text) <= SITE_HOURS_CHARS else text[: SITE_HOURS_CHARS - 1] + "…"
+
+
+def site_lines(t: Translator, sites: list[ReferralService]) -> list[str]:
+    """``Drug checking: <name>, <address> (<hours>)`` per site, drug checking first."""
     lines = []
     for service_type in SITE_TYPES:
-        for site in nearest_sites(alert, gazetteer, directory, service_type):
+        for site in (s for s in sites if s.type == service_type):
             params = {"name": site.name, "address": site.address, "hours": _hours(t, site)}
             if service_type is ServiceType.DRUG_CHECKING:
                 lines.append(t("Drug checking: {name}, {address} ({hours})", **params))

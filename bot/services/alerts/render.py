@@ -24,6 +24,9 @@ from bot.services.alerts.reading import get
 
 EMERGENCY_CARD: Final = "overdose"
 
+# Telegram's longest message (fields.MAX_FIELDS_TOTAL keeps the rest well under it).
+MESSAGE_LIMIT: Final = 4096
+
 
 def _first_line(alert: AlertView, t: Translator) -> str:
     # Shown on lock screens: never a drug word, never a field a coordinator typed.
@@ -149,10 +152,8 @@ def render_alert(
             lines.append(line)
     lines += _field_lines(alert.fields_in(t.locale), t)
     lines += details.route_lines(alert, t)
-    sites = details.site_lines(alert, t, gazetteer, directory)
-    if sites:
-        lines += ["", *sites]
-    lines.append("")
+    head = "\n".join(lines)
+    lines = [""]
     card = cards.by_code(EMERGENCY_CARD)
     if alert.kind is AlertKind.BAD_BATCH and alert.follow_up is not FollowUp.ALL_CLEAR and card:
         city = gazetteer.city.name
@@ -166,7 +167,22 @@ def render_alert(
                 number=number,
             )
         )
-    return "\n".join(lines).strip()
+    tail = "\n".join(lines)
+    # The nearest sites are the one part of variable length the fields' limits do not bound
+    # (the directory's names, addresses, hours): the last ones give way so that the alert
+    # stays one Telegram message (a person can still ask /referral).
+    sites = details.nearest_sites(alert, gazetteer, directory)
+    while True:
+        named = details.site_lines(t, sites)
+        text = "\n".join([head, *([""] if named else []), *named, tail]).strip()
+        if not sites or _units(text) <= MESSAGE_LIMIT:
+            return text
+        sites = sites[:-1]
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 async def preview(
