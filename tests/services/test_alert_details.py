@@ -342,6 +342,29 @@ async def test_an_update_keeps_them_an_all_clear_does_not(
     assert (clear.confidence, clear.routes) == (None, ())
 
 
+async def test_each_occurrence_of_a_repeat_says_them_too(
+    sessions: Sessions, content: Content
+) -> None:
+    draft = await _draft(sessions, content, confidence="peers", routes=["snorted"])
+    async with sessions.begin() as session:
+        template = await alerts.schedule_recurring(
+            session, alert_id=draft.id, rule="daily@18:00", gazetteer=content.gazetteer, now=NOW
+        )
+        assert template.due_at is not None
+        fired = await alerts.fire(
+            session, alert_id=template.id, now=template.due_at, gazetteer=content.gazetteer
+        )
+    assert fired is not None
+    async with sessions() as session:
+        occurrence = await alerts.get(session, alert_id=fired.alert_id)
+    assert occurrence is not None
+    assert occurrence.series_id == template.id
+    assert (occurrence.confidence, occurrence.routes) == ("peers", ("snorted",))
+    # The template's "until" is its next sending's, not the end of the series.
+    shown = _render(template, "en", content, now=NOW)
+    assert "Current until Saturday 18:00" in shown  # Wednesday 18:00 + 72 hours
+
+
 # --- the migration -------------------------------------------------------------------------------
 
 
