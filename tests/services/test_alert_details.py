@@ -122,9 +122,9 @@ def test_every_new_line_in_each_language(content: Content, locale: str) -> None:
 def test_until_is_local_and_says_the_date_when_far(content: Content) -> None:
     far = _view(lifetime=timedelta(days=14), expires_at=THURSDAY_EVENING + timedelta(days=14))
     assert "Current until Thursday 2026-12-10 18:00" in _render(far, "en", content)
-    # Another area's zone is another local time (Vancouver's areas share one: use everywhere,
-    # the city's, which is the same; so check the hour against the UTC one instead).
+    # 18:00 is Vancouver's time: in UTC it is already Friday 02:00.
     assert "02:00" not in _render(_view(), "en", content)
+    assert "Friday" not in _render(_view(), "en", content)
 
 
 def test_a_draft_reads_until_as_if_sent_now(content: Content) -> None:

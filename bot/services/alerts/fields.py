@@ -26,9 +26,11 @@ FIELD_LIMITS: Final[Mapping[str, int]] = {
 }
 
 
-# All fields together: with the overdose steps and a long area list the English text stays
-# under Telegram's 4096, so it goes as one message (a split one could repeat its first part
-# when the second is retried).
+# All fields together: with the overdose steps, a long area list, "current until", the
+# confidence line and advice for every route of use, the text stays under Telegram's 4096 in
+# every shipped language (about 3,600 at most), so it goes as one message (a split one could
+# repeat its first part when the second is retried). The nearest sites fill what is left and
+# give way first (render.MESSAGE_LIMIT).
 MAX_FIELDS_TOTAL: Final = 1500
 
 
