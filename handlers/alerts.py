@@ -72,7 +72,10 @@ async def show(ctx: Context, lead: str = "") -> None:
     if current:
         lines.append(ctx.tr("Current alerts:"))
         lines += [
-            alerts.render_alert(view, ctx.tr, content.gazetteer, content.cards) for view in current
+            alerts.render_alert(
+                view, ctx.tr, content.gazetteer, content.cards, directory=content.directory
+            )
+            for view in current
         ]
     elif mine:
         lines.append(ctx.tr("No current alerts for your areas."))

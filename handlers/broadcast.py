@@ -42,6 +42,7 @@ from bot.services.alert_words import (
 from bot.services.alerts import LIFETIME_CHOICES, AlertError, AlertView
 from handlers import (
     broadcast_check,
+    broadcast_details,
     broadcast_followup,
     broadcast_languages_preview,
     broadcast_progress,
@@ -226,6 +227,8 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         t=ctx.tr,
         gazetteer=content.gazetteer,
         cards=content.cards,
+        directory=content.directory,
+        now=ctx.now,
     )
     lines = [
         ctx.tr("Preview of {ref}: this is exactly what people will get.", ref=draft.reference),
@@ -249,6 +252,7 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
             *languages,
         ]
     lines += extra
+    first += broadcast_details.preview_options(ctx, draft, run)
     options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
     _ask(ctx, hint, "\n".join(lines), options)
 
@@ -366,6 +370,8 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
             return
     if await broadcast_check.on_option(ctx, step, action, arg, show_preview):
         return
+    if await broadcast_details.on_option(ctx, step, action, arg, show_preview):
+        return
     if action == "mode" and step == Step.MODE and arg == "new":
         _ask_kind(ctx)
     elif action == "mode" and step == Step.MODE:
@@ -448,6 +454,8 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
     if await broadcast_followup.on_input(ctx, step, typed):
         return
     if await broadcast_check.on_input(ctx, step, typed, show_preview):
+        return
+    if await broadcast_details.on_input(ctx, step):
         return
     hint = ui.please_choose(ctx)
     if step in (Step.WHEN, Step.PREVIEW, Step.HOW):

@@ -66,6 +66,8 @@ class Step(StrEnum):
     FU_NOTE = "fu_note"
     FU_PREVIEW = "fu_preview"
     CHECK_FIELD = "check_field"  # a report-born draft: each field kept, changed or left out
+    CONFIDENCE = "confidence"  # how sure it is (handlers.broadcast_details)
+    ROUTES = "routes"  # routes of use its advice is for (handlers.broadcast_details)
 
 
 def refuse(ctx: Context) -> bool:

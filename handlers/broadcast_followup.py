@@ -210,6 +210,8 @@ async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         t=ctx.tr,
         gazetteer=content.gazetteer,
         cards=content.cards,
+        directory=content.directory,
+        now=ctx.now,
     )
     lines = [
         ctx.tr(

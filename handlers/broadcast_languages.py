@@ -180,6 +180,8 @@ async def _show(ctx: Context, draft: AlertView, locale: str, hint: str = "") -> 
         t=ctx.deps.words.locales[locale],
         gazetteer=content.gazetteer,
         cards=content.cards,
+        directory=content.directory,
+        now=ctx.now,
     )
     language = language_name(ctx, locale)
     lines = [

@@ -69,6 +69,8 @@ def type_label(tr: Translator, service_type: ServiceType) -> str:
         ServiceType.OST: tr("Opioid substitution treatment"),
         ServiceType.MENTAL_HEALTH: tr("Mental health"),
         ServiceType.HOUSING: tr("Housing"),
+        ServiceType.DRUG_CHECKING: tr("Drug checking"),
+        ServiceType.SUPERVISED_CONSUMPTION: tr("Supervised consumption"),
     }
     return labels[service_type]
 

@@ -37,6 +37,8 @@ class ServiceType(StrEnum):
     OST = "ost"
     MENTAL_HEALTH = "mental_health"
     HOUSING = "housing"
+    DRUG_CHECKING = "drug_checking"
+    SUPERVISED_CONSUMPTION = "supervised_consumption"
 
 
 class ReferralService(Spec):

@@ -822,7 +822,9 @@ class Fanout:
 
     def _render(self, view: AlertView, t: Translator) -> str:
         content = self.engine.deps.content
-        return alerts.render_alert(view, t, content.gazetteer, content.cards)
+        return alerts.render_alert(
+            view, t, content.gazetteer, content.cards, directory=content.directory
+        )
 
     async def _send(self, sender: Any, address: str, reply: Reply) -> SendResult:
         try:

@@ -123,8 +123,8 @@ def test_unknown_area_is_not_also_a_missing_timezone(write: Write, gazetteer: Ga
         ('["10:00-18:00"]', '["10:00-18:00", "25:00-26:00"]', 18, "services[1].hours",
          "invalid start time in '25:00-26:00'"),
         ("type: ost", "type: detox", 23, "services[2].type",
-         "Input should be 'nursing_medical', 'hiv_hcv_testing', 'ost', 'mental_health'"
-         " or 'housing'"),
+         "Input should be 'nursing_medical', 'hiv_hcv_testing', 'ost', 'mental_health',"
+         " 'housing', 'drug_checking' or 'supervised_consumption'"),
         ("phone: 604-555-0101", "phone: call me", 9, "services[0].phone",
          "String should match pattern '^\\+?[0-9][0-9 ()\\-]{2,24}$'"),
         ("timezone: America/Edmonton", "timezone: Canada/Nowhere", 20, "services[1].timezone",

@@ -24,6 +24,8 @@ async def test_nearest_services_then_a_peer_goes_along(sessions: Sessions) -> No
         "Opioid substitution treatment",
         "Mental health",
         "Housing",
+        "Drug checking",
+        "Supervised consumption",
         "Back to menu",
     ]
     await world.chat.tap("ana", "Nurse or doctor")

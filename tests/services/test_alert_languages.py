@@ -58,7 +58,9 @@ async def _translate(
 
 
 def _render(view: AlertView, locale: str, content: Content) -> str:
-    return alerts.render_alert(view, WORDS.locales[locale], content.gazetteer, content.cards)
+    return alerts.render_alert(
+        view, WORDS.locales[locale], content.gazetteer, content.cards, directory=content.directory
+    )
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -265,9 +265,17 @@ async def test_preview_is_exactly_what_is_sent(sessions: Sessions, content: Cont
     draft = await _draft(sessions, content, areas=["dtes"])
     async with sessions() as session:
         shown = await alerts.preview(
-            session, alert_id=draft.id, t=T, gazetteer=content.gazetteer, cards=content.cards
+            session,
+            alert_id=draft.id,
+            t=T,
+            gazetteer=content.gazetteer,
+            cards=content.cards,
+            directory=content.directory,
+            now=NOW,
         )
     assert shown.recipients == 2
+    assert "Current until" in shown.text
+    assert "Drug checking: " in shown.text
     await _send_now(sessions, draft.id)
     engine, sender = _engine(sessions, Clock(NOW))
     await outbox.run_alert_due(engine, budget=5)

@@ -55,6 +55,7 @@ _ACTIONS = (
     "/clear",
     "/edit",
     "/language",
+    "/details",
 )
 
 

@@ -74,6 +74,10 @@ class Alert(Base):
     # neither sent nor scheduled until a coordinator has edited its text or confirmed that no
     # one can be identified in it.
     needs_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How sure the group is of what it says (``checked``, ``peers``, ``community``; NULL: not
+    # said) and the routes of use the advice is for (comma-separated, e.g. ``smoked,injected``).
+    confidence: Mapped[str | None] = mapped_column(String(16))
+    routes: Mapped[str | None] = mapped_column(String(64))
 
 
 class AlertArea(Base):

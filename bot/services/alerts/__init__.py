@@ -33,6 +33,7 @@ The package, one responsibility a module (a new alert field touches :mod:`.field
     reading     ORM rows to views; get, get_many, list_alerts, list_current
     drafts      create_draft, update_draft, mark_checked, create_follow_up
     render      render_alert and preview: the text people get
+    details     its "current until", confidence, route advice and nearest sites lines
     audience    who receives an alert; materialising their deliveries
     sending     send_now, cancel
     schedule    schedule_once, schedule_recurring, schedule_local
@@ -45,16 +46,21 @@ Callers use this package's names (``from bot.services import alerts; alerts.send
 
 from bot.db.models import FollowUp
 from bot.services.alerts.audience import audience_size
+from bot.services.alerts.details import confidence_label, route_label
 from bot.services.alerts.drafts import create_draft, create_follow_up, mark_checked, update_draft
 from bot.services.alerts.fields import (
+    CONFIDENCES,
     DEFAULT_LIFETIME,
     FIELD_LIMITS,
     LIFETIME_CHOICES,
     MAX_FIELDS_TOTAL,
     MAX_LANGUAGES,
+    ROUTES,
     SEVERITIES,
+    check_confidence,
     check_field,
     check_locale,
+    check_routes,
     check_text,
     validate_fields,
     validate_translation,
@@ -77,11 +83,13 @@ from bot.services.alerts.sending import cancel, send_now
 from bot.services.alerts.tallies import finish_done, progress, tallies
 
 __all__ = [
+    "CONFIDENCES",
     "DEFAULT_LIFETIME",
     "FIELD_LIMITS",
     "LIFETIME_CHOICES",
     "MAX_FIELDS_TOTAL",
     "MAX_LANGUAGES",
+    "ROUTES",
     "SEVERITIES",
     "WHEN_FORMAT",
     "AlertError",
@@ -94,9 +102,12 @@ __all__ = [
     "Tally",
     "audience_size",
     "cancel",
+    "check_confidence",
     "check_field",
     "check_locale",
+    "check_routes",
     "check_text",
+    "confidence_label",
     "create_draft",
     "create_follow_up",
     "due_alert_ids",
@@ -113,6 +124,7 @@ __all__ = [
     "purge_deliveries",
     "render_alert",
     "repeat_rule",
+    "route_label",
     "schedule_local",
     "schedule_once",
     "schedule_recurring",

@@ -23,7 +23,9 @@ from bot.services.alerts.fields import (
     _check_areas,
     _check_lifetime,
     _check_severity,
+    check_confidence,
     check_locale,
+    check_routes,
     validate_fields,
     validate_translations,
 )
@@ -44,11 +46,16 @@ async def create_draft(
     created_by_id: int | None = None,
     locale: str | None = None,
     needs_check: bool = False,
+    confidence: str | None = None,
+    routes: Sequence[str] = (),
 ) -> AlertView:
-    """A new draft; raises AlertError for an unknown area, a bad field or severity.
-    ``locale`` is the language the fields are written in (the composer's). ``needs_check``
-    holds it until :func:`mark_checked` or an edit of its fields (text from a report)."""
+    """A new draft; raises AlertError for an unknown area, a bad field, severity, confidence
+    or route. ``locale`` is the language the fields are written in (the composer's).
+    ``needs_check`` holds it until :func:`mark_checked` or an edit of its fields (text from a
+    report); such a draft is a ``community`` report unless ``confidence`` says otherwise."""
     codes = _check_areas(areas, gazetteer)
+    if confidence is None and needs_check:
+        confidence = "community"
     alert = Alert(
         kind=AlertKind(kind),
         severity=_check_severity(severity),
@@ -59,6 +66,8 @@ async def create_draft(
         created_at=now,
         base_locale=check_locale(locale) if locale is not None else None,
         needs_check=needs_check,
+        confidence=check_confidence(confidence),
+        routes=_stored_routes(routes),
     )
     session.add(alert)
     await session.flush()
@@ -77,10 +86,13 @@ async def update_draft(
     areas: Sequence[str] | None = None,
     fields: Mapping[str, str | None] | None = None,
     lifetime: timedelta | None = None,
+    confidence: str | None = None,
+    routes: Sequence[str] | None = None,
 ) -> AlertView:
     """Change a draft (only what is given). ``fields`` replaces all fields; texts in other
     languages keep only the fields still there (AlertError if one no longer fits). Fields
-    written again count as the check a draft from a report needs."""
+    written again count as the check a draft from a report needs. ``confidence=""`` takes
+    the confidence line away; ``routes=()`` the routes."""
     alert = await _require(session, alert_id)
     if alert.status is not AlertStatus.DRAFT:
         raise AlertError("only a draft can be edited")
@@ -103,6 +115,10 @@ async def update_draft(
             )
     if lifetime is not None:
         alert.lifetime_seconds = _check_lifetime(lifetime)
+    if confidence is not None:
+        alert.confidence = check_confidence(confidence or None)
+    if routes is not None:
+        alert.routes = _stored_routes(routes)
     if areas is not None:
         if alert.parent_id is not None:
             raise AlertError("an update goes to the audience of its alert")
@@ -111,6 +127,10 @@ async def update_draft(
         session.add_all([AlertArea(alert_id=alert_id, area_code=code) for code in codes])
     await session.flush()
     return _view(alert, await _areas(session, alert_id))
+
+
+def _stored_routes(routes: Sequence[str]) -> str | None:
+    return ",".join(check_routes(routes)) or None
 
 
 async def mark_checked(session: AsyncSession, *, alert_id: int) -> AlertView:
@@ -160,6 +180,9 @@ async def create_follow_up(
         clean = validate_fields(given)
     base_locale = check_locale(locale) if locale is not None else parent.base_locale
     written = validate_translations(clean, translations or {}, base_locale=base_locale)
+    # An update is about the same batch: it keeps what was said of it (how sure, which routes)
+    # until the coordinator changes that. An all clear says neither.
+    same = follow_up is FollowUp.UPDATE
     alert = Alert(
         kind=parent.kind,
         severity=parent.severity,
@@ -174,6 +197,8 @@ async def create_follow_up(
         ),
         created_by_id=created_by_id if created_by_id is not None else parent.created_by_id,
         created_at=now,
+        confidence=parent.confidence if same else None,
+        routes=parent.routes if same else None,
     )
     session.add(alert)
     await session.flush()

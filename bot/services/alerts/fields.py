@@ -26,9 +26,11 @@ FIELD_LIMITS: Final[Mapping[str, int]] = {
 }
 
 
-# All fields together: with the overdose steps and a long area list the English text stays
-# under Telegram's 4096, so it goes as one message (a split one could repeat its first part
-# when the second is retried).
+# All fields together: with the overdose steps, a long area list, "current until", the
+# confidence line and advice for every route of use, the text stays under Telegram's 4096 in
+# every shipped language (about 3,600 at most), so it goes as one message (a split one could
+# repeat its first part when the second is retried). The nearest sites fill what is left and
+# give way first (render.MESSAGE_LIMIT).
 MAX_FIELDS_TOTAL: Final = 1500
 
 
@@ -37,6 +39,15 @@ _MULTILINE: Final = frozenset({"symptoms", "advice"})
 
 
 SEVERITIES: Final = (1, 2, 3)
+
+
+# How sure the group is: confirmed by drug checking, seen by peers, or a community report not
+# confirmed. No value: the alert says nothing about it.
+CONFIDENCES: Final = ("checked", "peers", "community")
+
+
+# Routes of use an alert may give advice for, in the order they are shown.
+ROUTES: Final = ("smoked", "injected", "snorted", "swallowed")
 
 
 # Languages an alert may be written in besides its first (each adds up to MAX_FIELDS_TOTAL).
@@ -155,6 +166,30 @@ def validate_translations(
     if len(clean) > MAX_LANGUAGES:
         raise AlertError(f"at most {MAX_LANGUAGES} languages besides the first")
     return clean
+
+
+def check_confidence(confidence: str | None) -> str | None:
+    """One of :data:`CONFIDENCES`, or None (no line); AlertError otherwise."""
+    if confidence is None:
+        return None
+    if confidence not in CONFIDENCES:
+        raise AlertError(
+            "confidence is checked, peers or community", code="confidence", field="confidence"
+        )
+    return confidence
+
+
+def check_routes(routes: Sequence[str]) -> tuple[str, ...]:
+    """Routes of use among :data:`ROUTES`, each once, in their fixed order; AlertError for
+    any other word."""
+    if isinstance(routes, str):  # a lone string is not a list of routes
+        raise AlertError("routes are a list", code="routes", field="routes")
+    chosen = set(routes)
+    if not chosen <= set(ROUTES):
+        raise AlertError(
+            "routes are smoked, injected, snorted or swallowed", code="routes", field="routes"
+        )
+    return tuple(route for route in ROUTES if route in chosen)
 
 
 def _check_severity(severity: int) -> int:

@@ -128,6 +128,8 @@ async def _fire_occurrence(
         created_by_id=template.created_by_id,
         timezone=template.timezone,
         lifetime_seconds=template.lifetime_seconds,
+        confidence=template.confidence,
+        routes=template.routes,
         created_at=now,
         due_at=occurrence,
         issued_at=now,

@@ -52,6 +52,10 @@ class AlertView:
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Made from a community report and not yet edited or confirmed: it cannot go out.
     needs_check: bool = False
+    # How sure the group is (one of fields.CONFIDENCES; None: not said) and the routes of
+    # use its advice is for (fields.ROUTES order).
+    confidence: str | None = None
+    routes: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:

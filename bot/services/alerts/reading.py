@@ -46,6 +46,8 @@ def _view(alert: Alert, areas: Sequence[str]) -> AlertView:
         base_locale=alert.base_locale,
         translations={k: dict(v) for k, v in (alert.translations or {}).items()},
         needs_check=bool(alert.needs_check),
+        confidence=alert.confidence,
+        routes=tuple(r for r in (alert.routes or "").split(",") if r),
     )
 
 

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content import Cards, Gazetteer
+from bot.content import Cards, Directory, Gazetteer
 from bot.core import bidi
 from bot.core.words import Translator
 from bot.db.models import (
@@ -16,11 +17,15 @@ from bot.db.models import (
     FollowUp,
 )
 from bot.domain import AlertKind
+from bot.services.alerts import details
 from bot.services.alerts.audience import audience_size
 from bot.services.alerts.model import AlertError, AlertView, Preview
 from bot.services.alerts.reading import get
 
 EMERGENCY_CARD: Final = "overdose"
+
+# Telegram's longest message (fields.MAX_FIELDS_TOTAL keeps the rest well under it).
+MESSAGE_LIMIT: Final = 4096
 
 
 def _first_line(alert: AlertView, t: Translator) -> str:
@@ -101,12 +106,26 @@ def _field_lines(written: Mapping[str, str], t: Translator) -> list[str]:
     return lines
 
 
-def render_alert(alert: AlertView, t: Translator, gazetteer: Gazetteer, cards: Cards) -> str:
+def render_alert(
+    alert: AlertView,
+    t: Translator,
+    gazetteer: Gazetteer,
+    cards: Cards,
+    *,
+    directory: Directory | None = None,
+    now: datetime | None = None,
+) -> str:
     """The text recipients get, in ``t``'s language.
 
     A discreet first line (the lock-screen preview), a blank line, then the facts: kind and
-    areas, the structured fields, and the emergency number for the areas; a bad-batch warning
-    also carries the overdose steps (with naloxone) from the info cards.
+    areas, until when it is current and how sure the group is, the structured fields, advice
+    per route of use, the nearest drug checking and supervised consumption sites (from
+    ``directory``), and the emergency number for the areas; a bad-batch warning also carries
+    the overdose steps (with naloxone) from the info cards (:mod:`.details`: only the lines
+    that apply).
+
+    "Current until" is the expiry once sent; for an alert not sent yet it is its lifetime from
+    when it is due, or from ``now`` (a preview: "if sent now"); without either it is left out.
 
     The structured parts come from ``t``'s catalogue; the free text is the coordinator's, in
     ``t``'s language where they wrote it in that language and in the base language otherwise
@@ -125,8 +144,16 @@ def render_alert(alert: AlertView, t: Translator, gazetteer: Gazetteer, cards: C
         )
     else:
         lines.append(t("{heading} · Areas: {areas}", heading=_heading(alert, t), areas=areas))
+    for line in (
+        details.until_line(alert, t, gazetteer, now),
+        details.confidence_line(alert, t),
+    ):
+        if line:
+            lines.append(line)
     lines += _field_lines(alert.fields_in(t.locale), t)
-    lines.append("")
+    lines += details.route_lines(alert, t)
+    head = "\n".join(lines)
+    lines = [""]
     card = cards.by_code(EMERGENCY_CARD)
     if alert.kind is AlertKind.BAD_BATCH and alert.follow_up is not FollowUp.ALL_CLEAR and card:
         city = gazetteer.city.name
@@ -140,7 +167,22 @@ def render_alert(alert: AlertView, t: Translator, gazetteer: Gazetteer, cards: C
                 number=number,
             )
         )
-    return "\n".join(lines).strip()
+    tail = "\n".join(lines)
+    # The nearest sites are the one part of variable length the fields' limits do not bound
+    # (the directory's names, addresses, hours): the last ones give way so that the alert
+    # stays one Telegram message (a person can still ask /referral).
+    sites = details.nearest_sites(alert, gazetteer, directory)
+    while True:
+        named = details.site_lines(t, sites)
+        text = "\n".join([head, *([""] if named else []), *named, tail]).strip()
+        if not sites or _units(text) <= MESSAGE_LIMIT:
+            return text
+        sites = sites[:-1]
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 async def preview(
@@ -150,12 +192,15 @@ async def preview(
     t: Translator,
     gazetteer: Gazetteer,
     cards: Cards,
+    directory: Directory | None = None,
+    now: datetime | None = None,
 ) -> Preview:
-    """What recipients will read (in ``t``'s language) and how many would receive it now."""
+    """What recipients will read (in ``t``'s language) and how many would receive it now
+    (``now`` also dates an unsent alert's "current until", as if sent now)."""
     view = await get(session, alert_id=alert_id)
     if view is None:
         raise AlertError("no such alert")
     return Preview(
-        text=render_alert(view, t, gazetteer, cards),
+        text=render_alert(view, t, gazetteer, cards, directory=directory, now=now),
         recipients=await audience_size(session, alert_id=alert_id),
     )

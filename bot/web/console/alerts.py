@@ -64,6 +64,10 @@ def problem(t: Translator, error: AlertError) -> str:
         return t("A note is one line of plain text, up to {n} characters.", n=followups.NOTE_CHARS)
     if code == "not_current":
         return t("This alert is no longer current, so it cannot be followed up.")
+    if code == "confidence":
+        return t("Choose how sure it is from the list.")
+    if code == "routes":
+        return t("Choose routes of use from the list.")
     if code == "language":
         return t("Choose one of the bot's languages, other than the one it is written in.")
     if code == "not_draft":
@@ -114,6 +118,10 @@ def _words(view: View) -> dict[str, Any]:
         "kind_label": lambda kind: alert_words.kind_label(t, kind),
         "severity_label": lambda n: alert_words.severity_label(t, n),
         "field_label": lambda name: alert_words.field_label(t, name),
+        "confidence_label": lambda value: alerts.confidence_label(t, value),
+        "routes_text": lambda routes: t.join([alerts.route_label(t, r) for r in routes]),
+        "confidences": [(c, alerts.confidence_label(t, c)) for c in alerts.CONFIDENCES],
+        "route_choices": [(r, alerts.route_label(t, r)) for r in alerts.ROUTES],
         "tally_line": lambda tally: alert_words.tally_line(t, tally),
         "area_names": area_names,
         "local": local,
@@ -151,6 +159,8 @@ def _compose_values(form: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "areas": [],
         "fields": dict.fromkeys(FIELDS, ""),
         "lifetime": str(int(alerts.DEFAULT_LIFETIME.total_seconds() // 3600)),
+        "confidence": "",
+        "routes": [],
         **(form or {}),
     }
 
@@ -169,6 +179,7 @@ def _render_compose(view: View, *, status: int = 200, error: str = "", **given: 
         everywhere=EVERYWHERE,
         field_specs=_field_specs(t),
         lifetimes=[(h, alert_words.lifetime_label(t, h)) for h in alerts.LIFETIME_CHOICES],
+        **_words(view),
     )
 
 
@@ -180,12 +191,21 @@ def _texts(view: View) -> dict[str, str]:
     return {name: str(view.form.get(name) or "") for name in FIELDS}
 
 
+def _details(view: View) -> dict[str, Any]:
+    """The confidence ("" for no line) and routes of use posted (checked by the service)."""
+    return {
+        "confidence": str(view.form.get("confidence") or ""),
+        "routes": [str(r) for r in view.form.getlist("route")],
+    }
+
+
 async def compose(view: View) -> Response:
     form = view.form
     kind, severity, lifetime = (str(form.get(k) or "") for k in ("kind", "severity", "lifetime"))
     areas = [str(a) for a in form.getlist("area")]
     texts = _texts(view)
-    given = {"kind": kind, "severity": severity, "areas": areas, "fields": texts}
+    details = _details(view)
+    given = {"kind": kind, "severity": severity, "areas": areas, "fields": texts, **details}
     given["lifetime"] = lifetime
     try:
         if kind not in {k.value for k in AlertKind}:
@@ -205,6 +225,8 @@ async def compose(view: View) -> Response:
             lifetime=timedelta(hours=int(lifetime)),
             created_by_id=view.member.coordinator_id,
             locale=view.t.locale,
+            confidence=details["confidence"] or None,
+            routes=details["routes"],
         )
     except AlertError as error:
         return _render_compose(view, status=422, error=problem(view.t, error), **given)
@@ -237,16 +259,32 @@ async def _render_alert(
             t=view.t,
             gazetteer=content.gazetteer,
             cards=content.cards,
+            directory=content.directory,
+            now=view.now,
         )
         recipients = shown.recipients
         previews.append((view.t.locale, view.t.language_name, shown.text))
         for code, other in words.locales.items():
             if code != view.t.locale:
-                text = alerts.render_alert(alert, other, content.gazetteer, content.cards)
+                text = alerts.render_alert(
+                    alert,
+                    other,
+                    content.gazetteer,
+                    content.cards,
+                    directory=content.directory,
+                    now=view.now,
+                )
                 previews.append((code, other.language_name, text))
     else:
         # What went (or goes) out, in the coordinator's language.
-        text = alerts.render_alert(alert, view.t, content.gazetteer, content.cards)
+        text = alerts.render_alert(
+            alert,
+            view.t,
+            content.gazetteer,
+            content.cards,
+            directory=content.directory,
+            now=view.now,
+        )
         previews.append((view.t.locale, view.t.language_name, text))
     tally = await alerts.progress(view.session, alert_id=alert.id)
     standing, _ = await followups.standing(view.session, alert_id=alert.id, now=view.now)
@@ -379,6 +417,23 @@ async def edit(view: View) -> Response:
     return await _act(view, go, edit=texts)
 
 
+async def set_details(view: View) -> Response:
+    """How sure a draft is and which routes of use it is about."""
+    details = _details(view)
+
+    async def go(alert: AlertView) -> Response:
+        await alerts.update_draft(
+            view.session,
+            alert_id=alert.id,
+            gazetteer=view.console.engine.deps.content.gazetteer,
+            confidence=details["confidence"],
+            routes=details["routes"],
+        )
+        return view.redirect(f"/alerts/{alert.id}", done="saved")
+
+    return await _act(view, go, details=details)
+
+
 async def language(view: View) -> Response:
     """The draft's texts written in another language (empty: that language is removed)."""
     locale = str(view.form.get("locale") or "")
@@ -462,6 +517,7 @@ def routes(console: Console) -> list[BaseRoute]:
         page(check, "POST", f"{one}/check"),
         page(cancel, "POST", f"{one}/cancel"),
         page(edit, "POST", f"{one}/edit"),
+        page(set_details, "POST", f"{one}/details"),
         page(language, "POST", f"{one}/language"),
         page(update, "POST", f"{one}/update"),
         page(all_clear, "POST", f"{one}/clear"),
