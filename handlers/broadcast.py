@@ -20,7 +20,8 @@
 What a coordinator types is alert content: it is stored in the alert (that is its purpose) and
 never logged. Each step that answers a button replaces the flow's message (one message on
 screen, no stale buttons; see :func:`handlers.broadcast_common.ask`). The draft is made only
-at the preview, so a conversation left half-way leaves nothing behind. Validation is the alerts service's.
+at the preview, so a conversation left half-way leaves nothing behind. Validation is the
+alerts service's.
 
 Buttons: ``bc:<run>:<action>[:<arg>]``, ``sch:<run>:cancel:<alert id>`` and
 ``bcp:<tag>:refresh:<alert id>``. Every press is re-authorised (coordinators only).
