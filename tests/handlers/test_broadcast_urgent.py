@@ -52,7 +52,7 @@ async def test_urgent_warning_reaches_its_preview_in_four_actions(sessions: Sess
     await _subscribe(world, "bo", "Kitsilano")
     coco = Counted(world)
     [menu] = await coco.say("/broadcast")
-    assert [o.label for o in menu.options][0] == "🚨 Urgent warning"
+    assert [o.label for o in menu.options][:2] == ["🚨 Urgent warning", "New alert"]
     [where] = await coco.tap("🚨 Urgent warning")
     assert where.text == "🚨 Urgent warning. Where?"
     assert "Everywhere" in [o.label for o in where.options]
