@@ -2,7 +2,9 @@
 
 ::
 
-    /broadcast → [New alert] [Update an earlier alert] [All clear]
+    /broadcast → [🚨 Urgent warning] [New alert] [Update an earlier alert] [All clear]
+    Urgent warning (or /urgent) → one area → one message → preview
+               (:mod:`handlers.broadcast_urgent`)
     New alert → kind → severity → areas (several + Done, or Everywhere)
                → sold as → found to contain → appearance → symptoms → advice (each skippable)
                → how long it stays current → preview → [Send now] [Schedule…] [Cancel]
@@ -11,12 +13,15 @@
     Update / All clear → :mod:`handlers.broadcast_followup`
     Send now → live progress with [Refresh] (:mod:`handlers.broadcast_progress`)
     A draft from a community report: edit or confirm it first (:mod:`handlers.broadcast_check`)
+    Preview → [Add details…] → a field, how serious, how long, areas (:mod:`handlers.broadcast_add`)
     /broadcast update A12 | allclear A12 | status A12 → straight there
     /scheduled → scheduled alerts and repeating series, each with [Cancel]
 
 What a coordinator types is alert content: it is stored in the alert (that is its purpose) and
-never logged. The draft is made only at the preview, so a conversation left half-way leaves
-nothing behind. Validation is the alerts service's.
+never logged. Each step that answers a button replaces the flow's message (one message on
+screen, no stale buttons; see :func:`handlers.broadcast_common.ask`). The draft is made only
+at the preview, so a conversation left half-way leaves nothing behind. Validation is the
+alerts service's.
 
 Buttons: ``bc:<run>:<action>[:<arg>]``, ``sch:<run>:cancel:<alert id>`` and
 ``bcp:<tag>:refresh:<alert id>``. Every press is re-authorised (coordinators only).
@@ -24,6 +29,7 @@ Buttons: ``bc:<run>:<action>[:<arg>]``, ``sch:<run>:cancel:<alert id>`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.core.context import Context
@@ -41,17 +47,19 @@ from bot.services.alert_words import (
 )
 from bot.services.alerts import LIFETIME_CHOICES, AlertError, AlertView
 from handlers import (
+    broadcast_add,
     broadcast_check,
     broadcast_details,
     broadcast_followup,
     broadcast_languages_preview,
     broadcast_progress,
     broadcast_repeat,
+    broadcast_urgent,
     ui,
 )
 from handlers.alerts import area_name
 from handlers.broadcast_common import (
-    FIELDS,
+    COMPOSED,
     FLOW,
     PREFIX,
     WHEN_FORMAT,
@@ -68,6 +76,14 @@ from handlers.broadcast_common import run as _run
 from handlers.routes import ModuleRoutes
 
 __all__ = ["FLOW", "PREFIX", "ROUTES", "kind_label", "refuse", "show_preview", "start"]
+
+# What the preview of a draft that may go out adds under Send now and Schedule…: each section
+# gives lines and buttons (its buttons answered by its own module, through on_option).
+Section = Callable[[Context, AlertView, str], tuple[list[str], list[Option]]]
+PREVIEW_SECTIONS: tuple[Section, ...] = (
+    broadcast_add.preview_section,
+    broadcast_languages_preview.preview_section,
+)
 
 SCHEDULED_FLOW = "scheduled"
 SCHEDULED_PREFIX = "sch"
@@ -96,6 +112,7 @@ async def start(ctx: Context) -> None:
 def _ask_mode(ctx: Context, hint: str = "") -> None:
     run = _run(ctx)
     options = [
+        Option(ctx.tr("🚨 Urgent warning"), ui.payload(PREFIX, run, "mode", "urgent")),
         Option(ctx.tr("New alert"), ui.payload(PREFIX, run, "mode", "new")),
         Option(ctx.tr("Update an earlier alert"), ui.payload(PREFIX, run, "mode", "update")),
         Option(ctx.tr("All clear"), ui.payload(PREFIX, run, "mode", "clear")),
@@ -148,7 +165,7 @@ def _ask_areas(ctx: Context, number: int = 0, hint: str = "") -> None:
 def _ask_field(ctx: Context, index: int, hint: str = "") -> None:
     ctx.goto(FLOW, Step.FIELD, field=index)
     run = _run(ctx)
-    name = FIELDS[index]
+    name = COMPOSED[index]
     text = ctx.tr(
         "{question}\nType it (up to {n} characters), or Skip.",
         question=field_prompt(ctx.tr, name),
@@ -173,7 +190,7 @@ def _ask_lifetime(ctx: Context, hint: str = "") -> None:
 
 async def _next_field(ctx: Context, index: int) -> None:
     """Ask the field after ``index``, or move on once all are asked."""
-    if index + 1 < len(FIELDS):
+    if index + 1 < len(COMPOSED):
         _ask_field(ctx, index + 1)
         return
     try:
@@ -245,12 +262,17 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         # From a community report: nothing to send or schedule until it is edited or checked.
         extra, first = broadcast_check.preview_section(ctx, draft)
     else:
-        extra, languages = broadcast_languages_preview.preview_section(ctx, draft, run)
-        first = [
-            Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
-            Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
-            *languages,
-        ]
+        extra, first = (
+            [],
+            [
+                Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
+                Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
+            ],
+        )
+        for section in PREVIEW_SECTIONS:
+            more_lines, more_options = section(ctx, draft, run)
+            extra += more_lines
+            first += more_options
     lines += extra
     first += broadcast_details.preview_options(ctx, draft, run)
     options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
@@ -321,7 +343,7 @@ async def _quit(ctx: Context) -> None:
     if isinstance(alert_id, int):
         await alerts.cancel(ctx.session, alert_id=alert_id, now=ctx.now)
     ctx.end()
-    ctx.reply(ctx.tr("Cancelled. Nothing was sent."))
+    ctx.reply(ctx.tr("Cancelled. Nothing was sent."), in_place=True)
 
 
 # --- entry points --------------------------------------------------------------------------------
@@ -352,6 +374,15 @@ async def on_broadcast(msg: Incoming, ctx: Context) -> None:
         )
 
 
+async def on_urgent(msg: Incoming, ctx: Context) -> None:
+    """``/urgent``: an urgent warning straight away (as /broadcast → Urgent warning)."""
+    if refuse(ctx):
+        return
+    ctx.end()
+    ctx.goto(FLOW, Step.URGENT_AREA, run=ui.new_run(), areas=[], fields={})
+    broadcast_urgent.ask_area(ctx)
+
+
 async def on_option(msg: Incoming, ctx: Context) -> None:
     """A ``bc:`` button."""
     if refuse(ctx):
@@ -365,15 +396,16 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
     if action == "quit" or (action == "drop" and step in (Step.PREVIEW, Step.HOW, Step.WHEN)):
         await _quit(ctx)
         return
-    for part in (broadcast_repeat, broadcast_followup):
+    for part in (broadcast_repeat, broadcast_followup, broadcast_urgent):
         if await part.on_option(ctx, step, action, arg):
             return
-    if await broadcast_check.on_option(ctx, step, action, arg, show_preview):
-        return
-    if await broadcast_details.on_option(ctx, step, action, arg, show_preview):
-        return
+    for with_preview in (broadcast_check, broadcast_add, broadcast_details):
+        if await with_preview.on_option(ctx, step, action, arg, show_preview):
+            return
     if action == "mode" and step == Step.MODE and arg == "new":
         _ask_kind(ctx)
+    elif action == "mode" and step == Step.MODE and arg == "urgent":
+        broadcast_urgent.ask_area(ctx)
     elif action == "mode" and step == Step.MODE:
         await _on_follow_mode(ctx, arg)
     elif action == "kind" and step == Step.KIND and arg in {k.value for k in AlertKind}:
@@ -453,8 +485,9 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         return
     if await broadcast_followup.on_input(ctx, step, typed):
         return
-    if await broadcast_check.on_input(ctx, step, typed, show_preview):
-        return
+    for with_preview in (broadcast_check, broadcast_urgent, broadcast_add):
+        if await with_preview.on_input(ctx, step, typed, show_preview):
+            return
     if await broadcast_details.on_input(ctx, step):
         return
     hint = ui.please_choose(ctx)
@@ -484,14 +517,14 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
 
 async def _on_field(ctx: Context, typed: str) -> None:
     index = _data(ctx).get("field")
-    if not isinstance(index, int) or not 0 <= index < len(FIELDS):
+    if not isinstance(index, int) or not 0 <= index < len(COMPOSED):
         ctx.end()
         ui.expired(ctx)
         return
-    name = FIELDS[index]
+    name = COMPOSED[index]
     limit = alerts.FIELD_LIMITS[name]
     try:
-        text = alerts.check_text(name, typed, limit, multiline=name in ("symptoms", "advice"))
+        text = alerts.check_field(name, typed)
     except AlertError:
         text = None
     if not text:
@@ -590,7 +623,7 @@ async def on_scheduled_input(msg: Incoming, ctx: Context) -> None:
 
 
 ROUTES = ModuleRoutes(
-    commands={"broadcast": on_broadcast, "scheduled": on_scheduled},
+    commands={"broadcast": on_broadcast, "urgent": on_urgent, "scheduled": on_scheduled},
     options={
         PREFIX: on_option,
         SCHEDULED_PREFIX: on_scheduled_option,
@@ -600,6 +633,7 @@ ROUTES = ModuleRoutes(
     staff_flows=frozenset({FLOW, SCHEDULED_FLOW}),
     menu=(
         MenuCommand("broadcast", "Coordinators: send an alert"),
+        MenuCommand("urgent", "Coordinators: urgent warning"),
         MenuCommand("scheduled", "Coordinators: scheduled alerts"),
     ),
 )

@@ -95,7 +95,7 @@ def _show_field(ctx: Context, draft: AlertView, index: int, hint: str = "") -> N
         button(ctx, ctx.tr("Leave it out"), "omit", index),
         button(ctx, ctx.tr("Back"), "back"),
     ]
-    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2)
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2, in_place=True)
 
 
 async def _finish(ctx: Context, draft: AlertView, preview: Preview) -> None:

@@ -24,11 +24,15 @@ from handlers import ui
 FLOW = "broadcast"
 PREFIX = "bc"
 FIELDS = tuple(alerts.FIELD_LIMITS)
+# The fields the step-by-step composing asks in turn (new alerts and updates). "What's
+# happening" is the urgent warning's one message; elsewhere it is added from the preview.
+COMPOSED = tuple(name for name in FIELDS if name != "summary")
 # ``A12``, ``a12`` or ``12``: how a coordinator names an alert.
 _REFERENCE = re.compile(r"[Aa]?(\d{1,9})")
 
 
 __all__ = [
+    "COMPOSED",
     "FIELDS",
     "FLOW",
     "PREFIX",
@@ -68,6 +72,13 @@ class Step(StrEnum):
     CHECK_FIELD = "check_field"  # a report-born draft: each field kept, changed or left out
     CONFIDENCE = "confidence"  # how sure it is (handlers.broadcast_details)
     ROUTES = "routes"  # routes of use its advice is for (handlers.broadcast_details)
+    URGENT_AREA = "urgent_area"  # an urgent warning: one area (or everywhere)...
+    URGENT_TEXT = "urgent_text"  # ...and one message, then the preview
+    DETAILS = "details"  # from the preview: which detail to add or change
+    DETAIL_FIELD = "detail_field"
+    DETAIL_SEVERITY = "detail_severity"
+    DETAIL_LIFETIME = "detail_lifetime"
+    DETAIL_AREAS = "detail_areas"
 
 
 def refuse(ctx: Context) -> bool:
@@ -106,7 +117,9 @@ def fields(ctx: Context) -> dict[str, str]:
 
 
 def ask(ctx: Context, hint: str, text: str, options: list[Option], columns: int = 1) -> None:
-    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=columns)
+    """Ask the next question in the flow's message: after a button press that message is
+    replaced (one message on screen, no stale buttons); after typed text it is a new one."""
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=columns, in_place=True)
 
 
 def button(ctx: Context, label: str, action: str, arg: object = None) -> Option:

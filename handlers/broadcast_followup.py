@@ -23,6 +23,7 @@ from bot.services.followups import NOTE_CHARS, Standing
 from handlers import broadcast_languages_preview, broadcast_progress, ui
 from handlers.alerts import area_name
 from handlers.broadcast_common import (
+    COMPOSED,
     FIELDS,
     FLOW,
     Step,
@@ -110,7 +111,7 @@ def _parent_ref(ctx: Context) -> str:
 
 def _ask_field(ctx: Context, index: int, hint: str = "") -> None:
     ctx.goto(FLOW, Step.FU_FIELD, field=index)
-    name = FIELDS[index]
+    name = COMPOSED[index]
     text = ctx.tr(
         "Update to {ref}. {question}\nType what is new (up to {n} characters), or Skip.",
         ref=_parent_ref(ctx),
@@ -133,7 +134,7 @@ def _ask_note(ctx: Context, hint: str = "") -> None:
 
 
 async def _next_field(ctx: Context, index: int) -> None:
-    if index + 1 < len(FIELDS):
+    if index + 1 < len(COMPOSED):
         _ask_field(ctx, index + 1)
         return
     try:
@@ -300,14 +301,14 @@ async def on_input(ctx: Context, step: str, typed: str) -> bool:
 
 async def _on_field(ctx: Context, typed: str) -> None:
     index = data(ctx).get("field")
-    if not isinstance(index, int) or not 0 <= index < len(FIELDS):
+    if not isinstance(index, int) or not 0 <= index < len(COMPOSED):
         ctx.end()
         ui.expired(ctx)
         return
-    name = FIELDS[index]
+    name = COMPOSED[index]
     limit = alerts.FIELD_LIMITS[name]
     try:
-        text = alerts.check_text(name, typed, limit, multiline=name in ("symptoms", "advice"))
+        text = alerts.check_field(name, typed)
     except AlertError:
         text = ""
     if not text:

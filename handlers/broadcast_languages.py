@@ -108,7 +108,7 @@ def _ask_language(ctx: Context, draft: AlertView, hint: str = "") -> None:
         "Which language? People who read it will get the words you type, and everything "
         "else in their language."
     )
-    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2)
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2, in_place=True)
 
 
 async def _ask_field(ctx: Context, draft: AlertView, after: int, hint: str = "") -> None:
@@ -133,7 +133,7 @@ async def _ask_field(ctx: Context, draft: AlertView, after: int, hint: str = "")
         Option(ctx.tr("Skip"), ui.payload(PREFIX, run, "skip", index)),
         Option(ctx.tr("Back"), ui.payload(PREFIX, run, "back")),
     ]
-    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2)
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2, in_place=True)
 
 
 async def _keep(ctx: Context, draft: AlertView) -> None:
@@ -195,7 +195,7 @@ async def _show(ctx: Context, draft: AlertView, locale: str, hint: str = "") -> 
         Option(ctx.tr("Remove {language}", language=language), ui.payload(PREFIX, run, "drop")),
     ]
     text = "\n".join(lines)
-    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2)
+    ctx.reply(f"{hint}\n\n{text}" if hint else text, options, columns=2, in_place=True)
 
 
 # --- entry points --------------------------------------------------------------------------------

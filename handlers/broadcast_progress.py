@@ -58,7 +58,7 @@ async def show(ctx: Context, view: AlertView, lead: str = "") -> None:
         )
     else:
         lines.append(ctx.tr("{ref} has not gone out.", ref=view.reference))
-    ctx.reply("\n".join(lines), options)
+    ctx.reply("\n".join(lines), options, in_place=True)
 
 
 async def status(ctx: Context, typed: str) -> None:

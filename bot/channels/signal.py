@@ -669,7 +669,11 @@ class SignalChannel:
     # -- sending -------------------------------------------------------------------------
 
     async def send(self, address: str, reply: Reply) -> SendStatus:
-        """Deliver ``reply`` to ``address`` (a UUID or an E.164 number), split and paced."""
+        """Deliver ``reply`` to ``address`` (a UUID or an E.164 number), split and paced.
+
+        Always a new message, also for a reply meant to replace the one whose choice was made
+        (:attr:`Reply.edit`): options here are numbered lines, answered by typing, so there is
+        no message of buttons to update, and the new list is the one the digits refer to."""
         return (await self.send_result(address, reply)).status
 
     async def send_result(self, address: str, reply: Reply) -> SendResult:

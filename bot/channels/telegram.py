@@ -476,7 +476,9 @@ class TelegramChannel:
         if query is not None:
             if query.data is None:
                 return make(InputKind.UNSUPPORTED)  # a game button
-            return make(InputKind.OPTION, option=query.data)
+            held = query.message
+            ref = str(held.message_id) if held is not None else None
+            return make(InputKind.OPTION, option=query.data, message_ref=ref)
         message = update.message
         if message is None:
             return None  # edits and the like: not a new request from the person
@@ -547,6 +549,10 @@ class TelegramChannel:
             log.warning("empty telegram reply not sent")
             return SendResult(SendStatus.FAILED)
         markup = self._markup(chat_id, reply)
+        if reply.edit is not None and len(parts) == 1:
+            edited = await self._edit(chat_id, reply.edit, parts[0], markup, retry=retry)
+            if edited is not None:
+                return edited
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             result = await self._send_part(chat_id, part, markup if last else None, retry=retry)
@@ -555,6 +561,49 @@ class TelegramChannel:
                     # Sending it again would repeat the parts that already arrived.
                     return replace(result, maybe_delivered=True)
                 return result
+        return SendResult(SendStatus.SENT)
+
+    async def _edit(
+        self, chat_id: int, ref: str, text: str, markup: Markup | None, *, retry: bool
+    ) -> SendResult | None:
+        """Replace message ``ref`` with ``text`` and ``markup`` (``editMessageText``); None when
+        it cannot be edited and a new message should go instead.
+
+        Not editable: a reply keyboard (an edit takes inline buttons only), a reference that is
+        not a message id, or Telegram's refusal (the message is too old, deleted, not found, not
+        the bot's). "Message is not modified" means it already reads so: sent. A 429 or a
+        network failure is an outcome like a send's (the engine may queue the reply; a queued
+        reply is sent new, see :func:`bot.services.notices.seal_reply`)."""
+        app = self._app
+        if app is None:
+            return SendResult(SendStatus.RETRY)
+        if markup is not None and "inline_keyboard" not in markup:
+            return None
+        try:
+            message_id = int(ref)
+        except ValueError:
+            return None
+        edit: JSONDict = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": html.escape(text, quote=False),  # plain text, as in _send_part
+            "parse_mode": ParseMode.HTML,
+            "link_preview_options": _NO_PREVIEW,
+        }
+        if markup is not None:
+            edit["reply_markup"] = markup  # none: the buttons go, as they should
+        api_kwargs = None if retry else app.bot._merge_api_rl_kwargs(None, _NO_RETRY)
+        try:
+            # What Bot.edit_message_text posts, without building a Message from the answer
+            # (see post_message).
+            await app.bot._post("editMessageText", edit, api_kwargs=api_kwargs)
+        except BadRequest as exc:
+            if "message is not modified" in exc.message.lower():
+                return SendResult(SendStatus.SENT)
+            log.info("telegram message not edited (%s); sending it anew", type(exc).__name__)
+            return None
+        except Exception as exc:  # every other failure becomes an outcome
+            return _outcome(exc)
         return SendResult(SendStatus.SENT)
 
     async def _send_part(

@@ -112,6 +112,9 @@ class Context(Scope):
     t: Translator | None = None
     state: State | None = None
     replies: list[Reply] = field(default_factory=list)
+    # The message holding the button just pressed (Incoming.message_ref), while no reply has
+    # replaced it yet: what ``reply(in_place=True)`` edits.
+    pressed: str | None = None
 
     @property
     def person(self) -> Person:
@@ -131,8 +134,16 @@ class Context(Scope):
         ask_location: bool = False,
         columns: int = 1,
         typed: str = "",
+        in_place: bool = False,
     ) -> None:
-        """Answer the sender (``typed``: what may be typed instead of choosing, see Reply)."""
+        """Answer the sender (``typed``: what may be typed instead of choosing, see Reply).
+
+        ``in_place``: replace the message whose button was pressed, so a conversation keeps
+        one message on screen instead of a trail of stale buttons. Only the first such reply
+        of an update takes it; after typed text (no button) the reply is a new message."""
+        edit = None
+        if in_place:
+            edit, self.pressed = self.pressed, None
         self.replies.append(
             Reply(
                 text=text,
@@ -141,6 +152,7 @@ class Context(Scope):
                 columns=columns,
                 locale=self.t.locale if self.t is not None else None,
                 typed=typed,
+                edit=edit,
             )
         )
 

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.context import Context, Deps, Outbound, Person, Scope
-from bot.core.messages import Incoming, Reply, SendResult, SendStatus
+from bot.core.messages import Incoming, InputKind, Reply, SendResult, SendStatus
 from bot.core.meter import Meter
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.routes import Routes
@@ -176,6 +176,7 @@ class Engine:
                 who=person,
                 t=self.deps.words.for_locale(contact.locale),
                 state=state,
+                pressed=msg.message_ref if msg.kind is InputKind.OPTION else None,
             )
             handler = self.routes.resolve(msg, state)
             await handler(msg, ctx)

@@ -51,6 +51,9 @@ class Incoming:
     location: Location | None = field(default=None, repr=False)
     locale_hint: str | None = None
     update_key: str | None = None
+    # For a button press: the channel's reference to the message the button was on (Telegram:
+    # its message id), so a reply may replace that message (:attr:`Reply.edit`). Not logged.
+    message_ref: str | None = field(default=None, repr=False)
 
     @property
     def args(self) -> str:
@@ -93,6 +96,10 @@ class Reply:
     # area's name, a street or a landmark"): each channel says it once, in its own way, so a
     # question never carries a second, overlapping hint.
     typed: str = ""
+    # Replace this message (an :attr:`Incoming.message_ref`) instead of sending a new one,
+    # where the channel can edit messages (Telegram); elsewhere, or when the edit is refused
+    # (too old, gone, too long for one message), the reply is sent as a new message.
+    edit: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

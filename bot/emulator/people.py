@@ -33,6 +33,8 @@ class FakeChat:
     title: str | None = None
     user: FakeUser | None = field(default=None, repr=False)
     messages: list[SentMessage] = field(default_factory=list, repr=False)
+    # Every message as sent and again at each edit, in order: what the person saw change.
+    changes: list[SentMessage] = field(default_factory=list, repr=False)
     actions: list[str] = field(default_factory=list, repr=False)
     next_message_id: int = 1
 

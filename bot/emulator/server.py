@@ -326,20 +326,21 @@ class TelegramEmulator:
     async def deliver_and_wait(
         self, chat: FakeChat, body: JSONDict, expect: int, within: float
     ) -> list[SentMessage]:
-        """Queue ``body`` as a new update; wait until ``expect`` more messages reach ``chat``."""
-        before = len(chat.messages)
+        """Queue ``body`` as a new update; wait until ``expect`` more messages reach ``chat``
+        (a message the bot edits counts, as it does on the person's screen); returns them."""
+        before = len(chat.changes)
         self.push_raw(body)
         if expect <= 0:
             return []
         await self.wait_for(
-            lambda: len(chat.messages) >= before + expect,
+            lambda: len(chat.changes) >= before + expect,
             within=within,
             what=lambda: (
-                f"{expect} message(s) in chat {chat.id}, got {len(chat.messages) - before}; "
+                f"{expect} message(s) in chat {chat.id}, got {len(chat.changes) - before}; "
                 f"recent API errors: {[(e.method, e.description) for e in self.errors[-3:]]}"
             ),
         )
-        return chat.messages[before:]
+        return chat.changes[before:]
 
     async def wait_for(
         self,
@@ -774,10 +775,13 @@ class TelegramEmulator:
         message_id = _int(params, "message_id")
         for message in chat.messages:
             if message.message_id == message_id:
+                if self.now() - message.date > EDIT_WINDOW:
+                    raise _Fail(400, "Bad Request: message can't be edited")
                 return message
         raise _Fail(400, "Bad Request: message to edit not found")
 
     def _notify(self, message: SentMessage) -> None:
+        self.chats[message.chat_id].changes.append(message)
         for listener in self._listeners:
             listener(message)
 
@@ -797,6 +801,8 @@ class TelegramEmulator:
                 return candidate
 
 
+# A bot may edit its own messages for 48 hours (then "message can't be edited").
+EDIT_WINDOW: Final = 48 * 3600
 _NOT_MODIFIED: Final = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"

@@ -51,6 +51,7 @@ def lifetime_label(t: Translator, hours: int) -> str:
 def field_prompt(t: Translator, name: str) -> str:
     """The question for one structured field."""
     prompts = {
+        "summary": t("What's happening? One message: what it is, where, what to do."),
         "sold_as": t("What is it sold as? (for example: down, benzo, crystal)"),
         "found_to_contain": t("What was it found to contain? (for example: nitazenes, xylazine)"),
         "appearance": t("What does it look like?"),
@@ -63,6 +64,7 @@ def field_prompt(t: Translator, name: str) -> str:
 def field_label(t: Translator, name: str) -> str:
     """What each structured field is called in a question."""
     labels = {
+        "summary": t("What's happening"),
         "sold_as": t("Sold as"),
         "found_to_contain": t("Found to contain"),
         "appearance": t("Looks like"),

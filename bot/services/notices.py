@@ -78,7 +78,12 @@ _rng = random.Random()  # noqa: S311 - back-off jitter, not a secret
 
 
 def seal_reply(box: AddressBox, reply: Reply) -> bytes:
-    """The whole reply (text, buttons, language) as one Fernet token."""
+    """The whole reply (text, buttons, language) as one Fernet token.
+
+    Never the message it was to replace (:attr:`Reply.edit`): a queued reply goes out later,
+    after other messages may have followed, so it is sent as a new message. Editing then would
+    change a message scrolled out of sight (nobody would notice the answer) or, once the
+    person had moved on, overwrite a newer step with an older one."""
     body = {
         "text": reply.text,
         "options": [[o.label, o.payload, *([o.key] if o.key else [])] for o in reply.options],

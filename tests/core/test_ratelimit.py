@@ -44,3 +44,18 @@ def test_senders_are_apart_and_memory_is_bounded() -> None:
     for n in range(10):
         limiter.admit(f"other{n}", 0.0)
     assert len(limiter._buckets) == 3
+
+
+def test_a_coordinator_at_crisis_speed_passes_a_flood_does_not() -> None:
+    """The defaults: the urgent path's five actions within a second, then the long path's
+    thirteen at two a second, never warned (at most a short wait); thirty at once still are."""
+    limiter = RateLimiter()
+    urgent = [limiter.admit("coco", n * 0.2) for n in range(5)]
+    assert all(a.verdict is Verdict.ALLOW for a in urgent)
+    full = [limiter.admit("coco", 60 + n * 0.5) for n in range(13)]
+    assert all(a.verdict in (Verdict.ALLOW, Verdict.WAIT) for a in full)
+    assert all(a.wait <= limiter.max_wait for a in full)
+    flood = [limiter.admit("bot", 0.0).verdict for _ in range(30)]
+    assert flood.count(Verdict.WARN) == 1
+    assert flood[-1] is Verdict.DROP
+    assert flood.count(Verdict.ALLOW) + flood.count(Verdict.WAIT) == 10

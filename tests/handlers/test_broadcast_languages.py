@@ -78,6 +78,7 @@ async def test_each_subscriber_gets_their_own_language(sessions: Sessions) -> No
     assert labels == [
         "Send now",
         "Schedule…",
+        "Add details…",
         "Preview in Русский",
         "Preview in دری",
         "Confidence…",

@@ -60,6 +60,7 @@ async def test_report_notice_and_draft(sessions: Sessions) -> None:
     assert [o.label for o in checked.options] == [
         "Send now",
         "Schedule…",
+        "Add details…",
         "Add a language",
         "Cancel",
     ]

@@ -307,3 +307,17 @@ def test_a_sealed_reply_keeps_what_may_be_typed() -> None:
     # An option's own key (a free-text step's way out on 0) survives the outbox too.
     keyed = Reply("Type it", (Option("Don't send", "ln:k", key="0"),))
     assert open_reply(box, seal_reply(box, keyed)) == keyed
+
+
+def test_a_queued_reply_is_sent_new_not_as_an_edit() -> None:
+    """A reply meant to replace a message, queued for retry, comes back without that
+    reference: sent later, it goes out as a new message and never edits an older one."""
+    from dataclasses import replace
+
+    from bot.core.messages import Option, Reply
+    from bot.privacy import AddressBox, derive_keys
+    from bot.services.notices import seal_reply
+
+    box = AddressBox(derive_keys("n" * 40).address)
+    reply = Reply("Preview", (Option("Send now", "bc:1:send:1"),), edit="12")
+    assert open_reply(box, seal_reply(box, reply)) == replace(reply, edit=None)

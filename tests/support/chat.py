@@ -92,19 +92,22 @@ class Chat:
 
     async def tap(self, who: str, label: str) -> list[Reply]:
         """``who`` chooses the option labelled ``label`` (or with that payload) in their newest
-        message that has options."""
-        for reply in reversed(self.inbox(who)):
+        message that has options. The press names that message by its place in the inbox
+        (``Incoming.message_ref``), as Telegram names it by its id."""
+        inbox = self.inbox(who)
+        for index in range(len(inbox) - 1, -1, -1):
+            reply = inbox[index]
             if reply.options:
                 for option in reply.options:
                     if label in (option.label, option.payload):
-                        return await self.press(who, option.payload)
+                        return await self.press(who, option.payload, message_ref=str(index))
                 labels = [o.label for o in reply.options]
                 raise AssertionError(f"no option {label!r} in {labels}")
         raise AssertionError(f"{who} has no message with options")
 
-    async def press(self, who: str, payload: str) -> list[Reply]:
+    async def press(self, who: str, payload: str, *, message_ref: str | None = None) -> list[Reply]:
         """``who`` sends an option payload directly (a forged or stale button)."""
-        return await self._send(who, kind=InputKind.OPTION, option=payload)
+        return await self._send(who, kind=InputKind.OPTION, option=payload, message_ref=message_ref)
 
     async def share_location(self, who: str, lat: float, lon: float) -> list[Reply]:
         """``who`` shares a position."""

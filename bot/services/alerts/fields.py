@@ -18,6 +18,8 @@ from bot.services.subscriptions import SubscriptionError, validate_areas
 
 # Structured fields, in the order they are shown, with their longest accepted length.
 FIELD_LIMITS: Final[Mapping[str, int]] = {
+    # "What's happening": the one free-text message of an urgent warning (what, where, what to do).
+    "summary": 600,
     "sold_as": 200,
     "found_to_contain": 200,
     "appearance": 200,
@@ -35,7 +37,7 @@ MAX_FIELDS_TOTAL: Final = 1500
 
 
 # Fields that may span lines; the others are one line.
-_MULTILINE: Final = frozenset({"symptoms", "advice"})
+_MULTILINE: Final = frozenset({"summary", "symptoms", "advice"})
 
 
 SEVERITIES: Final = (1, 2, 3)

@@ -93,6 +93,8 @@ def _field_lines(written: Mapping[str, str], t: Translator) -> list[str]:
     fields = {name: _set_apart(text, t) for name, text in written.items()}
     lines = []
     # Each label a literal, so message extraction finds it.
+    if "summary" in fields:
+        lines.append(t("What's happening: {value}", value=fields["summary"]))
     if "sold_as" in fields:
         lines.append(t("Sold as: {value}", value=fields["sold_as"]))
     if "found_to_contain" in fields:

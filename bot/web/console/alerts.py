@@ -27,7 +27,7 @@ from bot.services.followups import Standing
 from bot.web.console.site import Console, NavEntry, View
 
 FIELDS = tuple(alerts.FIELD_LIMITS)
-MULTILINE = frozenset({"symptoms", "advice"})
+MULTILINE = frozenset({"summary", "symptoms", "advice"})
 
 
 def problem(t: Translator, error: AlertError) -> str:
