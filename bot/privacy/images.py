@@ -25,7 +25,8 @@ _FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG covers M
 
 
 class ImageRejected(ValueError):
-    """Not an image this bot takes; ``reason`` is ``too_large``, ``not_image`` or ``too_many_pixels``."""
+    """Not an image this bot takes; ``reason``: ``too_large``, ``not_image``,
+    ``too_many_pixels``."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"image refused: {reason}")
