@@ -10,6 +10,7 @@
               → [Repeat…] → weekdays and a local time (:mod:`handlers.broadcast_repeat`)
     Update / All clear → :mod:`handlers.broadcast_followup`
     Send now → live progress with [Refresh] (:mod:`handlers.broadcast_progress`)
+    Add photo → :mod:`handlers.broadcast_photo`
     A draft from a community report: edit or confirm it first (:mod:`handlers.broadcast_check`)
     /broadcast update A12 | allclear A12 | status A12 → straight there
     /scheduled → scheduled alerts and repeating series, each with [Cancel]
@@ -44,6 +45,7 @@ from handlers import (
     broadcast_check,
     broadcast_followup,
     broadcast_languages_preview,
+    broadcast_photo,
     broadcast_progress,
     broadcast_repeat,
     ui,
@@ -243,10 +245,13 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         extra, first = broadcast_check.preview_section(ctx, draft)
     else:
         extra, languages = broadcast_languages_preview.preview_section(ctx, draft, run)
+        photo_lines, photo = await broadcast_photo.preview_options(ctx, draft, run)
+        extra = [*extra, *photo_lines]
         first = [
             Option(ctx.tr("Send now"), ui.payload(PREFIX, run, "send", draft.id)),
             Option(ctx.tr("Schedule…"), ui.payload(PREFIX, run, "later", draft.id)),
             *languages,
+            *photo,
         ]
     lines += extra
     options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
@@ -366,6 +371,8 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
             return
     if await broadcast_check.on_option(ctx, step, action, arg, show_preview):
         return
+    if await broadcast_photo.on_option(ctx, step, action, arg, show_preview):
+        return
     if action == "mode" and step == Step.MODE and arg == "new":
         _ask_kind(ctx)
     elif action == "mode" and step == Step.MODE:
@@ -439,6 +446,8 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         return
     assert ctx.state is not None
     step = ctx.state.step
+    if await broadcast_photo.on_input(ctx, msg, step, show_preview):
+        return
     typed = msg.text if msg.kind is InputKind.TEXT else ""
     if step == Step.FIELD:
         await _on_field(ctx, typed)
@@ -590,6 +599,8 @@ ROUTES = ModuleRoutes(
     },
     flows={FLOW: on_input, SCHEDULED_FLOW: on_scheduled_input},
     staff_flows=frozenset({FLOW, SCHEDULED_FLOW}),
+    # A photo (the photo step) or a sticker: on_input decides (handlers.broadcast_photo).
+    unusable={FLOW: on_input},
     menu=(
         MenuCommand("broadcast", "Coordinators: send an alert"),
         MenuCommand("scheduled", "Coordinators: scheduled alerts"),

@@ -6,6 +6,7 @@ only these frozen values.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -13,6 +14,14 @@ from bot.domain import Channel
 
 MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit; Signal maps digits to payloads.
 MAX_TEXT_CHARS = 4096  # Telegram's message limit; Signal splits longer texts itself.
+# The largest photo file a channel fetches for a handler (what bot.privacy.images accepts).
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# Fetches a photo a person sent (the channel downloads it only when called).
+PhotoSource = Callable[[], Awaitable[bytes]]
+
+
+class PhotoUnavailable(Exception):
+    """A photo that could not be fetched: too large, gone, or the platform failed."""
 
 
 class InputKind(StrEnum):
@@ -51,6 +60,10 @@ class Incoming:
     location: Location | None = field(default=None, repr=False)
     locale_hint: str | None = None
     update_key: str | None = None
+    # A photo (or image file) came with the update: fetched only if a handler calls it, so
+    # photos nobody asked for are never downloaded. Kind stays UNSUPPORTED (or TEXT for a
+    # Signal photo with a caption): only a step that asks for a photo reads this.
+    photo: PhotoSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def args(self) -> str:
@@ -93,6 +106,10 @@ class Reply:
     # area's name, a street or a landmark"): each channel says it once, in its own way, so a
     # question never carries a second, overlapping hint.
     typed: str = ""
+    # A JPEG to send with the text (an alert's photo, already stripped of metadata), and
+    # where the channel shows a photo apart from the text (Telegram), its short caption.
+    photo: bytes | None = field(default=None, repr=False)
+    caption: str = ""
 
 
 @dataclass(frozen=True, slots=True)
