@@ -155,7 +155,8 @@ async def test_a_photo_with_gps_and_xmp_arrives_on_both_platforms_without_them(
     assert data == photo.photo  # the same stripped copy went to both
     # Neither fake server saw a photo with hidden data, and the coordinator's caption (like
     # the original's bytes) went nowhere.
-    assert tg.metadata_refused == [] and sig.metadata_refused == []
+    assert tg.metadata_refused == []
+    assert sig.metadata_refused == []
     assert not any("the bag it came in" in m.text for m in town.tina.transcript)
     assert not any("the bag it came in" in m.text for m in town.sam.inbox)
 

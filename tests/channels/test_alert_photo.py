@@ -89,7 +89,8 @@ async def test_telegram_coordinator_attaches_a_photo_and_subscribers_get_it_clea
     assert photo.photo != original
     assert photo.text.startswith("🔴")  # the discreet heading as its caption, no drug word
     assert "nitazenes" not in photo.text
-    assert "nitazenes" in text.text and text.photo is None
+    assert "nitazenes" in text.text
+    assert text.photo is None
     assert telegram.metadata_refused == []
     assert not [e for e in telegram.errors if e.code == 400]
 
@@ -199,12 +200,14 @@ async def test_telegram_photo_then_text_and_retry_semantics(
         # The photo arrived, the text did not: sending again would repeat the photo.
         emu.fail_next("sendMessage", status=502)
         result = await tg_channel.send_bulk(str(ana.id), reply)
-        assert result.status is SendStatus.RETRY and result.maybe_delivered
+        assert result.status is SendStatus.RETRY
+        assert result.maybe_delivered
 
         # A photo with hidden data is refused by the fake server (it would be a leak).
         raw = Reply("text", photo=tagged_jpeg())
         assert (await tg_channel.send_bulk(str(ana.id), raw)).status is SendStatus.FAILED
-        assert emu.metadata_refused and "exif" in emu.metadata_refused[-1]
+        assert emu.metadata_refused
+        assert "exif" in emu.metadata_refused[-1]
 
 
 async def test_signal_photo_travels_in_the_same_message(
@@ -230,5 +233,6 @@ async def test_signal_photo_travels_in_the_same_message(
 
             raw = await channel.send_result(sam.uuid, Reply("alert", photo=tagged_jpeg()))
             assert raw.status is SendStatus.FAILED
-            assert emu.metadata_refused and "exif" in emu.metadata_refused[-1]
+            assert emu.metadata_refused
+            assert "exif" in emu.metadata_refused[-1]
             assert len(sam.inbox) == 1

@@ -23,9 +23,7 @@ def tagged_jpeg(size: tuple[int, int] = (64, 48), *, orientation: int = 1) -> by
     exif[0x010F] = "SecretCam"  # Make
     exif[0x0110] = "Model X-1"  # Model
     exif[ORIENTATION] = orientation
-    exif.get_ifd(GPS_IFD).update(
-        {1: "N", 2: (49.0, 16.0, 30.0), 3: "W", 4: (123.0, 7.0, 12.0)}
-    )
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (49.0, 16.0, 30.0), 3: "W", 4: (123.0, 7.0, 12.0)})
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     out = io.BytesIO()
     image.save(out, format="JPEG", exif=exif, icc_profile=icc, xmp=XMP, comment=b"home")
