@@ -41,6 +41,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import io
 import json
 import logging
 import os
@@ -770,7 +771,11 @@ class SignalChannel:
         )
         try:
             async with http.post(
-                self._url("/v2/send"), data=body, headers={"Content-Type": "application/json"}
+                self._url("/v2/send"),
+                # A stream: a photo makes the body megabytes, and aiohttp warns (a
+                # ResourceWarning) about a body over 1 MB given whole.
+                data=io.BytesIO(body.encode()),
+                headers={"Content-Type": "application/json"},
             ) as response:
                 status = response.status
                 answer = await response.text()

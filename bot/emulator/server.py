@@ -213,7 +213,9 @@ class TelegramEmulator:
 
     async def start(self) -> None:
         """Listen on ``host:port`` (port 0 picks a free one; read :attr:`port` afterwards)."""
-        app = web.Application()
+        # Uploads up to sendPhoto's 10 MB and beyond (aiohttp's default is 1 MB); the
+        # method checks its own limit, as Telegram does.
+        app = web.Application(client_max_size=MAX_PHOTO_UPLOAD * 5)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # access_log=None: the access log would carry the token in every request path.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)

@@ -56,6 +56,7 @@ RATE_LIMIT_ERROR: Final = (
 )
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _MAX_PEOPLE = 99
+MAX_BODY: Final = 150 * 1024 * 1024  # a request body (signal-cli-rest-api sets no small limit)
 
 JSONDict = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -133,7 +134,8 @@ class SignalEmulator:
         """Listen on ``host:port`` (port 0 picks a free one; read :attr:`port` afterwards)."""
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
-        app = web.Application(middlewares=[self._record])
+        # Attachments travel base64-encoded in JSON: far beyond aiohttp's default 1 MB.
+        app = web.Application(middlewares=[self._record], client_max_size=MAX_BODY)
         number = "/{number}"
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/v1/health", self._health),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 from PIL import Image, ImageCms, PngImagePlugin
 
@@ -15,10 +16,17 @@ GPS_IFD = 0x8825
 ORIENTATION = 0x0112
 
 
-def tagged_jpeg(size: tuple[int, int] = (64, 48), *, orientation: int = 1) -> bytes:
-    """A JPEG with EXIF (GPS position, camera make and model, orientation), XMP and ICC."""
-    image = Image.new("RGB", size, (200, 40, 40))
-    image.paste((20, 20, 220), (0, 0, size[0] // 2, size[1]))  # left half blue
+def tagged_jpeg(
+    size: tuple[int, int] = (64, 48), *, orientation: int = 1, noisy: bool = False
+) -> bytes:
+    """A JPEG with EXIF (GPS position, camera make and model, orientation), XMP and ICC.
+    ``noisy``: random pixels, which compress badly, so the file is as large as a phone's."""
+    if noisy:
+        pixels = random.Random(7).randbytes(size[0] * size[1] * 3)
+        image = Image.frombytes("RGB", size, pixels)
+    else:
+        image = Image.new("RGB", size, (200, 40, 40))
+        image.paste((20, 20, 220), (0, 0, size[0] // 2, size[1]))  # left half blue
     exif = Image.Exif()
     exif[0x010F] = "SecretCam"  # Make
     exif[0x0110] = "Model X-1"  # Model
