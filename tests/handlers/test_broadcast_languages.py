@@ -75,7 +75,14 @@ async def test_each_subscriber_gets_their_own_language(sessions: Sessions) -> No
     fa = await _write(world, DARI, [FA["sold_as"], FA["found_to_contain"], FA["advice"]])
     assert "Also written in: Русский and دری" in fa
     labels = [o.label for o in chat.last("coco").options]
-    assert labels == ["Send now", "Schedule…", "Preview in Русский", "Preview in دری", "Cancel"]
+    assert labels == [
+        "Send now",
+        "Schedule…",
+        "Preview in Русский",
+        "Preview in دری",
+        "Add photo",
+        "Cancel",
+    ]
 
     [shown] = await chat.tap("coco", "Preview in دری")
     assert shown.text.startswith("What people who read دری will get:")

@@ -61,6 +61,7 @@ async def test_report_notice_and_draft(sessions: Sessions) -> None:
         "Send now",
         "Schedule…",
         "Add a language",
+        "Add photo",
         "Cancel",
     ]
     assert texts(await world.chat.say("coco", "/reports")) == "No new community reports."
