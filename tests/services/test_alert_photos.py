@@ -35,6 +35,9 @@ class Replies:
         self.replies.append(reply)
         return SendResult(SendStatus.SENT)
 
+    async def send(self, address: str, reply: Reply) -> SendStatus:
+        return (await self.send_result(address, reply)).status
+
 
 async def _draft(sessions: Sessions, now: datetime = NOW) -> AlertView:
     async with sessions.begin() as session:
