@@ -135,6 +135,7 @@ async def test_the_outbox_sends_the_photo_and_occurrences_reuse_the_template_s(
     [reply] = sender.replies
     assert reply.photo == CLEAN
     # The caption is the heading only: never a word the coordinator typed.
-    assert reply.caption and "down" not in reply.caption
+    assert reply.caption
+    assert "down" not in reply.caption
     assert reply.text.startswith(reply.caption)
     assert await _count(sessions) == 1  # the template's, not copied per occurrence
