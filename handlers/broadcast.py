@@ -12,6 +12,7 @@
               → [Repeat…] → weekdays and a local time (:mod:`handlers.broadcast_repeat`)
     Update / All clear → :mod:`handlers.broadcast_followup`
     Send now → live progress with [Refresh] (:mod:`handlers.broadcast_progress`)
+    Add photo → :mod:`handlers.broadcast_photo`
     A draft from a community report: edit or confirm it first (:mod:`handlers.broadcast_check`)
     Preview → [Add details…] → a field, how serious, how long, areas (:mod:`handlers.broadcast_add`)
     /broadcast update A12 | allclear A12 | status A12 → straight there
@@ -52,6 +53,7 @@ from handlers import (
     broadcast_details,
     broadcast_followup,
     broadcast_languages_preview,
+    broadcast_photo,
     broadcast_progress,
     broadcast_repeat,
     broadcast_urgent,
@@ -273,6 +275,9 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
             more_lines, more_options = section(ctx, draft, run)
             extra += more_lines
             first += more_options
+        photo_lines, photo = await broadcast_photo.preview_options(ctx, draft, run)
+        extra += photo_lines
+        first += photo
     lines += extra
     first += broadcast_details.preview_options(ctx, draft, run)
     options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
@@ -399,7 +404,7 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
     for part in (broadcast_repeat, broadcast_followup, broadcast_urgent):
         if await part.on_option(ctx, step, action, arg):
             return
-    for with_preview in (broadcast_check, broadcast_add, broadcast_details):
+    for with_preview in (broadcast_check, broadcast_add, broadcast_details, broadcast_photo):
         if await with_preview.on_option(ctx, step, action, arg, show_preview):
             return
     if action == "mode" and step == Step.MODE and arg == "new":
@@ -477,6 +482,8 @@ async def on_input(msg: Incoming, ctx: Context) -> None:
         return
     assert ctx.state is not None
     step = ctx.state.step
+    if await broadcast_photo.on_input(ctx, msg, step, show_preview):
+        return
     typed = msg.text if msg.kind is InputKind.TEXT else ""
     if step == Step.FIELD:
         await _on_field(ctx, typed)
@@ -631,6 +638,8 @@ ROUTES = ModuleRoutes(
     },
     flows={FLOW: on_input, SCHEDULED_FLOW: on_scheduled_input},
     staff_flows=frozenset({FLOW, SCHEDULED_FLOW}),
+    # A photo (the photo step) or a sticker: on_input decides (handlers.broadcast_photo).
+    unusable={FLOW: on_input},
     menu=(
         MenuCommand("broadcast", "Coordinators: send an alert"),
         MenuCommand("urgent", "Coordinators: urgent warning"),

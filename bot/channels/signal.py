@@ -38,8 +38,10 @@ sent, for digits; pacing state); they are bounded, lost on restart by design, ne
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fcntl
+import io
 import json
 import logging
 import os
@@ -74,10 +76,13 @@ from signalbot import (
 from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
 from bot.core.engine import Engine
 from bot.core.messages import (
+    MAX_PHOTO_BYTES,
     Incoming,
     InputKind,
     Location,
     Option,
+    PhotoSource,
+    PhotoUnavailable,
     Reply,
     SendResult,
     SendStatus,
@@ -122,6 +127,8 @@ _UPDATE_KEY_HEX: Final = 32
 _RETRY_REASONS: Final = frozenset({"NETWORK_FAILURE", "RATE_LIMIT_FAILURE"})
 _CAPTCHA_REASONS: Final = frozenset({"RATE_LIMIT_FAILURE", "PROOF_REQUIRED_FAILURE"})
 _REASON = re.compile(r"[A-Z_]{1,40}")
+# signal-cli's stored-attachment ids (``<random>.jpg``): nothing that could change the path.
+_ATTACHMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}(\.[A-Za-z0-9]{1,8})?")
 
 _T = TypeVar("_T")
 RateLimitHook = Callable[["RateLimitChallenge"], Awaitable[None]]
@@ -609,6 +616,9 @@ class SignalChannel:
             self.engine.deps.keys.pseudonym, "signal_update", f"{sender}:{message.timestamp}"
         )
 
+        # Fetched only if the step asks for a photo (a coordinator adding one to an alert).
+        photo = self._photo_source(message)
+
         def make(kind: InputKind, **fields: Any) -> Incoming:
             return Incoming(
                 channel=Channel.SIGNAL,
@@ -617,6 +627,7 @@ class SignalChannel:
                 kind=kind,
                 # Keyed hash: the raw key would hold the sender's identifier.
                 update_key=f"sig:{key[:_UPDATE_KEY_HEX]}",
+                photo=photo,
                 **fields,
             )
 
@@ -637,6 +648,44 @@ class SignalChannel:
             return make(InputKind.TEXT, text=text)
         # Attachments, stickers, contact cards, payments...: nothing the bot can read.
         return make(InputKind.UNSUPPORTED)
+
+    def _photo_source(self, message: DataMessage) -> PhotoSource | None:
+        """How to fetch the first image attached to ``message`` from signal-cli-rest-api
+        (``GET /v1/attachments/{id}``, then deleted there); None when there is none."""
+        images = [
+            a
+            for a in message.attachments or []
+            if (a.content_type or "").startswith("image/") and a.local_filename
+        ]
+        if not images:
+            return None
+        attachment = images[0]
+        wanted = str(attachment.local_filename)
+        declared = attachment.size or 0
+
+        async def fetch() -> bytes:
+            http = self._http
+            if http is None:
+                raise PhotoUnavailable("not running")
+            if declared > MAX_PHOTO_BYTES or not _ATTACHMENT_ID.fullmatch(wanted):
+                raise PhotoUnavailable("too large" if declared else "bad id")
+            url = self._url(f"/v1/attachments/{wanted}")
+            try:
+                async with http.get(url) as response:
+                    if response.status != 200:
+                        raise PhotoUnavailable(f"HTTP {response.status}")
+                    data = await response.content.read(MAX_PHOTO_BYTES + 1)
+                # signal-cli keeps what it downloaded: the bot has its copy now.
+                async with http.delete(url):
+                    pass
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.info("signal photo not fetched: %s", type(exc).__name__)
+                raise PhotoUnavailable(type(exc).__name__) from None
+            if len(data) > MAX_PHOTO_BYTES:
+                raise PhotoUnavailable("too large")
+            return data
+
+        return fetch
 
     def _chosen(self, address: str, text: str) -> str | None:
         """The payload a typed digit or label picks from the options last shown, if any."""
@@ -699,28 +748,38 @@ class SignalChannel:
             return SendResult(SendStatus.FAILED)
         # Before sending: the answer to an out-of-turn message can arrive before send returns.
         self._remember_menu(address, reply)
+        # A photo travels with the first part, in the same message: all or nothing.
+        photo = _data_uri(reply.photo) if reply.photo is not None else None
         for index, part in enumerate(parts):
             delay = self._pacer.delay(address)
             if delay > 0:
                 await asyncio.sleep(delay)
-            result = await self._send_part(address, part)
+            result = await self._send_part(address, part, photo if index == 0 else None)
             if result.status is not SendStatus.SENT:
                 # Earlier parts are already on the phone: sending again repeats them.
                 return replace(result, maybe_delivered=result.maybe_delivered or index > 0)
         return SendResult(SendStatus.SENT)
 
-    async def _send_part(self, address: str, text: str) -> SendResult:
+    async def _send_part(self, address: str, text: str, photo: str | None = None) -> SendResult:
         http = self._http
         if http is None:
             return SendResult(SendStatus.RETRY)
         # signalbot builds the body; "normal" text mode so that *, _ and ~ stay literal.
-        message = SendMessage(text=text, text_mode=TextMode.NORMAL)
+        message = SendMessage(
+            text=text,
+            text_mode=TextMode.NORMAL,
+            base64_attachments=[photo] if photo is not None else None,
+        )
         body = (await message.to_generated(self.number, [address])).model_dump_json(
             exclude_none=True, by_alias=True
         )
         try:
             async with http.post(
-                self._url("/v2/send"), data=body, headers={"Content-Type": "application/json"}
+                self._url("/v2/send"),
+                # A stream: a photo makes the body megabytes, and aiohttp warns (a
+                # ResourceWarning) about a body over 1 MB given whole.
+                data=io.BytesIO(body.encode()),
+                headers={"Content-Type": "application/json"},
             ) as response:
                 status = response.status
                 answer = await response.text()
@@ -1102,6 +1161,11 @@ def _is_google_maps(host: str, path: str) -> bool:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
+
+def _data_uri(jpeg: bytes) -> str:
+    """A JPEG as signal-cli-rest-api takes an attachment in ``base64_attachments``."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def _is_recipient(value: str) -> bool:

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
-from telegram import BotCommand, CallbackQuery, Update
+from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram import Location as TgLocation
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
@@ -59,11 +59,14 @@ from bot.channels.telegram_request import AiohttpRequest
 from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
 from bot.core.engine import Engine
 from bot.core.messages import (
+    MAX_PHOTO_BYTES,
     MAX_TEXT_CHARS,
     Incoming,
     InputKind,
     Location,
     Option,
+    PhotoSource,
+    PhotoUnavailable,
     Reply,
     SendResult,
     SendStatus,
@@ -78,6 +81,8 @@ from bot.web.webhook import NotReady, Webhook
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL: Final = "https://api.telegram.org/bot"
+# Telegram's limit for a photo's caption, in UTF-16 code units after entity parsing.
+MAX_CAPTION_CHARS: Final = 1024
 # Telegram's broadcast limit for a bot, messages per second (0 turns the limiter's pace off).
 DEFAULT_MAX_RATE: Final = 30.0
 # Worded in the recipient's language when sent (N_ marks them for `make messages`).
@@ -258,6 +263,8 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(self._token)
             .base_url(self.base_url)
+            # Files (a photo a coordinator attaches) come from the same server, under /file.
+            .base_file_url(file_url(self.base_url))
             .rate_limiter(
                 _RateLimiter(
                     overall_max_rate=self.max_rate,
@@ -496,7 +503,47 @@ class TelegramChannel:
             if location is None:
                 return make(InputKind.UNSUPPORTED)
             return make(InputKind.LOCATION, location=location)
-        return make(InputKind.UNSUPPORTED)  # stickers, photos, voice, contacts...
+        photo = self._photo_source(message)
+        if photo is not None:
+            # Downloaded only if the step asks for a photo (a coordinator adding one to an
+            # alert); everywhere else it is unsupported input, as before.
+            return make(InputKind.UNSUPPORTED, photo=photo)
+        return make(InputKind.UNSUPPORTED)  # stickers, voice, contacts...
+
+    def _photo_source(self, message: Message) -> PhotoSource | None:
+        """How to fetch the photo in ``message``: its largest size within
+        :data:`MAX_PHOTO_BYTES`, or an image sent as a file; None when there is none."""
+        file_id: str | None = None
+        if message.photo:
+            fitting = [p for p in message.photo if (p.file_size or 0) <= MAX_PHOTO_BYTES]
+            # "" when every size is too large for us: refused when fetched.
+            file_id = max(fitting, key=lambda p: p.width * p.height).file_id if fitting else ""
+        elif message.document is not None and (message.document.mime_type or "").startswith(
+            "image/"
+        ):
+            too_big = (message.document.file_size or 0) > MAX_PHOTO_BYTES
+            file_id = "" if too_big else message.document.file_id
+        if file_id is None:
+            return None
+        wanted = file_id
+
+        async def fetch() -> bytes:
+            app = self._app
+            if not wanted or app is None:
+                raise PhotoUnavailable("too large" if not wanted else "not running")
+            try:
+                file = await app.bot.get_file(wanted)
+                if (file.file_size or 0) > MAX_PHOTO_BYTES:
+                    raise PhotoUnavailable("too large")
+                data = await file.download_as_bytearray()
+            except (TelegramError, RuntimeError) as exc:
+                log.info("telegram photo not fetched: %s", type(exc).__name__)
+                raise PhotoUnavailable(type(exc).__name__) from None
+            if len(data) > MAX_PHOTO_BYTES:
+                raise PhotoUnavailable("too large")
+            return bytes(data)
+
+        return fetch
 
     async def _answer(self, query: CallbackQuery) -> None:
         try:
@@ -549,12 +596,20 @@ class TelegramChannel:
             log.warning("empty telegram reply not sent")
             return SendResult(SendStatus.FAILED)
         markup = self._markup(chat_id, reply)
-        if reply.edit is not None and len(parts) == 1:
+        if reply.edit is not None and len(parts) == 1 and reply.photo is None:
             edited = await self._edit(chat_id, reply.edit, parts[0], markup, retry=retry)
             if edited is not None:
                 return edited
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
+        # A photo goes first, as a part of its own with a short caption (the text is longer
+        # than a caption may be), then the text as always, its buttons under the last part.
+        before = 0
+        if reply.photo is not None:
+            result = await self._send_photo(chat_id, reply.photo, reply.caption, retry=retry)
+            if result.status is not SendStatus.SENT:
+                return result  # nothing arrived: the whole message may be sent again
+            before = 1
+        for index, part in enumerate(parts, start=before):
+            last = index == before + len(parts) - 1
             result = await self._send_part(chat_id, part, markup if last else None, retry=retry)
             if result.status is not SendStatus.SENT:
                 if index and result.status is SendStatus.RETRY:
@@ -603,6 +658,28 @@ class TelegramChannel:
             log.info("telegram message not edited (%s); sending it anew", type(exc).__name__)
             return None
         except Exception as exc:  # every other failure becomes an outcome
+            return _outcome(exc)
+        return SendResult(SendStatus.SENT)
+
+    async def _send_photo(
+        self, chat_id: int, photo: bytes, caption: str, *, retry: bool = True
+    ) -> SendResult:
+        app = self._app
+        if app is None:
+            return SendResult(SendStatus.RETRY)
+        caption = caption.strip()
+        if caption and _fitting_prefix(caption, MAX_CAPTION_CHARS) < len(caption):
+            caption = ""  # never cut mid-word: the text follows anyway
+        try:
+            await app.bot.send_photo(
+                chat_id=chat_id,
+                photo=photo,
+                filename="photo.jpg",
+                caption=html.escape(caption, quote=False) or None,
+                parse_mode=ParseMode.HTML if caption else None,
+                rate_limit_args=None if retry else _NO_RETRY,
+            )
+        except Exception as exc:  # every failure becomes an outcome
             return _outcome(exc)
         return SendResult(SendStatus.SENT)
 
@@ -697,6 +774,15 @@ class _RateLimiter(AIORateLimiter):
             args=args,
             kwargs=kwargs,
         )
+
+
+def file_url(base_url: str) -> str:
+    """The Bot API's file URL for a method URL: ``https://api.telegram.org/bot`` →
+    ``https://api.telegram.org/file/bot`` (a local server or the emulator alike)."""
+    head, sep, tail = base_url.rstrip("/").rpartition("/")
+    if not sep:
+        return base_url
+    return f"{head}/file/{tail}"
 
 
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:

@@ -21,6 +21,7 @@ looked up once per server, not per call. aiohttp's own ``trust_env`` looks them 
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Final
 from urllib.parse import urlencode
 
@@ -161,7 +162,9 @@ class AiohttpRequest(BaseRequest):
         if files:
             data = aiohttp.FormData(fields, quote_fields=False)
             for name, (filename, content, mimetype) in files.items():
-                data.add_field(name, content, filename=filename, content_type=mimetype)
+                # As a stream: aiohttp warns (ResourceWarning) about raw bytes over 1 MB.
+                stream = io.BytesIO(content) if isinstance(content, bytes) else content
+                data.add_field(name, stream, filename=filename, content_type=mimetype)
         else:
             # What aiohttp sends for a dict, encoded here: its FormData would build (and
             # drop) a multipart writer on every call.

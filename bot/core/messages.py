@@ -6,6 +6,7 @@ only these frozen values.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -13,6 +14,14 @@ from bot.domain import Channel
 
 MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit; Signal maps digits to payloads.
 MAX_TEXT_CHARS = 4096  # Telegram's message limit; Signal splits longer texts itself.
+# The largest photo file a channel fetches for a handler (what bot.privacy.images accepts).
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# Fetches a photo a person sent (the channel downloads it only when called).
+PhotoSource = Callable[[], Awaitable[bytes]]
+
+
+class PhotoUnavailable(Exception):
+    """A photo that could not be fetched: too large, gone, or the platform failed."""
 
 
 class InputKind(StrEnum):
@@ -54,6 +63,10 @@ class Incoming:
     # For a button press: the channel's reference to the message the button was on (Telegram:
     # its message id), so a reply may replace that message (:attr:`Reply.edit`). Not logged.
     message_ref: str | None = field(default=None, repr=False)
+    # A photo (or image file) came with the update: fetched only if a handler calls it, so
+    # photos nobody asked for are never downloaded. Kind stays UNSUPPORTED (or TEXT for a
+    # Signal photo with a caption): only a step that asks for a photo reads this.
+    photo: PhotoSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def args(self) -> str:
@@ -100,6 +113,10 @@ class Reply:
     # where the channel can edit messages (Telegram); elsewhere, or when the edit is refused
     # (too old, gone, too long for one message), the reply is sent as a new message.
     edit: str | None = field(default=None, repr=False)
+    # A JPEG to send with the text (an alert's photo, already stripped of metadata), and
+    # where the channel shows a photo apart from the text (Telegram), its short caption.
+    photo: bytes | None = field(default=None, repr=False)
+    caption: str = ""
 
 
 @dataclass(frozen=True, slots=True)

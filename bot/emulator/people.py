@@ -248,21 +248,53 @@ class FakeUser:
 
     async def send_photo(
         self,
+        image: bytes | None = None,
         *,
         caption: str | None = None,
         chat: FakeChat | None = None,
         expect: int = 1,
         within: float = DEFAULT_TIMEOUT,
     ) -> list[SentMessage]:
-        """Send a photo (two sizes, like a client), optionally with a caption."""
+        """Send a photo (two sizes, like a client), optionally with a caption. With ``image``
+        the largest size is those bytes (``getFile`` and the download serve them; the small
+        size is a stand-in), as a client uploads a photo with its metadata."""
+        if image is None:
+            small = self._emulator.file_ids()
+            large = self._emulator.file_ids()
+            size = 98000
+        else:
+            thumb = self._emulator.store_file(b"\xff\xd8 thumbnail stand-in")
+            full = self._emulator.store_file(image)
+            small = {"file_id": thumb.file_id, "file_unique_id": thumb.file_unique_id}
+            large = {"file_id": full.file_id, "file_unique_id": full.file_unique_id}
+            size = len(image)
         sizes = [
-            {**self._emulator.file_ids(), "width": 90, "height": 60, "file_size": 1200},
-            {**self._emulator.file_ids(), "width": 1280, "height": 853, "file_size": 98000},
+            {**small, "width": 90, "height": 60, "file_size": 1200},
+            {**large, "width": 1280, "height": 853, "file_size": size},
         ]
         fields: dict[str, Any] = {"photo": sizes}
         if caption:
             fields["caption"] = caption
         return await self._act(chat, {"message": fields}, expect, within)
+
+    async def send_image_file(
+        self,
+        image: bytes,
+        *,
+        mime_type: str = "image/jpeg",
+        expect: int = 1,
+        within: float = DEFAULT_TIMEOUT,
+    ) -> list[SentMessage]:
+        """Send an image as a file (a document), as clients do to keep it uncompressed."""
+        stored = self._emulator.store_file(image, folder="documents")
+        document = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": "IMG_0001.jpg",
+            "mime_type": mime_type,
+            "file_size": len(image),
+        }
+        return await self._act(None, {"message": {"document": document}}, expect, within)
 
     async def send_voice(
         self, *, chat: FakeChat | None = None, expect: int = 1, within: float = DEFAULT_TIMEOUT

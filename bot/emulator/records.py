@@ -23,6 +23,8 @@ class SentMessage:
     date: int
     entities: list[dict[str, Any]] = field(default_factory=list)
     edits: int = 0
+    # A photo the bot uploaded (sendPhoto): the bytes as received; ``text`` is its caption.
+    photo: bytes | None = field(default=None, repr=False)
 
     @property
     def keyboard_kind(self) -> str | None:
@@ -83,6 +85,25 @@ def _label(button: object) -> str:
     if isinstance(button, dict):
         return str(button.get("text", ""))
     return ""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request (``data`` kept out of reprs and logs)."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file a person sent, as the Bot API keeps it for ``getFile`` and downloads."""
+
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,16 @@ from bot.emulator.records import (
     PlannedFault,
     PlannedStall,
     SentMessage,
+    StoredFile,
+    Upload,
 )
+from bot.privacy.images import hidden_data
 
 DEFAULT_TOKEN: Final = "7000000001:AAFakeEmulatorTokenForTestsOnly0000000"  # noqa: S105 - fake
 MAX_TEXT: Final = 4096
+MAX_CAPTION: Final = 1024
+MAX_PHOTO_UPLOAD: Final = 10 * 1024 * 1024  # sendPhoto's limit for an uploaded photo
+MAX_DOWNLOAD: Final = 20 * 1024 * 1024  # getFile's limit
 MAX_CALLBACK_DATA: Final = 64
 MAX_BUTTONS: Final = 100
 MAX_POLL_TIMEOUT: Final = 50.0
@@ -69,6 +75,7 @@ _CHAT_ACTIONS: Final = frozenset(
     }
 )
 _PATH = re.compile(r"/bot([^/]+)/([A-Za-z0-9_]+)/?")
+_FILE_PATH = re.compile(r"/file/bot([^/]+)/(.+)")
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _BUTTON_ACTIONS: Final = (
@@ -163,6 +170,11 @@ class TelegramEmulator:
         self.webhook: Webhook | None = None
         # (update_id, HTTP status) of recent webhook attempts; bounded for long demos.
         self.webhook_deliveries: deque[tuple[int, int]] = deque(maxlen=1000)
+        # Files people sent (getFile and /file/bot<token>/<path>), and which were downloaded.
+        self.files: dict[str, StoredFile] = {}
+        self.downloads: list[str] = []
+        # Photos the bot tried to send that still carried EXIF/XMP/...: refused with a 400.
+        self.metadata_refused: list[list[str]] = []
 
         # Seeded on purpose (not secrets): a failing test must replay with the same ids.
         self._rng = random.Random(seed)  # noqa: S311
@@ -189,6 +201,8 @@ class TelegramEmulator:
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
+            "getfile": self._get_file,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "answercallbackquery": self._answer_callback_query,
@@ -199,7 +213,9 @@ class TelegramEmulator:
 
     async def start(self) -> None:
         """Listen on ``host:port`` (port 0 picks a free one; read :attr:`port` afterwards)."""
-        app = web.Application()
+        # Uploads up to sendPhoto's 10 MB and beyond (aiohttp's default is 1 MB); the
+        # method checks its own limit, as Telegram does.
+        app = web.Application(client_max_size=MAX_PHOTO_UPLOAD * 5)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # access_log=None: the access log would carry the token in every request path.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -459,6 +475,9 @@ class TelegramEmulator:
     # -- HTTP ----------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
+        download = _FILE_PATH.fullmatch(request.path)
+        if download is not None:
+            return self._download(*download.groups())
         match = _PATH.fullmatch(request.path)
         if match is None:
             return _error_response(404, "Not Found")
@@ -524,6 +543,80 @@ class TelegramEmulator:
         if roll < self.faults.rate_limit + self.faults.server_error:
             return _Fail(self.faults.server_status, "Bad Gateway")
         return None
+
+    # -- files ---------------------------------------------------------------------------
+
+    def store_file(self, data: bytes, *, suffix: str = "jpg", folder: str = "photos") -> StoredFile:
+        """Keep a file a person sends; its ids go in the update, its bytes come back from
+        ``getFile`` and the download URL, as on Telegram's servers."""
+        ids = self.file_ids()
+        stored = StoredFile(
+            file_id=ids["file_id"],
+            file_unique_id=ids["file_unique_id"],
+            file_path=f"{folder}/file_{len(self.files)}.{suffix}",
+            data=data,
+        )
+        self.files[stored.file_id] = stored
+        return stored
+
+    def _download(self, token: str, path: str) -> web.Response:
+        if token != self.token:
+            return _error_response(401, "Unauthorized")
+        for stored in self.files.values():
+            if stored.file_path == path:
+                self.downloads.append(stored.file_id)
+                self._bump()
+                return web.Response(body=stored.data, content_type="application/octet-stream")
+        return _error_response(404, "Not Found")
+
+    async def _get_file(self, params: JSONDict) -> JSONDict:
+        stored = self.files.get(_str(params, "file_id") or "")
+        if stored is None:
+            raise _Fail(400, "Bad Request: invalid file_id")
+        if len(stored.data) > MAX_DOWNLOAD:
+            raise _Fail(400, "Bad Request: file is too big")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.data),
+            "file_path": stored.file_path,
+        }
+
+    async def _send_photo(self, params: JSONDict) -> JSONDict:
+        chat = self._writable_chat(params)
+        photo = params.get("photo")
+        if isinstance(photo, str) and photo in self.files:
+            data = self.files[photo].data  # re-sending a file_id
+        elif isinstance(photo, Upload):
+            data = photo.data
+        elif photo is None or photo == "":
+            raise _Fail(400, "Bad Request: there is no photo in the request")
+        else:
+            raise _Fail(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if len(data) > MAX_PHOTO_UPLOAD:
+            raise _Fail(413, "Request Entity Too Large")
+        hidden = hidden_data(data)
+        if "unreadable" in hidden:
+            raise _Fail(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        if hidden:
+            # Telegram would strip it silently; the emulator refuses, so a leak fails a test.
+            self.metadata_refused.append(hidden)
+            raise _Fail(400, f"Bad Request: photo carries hidden data ({', '.join(hidden)})")
+        parsed, source, parse_mode = _caption(params)
+        message = SentMessage(
+            chat_id=chat.id,
+            message_id=chat.take_message_id(),
+            text=parsed.text,
+            source=source,
+            parse_mode=parse_mode,
+            reply_markup=_reply_markup(params),
+            date=self.now(),
+            entities=parsed.entities,
+            photo=data,
+        )
+        chat.messages.append(message)
+        self._notify(message)
+        return self.message_dict(message)
 
     # -- methods -------------------------------------------------------------------------
 
@@ -718,10 +811,26 @@ class TelegramEmulator:
             "from": dict(self.bot_user),
             "chat": chat.as_dict(),
             "date": message.date,
-            "text": message.text,
         }
-        if message.entities:
-            result["entities"] = message.entities
+        if message.photo is not None:
+            digest = hashlib.sha256(message.photo).hexdigest()
+            result["photo"] = [
+                {
+                    "file_id": "AgAC" + digest[:60],
+                    "file_unique_id": "AQAD" + digest[:16],
+                    "width": 1,
+                    "height": 1,
+                    "file_size": len(message.photo),
+                }
+            ]
+            if message.text:
+                result["caption"] = message.text
+            if message.entities:
+                result["caption_entities"] = message.entities
+        else:
+            result["text"] = message.text
+            if message.entities:
+                result["entities"] = message.entities
         if message.edits:
             result["edit_date"] = self.now()
         # Only inline keyboards are part of a Message; reply keyboards are not echoed.
@@ -835,8 +944,13 @@ async def _read_params(request: web.Request) -> JSONDict:
             params.update(data)
     elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
-        # Files (multipart parts with a filename) are accepted and ignored.
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        for key, value in form.items():
+            if isinstance(value, str):
+                params[key] = value
+            elif isinstance(value, web.FileField):
+                # Read here: the part's file is closed once the request is done.
+                data = value.file.read()
+                params[key] = Upload(value.filename, value.content_type, data)
     return params
 
 
@@ -921,6 +1035,25 @@ def _message_text(params: JSONDict) -> tuple[Parsed, str, str | None]:
         if end > start:
             entities.append({**entity, "offset": start, "length": end - start})
     return Parsed(stripped, entities), source, parse_mode
+
+
+def _caption(params: JSONDict) -> tuple[Parsed, str, str | None]:
+    """A photo's caption as Telegram checks it: optional, at most 1024 characters."""
+    source = _str(params, "caption") or ""
+    parse_mode = _str(params, "parse_mode") or None
+    if not source:
+        return Parsed(""), "", parse_mode
+    if (parse_mode or "").lower() == "html":
+        try:
+            parsed = parse_html(source)
+        except HtmlError as exc:
+            raise _Fail(400, f"Bad Request: can't parse entities: {exc}") from None
+    else:
+        parsed = Parsed(source)
+    stripped = parsed.text.strip()
+    if utf16_len(stripped) > MAX_CAPTION:
+        raise _Fail(400, "Bad Request: message caption is too long")
+    return Parsed(stripped, parsed.entities if stripped == parsed.text else []), source, parse_mode
 
 
 def _reply_markup(params: JSONDict) -> JSONDict | None:

@@ -110,6 +110,8 @@ _IDLE_STEP = 0.05
 # How long a busy pump may wait for a few free slots to claim them in one transaction.
 _CLAIM_LINGER = 0.005
 _FLUSH_TRIES = 3
+# A photo's caption: its first line only (Telegram allows 1024; a heading is far shorter).
+_CAPTION_CHARS = 200
 
 
 @runtime_checkable
@@ -291,11 +293,21 @@ class _Outcome:
 
 
 class _AlertCopy:
-    """An alert being sent, with its text rendered once per locale."""
+    """An alert being sent, with its text rendered once per locale, and its photo if any."""
 
-    def __init__(self, view: AlertView) -> None:
+    def __init__(self, view: AlertView, photo: bytes | None = None) -> None:
         self.view = view
+        self.photo = photo
         self._texts: dict[str, str] = {}
+
+    def reply(self, t: Translator, render: Callable[[AlertView, Translator], str]) -> Reply:
+        """What one recipient in ``t``'s language gets. A photo's caption is the text's first
+        line: the discreet heading (never a drug word), as a lock screen shows it."""
+        text = self.text(t, render)
+        if self.photo is None:
+            return Reply(text, locale=t.locale)
+        caption = text.strip().split("\n", 1)[0][:_CAPTION_CHARS]
+        return Reply(text, locale=t.locale, photo=self.photo, caption=caption)
 
     def text(self, t: Translator, render: Callable[[AlertView, Translator], str]) -> str:
         text = self._texts.get(t.locale)
@@ -751,7 +763,11 @@ class Fanout:
     async def _load_alerts(self, session: AsyncSession, ids: set[int]) -> None:
         for alert_id in ids - self._alerts.keys():
             view = await alerts.get(session, alert_id=alert_id)
-            self._alerts[alert_id] = _AlertCopy(view) if view is not None else None
+            if view is None:
+                self._alerts[alert_id] = None
+                continue
+            photo = await alerts.photo_for(session, alert_id=alert_id)
+            self._alerts[alert_id] = _AlertCopy(view, photo)
 
     async def _nap(self, seconds: float) -> None:
         """Sleep ``seconds``, or until :meth:`wake`."""
@@ -807,8 +823,7 @@ class Fanout:
                 outcome.status, outcome.last_error = DeliveryStatus.FAILED, "address"
             else:
                 t = self.engine.deps.words.for_locale(recipient.locale)
-                text = copy.text(t, self._render)
-                result = await self._send(sender, address, Reply(text, locale=t.locale))
+                result = await self._send(sender, address, copy.reply(t, self._render))
                 self.engine.count_send(channel, result)
                 outcome = self._judge(row, result, self.engine.clock())
                 pause = self._storm(channel).record(

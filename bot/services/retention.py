@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
     Alert,
+    AlertPhoto,
     AuditEvent,
     Contact,
     Coordinator,
@@ -208,11 +209,12 @@ async def purge_alert_texts(
     """Blank the free text of alerts done with for longer than ``retention``; returns how many.
 
     Free text is ``fields`` and their ``translations``: what a coordinator typed, or what a
-    community report said. An alert is done with when it stops being current (``expires_at``)
-    once sent (or being sent), and when it was cancelled otherwise. A draft older than the
-    period is cancelled and blanked: no conversation lives that long, so nobody can reach it
-    to send it. Scheduled alerts and recurring series are in use and stay. What the numbers
-    need stays too: kind, severity, areas, times and the delivery ``tally``.
+    community report said; the alert's photo goes with it. An alert is done with when it
+    stops being current (``expires_at``) once sent (or being sent), and when it was
+    cancelled otherwise. A draft older than the period is cancelled and blanked: no
+    conversation lives that long, so nobody can reach it to send it. Scheduled alerts and
+    recurring series are in use and stay. What the numbers need stays too: kind, severity,
+    areas, times and the delivery ``tally``.
     """
     if retention <= timedelta(0):
         raise ValueError("retention must be positive")
@@ -222,6 +224,7 @@ async def purge_alert_texts(
     has_text = or_(
         cast(Alert.fields, String) != "{}",
         and_(Alert.translations.is_not(None), cast(Alert.translations, String) != "null"),
+        exists().where(AlertPhoto.alert_id == Alert.id),
     )
     ended = or_(
         # Still "sending" past its expiry only if no outbox tick finished it: the outbox
@@ -259,6 +262,8 @@ async def purge_alert_texts(
         await session.execute(
             update(Alert).where(Alert.id.in_(blank)).values(fields={}, translations=null())
         )
+        # The photo is coordinator content too: it goes with the text.
+        await session.execute(delete(AlertPhoto).where(AlertPhoto.alert_id.in_(blank)))
         done += len(blank)
         if len(ids) < BATCH and len(stale) < BATCH:
             break

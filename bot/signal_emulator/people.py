@@ -175,6 +175,7 @@ class FakePerson:
 
     async def send_attachment(
         self,
+        data: bytes | None = None,
         *,
         content_type: str = "image/jpeg",
         caption: str | None = None,
@@ -182,12 +183,16 @@ class FakePerson:
         expect: int = 1,
         within: float = DEFAULT_TIMEOUT,
     ) -> list[SentMessage]:
-        """Send a file (a photo by default) with an optional caption as message text."""
+        """Send a file (a photo by default) with an optional caption as message text. With
+        ``data``, signal-cli-rest-api keeps those bytes for ``GET /v1/attachments/{id}``."""
+        ident = self._emulator.attachment_id(content_type)
+        if data is not None:
+            self._emulator.attachments[ident] = data
         attachment = {
             "contentType": content_type,
             "filename": None,
-            "id": self._emulator.attachment_id(content_type),
-            "size": 48213,
+            "id": ident,
+            "size": len(data) if data is not None else 48213,
             "width": 1280 if content_type.startswith("image/") else None,
             "height": 960 if content_type.startswith("image/") else None,
             "caption": None,

@@ -22,6 +22,8 @@ class SentMessage:
     timestamp: int
     text_mode: str | None = None
     body: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Files sent with the message (``base64_attachments``), decoded: (content type, bytes).
+    attachments: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def inline(self) -> bool:

@@ -3,7 +3,10 @@
 Endpoints: ``GET /v1/health`` (204), ``GET /v1/about``, ``GET /v1/groups/{number}`` (``[]``),
 the websocket ``/v1/receive/{number}``, ``POST /v2/send``, ``PUT/DELETE
 /v1/typing-indicator/{number}``, ``POST/DELETE /v1/reactions/{number}``, ``POST
-/v1/receipts/{number}`` and ``POST /v1/accounts/{number}/rate-limit-challenge``.
+/v1/receipts/{number}``, ``POST /v1/accounts/{number}/rate-limit-challenge`` and ``GET/DELETE
+/v1/attachments/{id}`` (files people sent, see :meth:`FakePerson.send_attachment`).
+``/v2/send`` takes ``base64_attachments`` (``data:<type>;base64,...`` or bare base64) and
+refuses an image that still carries EXIF/XMP/ICC data, so a leak fails a test.
 
 Like the real server it parses request bodies as JSON whatever the content type (signalbot
 sends none), pushes every incoming message to *every* connected websocket and stores nothing:
@@ -18,6 +21,8 @@ on), or 5xx.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import json
@@ -31,6 +36,7 @@ from typing import Any, Final, Self
 
 from aiohttp import WSCloseCode, web
 
+from bot.privacy.images import hidden_data
 from bot.signal_emulator.people import DEFAULT_TIMEOUT, FakePerson, Unregistered
 from bot.signal_emulator.records import (
     ApiCall,
@@ -50,6 +56,7 @@ RATE_LIMIT_ERROR: Final = (
 )
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _MAX_PEOPLE = 99
+MAX_BODY: Final = 150 * 1024 * 1024  # a request body (signal-cli-rest-api sets no small limit)
 
 JSONDict = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,6 +111,10 @@ class SignalEmulator:
         self.problems: list[str] = []  # protocol misuse worth failing a test over
         self.connections = 0  # websockets ever accepted
         self.captcha_required = False  # every send answers 429 until a challenge is solved
+        # Files people sent, by attachment id (fetched by GET /v1/attachments/{id}).
+        self.attachments: dict[str, bytes] = {}
+        self.fetched: list[str] = []  # attachment ids the bot downloaded
+        self.metadata_refused: list[list[str]] = []  # images sent with hidden data (refused)
 
         # Seeded on purpose (not secrets): a failing test must replay with the same ids.
         self._rng = random.Random(seed)  # noqa: S311
@@ -123,7 +134,8 @@ class SignalEmulator:
         """Listen on ``host:port`` (port 0 picks a free one; read :attr:`port` afterwards)."""
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
-        app = web.Application(middlewares=[self._record])
+        # Attachments travel base64-encoded in JSON: far beyond aiohttp's default 1 MB.
+        app = web.Application(middlewares=[self._record], client_max_size=MAX_BODY)
         number = "/{number}"
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/v1/health", self._health),
@@ -137,6 +149,8 @@ class SignalEmulator:
             ("DELETE", "/v1/reactions" + number, self._indicator("reaction-remove")),
             ("POST", "/v1/receipts" + number, self._indicator("receipt")),
             ("POST", "/v1/accounts" + number + "/rate-limit-challenge", self._solve),
+            ("GET", "/v1/attachments/{attachment}", self._get_attachment),
+            ("DELETE", "/v1/attachments/{attachment}", self._delete_attachment),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -472,13 +486,47 @@ class SignalEmulator:
         self.captcha_required = False
         return web.Response(status=204)
 
+    async def _get_attachment(self, request: web.Request) -> web.StreamResponse:
+        ident = request.match_info["attachment"]
+        data = self.attachments.get(ident)
+        if data is None:
+            raise _Fail(400, "Couldn't get attachment - file not found")
+        self.fetched.append(ident)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _delete_attachment(self, request: web.Request) -> web.StreamResponse:
+        ident = request.match_info["attachment"]
+        if self.attachments.pop(ident, None) is None:
+            raise _Fail(400, "Couldn't delete attachment - file not found")
+        return web.Response(status=204)
+
+    def _sent_files(self, body: JSONDict) -> tuple[tuple[str, bytes], ...]:
+        raw = body.get("base64_attachments")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise _Fail(400, "Couldn't process request - invalid request")
+        decoded = []
+        for item in raw:
+            content_type, data = _decode_attachment(item)
+            if content_type.startswith("image/"):
+                hidden = hidden_data(data)
+                if hidden:
+                    self.metadata_refused.append(hidden)
+                    raise _Fail(400, f"Emulator: attachment carries hidden data ({hidden})")
+            decoded.append((content_type, data))
+        return tuple(decoded)
+
     async def _send(self, request: web.Request) -> web.StreamResponse:
         body = await self._json(request)
         recipients = self._recipients(body)
         if body.get("number") != self.number:
             raise _Fail(400, "Couldn't process request - please provide a valid number")
+        attachments = self._sent_files(body)
         text = body.get("message")
-        if not isinstance(text, str) or not text:
+        if attachments and text is None:
+            text = ""
+        if not isinstance(text, str) or not (text or attachments):
             raise _Fail(
                 400,
                 "Sending empty message is not allowed, either a message, attachment or "
@@ -506,6 +554,7 @@ class SignalEmulator:
                     timestamp=timestamp,
                     text_mode=mode if isinstance(mode, str) else None,
                     body=body,
+                    attachments=attachments,
                 )
             )
         if delivered and not delivered[0].inline:
@@ -571,6 +620,27 @@ class SignalEmulator:
         if planned is FaultKind.BAD_REQUEST:
             raise _Fail(400, "Failed to send message: unexpected error", injected=True)
         return planned is FaultKind.LOST_ANSWER
+
+
+def _decode_attachment(item: str) -> tuple[str, bytes]:
+    """``data:<type>[;filename=<name>];base64,<data>`` or bare base64, as the real API takes."""
+    content_type = "application/octet-stream"
+    payload = item
+    if item.startswith("data:"):
+        head, sep, payload = item.partition(",")
+        parts = head[len("data:") :].split(";")
+        if not sep or parts[-1] != "base64":
+            raise _Fail(400, "Couldn't process request - invalid base64 attachment")
+        content_type = parts[0] or content_type
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Fail(400, "Couldn't process request - invalid base64 attachment") from None
+    if not data:
+        raise _Fail(400, "Couldn't process request - invalid base64 attachment")
+    if content_type == "application/octet-stream" and data.startswith(b"\xff\xd8"):
+        content_type = "image/jpeg"
+    return content_type, data
 
 
 def _valid_recipient(value: str) -> bool:

@@ -81,6 +81,7 @@ async def test_each_subscriber_gets_their_own_language(sessions: Sessions) -> No
         "Add details…",
         "Preview in Русский",
         "Preview in دری",
+        "Add photo",
         "Confidence…",
         "Route…",
         "Cancel",

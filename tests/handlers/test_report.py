@@ -62,6 +62,7 @@ async def test_report_notice_and_draft(sessions: Sessions) -> None:
         "Schedule…",
         "Add details…",
         "Add a language",
+        "Add photo",
         "Cancel",
     ]
     assert texts(await world.chat.say("coco", "/reports")) == "No new community reports."

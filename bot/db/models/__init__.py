@@ -1,6 +1,14 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
-from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, FollowUp, Subscription
+from bot.db.models.alerts import (
+    EVERYWHERE,
+    Alert,
+    AlertArea,
+    AlertPhoto,
+    Delivery,
+    FollowUp,
+    Subscription,
+)
 from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.console import ConsoleLink, ConsoleSession
 from bot.db.models.counts import DailyCount, OutletRunningTotal, WeeklyCount, WeeklyRollup
@@ -15,6 +23,7 @@ __all__ = [
     "EVERYWHERE",
     "Alert",
     "AlertArea",
+    "AlertPhoto",
     "AuditEvent",
     "ConsoleLink",
     "ConsoleSession",

@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -89,6 +99,22 @@ class AlertArea(Base):
         ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
     )
     area_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class AlertPhoto(Base):
+    """The photo sent with an alert: only ever the re-encoded JPEG, with no metadata
+    (:func:`bot.privacy.images.strip_image`); a person's original file is never stored.
+
+    A table of its own so reading alerts never loads the bytes; deleted with its alert, when
+    the alert is cancelled, and when retention blanks the alert's free text.
+    """
+
+    __tablename__ = "alert_photos"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Subscription(Base):

@@ -40,6 +40,7 @@ The package, one responsibility a module (a new alert field touches :mod:`.field
     firing      due_alert_ids, fire (the outbox tick)
     tallies     progress, tallies, finish_done
     purge       purge_deliveries (retention)
+    photos      set_photo, remove_photo, photo_for: the stripped JPEG sent with an alert
 
 Callers use this package's names (``from bot.services import alerts; alerts.send_now(...)``).
 """
@@ -68,6 +69,7 @@ from bot.services.alerts.fields import (
 )
 from bot.services.alerts.firing import due_alert_ids, fire
 from bot.services.alerts.model import AlertError, AlertView, Finished, Fired, Preview, Tally
+from bot.services.alerts.photos import drop_photo, has_photo, photo_for, remove_photo, set_photo
 from bot.services.alerts.purge import purge_deliveries
 from bot.services.alerts.reading import get, get_many, list_alerts, list_current
 from bot.services.alerts.recurrence import (
@@ -110,18 +112,22 @@ __all__ = [
     "confidence_label",
     "create_draft",
     "create_follow_up",
+    "drop_photo",
     "due_alert_ids",
     "finish_done",
     "fire",
     "get",
     "get_many",
+    "has_photo",
     "list_alerts",
     "list_current",
     "local_when",
     "mark_checked",
+    "photo_for",
     "preview",
     "progress",
     "purge_deliveries",
+    "remove_photo",
     "render_alert",
     "repeat_rule",
     "route_label",
@@ -129,6 +135,7 @@ __all__ = [
     "schedule_once",
     "schedule_recurring",
     "send_now",
+    "set_photo",
     "tallies",
     "update_draft",
     "validate_fields",

@@ -19,6 +19,7 @@ from bot.domain import AlertStatus, DeliveryStatus
 from bot.services.alerts.audience import _materialise
 from bot.services.alerts.drafts import _refuse_unchecked
 from bot.services.alerts.model import AlertError
+from bot.services.alerts.photos import drop_photo
 from bot.services.alerts.reading import _require
 
 
@@ -66,8 +67,8 @@ async def _end_parent(session: AsyncSession, parent_id: int, now: datetime) -> N
 
 async def cancel(session: AsyncSession, *, alert_id: int, now: datetime) -> bool:
     """Stop an alert: a draft or schedule (a recurring series too) is dropped; while sending,
-    nobody who has not received it yet will. Returns False when it was already sent or
-    cancelled."""
+    nobody who has not received it yet will; its photo is deleted. Returns False when it was
+    already sent or cancelled."""
     won = await session.scalar(
         update(Alert)
         .where(
@@ -84,4 +85,6 @@ async def cancel(session: AsyncSession, *, alert_id: int, now: datetime) -> bool
         .where(Delivery.alert_id == alert_id, Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.EXPIRED, last_error="cancelled")
     )
+    # Nothing more of it goes out: its photo has no use left (those who got it have it).
+    await drop_photo(session, alert_id=alert_id)
     return True
