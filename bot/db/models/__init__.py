@@ -3,6 +3,13 @@
 from bot.db.models.alerts import EVERYWHERE, Alert, AlertArea, Delivery, FollowUp, Subscription
 from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.console import ConsoleLink, ConsoleSession
+from bot.db.models.consultations import (
+    Consultation,
+    ConsultationCount,
+    ConsultationParticipant,
+    ConsultationStatus,
+    ConsultationText,
+)
 from bot.db.models.counts import DailyCount, OutletRunningTotal, WeeklyCount, WeeklyRollup
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, OutletClosure, Stock
@@ -18,6 +25,11 @@ __all__ = [
     "AuditEvent",
     "ConsoleLink",
     "ConsoleSession",
+    "Consultation",
+    "ConsultationCount",
+    "ConsultationParticipant",
+    "ConsultationStatus",
+    "ConsultationText",
     "Contact",
     "ConversationState",
     "Coordinator",
