@@ -105,7 +105,7 @@ async def test_write_a_draft_in_every_language_then_open_and_close(sessions: Ses
         assert [q.kind.value for q in stored.questions] == ["one", "text"]
         assert stored.questions[0].options[1] == {"en": "Evening", "ru": "Вечером", "fa_AF": "شام"}
         assert stored.areas == ()
-        page = (await browser.get("/console/consultations/1")).text
+        page = (await browser.get(made.headers["location"])).text
         assert "Saved." in page
         assert "   • صبح" in page  # the Dari preview
         row = (await browser.get("/console/consultations")).text
@@ -156,7 +156,9 @@ async def test_a_draft_is_edited_with_its_values_in_the_form(sessions: Sessions)
             browser,
             "/console/consultations/1/edit",
             {**FORM, "title.en": "When we are open", "q2.kind": "scale",
-             **{f"q2.text.{code}": "1–5?" for code in LOCALES}},
+             **{f"q2.text.{code}": "1–5?" for code in LOCALES},
+             **{f"q2.high.{code}": f"easy ({code})" for code in LOCALES},
+             "q3.options.en": "typed before the kind changed: kept, unused"},
             page="/console/consultations/1/edit",
         )  # fmt: skip
         assert changed.status_code == 303
@@ -164,6 +166,9 @@ async def test_a_draft_is_edited_with_its_values_in_the_form(sessions: Sessions)
             stored = await consultations.get(session, consultation_id=1)
         assert stored.title["en"] == "When we are open"
         assert [q.kind.value for q in stored.questions] == ["one", "scale", "text"]
+        assert stored.questions[1].high == {code: f"easy ({code})" for code in LOCALES}
+        assert stored.questions[1].low is None
+        assert stored.questions[2].options == ()
         assert stored.areas == ()  # the form said everyone this time
         assert await _count(sessions) == 1
 
