@@ -10,10 +10,13 @@ import csv
 import html
 import io
 import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.models import Consultation, Subscription
 from bot.services import consultations
@@ -247,7 +250,7 @@ async def test_peers_are_refused_and_a_post_needs_the_csrf_token(sessions: Sessi
         assert await _status(sessions) is ConsultationStatus.DRAFT
 
 
-async def _answer(cw: ConsoleWorld, answers: list[tuple[str, dict[str, object]]]) -> None:
+async def _answer(cw: ConsoleWorld, answers: Sequence[tuple[str, Mapping[str, object]]]) -> None:
     """Each subscriber (in order of area) answers through the service the chat flow uses."""
     world = cw.world
     async with world.sessions.begin() as session:
@@ -294,8 +297,9 @@ async def test_results_hide_small_counts_on_the_page_and_in_the_csv(sessions: Se
         )
         page = (await browser.get("/console/consultations/1")).text
         assert 'id="participants">10<' in page  # 8, rounded to 5s
-        table = page[page.index('id="table-1"') : page.index("</table>", page.index('id="table-1"'))]
-        assert "<th scope=\"col\" class=\"num\">Strathcona</th>" in table
+        start = page.index('id="table-1"')
+        table = page[start : page.index("</table>", start)]
+        assert '<th scope="col" class="num">Strathcona</th>' in table
         assert "Kitsilano" not in table  # one person there: no column of its own
         assert re.search(r"Morning</th><td class=\"num\">5</td><td class=\"num\">5</td>", table)
         assert re.search(r"Evening</th><td class=\"num\">fewer than 5</td>", table)
@@ -386,3 +390,34 @@ async def test_the_closing_summary_is_edited_in_each_language_and_approved(
         page = (await browser.get("/console/consultations/1")).text
         assert 'id="summary-form"' not in page
         assert "Thanks (fa_AF)." in page
+
+
+@contextmanager
+def _counted(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements run while the block runs."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_the_list_costs_the_same_queries_for_2_or_20_consultations(
+    sessions: Sessions, engine: AsyncEngine
+) -> None:
+    async with console_world(sessions) as cw, cw.client() as browser:
+        await cw.sign_in(browser, "coco")
+        costs = []
+        for total in (2, 20):
+            while await _count(sessions) < total:
+                assert (await _write(browser)).status_code == 303
+            with _counted(engine) as statements:
+                listed = await browser.get("/console/consultations")
+            assert listed.text.count('<tr id="consultation-') == total
+            costs.append(len(statements))
+        assert 0 < costs[0] == costs[1], costs
