@@ -35,9 +35,9 @@ def shown(tr: Translator, count: Shown) -> str:
 def _status(tr: Translator, consultation: cs.ConsultationView) -> str:
     status = consultation.status
     if status is cs.ConsultationStatus.DRAFT:
-        return tr("draft")
+        return tr.pgettext("consultation", "draft")
     if status is cs.ConsultationStatus.OPEN:
-        return tr("open")
+        return tr.pgettext("consultation", "open")
     if status is cs.ConsultationStatus.CLOSED:
         return tr("closed, summary to approve")
     if status is cs.ConsultationStatus.APPROVED:
@@ -220,8 +220,9 @@ def render_results(ctx: Context, found: cs.Results) -> str:
         ),
     ]
     names = {a.code: a.name for a in ctx.deps.content.gazetteer.areas}
+    unnamed = tr("not given")
     areas = [
-        f"{names.get(a.area_code, a.area_code) if a.area_code else tr('not given')} "
+        f"{names.get(a.area_code, a.area_code) if a.area_code else unnamed} "
         f"{shown(tr, a.participants)}"
         for a in found.areas
     ]
@@ -243,7 +244,7 @@ def render_results(ctx: Context, found: cs.Results) -> str:
             for key, count in overall.rows:
                 lines.append(f"- {cs.choice_label(question, key, locale)}: {shown(tr, count)}")
             if overall.mean is not None:
-                lines.append(tr("Average: {mean} of 5", mean=f"{overall.mean:.1f}"))
+                lines.append(tr("Average: {mean} of 5", mean=format(overall.mean, ".1f")))
         lines.append(tr("Skipped: {n}", n=shown(tr, overall.skipped)))
     lines.append("")
     lines.append(tr("Counts are rounded to the nearest 5; fewer than 5 is never shown exactly."))

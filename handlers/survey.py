@@ -76,7 +76,8 @@ def summary_message(consultation: cs.ConsultationView, tr: Translator) -> Reply:
     text = (consultation.summary or {}).get(tr.locale) or cs.pick(
         consultation.summary or {}, tr.locale
     )
-    return Reply(f"{tr('Thank you for taking part.')}\n\n{text}", locale=tr.locale)
+    thanks = tr("Thank you for taking part.")
+    return Reply(f"{thanks}\n\n{text}", locale=tr.locale)
 
 
 def last_day(consultation: cs.ConsultationView, zone: tzinfo = UTC) -> str:
@@ -200,8 +201,9 @@ def _show(ctx: Context, consultation: cs.ConsultationView, *, lead: str = "") ->
             for i, o in enumerate(question.options)
         ]
         done = _button(ctx, tr("Done"), "done")
+        hint = tr("Choose all that apply, then Done.")
         ctx.reply(
-            f"{text}\n{tr('Choose all that apply, then Done.')}",
+            f"{text}\n{hint}",
             [*options, done, *_ways_out(ctx)],
         )
     elif question.kind is cs.Kind.SCALE:
@@ -215,8 +217,9 @@ def _show(ctx: Context, consultation: cs.ConsultationView, *, lead: str = "") ->
         options = [_button(ctx, str(p), "pick", p) for p in cs.SCALE]
         ctx.reply(text, [*options, *_ways_out(ctx)], columns=5)
     else:
+        hint = tr("Type your answer (up to {n} characters).", n=cs.TEXT_ANSWER_CHARS)
         ctx.reply(
-            f"{text}\n{tr('Type your answer (up to {n} characters).', n=cs.TEXT_ANSWER_CHARS)}",
+            f"{text}\n{hint}",
             _ways_out(ctx, typed=True),
             typed=tr("your answer"),
         )
@@ -348,10 +351,8 @@ async def _finish(ctx: Context, consultation: cs.ConsultationView, *, finished: 
         "Your answers were added to the totals. Nothing links them to you. When the "
         "consultation closes you will get a short summary of what people told us."
     )
-    if finished:
-        ui.show_menu(ctx, f"{ctx.tr('Thank you!')} {kept}")
-    else:
-        ui.show_menu(ctx, f"{ctx.tr('Stopped. Thank you for what you answered.')} {kept}")
+    lead = ctx.tr("Thank you!") if finished else ctx.tr("Stopped. Thank you for what you answered.")
+    ui.show_menu(ctx, f"{lead} {kept}")
 
 
 async def on_input(msg: Incoming, ctx: Context) -> None:
