@@ -30,6 +30,7 @@ from bot.services.consultations.closing import draft_summary, prepare_summaries
 from bot.services.consultations.lifecycle import (
     Render,
     approve_summary,
+    audience_size,
     close_consultation,
     close_due,
     get,
@@ -95,6 +96,7 @@ __all__ = [
     "answered",
     "approve_summary",
     "area_choices",
+    "audience_size",
     "choice_label",
     "clean_text",
     "close_consultation",

@@ -30,7 +30,9 @@ def _line(tr: Translator, results: Results, index: int) -> str | None:
     text = pick(question.text, tr.locale)
     if question.kind is Kind.SCALE and overall.mean is not None:
         return tr(
-            "{question} On average: {mean} out of 5.", question=text, mean=f"{overall.mean:.1f}"
+            "{question} On average: {mean} out of 5.",
+            question=text,
+            mean=format(overall.mean, ".1f"),
         )
     if question.kind in (Kind.ONE, Kind.MANY):
         shown = [(s.value, key) for key, s in overall.rows if s.value]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, exists, select, update
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Reply
@@ -43,6 +43,7 @@ __all__ = [
     "SUMMARY_KEPT",
     "Render",
     "approve_summary",
+    "audience_size",
     "close_consultation",
     "close_due",
     "get",
@@ -217,6 +218,15 @@ def _audience(consultation: Consultation) -> Select[int, str | None]:
         )
         .order_by(Contact.id)
     )
+
+
+async def audience_size(session: AsyncSession, *, consultation_id: int) -> int:
+    """How many people an invitation would reach if it were opened now."""
+    row = await session.get(Consultation, consultation_id)
+    if row is None:
+        raise ConsultationError("no such consultation", code="not_found")
+    audience = _audience(row).subquery()
+    return int(await session.scalar(select(func.count()).select_from(audience)) or 0)
 
 
 async def queue_invitations(
