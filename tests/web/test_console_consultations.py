@@ -126,6 +126,9 @@ async def test_write_a_draft_in_every_language_then_open_and_close(sessions: Ses
         )
         assert opened.headers["location"] == "/console/consultations/1?done=opened"
         assert await _status(sessions) is ConsultationStatus.OPEN
+        await cw.service.tick()  # the tick sends the invitations, through the notices queue
+        for who in ("ana", "bo"):
+            assert any("Opening hours" in r.text for r in cw.world.chat.inbox(who)), who
         page = (await browser.get("/console/consultations/1")).text
         assert 'id="participants">0<' in page
         assert 'id="close-form"' in page
@@ -387,6 +390,8 @@ async def test_the_closing_summary_is_edited_in_each_language_and_approved(
         )
         assert approved.headers["location"] == "/console/consultations/1?done=approved"
         assert await _status(sessions) is ConsultationStatus.APPROVED
+        await cw.service.tick()  # the summary goes to the people who took part
+        assert "Thanks (en)." in cw.world.chat.inbox("s0")[-1].text
         page = (await browser.get("/console/consultations/1")).text
         assert 'id="summary-form"' not in page
         assert "Thanks (fa_AF)." in page

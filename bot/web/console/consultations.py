@@ -22,13 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.words import N_, Translator
-from bot.db.models import Consultation
 from bot.services import consultations as service
 from bot.services.consultations import (
     MAX_DAYS,
@@ -41,7 +39,7 @@ from bot.services.consultations import (
     Kind,
     Results,
 )
-from bot.services.consultations.lifecycle import SUMMARY_CHARS, _audience
+from bot.services.consultations.lifecycle import SUMMARY_CHARS
 from bot.services.consultations.writing import EVERYONE, LIMITS
 from bot.services.suppression import Shown, publish
 from bot.web.console.site import PREFIX, Console, NavEntry, View
@@ -641,15 +639,6 @@ async def consultation_page(view: View) -> Response:
     return await _render_page(view, consultation)
 
 
-async def _audience_size(view: View, consultation_id: int) -> int:
-    """How many people the invitation would go to if opened now: the service's own audience
-    query, counted (the service has no public count of it)."""
-    row = await view.session.get(Consultation, consultation_id)
-    assert row is not None
-    query = select(func.count()).select_from(_audience(row).order_by(None).subquery())
-    return int(await view.session.scalar(query) or 0)
-
-
 async def _act(
     view: View, confirm: str, action: Callable[[ConsultationView], Any], done: str
 ) -> Response:
@@ -662,7 +651,7 @@ async def _act(
     if view.form.get("sure") != _SURE:
         count: int | str = 0
         if confirm == "open":
-            count = await _audience_size(view, consultation.id)
+            count = await service.audience_size(view.session, consultation_id=consultation.id)
         elif confirm == "approve":
             count = shown(view.t, publish(consultation.participants))
         return view.render(
@@ -693,20 +682,23 @@ async def close(view: View) -> Response:
         await service.close_consultation(
             view.session, consultation_id=consultation.id, now=view.now
         )
+        # The summary's draft at once, rather than at the next tick.
+        await service.prepare_summaries(
+            view.session,
+            translators=dict(view.console.engine.deps.words.locales),
+            consultation_id=consultation.id,
+        )
 
     return await _act(view, "close", go, "closed")
 
 
 async def approve(view: View) -> Response:
     async def go(consultation: ConsultationView) -> None:
-        if consultation.summary is None:  # approving the draft as shown: store it first
-            found = await service.results(view.session, consultation_id=consultation.id)
-            words = view.console.engine.deps.words.locales
-            await service.set_summary(
+        if consultation.summary is None:  # closed by the tick, not drafted yet: as shown
+            await service.prepare_summaries(
                 view.session,
+                translators=dict(view.console.engine.deps.words.locales),
                 consultation_id=consultation.id,
-                texts=service.draft_summary(found, words),
-                languages=list(words),
             )
         await service.approve_summary(view.session, consultation_id=consultation.id, now=view.now)
 
