@@ -178,6 +178,16 @@ async def test_a_draft_is_edited_with_its_values_in_the_form(sessions: Sessions)
         assert stored.areas == ()  # the form said everyone this time
         assert await _count(sessions) == 1
 
+        asked = await _post(browser, "/console/consultations/1/discard", {})
+        assert "Discard this draft?" in asked.text
+        assert await _count(sessions) == 1
+        gone = await browser.post(
+            "/console/consultations/1/discard", data={"csrf": csrf_of(asked.text), "sure": "yes"}
+        )
+        assert gone.headers["location"] == "/console/consultations?done=discarded"
+        assert await _count(sessions) == 0
+        assert (await browser.get("/console/consultations/1")).status_code == 404
+
 
 async def test_bad_input_is_refused_with_the_reason_and_nothing_is_saved(
     sessions: Sessions,

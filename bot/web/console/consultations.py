@@ -758,6 +758,23 @@ async def results_csv(view: View) -> Response:
     )
 
 
+async def discard(view: View) -> Response:
+    """Delete a draft (asked first); no one was ever asked, so nothing else goes with it."""
+    consultation = await _consultation(view)
+    if consultation is None:
+        return _not_found(view)
+    words = _words(view)
+    if view.form.get("sure") != _SURE:
+        return view.render(
+            "consultation_confirm.html", confirm="discard", item=_row(words, consultation), count=0
+        )
+    try:
+        await service.delete_draft(view.session, consultation_id=consultation.id)
+    except ConsultationError as error:
+        return await _render_page(view, consultation, status=409, error=problem(words, error))
+    return view.redirect("/consultations", done="discarded")
+
+
 def routes(console: Console) -> list[BaseRoute]:
     console.nav.append(NavEntry("/consultations", N_("Consultations"), coordinator=True))
 
@@ -776,5 +793,6 @@ def routes(console: Console) -> list[BaseRoute]:
         page(close, "POST", f"{one}/close"),
         page(summary, "POST", f"{one}/summary"),
         page(approve, "POST", f"{one}/approve"),
+        page(discard, "POST", f"{one}/discard"),
         page(results_csv, "GET", f"{one}/results.csv"),
     ]
