@@ -185,7 +185,7 @@ async def test_thirty_people_two_channels_three_languages(world: World) -> None:
     await outsider.say("/start")
     async with world.sessions.begin() as session:
         for person in [*people, None]:
-            platform = person.client if person is not None else outsider
+            platform: Any = person.client if person is not None else outsider
             on_telegram = person is not None and person.telegram
             contact = await contacts.find(
                 session,
