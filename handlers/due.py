@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.core.context import Scope
 from bot.core.engine import Engine
-from bot.core.messages import Reply
+from bot.core.messages import Option, Reply
 from bot.core.words import Translator
 from bot.db.engine import drop_old_page_images
 from bot.db.models import Offer, PeerWorker, Request
@@ -304,7 +304,11 @@ def _closed_notice(view: consultations.ConsultationView) -> Callable[[Translator
                 "The consultation “{title}” has closed. /consult shows its results and the "
                 "summary to approve for the people who took part.",
                 title=consultations.pick(view.title, t.locale),
-            )
+            ),
+            (
+                Option(t("Results #{id}", id=view.id), f"cn:results:{view.id}", wide=True),
+                Option(t("Summary #{id}", id=view.id), f"cn:summary:{view.id}", wide=True),
+            ),
         )
 
     return render

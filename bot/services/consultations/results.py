@@ -44,7 +44,7 @@ class Breakdown:
     answered: Shown
     skipped: Shown
     rows: tuple[tuple[int, Shown], ...]
-    mean: float | None = None  # a scale's average, when at least 5 answered
+    mean: float | None = None  # a scale's average overall, when at least 5 answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,8 @@ async def results(session: AsyncSession, *, consultation_id: int) -> Results:
             QuestionResult(
                 number=number,
                 question=question,
-                overall=_breakdown(question, number, overall),
+                overall=_breakdown(question, number, overall, mean=True),
+                # No average per area: beside an area's hidden cells it would say too much.
                 by_area={code: _breakdown(question, number, by_area[code]) for code in shown_areas},
                 texts=tuple(written) if len(written) >= SMALL_COUNT else (),
                 texts_written=publish(len(written)),
@@ -133,7 +134,7 @@ async def results(session: AsyncSession, *, consultation_id: int) -> Results:
     )
 
 
-def _breakdown(question: Question, number: int, counts: Counts) -> Breakdown:
+def _breakdown(question: Question, number: int, counts: Counts, *, mean: bool = False) -> Breakdown:
     answered = counts.get((number, ANSWERED), 0)
     keys: tuple[int, ...]
     if question.kind in (Kind.ONE, Kind.MANY):
@@ -143,15 +144,15 @@ def _breakdown(question: Question, number: int, counts: Counts) -> Breakdown:
     else:
         keys = ()
     rows = tuple((key, publish(counts.get((number, str(key)), 0))) for key in keys)
-    mean = None
-    if question.kind is Kind.SCALE and answered >= SMALL_COUNT:
+    average = None
+    if mean and question.kind is Kind.SCALE and answered >= SMALL_COUNT:
         total = sum(p * counts.get((number, str(p)), 0) for p in SCALE)
-        mean = round(total / answered, 1)
+        average = round(total / answered, 1)
     return Breakdown(
         answered=publish(answered),
         skipped=publish(counts.get((number, SKIP), 0)),
         rows=rows,
-        mean=mean,
+        mean=average,
     )
 
 
