@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy import select
 
+from bot.db.models import Subscription
 from bot.services import consultations
 from bot.services.consultations import ConsultationStatus
 from tests.support.browser import assert_no_third_party_requests
@@ -66,6 +68,28 @@ async def test_write_a_small_consultation_and_open_it(console_bot: ConsoleBot, p
     assert stored.status is ConsultationStatus.OPEN
     assert stored.areas == ("strathcona",)
     assert stored.questions[0].options[0] == {"en": "Morning", "ru": "Утром", "fa_AF": "صبح"}
+    assert await fits_the_screen(page)
+
+    # Ana answers in chat's place (the service the chat flow uses): one person, so the
+    # results say only "fewer than 5", and the tables still fit the phone.
+    async with console_bot.sessions.begin() as session:
+        contact_id = await session.scalar(select(Subscription.contact_id))
+        assert contact_id is not None
+        await consultations.submit(
+            session,
+            consultation_id=1,
+            contact_id=contact_id,
+            area="strathcona",
+            answers={"1": 1},
+            finished=True,
+            now=console_bot.clock.now,
+            gazetteer=console_bot.engine.deps.content.gazetteer,
+        )
+    await page.reload()
+    await expect(page.locator("#participants")).to_have_text("fewer than 5")
+    evening = page.locator("#table-1 tbody tr").nth(1)
+    await expect(evening.locator("th")).to_have_text("Evening")
+    await expect(evening.locator("td")).to_have_text("fewer than 5")
     assert await fits_the_screen(page)
 
     # The list in Dari: right to left, the title in Dari.
