@@ -327,7 +327,7 @@ async def test_results_hide_small_counts_on_the_page_and_in_the_csv(sessions: Se
         assert download.status_code == 200
         assert download.headers["content-type"] == "text/csv; charset=utf-8"
         assert download.headers["content-disposition"] == (
-            'attachment; filename="hrbot-consultation-C1.csv"'
+            'attachment; filename="hrbot-consultation-1.csv"'
         )
         rows = list(csv.DictReader(io.StringIO(download.text)))
         assert {"question": "0", "kind": "participants", "area": "Kitsilano",

@@ -59,8 +59,8 @@ _WHERE: Final = re.compile(
 
 
 def reference(consultation_id: int) -> str:
-    """How the console names a consultation (C3), as alerts are A3."""
-    return f"C{consultation_id}"
+    """How the console names a consultation: #3, as /consult in chat does."""
+    return f"#{consultation_id}"
 
 
 def kind_label(t: Translator, kind: Kind) -> str:
@@ -750,7 +750,7 @@ async def results_csv(view: View) -> Response:
     text = service.to_csv(
         found, locale=view.t.locale, small=view.t("fewer than 5"), area_name=words.area_name
     )
-    name = f"hrbot-consultation-{reference(consultation.id)}.csv"
+    name = f"hrbot-consultation-{consultation.id}.csv"
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
