@@ -13,7 +13,14 @@ from bot.services import consultations
 from bot.services.consultations import ConsultationStatus
 from tests.support.browser import assert_no_third_party_requests
 from tests.web.conftest import ConsoleBot
-from tests.web.test_browser_console import PHONE, direction, fits_the_screen, sign_in, submit
+from tests.web.test_browser_console import (
+    PHONE,
+    direction,
+    fits_the_screen,
+    shots,
+    sign_in,
+    submit,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,6 +45,7 @@ async def test_write_a_small_consultation_and_open_it(console_bot: ConsoleBot, p
     await submit(page, "#new-consultation")
     await expect(page.locator("h1")).to_have_text("New consultation")
     assert await fits_the_screen(page)
+    await shots(page, f"consultation-new-en-{console_bot.backend}")
     dari = page.locator("#title-fa_AF")
     assert await dari.evaluate("e => getComputedStyle(e).direction") == "rtl"
     assert await page.locator("#title-en").evaluate("e => getComputedStyle(e).direction") == "ltr"
@@ -91,6 +99,7 @@ async def test_write_a_small_consultation_and_open_it(console_bot: ConsoleBot, p
     await expect(evening.locator("th")).to_have_text("Evening")
     await expect(evening.locator("td")).to_have_text("fewer than 5")
     assert await fits_the_screen(page)
+    await shots(page, f"consultation-open-en-{console_bot.backend}")
 
     # The list in Dari: right to left, the title in Dari.
     await page.locator("header select[name=locale]").select_option("fa_AF")

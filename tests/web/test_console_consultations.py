@@ -114,7 +114,7 @@ async def test_write_a_draft_in_every_language_then_open_and_close(sessions: Ses
         row = (await browser.get("/console/consultations")).text
         assert 'id="consultation-1"' in row
         assert "Draft" in row
-        assert "2026-12-21 00:00 (America/Vancouver)" in row  # open to the end of that day
+        assert "end of 2026-12-20 (America/Vancouver)" in row  # closes at the next midnight
 
         # Opening asks first, with how many get the invitation; asking changes nothing.
         asked = await _post(browser, "/console/consultations/1/open", {}, page="/console/")

@@ -101,8 +101,14 @@ class Words:
             return self.t("everyone")
         return self.t.join([self.area_name(code) for code in areas])
 
-    def local(self, when: datetime) -> str:
-        return f"{when.astimezone(self.zone).strftime('%Y-%m-%d %H:%M')} ({self.zone.key})"
+    def closes(self, when: datetime) -> str:
+        """When it closes, in the city's time: "end of 2026-12-20" for a local midnight (a
+        closing day as the form and the CLI give it), else the day and minute."""
+        local = when.astimezone(self.zone)
+        if (local.hour, local.minute) == (0, 0):
+            day = (local - timedelta(days=1)).date().isoformat()
+            return self.t("end of {day} ({zone})", day=day, zone=self.zone.key)
+        return f"{local.strftime('%Y-%m-%d %H:%M')} ({self.zone.key})"
 
     def language(self, locale: str) -> str:
         return next((name for code, name, _ in self.writing if code == locale), locale)
@@ -356,7 +362,7 @@ def _row(words: Words, consultation: ConsultationView) -> Row:
         state=consultation.status.value,
         status=status_label(t, consultation.status),
         audience=words.audience(consultation.areas),
-        closes=words.local(consultation.closes_at),
+        closes=words.closes(consultation.closes_at),
         participants=shown(t, publish(consultation.participants)),
     )
 
