@@ -283,10 +283,10 @@ async def test_thirty_people_two_channels_three_languages(world: World) -> None:
         assert cs.pick(made.title, person.locale) in got[0]
     assert not any("taking part" in t for t in outsider.texts)
     for person in people[1:3]:  # Russian on Signal, Dari on Telegram
-        [got] = [
+        [summary_text] = [
             t for t in person.received if t.startswith(person.tr("Thank you for taking part."))
         ]
-        print(f"\n--- the summary as received ({person.locale}) ---\n{got}")
+        print(f"\n--- the summary as received ({person.locale}) ---\n{summary_text}")
     async with world.sessions() as session:
         left = await session.scalar(select(func.count()).select_from(ConsultationParticipant))
         done = await cs.get(session, consultation_id=made.id)
