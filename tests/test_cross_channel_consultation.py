@@ -215,6 +215,8 @@ async def test_thirty_people_two_channels_three_languages(world: World) -> None:
         [invitation] = [t for t in person.received if heard in t]
         assert invitation.splitlines()[0] == heard  # discreet on a lock screen
         assert cs.pick(made.title, person.locale) in invitation
+        if person.index in (0, 1, 2):
+            print(f"\n--- the invitation ({person.locale}) ---\n{invitation}")
     assert not any("hear from you" in t for t in outsider.texts)
 
     # Everyone answers, with skips and four stops.
@@ -280,6 +282,11 @@ async def test_thirty_people_two_channels_three_languages(world: World) -> None:
         assert len(got) == 1, person.index
         assert cs.pick(made.title, person.locale) in got[0]
     assert not any("taking part" in t for t in outsider.texts)
+    for person in people[1:3]:  # Russian on Signal, Dari on Telegram
+        [summary_text] = [
+            t for t in person.received if t.startswith(person.tr("Thank you for taking part."))
+        ]
+        print(f"\n--- the summary as received ({person.locale}) ---\n{summary_text}")
     async with world.sessions() as session:
         left = await session.scalar(select(func.count()).select_from(ConsultationParticipant))
         done = await cs.get(session, consultation_id=made.id)

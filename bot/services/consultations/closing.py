@@ -1,9 +1,9 @@
 """The "what you told us" summary, drafted from the results in every language.
 
-The draft names, for each choice question, the answer most people gave (only where at least
-5 answered, and only as words: no small number is ever repeated to participants), and a
-scale's average. A coordinator may edit it and must approve it before it is sent
-(:mod:`.lifecycle`).
+The draft names, for each choice question, the answer most people gave (by the true counts,
+among answers at least 5 people gave, and only as words: no number is repeated to
+participants), and a scale's average. A coordinator may edit it and must approve it before
+it is sent (:mod:`.lifecycle`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,8 @@ def _line(tr: Translator, results: Results, index: int) -> str | None:
             question=text,
             mean=format(overall.mean, ".1f"),
         )
-    if question.kind in (Kind.ONE, Kind.MANY):
-        shown = [(s.value, key) for key, s in overall.rows if s.value]
-        if not shown:
-            return None
-        top = max(value for value, _ in shown)
-        best = [choice_label(question, key, tr.locale) for value, key in shown if value == top]
+    if question.kind in (Kind.ONE, Kind.MANY) and overall.top:
+        best = [choice_label(question, key, tr.locale) for key in overall.top]
         return tr("{question} Most of you said: {answer}.", question=text, answer=tr.join(best))
     return None
 

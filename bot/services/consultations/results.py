@@ -45,6 +45,9 @@ class Breakdown:
     skipped: Shown
     rows: tuple[tuple[int, Shown], ...]
     mean: float | None = None  # a scale's average overall, when at least 5 answered
+    # The choice (or choices, when level) most people made, by the true counts, among
+    # those at least 5 made: named in the summary, never with a number.
+    top: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +151,15 @@ def _breakdown(question: Question, number: int, counts: Counts, *, mean: bool = 
     if mean and question.kind is Kind.SCALE and answered >= SMALL_COUNT:
         total = sum(p * counts.get((number, str(p)), 0) for p in SCALE)
         average = round(total / answered, 1)
+    exact = {key: counts.get((number, str(key)), 0) for key in keys}
+    big = {key: n for key, n in exact.items() if n >= SMALL_COUNT}
+    most = max(big.values(), default=0)
     return Breakdown(
         answered=publish(answered),
         skipped=publish(counts.get((number, SKIP), 0)),
         rows=rows,
         mean=average,
+        top=tuple(key for key, n in big.items() if n == most),
     )
 
 
