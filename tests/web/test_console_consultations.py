@@ -178,6 +178,15 @@ async def test_a_draft_is_edited_with_its_values_in_the_form(sessions: Sessions)
         assert stored.areas == ()  # the form said everyone this time
         assert await _count(sessions) == 1
 
+        cw.world.clock.advance(days=40)  # past its closing day: it cannot open
+        await cw.sign_in(browser, "coco")  # (the session ended meanwhile)
+        late = await _post(browser, "/console/consultations/1/open", {"sure": "yes"})
+        assert late.status_code == 409
+        assert _error(late.text) == (
+            "Its closing day has passed: edit the draft and choose a later one."
+        )
+        assert await _status(sessions) is ConsultationStatus.DRAFT
+
         asked = await _post(browser, "/console/consultations/1/discard", {})
         assert "Discard this draft?" in asked.text
         assert await _count(sessions) == 1

@@ -159,6 +159,8 @@ def problem(words: Words, error: ConsultationError, blocks: list[int] | None = N
         return t("Write at least one question, and at most {n}.", n=MAX_QUESTIONS)
     if code == "areas":
         return t("Choose at least one area, or everyone.")
+    if code == "closes" and not error.where:  # opening a draft whose day has passed
+        return t("Its closing day has passed: edit the draft and choose a later one.")
     if code == "closes":
         return t(
             "Choose a closing day after today, at most {n} days ahead.",
