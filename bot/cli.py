@@ -7,18 +7,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.app import Runtime, SchemaError, build_runtime, prepare_database
 from bot.channels.errors import ChannelError
 from bot.content import ContentError, load_outlets
+from bot.core.words import Words
 from bot.db.base import utcnow
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.domain import Channel, Role
 from bot.health import STATUS_FILE, StatusError, judge, probe_database, read_status
 from bot.logs import configure_logging
-from bot.services import invites, team
+from bot.services import consultations, invites, team
 from bot.services.outlets import StockPromised, import_outlets, list_outlets
 from bot.settings import Settings, SettingsError, load_settings
 from bot.startup import hrbot_version
@@ -42,6 +44,10 @@ app.add_typer(outlets_app, name="outlets")
 team_app = typer.Typer(help="Staff roles by handle; removing coordinators.", no_args_is_help=True)
 app.add_typer(invite_app, name="invite")
 app.add_typer(team_app, name="team")
+consultation_app = typer.Typer(
+    help="Community consultations (anonymous surveys).", no_args_is_help=True
+)
+app.add_typer(consultation_app, name="consultation")
 
 
 def _print_version(value: bool) -> None:
@@ -429,3 +435,48 @@ def team_revoke(
 def main() -> None:
     """Entry point of the ``hrbot`` script."""
     app()
+
+
+@consultation_app.command("add")
+def consultation_add(
+    file: Annotated[Path, typer.Argument(help="a consultation YAML file (see docs/)")],
+) -> None:
+    """Add a consultation as a draft, checked whole first: any problem saves nothing.
+
+    Open it with /consult in the chat or in the console. docs/consultation.example.yaml
+    shows every field.
+    """
+
+    async def work(runtime: Runtime) -> None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"{file}: cannot read it ({type(exc).__name__})") from None
+        languages = tuple(Words.from_content(runtime.settings.content_dir).locales)
+        gazetteer = runtime.content.gazetteer
+        try:
+            data = consultations.load_yaml(text)
+            async with runtime.sessions.begin() as session:
+                added = await consultations.create(
+                    session,
+                    data=data,
+                    languages=languages,
+                    area_codes=gazetteer.codes,
+                    now=utcnow(),
+                    zone=ZoneInfo(gazetteer.city.timezone),
+                )
+        except consultations.ConsultationError as exc:
+            raise _fail(f"{file}: {exc}") from None
+        audience = ", ".join(added.areas) if added.areas else "everyone subscribed to any area"
+        typer.echo(
+            f"added consultation #{added.id} as a draft: {len(added.questions)} questions, "
+            f"for {audience}, closes {added.closes_at.isoformat(timespec='minutes')}; "
+            "open it with /consult or in the console"
+        )
+
+    try:
+        _with_runtime(work)
+    except typer.Exit as exit_:
+        if exit_.exit_code:
+            typer.echo("nothing was saved", err=True)
+        raise

@@ -20,7 +20,7 @@ from bot.domain import RequestKind, Role
 from bot.services import closures, invites, shifts, stats
 from bot.services.routing import is_open
 from bot.services.suppression import publish
-from handlers import offers
+from handlers import consult, offers
 from handlers.routes import ModuleRoutes
 
 DEFAULT_STATS_DAYS = 30
@@ -186,7 +186,9 @@ async def stats_command(msg: Incoming, ctx: Context) -> None:
         )
     }
     areas = {area.code: area.name for area in ctx.deps.content.gazetteer.areas}
-    ctx.reply(render_stats(ctx.tr, numbers, days=days, outlet_keys=names, area_names=areas))
+    text = render_stats(ctx.tr, numbers, days=days, outlet_keys=names, area_names=areas)
+    consultations = await consult.stats_lines(ctx)
+    ctx.reply("\n".join([text, *consultations]) if consultations else text)
 
 
 def render_stats(

@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.core.context import Scope
 from bot.core.engine import Engine
-from bot.core.messages import Reply
+from bot.core.messages import Option, Reply
 from bot.core.words import Translator
 from bot.db.engine import drop_old_page_images
 from bot.db.models import Offer, PeerWorker, Request
@@ -30,6 +31,7 @@ from bot.services import (
     alerts,
     closures,
     console_access,
+    consultations,
     contacts,
     conversations,
     reports,
@@ -40,7 +42,7 @@ from bot.services import (
     shifts,
 )
 from bot.services.requests import RouteResult
-from handlers import offers
+from handlers import offers, survey
 from handlers import waiting as held_requests
 from handlers.routes import ModuleRoutes
 
@@ -79,6 +81,10 @@ class DueReport:
     reports_purged: int = 0
     deliveries_purged: int = 0
     alert_texts_purged: int = 0
+    consultations_closed: int = 0
+    invitations_queued: int = 0
+    summaries_queued: int = 0
+    consultation_rows_purged: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -110,6 +116,7 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         after = batch.last_id
     if report.held_seen:
         await _part(engine, now, report, "waiting digest", _digest)
+    await _part(engine, now, report, "consultations", _consultations(engine))
     await _part(engine, now, report, "housekeeping", _housekeeping)
 
     async def purge(scope: Scope, report: DueReport) -> int:
@@ -121,6 +128,10 @@ async def run_due(engine: Engine, *, retention_period: timedelta | None = None) 
         )
         # And what alerts said, once they stopped being current that long ago.
         report.alert_texts_purged = await retention.purge_alert_texts(
+            scope.session, now=scope.now, retention=period
+        )
+        # Consultations closed that long ago: who took part, and the free texts.
+        report.consultation_rows_purged = await consultations.purge(
             scope.session, now=scope.now, retention=period
         )
         return 0
@@ -251,6 +262,56 @@ async def _digest(scope: Scope, report: DueReport) -> int:
     if await held_requests.announce_digest(scope):
         report.digests += 1
     return 0
+
+
+def _consultations(engine: Engine) -> Callable[[Scope, DueReport], Awaitable[int]]:
+    """Consultations: close those whose time came (coordinators hear, a summary is drafted),
+    queue the invitations of those just opened and the approved summaries (the notices queue
+    sends them, sealed and retried; participant rows go as summaries are queued)."""
+
+    async def work(scope: Scope, report: DueReport) -> int:
+        words = engine.deps.words
+        closed = await consultations.close_due(scope.session, now=scope.now)
+        report.consultations_closed += len(closed)
+        await consultations.prepare_summaries(scope.session, translators=dict(words.locales))
+        if closed:
+            for consultation_id in closed:
+                view = await consultations.get(scope.session, consultation_id=consultation_id)
+                for contact_id in await offers.coordinator_contacts(scope.session):
+                    scope.notify(contact_id, _closed_notice(view))
+        zone = ZoneInfo(engine.deps.content.gazetteer.city.timezone)
+        report.invitations_queued += await consultations.queue_invitations(
+            scope.session,
+            box=engine.box,
+            render=lambda view, locale: survey.invitation(view, words.for_locale(locale), zone),
+            now=scope.now,
+        )
+        report.summaries_queued += await consultations.send_summaries(
+            scope.session,
+            box=engine.box,
+            render=lambda view, locale: survey.summary_message(view, words.for_locale(locale)),
+            now=scope.now,
+        )
+        return len(closed)
+
+    return work
+
+
+def _closed_notice(view: consultations.ConsultationView) -> Callable[[Translator], Reply]:
+    def render(t: Translator) -> Reply:
+        return Reply(
+            t(
+                "The consultation “{title}” has closed. /consult shows its results and the "
+                "summary to approve for the people who took part.",
+                title=consultations.pick(view.title, t.locale),
+            ),
+            (
+                Option(t("Results #{id}", id=view.id), f"cn:results:{view.id}", wide=True),
+                Option(t("Summary #{id}", id=view.id), f"cn:summary:{view.id}", wide=True),
+            ),
+        )
+
+    return render
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:

@@ -85,6 +85,7 @@ def build_routes() -> Routes:
         broadcast_languages,
         closures,
         console,
+        consult,
         coordinator,
         feedback,
         forget,
@@ -100,6 +101,7 @@ def build_routes() -> Routes:
         start,
         status,
         supplies,
+        survey,
         team,
         waiting,
     )
@@ -127,6 +129,8 @@ def build_routes() -> Routes:
         relay,
         waiting,
         feedback,
+        survey,
+        consult,
     )
     routes = merge(
         tuple(module_routes(m) for m in modules),
@@ -135,8 +139,9 @@ def build_routes() -> Routes:
         unsupported=start.unsupported,
     )
     # STOP typed in the middle of any conversation stops alerts; a coordinator composing an
-    # alert (in any language) is typing its content, so there it stays text.
-    composing = (broadcast.FLOW, broadcast_languages.FLOW)
+    # alert (in any language) is typing its content, so there it stays text; in a
+    # consultation it stops answering (handlers.survey).
+    composing = (broadcast.FLOW, broadcast_languages.FLOW, survey.FLOW)
     flows = {
         name: handler if name in composing else stop_first(handler, alerts.is_stop, alerts.stop)
         for name, handler in routes.flows.items()

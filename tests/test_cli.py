@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 from bot.channels.signal import RECEIVER_LOCK_FILE, FileReceiverLock
 from bot.cli import app
 from bot.db.base import utcnow
-from bot.db.models import Contact, Coordinator, Invite, Item, Outlet, Stock
+from bot.db.models import Consultation, Contact, Coordinator, Invite, Item, Outlet, Stock
 from bot.domain import Role
 from bot.emulator import TelegramEmulator
 from bot.health import STATUS_FILE, Status, write_status
@@ -34,6 +34,7 @@ from tests.services.factories import NOW, add_contact, add_outlet
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 DEMO_YAML = CONTENT / "outlets.demo.yaml"
 DEMO_CSV = CONTENT / "outlets.demo.csv"
+CONSULTATION_YAML = CONTENT.parent / "docs" / "consultation.example.yaml"
 
 
 @pytest.fixture
@@ -241,6 +242,31 @@ async def test_missing_file_and_wrong_type(env: dict[str, str], tmp_path: Path) 
         assert "Traceback" not in result.output
 
 
+async def test_consultation_add_checks_the_whole_file_first(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    example = CONSULTATION_YAML.read_text(encoding="utf-8")
+    # The CLI reads the real clock: close ten days from whenever the test runs.
+    closes = (utcnow() + timedelta(days=10)).date().isoformat()
+    good = tmp_path / "good.yaml"
+    good.write_text(re.sub(r"(?m)^closes: .*$", f"closes: {closes}", example), encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text(encoding="utf-8").replace("  fa_AF: ساعات کاری\n", "", 1))
+
+    result = await _hrbot(env, "consultation", "add", str(bad))
+    assert result.exit_code != 0
+    assert "title.fa_AF: missing or empty" in result.output
+    assert "nothing was saved" in result.output
+    assert "Traceback" not in result.output
+    assert await _count(sessions, Consultation) == 0
+
+    result = await _hrbot(env, "consultation", "add", str(good))
+    assert result.exit_code == 0, result.output
+    assert "added consultation #" in result.output
+    assert "4 questions, for everyone" in result.output
+    assert await _count(sessions, Consultation) == 1
+
+
 async def test_invite_coordinator_prints_a_one_time_code(
     env: dict[str, str], sessions: async_sessionmaker[AsyncSession], config_home: Path
 ) -> None:
@@ -355,6 +381,8 @@ def test_help_for_every_command() -> None:
         ["outlets", "list"],
         ["invite"],
         ["invite", "coordinator"],
+        ["consultation"],
+        ["consultation", "add"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)

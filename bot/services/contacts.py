@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    ConsultationParticipant,
     Contact,
     ConversationState,
     Coordinator,
@@ -193,9 +194,10 @@ async def drop_idle_addresses(session: AsyncSession, *, now: datetime) -> int:
 
     An address is kept while its contact has an open (or just closed) request, an alert
     subscription, a peer or coordinator role, a conversation in progress, a message queued
-    for it or an alert delivery still to send: everything that sends to a contact later. The
-    pseudonym stays (flood control, de-duplication, the retention window); the engine seals
-    the address again from the next message the person sends. With the key, a seized
+    for it, a consultation summary to come or an alert delivery still to send: everything
+    that sends to a contact later. The pseudonym stays (flood control, de-duplication, the
+    retention window); the engine seals the address again from the next message the person
+    sends. With the key, a seized
     database then reaches only the people the bot is serving now. Returns how many went.
     """
     recently = hour_of(now) - CLOSED_GRACE
@@ -215,6 +217,9 @@ async def drop_idle_addresses(session: AsyncSession, *, now: datetime) -> int:
             ~exists().where(Coordinator.contact_id == Contact.id),
             ~exists().where(ConversationState.contact_id == Contact.id),
             ~exists().where(PendingMessage.contact_id == Contact.id),
+            # A consultation's "what you told us" is still to come (the row goes once it is
+            # sent, on /forget and by retention).
+            ~exists().where(ConsultationParticipant.contact_id == Contact.id),
             ~exists().where(Delivery.contact_id == Contact.id, Delivery.status.in_(_STILL_SENDING)),
         )
         .values(reply_address=None)

@@ -163,6 +163,8 @@ async def test_every_page_renders_in_english_and_in_dari_right_to_left(
         "team": ("/console/team", "h1", "Team"),
         "alerts": ("/console/alerts", "h1", "Alerts"),
         "alert-new": ("/console/alerts/new", "h1", "New alert"),
+        "consultations": ("/console/consultations", "h1", "Consultations"),
+        "consultation-new": ("/console/consultations/new", "h1", "New consultation"),
         "reports": ("/console/reports", "h1", "Community reports"),
         "numbers": ("/console/numbers", "h1", "Numbers"),
     }

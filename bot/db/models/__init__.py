@@ -11,6 +11,13 @@ from bot.db.models.alerts import (
 )
 from bot.db.models.audit import AuditEvent, SeenUpdate
 from bot.db.models.console import ConsoleLink, ConsoleSession
+from bot.db.models.consultations import (
+    Consultation,
+    ConsultationCount,
+    ConsultationParticipant,
+    ConsultationStatus,
+    ConsultationText,
+)
 from bot.db.models.counts import DailyCount, OutletRunningTotal, WeeklyCount, WeeklyRollup
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, OutletClosure, Stock
@@ -27,6 +34,11 @@ __all__ = [
     "AuditEvent",
     "ConsoleLink",
     "ConsoleSession",
+    "Consultation",
+    "ConsultationCount",
+    "ConsultationParticipant",
+    "ConsultationStatus",
+    "ConsultationText",
     "Contact",
     "ConversationState",
     "Coordinator",

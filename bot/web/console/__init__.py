@@ -16,12 +16,21 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from bot.core.engine import Engine
-from bot.web.console import alerts, numbers, outlets, reports, signin, team, today
+from bot.web.console import (
+    alerts,
+    consultations,
+    numbers,
+    outlets,
+    reports,
+    signin,
+    team,
+    today,
+)
 from bot.web.console.headers import SecurityHeaders
 from bot.web.console.site import Console
 
 STATIC: Final = Path(__file__).resolve().parents[1] / "static"
-PAGES: Final = (today, outlets, team, alerts, reports, numbers)
+PAGES: Final = (today, outlets, team, alerts, consultations, reports, numbers)
 
 
 def console_app(engine: Engine, *, secure_cookies: bool) -> Starlette:

@@ -37,7 +37,10 @@ from bot.services.console_access import Member
 COOKIE: Final = "hrbot_console"
 PREFIX: Final = "/console"
 TEMPLATES: Final = Path(__file__).resolve().parents[1] / "templates"
-MAX_FORM_FIELDS: Final = 200  # the largest form (an outlet's items) has far fewer
+# The largest form, the consultation editor, posts 13 boxes per language for each of its 10
+# questions, plus the title, intro and ticked areas: 157 with three languages and every area
+# ticked, 283 with six languages.
+MAX_FORM_FIELDS: Final = 400
 
 PageFunction = Callable[["View"], Awaitable[Response]]
 
