@@ -278,8 +278,8 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         photo_lines, photo = await broadcast_photo.preview_options(ctx, draft, run)
         extra += photo_lines
         first += photo
+        first += broadcast_details.preview_options(ctx, draft, run)
     lines += extra
-    first += broadcast_details.preview_options(ctx, draft, run)
     options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
     _ask(ctx, hint, "\n".join(lines), options)
 

@@ -77,7 +77,8 @@ async def test_deadline_goes_to_next_outlet_then_unrouted(sessions: Sessions) ->
     told = world.chat.last("ana").text
     assert told.startswith(f"No peer outlet can take your request {outcome.reference}")
     assert "Fixed services open now:" in told
-    assert "Hastings Street Community Clinic (demo)" in told
+    # The nearest fixed service open at that hour (supervised consumption sites count).
+    assert "Powell Street Overdose Prevention Site (demo)" in told
     assert "In an emergency call 911." in told
     notice = world.chat.last("coco").text
     assert notice == (

@@ -63,6 +63,8 @@ async def test_report_notice_and_draft(sessions: Sessions) -> None:
         "Add details…",
         "Add a language",
         "Add photo",
+        "Confidence…",
+        "Route…",
         "Cancel",
     ]
     assert texts(await world.chat.say("coco", "/reports")) == "No new community reports."
