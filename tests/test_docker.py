@@ -86,9 +86,11 @@ def test_the_key_comes_from_a_compose_secret_never_from_a_volume() -> None:
         assert "hrbot.key" in (ROOT / ignore).read_text(encoding="utf-8").splitlines()
 
 
-def test_signal_cli_downloads_nothing_people_send() -> None:
-    """signal-cli keeps its own store; attachments, stories, avatars and stickers stay out."""
+def test_signal_cli_downloads_only_what_the_bot_needs() -> None:
+    """signal-cli keeps its own store: stories, avatars and stickers stay out; attachments
+    download for alert photos (the bot deletes them, tests/channels/test_signal.py)."""
     environment = compose()["services"]["signal"]["environment"]
-    for kind in ("ATTACHMENTS", "STORIES", "AVATARS", "STICKERS"):
+    for kind in ("STORIES", "AVATARS", "STICKERS"):
         assert environment[f"JSON_RPC_IGNORE_{kind}"] == "true"
+    assert environment["JSON_RPC_IGNORE_ATTACHMENTS"] == "false"
     assert environment["MODE"] == "json-rpc"

@@ -392,7 +392,8 @@ class SignalChannel:
             signal_service=self.service,
             connection_mode=ConnectionMode(self.connection_mode),
             storage=InMemoryConfig(),
-            # The bot never reads files people send: less data fetched, less to protect.
+            # signalbot never fetches files people send: the bot fetches only a coordinator's
+            # alert photo itself, and deletes every attachment once its message is handled.
             download_attachments=False,
             logging_level=logging.WARNING,
         )
@@ -406,6 +407,7 @@ class SignalChannel:
         status = await self._health()
         if status != _HEALTHY:
             raise self._unreachable(f"not ready (HTTP {status})")
+        await self._sweep_attachments()
         signalbot_log = logging.getLogger(SIGNALBOT_LOGGER)
         handlers = set(signalbot_log.handlers)
         bot = SignalBot(config)  # inside the running loop: signalbot adopts it
@@ -595,6 +597,7 @@ class SignalChannel:
                     await self.engine.handle(incoming)
                 finally:
                     self._turn_options.pop(sender, None)
+                    await self._discard_attachments(message)
         except Exception as exc:
             # A fixed message: the message and the exception text may hold identifiers.
             log.error("signal message could not be handled (%s)", type(exc).__name__)
@@ -649,9 +652,46 @@ class SignalChannel:
         # Attachments, stickers, contact cards, payments...: nothing the bot can read.
         return make(InputKind.UNSUPPORTED)
 
+    async def _sweep_attachments(self) -> None:
+        """Delete every attachment signal-cli holds (``GET /v1/attachments``): what arrived
+        while no bot was receiving was never handled, so nothing deleted it. Best effort."""
+        assert self._http is not None
+        try:
+            async with self._http.get(self._url("/v1/attachments")) as response:
+                listed = await response.json() if response.status == 200 else []
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.info("signal attachments not listed: %s", type(exc).__name__)
+            return
+        for ident in listed if isinstance(listed, list) else []:
+            if isinstance(ident, str) and _ATTACHMENT_ID.fullmatch(ident):
+                await self._delete_attachment(ident)
+
+    async def _delete_attachment(self, ident: str) -> None:
+        assert self._http is not None
+        try:
+            async with self._http.delete(self._url(f"/v1/attachments/{ident}")):
+                pass
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("signal attachment not deleted: %s", type(exc).__name__)
+
+    async def _discard_attachments(self, message: DataMessage) -> None:
+        """Delete what signal-cli downloaded for ``message`` once it is handled.
+
+        signal-cli stores every attachment people send (photos of themselves, of a place, of
+        a prescription...) in its volume until someone deletes it; the bot reads one only
+        when a coordinator adds a photo to an alert, during the handling that ends here. A
+        failure is left to signal-cli (nothing to retry against): logged by type only."""
+        if self._http is None:
+            return
+        for attachment in message.attachments or []:
+            ident = str(attachment.local_filename or "")
+            if ident and _ATTACHMENT_ID.fullmatch(ident):
+                await self._delete_attachment(ident)
+
     def _photo_source(self, message: DataMessage) -> PhotoSource | None:
         """How to fetch the first image attached to ``message`` from signal-cli-rest-api
-        (``GET /v1/attachments/{id}``, then deleted there); None when there is none."""
+        (``GET /v1/attachments/{id}``; :meth:`_discard_attachments` deletes it there after the
+        message is handled); None when there is none."""
         images = [
             a
             for a in message.attachments or []
@@ -675,9 +715,6 @@ class SignalChannel:
                     if response.status != 200:
                         raise PhotoUnavailable(f"HTTP {response.status}")
                     data = await response.content.read(MAX_PHOTO_BYTES + 1)
-                # signal-cli keeps what it downloaded: the bot has its copy now.
-                async with http.delete(url):
-                    pass
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.info("signal photo not fetched: %s", type(exc).__name__)
                 raise PhotoUnavailable(type(exc).__name__) from None

@@ -149,6 +149,7 @@ class SignalEmulator:
             ("DELETE", "/v1/reactions" + number, self._indicator("reaction-remove")),
             ("POST", "/v1/receipts" + number, self._indicator("receipt")),
             ("POST", "/v1/accounts" + number + "/rate-limit-challenge", self._solve),
+            ("GET", "/v1/attachments", self._list_attachments),
             ("GET", "/v1/attachments/{attachment}", self._get_attachment),
             ("DELETE", "/v1/attachments/{attachment}", self._delete_attachment),
         ]
@@ -485,6 +486,9 @@ class SignalEmulator:
         self.challenges[token] = Challenge(token, solved_with=captcha)
         self.captcha_required = False
         return web.Response(status=204)
+
+    async def _list_attachments(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(sorted(self.attachments))
 
     async def _get_attachment(self, request: web.Request) -> web.StreamResponse:
         ident = request.match_info["attachment"]

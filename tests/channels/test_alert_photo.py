@@ -8,6 +8,8 @@ alert. Both fake servers refuse an image that still carries hidden data, so a le
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -156,7 +158,12 @@ async def test_signal_coordinator_attaches_a_photo(bot: Engine, signal: SignalEm
     [preview] = await sasha.send_attachment(tagged_jpeg())
     assert ATTACHED in preview.text
     assert len(signal.fetched) == 1
-    assert signal.attachments == {}  # deleted from signal-cli once fetched
+    # Deleted from signal-cli once the message is handled (just after the preview went out).
+    for _ in range(250):
+        if not signal.attachments:
+            break
+        await asyncio.sleep(0.02)
+    assert signal.attachments == {}
     await sasha.pick("Send now")
 
     await run_alert_due(bot, budget=5)

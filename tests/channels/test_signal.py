@@ -447,7 +447,7 @@ async def test_attachments_and_stickers_alone_are_unsupported(
     emu: SignalEmulator, seen: list[Incoming]
 ) -> None:
     ana = emu.person("ana")
-    assert texts(await ana.send_attachment()) == ["text only please"]
+    assert texts(await ana.send_attachment(b"a photo of a street")) == ["text only please"]
     assert texts(await ana.send_attachment(content_type="audio/aac", voice_note=True)) == [
         "text only please"
     ]
@@ -457,7 +457,27 @@ async def test_attachments_and_stickers_alone_are_unsupported(
     assert texts(await ana.send_attachment(caption="is this clean?")) == [
         "you said: is this clean?"
     ]
-    assert not any(c.path.startswith("/v1/attachments") for c in emu.calls)  # never fetched
+    assert not any(
+        c.method == "GET" and c.path.startswith("/v1/attachments/") for c in emu.calls
+    )  # never fetched...
+    assert emu.attachments == {}  # ...and nothing people sent stays in signal-cli's volume
+
+
+async def test_attachments_left_from_before_the_start_are_deleted(
+    emu: SignalEmulator, engine: Engine
+) -> None:
+    # Arrived while no bot was receiving: never handled, so only a sweep deletes them.
+    emu.attachments["left1.jpg"] = b"a photo nobody handled"
+    emu.attachments["left2.pdf"] = b"a letter"
+    channel = SignalChannel(
+        engine, number=emu.number, service=emu.service, pacing=FAST, ready_timeout=5
+    )
+    await channel.start()
+    try:
+        assert emu.attachments == {}
+        assert not emu.fetched  # deleted unread
+    finally:
+        await channel.stop()
 
 
 @pytest.mark.usefixtures("bot")
