@@ -430,7 +430,7 @@ def fixed_services(
     """The nearest directory services open now (or, if none is, the nearest ones).
 
     Distance is from the request's coarse cell, else its area's centre; a referral request
-    prefers services of its own type.
+    prefers services of its own type, and any other leaves drug-checking services out.
     """
     origin: tuple[float, float] | None = None
     if cell[0] is not None and cell[1] is not None:
@@ -441,6 +441,9 @@ def fixed_services(
     if referral_type is not None:
         same = [s for s in services if s.type == referral_type]
         services = same or services
+    else:
+        # Kit or naloxone: a drug-checking counter tests drugs, it is not where to get them.
+        services = [s for s in services if s.type != "drug_checking"] or services
     if origin is not None:
         lat, lon = origin
         services.sort(key=lambda s: _distance(lat, lon, s))

@@ -116,6 +116,8 @@ def test_fixed_services_open_now_or_nearest() -> None:
     assert found.open_now
     assert found.listed[0].code == "hastings_clinic"
     assert all(s.is_open(day) for s in found.listed)
+    # Kit or naloxone: the drug-checking counter next door is no place to get them.
+    assert "drug_checking" not in {s.type for s in found.listed}
     # 03:00: only the night shelter is open.
     night = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
     found = offers.fixed_services(
