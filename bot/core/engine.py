@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -166,6 +167,7 @@ class Engine:
         """The handler's context after commit, and whether the sender has messages queued."""
         now = self.clock()
         async with self.sessions.begin() as session:
+            await self._serialise(session, alias)
             if msg.update_key and not await self._first_sight(session, msg.update_key, now):
                 return None
             contact, person, state, state_on, queued = await self._who(session, msg, alias, now)
@@ -198,6 +200,22 @@ class Engine:
             await conversations.save(
                 session, contact_id=target, state=ctx.state, now=ctx.now, ttl=ttl
             )
+
+    async def _serialise(self, session: AsyncSession, alias: str) -> None:
+        """On PostgreSQL, wait for any other transaction handling this person's updates, on
+        this instance or another, and hold them off until this one ends.
+
+        Telegram sends over several webhook connections at once and every instance connected
+        to signal-cli receives every Signal message, so two updates of one person can be in
+        hand on two instances together: without this both would read the same conversation
+        state and the conversation would fork. The transaction-scoped advisory lock is gone at
+        commit, rollback or a dropped connection (a killed instance never leaves it held), and
+        lives in PostgreSQL's memory only. Taken first, so updates go through in the order
+        they reached the database. SQLite needs nothing: one instance runs on a file, and each
+        channel keeps one chat's updates in order in-process.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(_PERSON_LOCK, {"key": lock_key(alias)})
 
     async def _first_sight(self, session: AsyncSession, key: str, now: datetime) -> bool:
         """Note update ``key`` as handled; False if it already was (a re-delivery).
@@ -374,6 +392,15 @@ def seen_key(key: bytes, update_key: str) -> str:
     """
     return pseudonym(key, "update", update_key)[:48]
 
+
+def lock_key(alias: str) -> int:
+    """The advisory lock key of the person with pseudonym ``alias``: its first 64 bits as a
+    signed bigint (a keyed hash, so the key names no one; a shared key between two people
+    only makes them wait for each other)."""
+    return int.from_bytes(bytes.fromhex(alias[:16]), "big", signed=True)
+
+
+_PERSON_LOCK: Final = text("SELECT pg_advisory_xact_lock(:key)")
 
 # The statements every update runs, built once: building one costs more CPU than SQLite
 # takes to run it. Inserts name the table, not the mapped class: an ORM-enabled insert goes

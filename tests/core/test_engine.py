@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.context import Context, Outbound, Person
+from bot.core.engine import lock_key
 from bot.core.messages import Incoming, InputKind, Reply
 from bot.core.routes import Routes
 from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, Subscription
 from bot.domain import Channel
 from bot.services import subscriptions
 from tests.services.factories import NOW, add_outlet
-from tests.support.chat import Chat, Clock, texts
+from tests.support.chat import Chat, Clock, MemorySender, texts
 from tests.support.engine import make_engine
 
 SEEN: list[Person] = []
@@ -270,3 +274,54 @@ async def test_a_lapsed_state_is_dropped_and_no_state_writes_nothing(
     await chat.say("bob", "hello")  # no state before or after
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ConversationState)) == 0
+
+
+async def _slow_count(msg: Incoming, ctx: Context) -> None:
+    count = int(ctx.state.data.get("count", 0)) + 1 if ctx.state else 1
+    await asyncio.sleep(0.02)  # between reading the state and writing it: room for a fork
+    ctx.goto("count", "waiting", count=count)
+    ctx.reply(f"count {count}")
+
+
+async def test_one_persons_updates_on_two_instances_never_fork_the_conversation(
+    backend: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two engines on one PostgreSQL database (two instances) get one person's updates at
+    the same moment: each is handled after the other, so every count is seen once."""
+    if backend != "postgresql":
+        pytest.skip("one instance runs on a SQLite file; the lock is PostgreSQL's")
+    routes = Routes(
+        commands={},
+        options={},
+        flows={"count": _slow_count},
+        fallback=_slow_count,
+        unknown_command=_unknown,
+        unsupported=_unsupported,
+    )
+    sender = MemorySender()
+    engines = [make_engine(sessions, routes) for _ in range(2)]
+    for engine in engines:
+        engine.add_sender(Channel.TELEGRAM, sender)
+
+    def update(n: int, who: str) -> Incoming:
+        return Incoming(
+            channel=Channel.TELEGRAM,
+            sender_id=f"id-{who}",
+            address=who,
+            update_key=f"fork:{who}:{n}",
+            kind=InputKind.TEXT,
+            text=f"n{n}",
+        )
+
+    await asyncio.gather(
+        *(engines[n % 2].handle(update(n, who)) for n in range(12) for who in ("ana", "bob"))
+    )
+    for who in ("ana", "bob"):
+        counts = sorted(int(r.text.split()[1]) for r in sender.sent[who])
+        assert counts == list(range(1, 13)), counts
+
+
+def test_lock_keys_are_signed_64_bit_and_follow_the_pseudonym() -> None:
+    assert lock_key("f" * 64) == -1
+    assert lock_key("7fffffffffffffff" + "0" * 48) == 2**63 - 1
+    assert lock_key("00000000000000010" + "0" * 47) == 1
