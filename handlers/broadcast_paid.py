@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from bot.core.context import Context
 from bot.core.messages import Option
 from bot.services import alerts
-from bot.services.alert_words import paid_lines, reach_line, went_free_line
+from bot.services.alert_words import paid_lines, reach_line, stars_label, went_free_line
 from bot.services.alerts import AlertError, AlertView
 from handlers import ui
 from handlers.broadcast_common import PREFIX, Step, draft_of
@@ -53,7 +53,7 @@ async def preview_section(
             Option(ctx.tr("✓ Paid broadcast"), ui.payload(PREFIX, run, "free", draft.id))
         )
     elif choose and allowed:
-        label = ctx.tr("Paid broadcast ({stars} Stars)", stars=f"{reach.paid_messages / 10:.1f}")
+        label = ctx.tr("Paid broadcast ({stars} Stars)", stars=stars_label(reach))
         options.append(Option(label, ui.payload(PREFIX, run, "paid", draft.id)))
     return lines, options
 

@@ -26,6 +26,7 @@ __all__ = [
     "paid_lines",
     "reach_line",
     "severity_label",
+    "stars_label",
     "tally_line",
     "took_line",
     "unchecked_refusal",
@@ -158,11 +159,12 @@ def paid_lines(t: Translator, reach: Reach, pace: Pace, *, paid: bool) -> list[s
     paid broadcast is off (``HRBOT_PAID_BROADCAST_MAX_STARS=0``) and not chosen."""
     if pace.max_stars <= 0 and not paid:
         return []
+    stars = stars_label(reach)
     cost = t.plural(
         "Paid broadcast: {n} Telegram message × 0.1 Stars = {stars} Stars (at most {cap}).",
         "Paid broadcast: {n} Telegram messages × 0.1 Stars = {stars} Stars (at most {cap}).",
         reach.paid_messages,
-        stars=f"{reach.paid_messages / 10:.1f}",
+        stars=stars,
         cap=pace.max_stars,
     )
     if not reach.paid_allowed(pace):
@@ -172,6 +174,11 @@ def paid_lines(t: Translator, reach: Reach, pace: Pace, *, paid: bool) -> list[s
     if paid:
         return [cost, t("Chosen: it goes out as a paid broadcast, up to 1,000 messages a second.")]
     return [cost]
+
+
+def stars_label(reach: Reach) -> str:
+    """``60.0``: what a paid broadcast of ``reach`` costs, in Stars, to a tenth."""
+    return f"{reach.stars:.1f}"
 
 
 def took_line(t: Translator, took: timedelta) -> str:
