@@ -335,3 +335,27 @@ async def test_free_and_paid_pacing_against_the_enforcing_emulator(sessions: Ses
     assert all(u.transcript[0].paid for u in paid_people)
     assert not any(u.transcript[0].paid for u in free_people)
     assert emu.broadcast_refused[True] == 0
+
+
+async def test_a_paid_alert_s_photo_goes_paid_too(sessions: Sessions) -> None:
+    """sendPhoto carries allow_paid_broadcast as sendMessage does: each is a paid message."""
+    async with TelegramEmulator(seed=8, broadcast_limits=True) as emu:
+        people = await _subscribed(sessions, emu, "p", "dtes", 3)
+        async with sessions.begin() as session:
+            alert_id = await _draft(session)
+            await alerts.set_photo(session, alert_id=alert_id, jpeg=strip_image(tagged_jpeg()))
+            assert (await alerts.reach(session, alert_id=alert_id)).paid_messages == 6
+            await alerts.set_paid(session, alert_id=alert_id, paid=True, pace=CAP)
+            await alerts.send_now(session, alert_id=alert_id, now=NOW, max_paid_stars=5)
+        engine = _engine(sessions, Clock(NOW))
+        channel = TelegramChannel(
+            engine, token=emu.token, base_url=emu.base_url, poll_timeout=1, max_retries=0
+        )
+        async with channel:
+            await Fanout(engine, FAST).run(budget=3)
+    for user in people:
+        photo, text = user.transcript
+        assert photo.photo is not None
+        assert (photo.paid, text.paid) == (True, True)
+    paid_calls = [c for c in emu.calls if c.params.get("allow_paid_broadcast") is not None]
+    assert {c.method for c in paid_calls} == {"sendPhoto", "sendMessage"}
