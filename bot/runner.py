@@ -36,6 +36,7 @@ from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.domain import Channel
 from bot.health import Status, write_status
+from bot.services.alerts import Pace
 from bot.services.notices import run_notices_due
 from bot.services.outbox import DEFAULT_RATES, AlertTick, Fanout, FanoutConfig, run_alert_due
 from bot.settings import Settings
@@ -119,6 +120,7 @@ def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
         invite_ttl=settings.invite_ttl,
         retention_days=settings.retention_days,
         console_url=settings.console_url,
+        pace=alert_pace(settings),
     )
     # Every language with a catalogue in content/locales: a new one needs no code change.
     words = Words.from_content(settings.content_dir)
@@ -126,10 +128,21 @@ def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
     return Engine(sessions=runtime.sessions, deps=deps, box=runtime.box, routes=routes, clock=clock)
 
 
+def alert_pace(settings: Settings) -> Pace:
+    """How fast alerts go out: on Telegram at the bot's configured rate
+    (``HRBOT_TELEGRAM_MAX_RATE``, so the limiter never has to hold them back), a paid alert
+    at ``HRBOT_PAID_BROADCAST_RATE``, within ``HRBOT_PAID_BROADCAST_MAX_STARS``."""
+    return Pace(
+        rates={**DEFAULT_RATES, Channel.TELEGRAM: settings.telegram_max_rate},
+        paid_rate=settings.paid_broadcast_rate,
+        max_stars=settings.paid_broadcast_max_stars,
+    )
+
+
 def fanout_config(settings: Settings) -> FanoutConfig:
-    """The outbox's knobs from settings: alerts on Telegram are paced at the bot's configured
-    rate (``HRBOT_TELEGRAM_MAX_RATE``), so the limiter never has to hold them back."""
-    return FanoutConfig(rates={**DEFAULT_RATES, Channel.TELEGRAM: settings.telegram_max_rate})
+    """The outbox's knobs from settings (:func:`alert_pace`)."""
+    pace = alert_pace(settings)
+    return FanoutConfig(rates=pace.rates, paid_rate=pace.paid_rate)
 
 
 class _Alarm:

@@ -176,6 +176,17 @@ class Settings(BaseSettings):
     telegram_max_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
         default=30.0, description="Messages per second for the whole bot; 0 = no limit."
     )
+    paid_broadcast_max_stars: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description="Most Telegram Stars one alert may spend as a paid broadcast (0.1 Stars "
+        "a message, up to 1,000 messages/s); a coordinator is offered it only when the "
+        "estimate is within this; 0 = never offered.",
+    )
+    paid_broadcast_rate: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+        default=1000.0,
+        description="Messages per second this instance sends a paid alert at (Telegram allows "
+        "1,000 a bot). Several instances each pace themselves: give each rate / instances.",
+    )
     telegram_http_client: Literal["aiohttp", "httpx"] = Field(
         default="aiohttp", description="The Bot API client: aiohttp (lighter) or PTB's httpx."
     )

@@ -53,6 +53,7 @@ from handlers import (
     broadcast_details,
     broadcast_followup,
     broadcast_languages_preview,
+    broadcast_paid,
     broadcast_photo,
     broadcast_progress,
     broadcast_repeat,
@@ -279,18 +280,29 @@ async def show_preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
         extra += photo_lines
         first += photo
         first += broadcast_details.preview_options(ctx, draft, run)
+    # How long it takes, what paid would cost, and [Paid broadcast] once it may go out.
+    paid_lines, paid = await broadcast_paid.preview_section(
+        ctx, draft, run, choose=not draft.needs_check
+    )
+    lines += paid_lines
+    first += paid
     lines += extra
     options = [*first, Option(ctx.tr("Cancel"), ui.payload(PREFIX, run, "drop", draft.id))]
     _ask(ctx, hint, "\n".join(lines), options)
 
 
 async def _send(ctx: Context, draft: AlertView) -> None:
-    await alerts.send_now(ctx.session, alert_id=draft.id, now=ctx.now)
+    await alerts.send_now(
+        ctx.session,
+        alert_id=draft.id,
+        now=ctx.now,
+        max_paid_stars=ctx.deps.config.pace.max_stars,
+    )
     ctx.wake_outbox()
     ctx.end()
     sent = await alerts.get(ctx.session, alert_id=draft.id)
     assert sent is not None
-    await broadcast_progress.show(ctx, sent)
+    await broadcast_progress.show(ctx, sent, broadcast_paid.went_free(ctx, draft, sent))
 
 
 def _ask_how(ctx: Context, draft: AlertView, hint: str = "") -> None:
@@ -404,6 +416,9 @@ async def on_option(msg: Incoming, ctx: Context) -> None:
     for part in (broadcast_repeat, broadcast_followup, broadcast_urgent):
         if await part.on_option(ctx, step, action, arg):
             return
+    back = broadcast_followup.show_preview if step == Step.FU_PREVIEW else show_preview
+    if await broadcast_paid.on_option(ctx, step, action, arg, back):
+        return
     for with_preview in (broadcast_check, broadcast_add, broadcast_details, broadcast_photo):
         if await with_preview.on_option(ctx, step, action, arg, show_preview):
             return

@@ -20,7 +20,7 @@ from bot.db.models import FollowUp
 from bot.services import alerts, followups
 from bot.services.alerts import AlertError, AlertView
 from bot.services.followups import NOTE_CHARS, Standing
-from handlers import broadcast_languages_preview, broadcast_progress, ui
+from handlers import broadcast_languages_preview, broadcast_paid, broadcast_progress, ui
 from handlers.alerts import area_name
 from handlers.broadcast_common import (
     COMPOSED,
@@ -233,9 +233,12 @@ async def _preview(ctx: Context, draft: AlertView, hint: str = "") -> None:
     run = str(data(ctx).get("run", ""))
     languages, language_options = broadcast_languages_preview.preview_section(ctx, draft, run)
     lines += languages
+    paid_lines, paid = await broadcast_paid.preview_section(ctx, draft, run)
+    lines += paid_lines
     options = [
         button(ctx, ctx.tr("Send now"), "fsend", draft.id),
         *language_options,
+        *paid,
         button(ctx, ctx.tr("Cancel"), "quit"),
     ]
     ask(ctx, hint, "\n".join(lines), options)
@@ -247,7 +250,12 @@ async def _send(ctx: Context, arg: str) -> None:
         ctx.end()
         ui.expired(ctx)
         return
-    outcome = await followups.send(ctx.session, alert_id=draft.id, now=ctx.now)
+    outcome = await followups.send(
+        ctx.session,
+        alert_id=draft.id,
+        now=ctx.now,
+        max_paid_stars=ctx.deps.config.pace.max_stars,
+    )
     if outcome.standing is not Standing.CURRENT:
         ctx.end()
         ctx.reply(why_not(ctx, outcome.standing, draft.parent_id))
@@ -256,7 +264,7 @@ async def _send(ctx: Context, arg: str) -> None:
     ctx.end()
     sent = await alerts.get(ctx.session, alert_id=draft.id)
     assert sent is not None
-    await broadcast_progress.show(ctx, sent)
+    await broadcast_progress.show(ctx, sent, broadcast_paid.went_free(ctx, draft, sent))
 
 
 # --- dispatch from the /broadcast conversation ---------------------------------------------------

@@ -15,7 +15,7 @@ from bot.core.context import Context
 from bot.core.messages import Incoming, Option
 from bot.domain import AlertStatus
 from bot.services import alerts
-from bot.services.alert_words import tally_line
+from bot.services.alert_words import tally_line, took_line
 from bot.services.alerts import AlertView
 from handlers import ui
 from handlers.broadcast_common import WHEN_FORMAT, parse_reference, refuse
@@ -43,6 +43,8 @@ async def show(ctx: Context, view: AlertView, lead: str = "") -> None:
             )
         elif view.status is AlertStatus.SENT:
             lines.append(ctx.tr("{ref} has been sent: it is done.", ref=view.reference))
+            if view.issued_at is not None and view.finished_at is not None:
+                lines.append(took_line(ctx.tr, view.finished_at - view.issued_at))
         else:
             lines.append(ctx.tr("{ref} was stopped.", ref=view.reference))
         lines.append(tally_line(ctx.tr, tally))

@@ -23,7 +23,7 @@ from bot.domain import Channel, DeliveryStatus
 from bot.emulator import TelegramEmulator
 from bot.emulator.server import DEFAULT_TOKEN
 from bot.health import STATUS_FILE, Status, read_status
-from bot.runner import Backoff, BotService, fanout_config, serve
+from bot.runner import Backoff, BotService, alert_pace, fanout_config, serve
 from bot.services import alerts
 from bot.services.outbox import DEFAULT_RATES, FanoutConfig
 from bot.settings import Settings, SettingsError
@@ -49,6 +49,20 @@ def test_alerts_on_telegram_are_paced_at_the_configured_rate(
     assert config.rates[Channel.TELEGRAM] == rate
     # Signal keeps its own cautious pace whatever Telegram's is.
     assert config.rates[Channel.SIGNAL] == DEFAULT_RATES[Channel.SIGNAL]
+    assert config.paid_rate == 1000.0  # Telegram's paid broadcast limit
+
+
+def test_paid_broadcast_settings_reach_the_outbox_and_the_previews(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HRBOT_PAID_BROADCAST_MAX_STARS", "HRBOT_PAID_BROADCAST_RATE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(paid_broadcast_max_stars=50, paid_broadcast_rate=250)
+    assert fanout_config(settings).paid_rate == 250
+    pace = alert_pace(settings)
+    assert (pace.max_stars, pace.paid_rate) == (50, 250)
+    assert pace.rate(Channel.TELEGRAM, paid=True) == 250
+    assert pace.rate(Channel.SIGNAL, paid=True) == DEFAULT_RATES[Channel.SIGNAL]
 
 
 async def test_stop_cuts_a_tick_short_cleanly(

@@ -44,6 +44,8 @@ def test_defaults_use_sqlite_in_the_user_data_dir(data_home: Path) -> None:
     assert settings.offer_timeout == timedelta(minutes=15)
     assert settings.telegram_token is None
     assert settings.telegram_max_rate == 30.0
+    assert settings.paid_broadcast_max_stars == 0  # paid broadcast off
+    assert settings.paid_broadcast_rate == 1000.0
 
 
 def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -71,6 +73,9 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_TELEGRAM_MAX_RATE", "-1"),
         ("HRBOT_TELEGRAM_MAX_RATE", "fast"),
         ("HRBOT_TELEGRAM_MAX_RATE", "inf"),
+        ("HRBOT_PAID_BROADCAST_MAX_STARS", "-1"),
+        ("HRBOT_PAID_BROADCAST_RATE", "0"),
+        ("HRBOT_PAID_BROADCAST_RATE", "1001"),
         ("HRBOT_WEBHOOK_SECRET", "x"),
         ("HRBOT_WEBHOOK_SECRET", "a" * 31),
         ("HRBOT_WEBHOOK_SECRET", "a" * 31 + "!"),

@@ -604,13 +604,17 @@ class TelegramChannel:
         # than a caption may be), then the text as always, its buttons under the last part.
         before = 0
         if reply.photo is not None:
-            result = await self._send_photo(chat_id, reply.photo, reply.caption, retry=retry)
+            result = await self._send_photo(
+                chat_id, reply.photo, reply.caption, retry=retry, paid=reply.paid
+            )
             if result.status is not SendStatus.SENT:
                 return result  # nothing arrived: the whole message may be sent again
             before = 1
         for index, part in enumerate(parts, start=before):
             last = index == before + len(parts) - 1
-            result = await self._send_part(chat_id, part, markup if last else None, retry=retry)
+            result = await self._send_part(
+                chat_id, part, markup if last else None, retry=retry, paid=reply.paid
+            )
             if result.status is not SendStatus.SENT:
                 if index and result.status is SendStatus.RETRY:
                     # Sending it again would repeat the parts that already arrived.
@@ -662,7 +666,7 @@ class TelegramChannel:
         return SendResult(SendStatus.SENT)
 
     async def _send_photo(
-        self, chat_id: int, photo: bytes, caption: str, *, retry: bool = True
+        self, chat_id: int, photo: bytes, caption: str, *, retry: bool = True, paid: bool = False
     ) -> SendResult:
         app = self._app
         if app is None:
@@ -677,6 +681,8 @@ class TelegramChannel:
                 filename="photo.jpg",
                 caption=html.escape(caption, quote=False) or None,
                 parse_mode=ParseMode.HTML if caption else None,
+                # Paid: Telegram's 1,000/s for 0.1 Stars; PTB's limiter paces it apart.
+                allow_paid_broadcast=paid or None,
                 rate_limit_args=None if retry else _NO_RETRY,
             )
         except Exception as exc:  # every failure becomes an outcome
@@ -684,7 +690,13 @@ class TelegramChannel:
         return SendResult(SendStatus.SENT)
 
     async def _send_part(
-        self, chat_id: int, text: str, markup: Markup | None, *, retry: bool = True
+        self,
+        chat_id: int,
+        text: str,
+        markup: Markup | None,
+        *,
+        retry: bool = True,
+        paid: bool = False,
     ) -> SendResult:
         app = self._app
         if app is None:
@@ -700,6 +712,9 @@ class TelegramChannel:
         }
         if markup is not None:
             message["reply_markup"] = markup
+        if paid:
+            # Telegram's paid broadcast (0.1 Stars a message); PTB's limiter paces it apart.
+            message["allow_paid_broadcast"] = True
         try:
             await post_message(app.bot, message, retry=retry)
         except Exception as exc:  # every failure becomes an outcome

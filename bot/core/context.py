@@ -13,6 +13,7 @@ from bot.core.messages import Option, Reply
 from bot.core.words import Translator, Words
 from bot.domain import Channel
 from bot.privacy import Keys
+from bot.services.alerts.reach import Pace
 from bot.services.catalogue import ItemIds
 from bot.services.conversations import State
 from bot.services.routing import StartRadius
@@ -31,6 +32,8 @@ class Config:
     bot_username: str | None = None  # for t.me deep links, learnt from getMe
     # Where the web console answers (no trailing slash); None: no console on this server.
     console_url: str | None = None
+    # How fast alerts go out, and the paid broadcast's cap (for previews' estimates).
+    pace: Pace = field(default_factory=Pace)
 
 
 @dataclass(frozen=True)

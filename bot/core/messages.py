@@ -117,6 +117,9 @@ class Reply:
     # where the channel shows a photo apart from the text (Telegram), its short caption.
     photo: bytes | None = field(default=None, repr=False)
     caption: str = ""
+    # Send as a paid broadcast where the channel has one (Telegram's allow_paid_broadcast:
+    # up to 1,000 messages a second, for Stars); only the alert outbox sets it.
+    paid: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ class SentMessage:
     edits: int = 0
     # A photo the bot uploaded (sendPhoto): the bytes as received; ``text`` is its caption.
     photo: bytes | None = field(default=None, repr=False)
+    # Sent with allow_paid_broadcast (Telegram's paid broadcast, 0.1 Stars a message).
+    paid: bool = False
 
     @property
     def keyboard_kind(self) -> str | None:

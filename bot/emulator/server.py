@@ -9,6 +9,12 @@ seeded RNG, can carry a call out and then answer too late or not at all (the amb
 the message arrived, the bot cannot know), and models people and chats
 (:mod:`bot.emulator.people`) so a test acts as a person and reads what the bot sent back.
 
+Each message records whether it was sent with ``allow_paid_broadcast``. With
+``broadcast_limits=True`` the emulator also enforces Telegram's broadcast limits on
+``sendMessage`` and ``sendPhoto``: more than 30 free messages within a second, or 1,000 paid
+ones, is answered 429 with ``retry_after`` (off by default, so tests and benchmarks that send
+faster are unchanged).
+
 Updates reach the bot by long polling (``getUpdates``) or, after ``setWebhook``, by POSTs to
 the webhook URL with the ``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does.
 """
@@ -57,6 +63,10 @@ MAX_DOWNLOAD: Final = 20 * 1024 * 1024  # getFile's limit
 MAX_CALLBACK_DATA: Final = 64
 MAX_BUTTONS: Final = 100
 MAX_POLL_TIMEOUT: Final = 50.0
+# Telegram's broadcast limits, messages per second per bot: free, and paid
+# (allow_paid_broadcast, 0.1 Stars a message).
+FREE_BROADCAST_LIMIT: Final = 30
+PAID_BROADCAST_LIMIT: Final = 1000
 # Telegram's default when allowed_updates is empty: everything but these.
 _OPT_IN_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _CHAT_ACTIONS: Final = frozenset(
@@ -141,6 +151,8 @@ class TelegramEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         webhook_retry_delay: float = 0.05,
+        broadcast_limits: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         bot_id = token.split(":", 1)[0]
         if not bot_id.isdigit():
@@ -175,6 +187,13 @@ class TelegramEmulator:
         self.downloads: list[str] = []
         # Photos the bot tried to send that still carried EXIF/XMP/...: refused with a 400.
         self.metadata_refused: list[list[str]] = []
+        # Telegram's broadcast limits enforced (see the module docstring), on this clock.
+        self.broadcast_limits = broadcast_limits
+        self._monotonic = monotonic
+        # Accepted sends in the last second, free (False) and paid (True): their times.
+        self._recent_sends: dict[bool, deque[float]] = {False: deque(), True: deque()}
+        # Sends refused for going over a broadcast limit, free (False) and paid (True).
+        self.broadcast_refused: dict[bool, int] = {False: 0, True: 0}
 
         # Seeded on purpose (not secrets): a failing test must replay with the same ids.
         self._rng = random.Random(seed)  # noqa: S311
@@ -603,6 +622,7 @@ class TelegramEmulator:
             self.metadata_refused.append(hidden)
             raise _Fail(400, f"Bad Request: photo carries hidden data ({', '.join(hidden)})")
         parsed, source, parse_mode = _caption(params)
+        paid = self._within_broadcast_limit(params)
         message = SentMessage(
             chat_id=chat.id,
             message_id=chat.take_message_id(),
@@ -613,6 +633,7 @@ class TelegramEmulator:
             date=self.now(),
             entities=parsed.entities,
             photo=data,
+            paid=paid,
         )
         chat.messages.append(message)
         self._notify(message)
@@ -736,6 +757,7 @@ class TelegramEmulator:
         chat = self._writable_chat(params)
         parsed, source, parse_mode = _message_text(params)
         markup = _reply_markup(params)
+        paid = self._within_broadcast_limit(params)
         message = SentMessage(
             chat_id=chat.id,
             message_id=chat.take_message_id(),
@@ -745,10 +767,28 @@ class TelegramEmulator:
             reply_markup=markup,
             date=self.now(),
             entities=parsed.entities,
+            paid=paid,
         )
         chat.messages.append(message)
         self._notify(message)
         return self.message_dict(message)
+
+    def _within_broadcast_limit(self, params: JSONDict) -> bool:
+        """Whether the send is paid (``allow_paid_broadcast``); with ``broadcast_limits``, a
+        429 when it would be over Telegram's limit within the last second."""
+        paid = _bool(params, "allow_paid_broadcast")
+        if not self.broadcast_limits:
+            return paid
+        now = self._monotonic()
+        recent = self._recent_sends[paid]
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        if len(recent) >= (PAID_BROADCAST_LIMIT if paid else FREE_BROADCAST_LIMIT):
+            self.broadcast_refused[paid] += 1
+            retry_after = max(1, math.ceil(recent[0] + 1.0 - now))
+            raise _Fail(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        recent.append(now)
+        return paid
 
     async def _edit_message_text(self, params: JSONDict) -> JSONDict:
         message = self._editable(params)

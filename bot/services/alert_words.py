@@ -7,23 +7,30 @@ the console's *Alerts* page never drift apart.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.words import Translator
 from bot.domain import AlertKind
-from bot.services.alerts import WHEN_FORMAT, AlertView, Recurrence, Tally
+from bot.services.alerts import WHEN_FORMAT, AlertView, Pace, Reach, Recurrence, Tally
 
 __all__ = [
     "day_names",
     "describe_repeat",
+    "duration_label",
     "field_label",
     "field_prompt",
     "kind_label",
     "lifetime_label",
     "next_time",
+    "paid_lines",
+    "reach_line",
     "severity_label",
+    "stars_label",
     "tally_line",
+    "took_line",
     "unchecked_refusal",
+    "went_free_line",
 ]
 
 
@@ -126,4 +133,66 @@ def unchecked_refusal(t: Translator) -> str:
     return t(
         "This draft comes from a community report: edit its text, or confirm that no one "
         "can be identified in it, before it goes out."
+    )
+
+
+def duration_label(t: Translator, seconds: float) -> str:
+    """``40 s``, ``12 min`` or ``3 h``: rounded, as an estimate or a measure is read."""
+    if seconds < 90:
+        return t("{n} s", n=max(1, round(seconds)))
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return t("{n} min", n=minutes)
+    return t("{n} h", n=round(minutes / 60))
+
+
+def reach_line(t: Translator, reach: Reach, pace: Pace, *, paid: bool) -> str:
+    """``Reaches everyone in about 2 min``: each channel's recipients over its pace."""
+    return t(
+        "Reaches everyone in about {duration}.",
+        duration=duration_label(t, reach.seconds(pace, paid=paid)),
+    )
+
+
+def paid_lines(t: Translator, reach: Reach, pace: Pace, *, paid: bool) -> list[str]:
+    """What a paid broadcast would cost, and whether it is chosen or may be: nothing when
+    paid broadcast is off (``HRBOT_PAID_BROADCAST_MAX_STARS=0``) and not chosen."""
+    if pace.max_stars <= 0 and not paid:
+        return []
+    stars = stars_label(reach)
+    cost = t.plural(
+        "Paid broadcast: {n} Telegram message × 0.1 Stars = {stars} Stars (at most {cap}).",
+        "Paid broadcast: {n} Telegram messages × 0.1 Stars = {stars} Stars (at most {cap}).",
+        reach.paid_messages,
+        stars=stars,
+        cap=pace.max_stars,
+    )
+    if not reach.paid_allowed(pace):
+        if paid:
+            return [cost, t("Over the limit now: it will go out free, at the usual pace.")]
+        return [cost, t("Not offered: over the limit, or no one on Telegram.")]
+    if paid:
+        return [cost, t("Chosen: it goes out as a paid broadcast, up to 1,000 messages a second.")]
+    return [cost]
+
+
+def stars_label(reach: Reach) -> str:
+    """``60.0``: what a paid broadcast of ``reach`` costs, in Stars, to a tenth."""
+    return f"{reach.stars:.1f}"
+
+
+def took_line(t: Translator, took: timedelta) -> str:
+    """How long it took from sending to the last delivery's outcome."""
+    return t(
+        "From sending to the last delivery: {duration}.",
+        duration=duration_label(t, took.total_seconds()),
+    )
+
+
+def went_free_line(t: Translator, reference: str) -> str:
+    """A paid alert over the cap at sending goes free: what its coordinator is told."""
+    return t(
+        "{ref} goes out as a free broadcast, at the usual pace: with the people it reaches "
+        "now, a paid broadcast would cost more than the limit.",
+        ref=reference,
     )

@@ -107,10 +107,13 @@ class Sent:
     recipients: int = 0
 
 
-async def send(session: AsyncSession, *, alert_id: int, now: datetime) -> Sent:
+async def send(
+    session: AsyncSession, *, alert_id: int, now: datetime, max_paid_stars: int = 0
+) -> Sent:
     """Send a draft now. A follow-up goes only while its parent is still current: one that
     ended meanwhile (another coordinator's all clear, expiry) drops the draft instead, so an
-    alert is never cleared twice. Raises AlertError as :func:`alerts.send_now` does."""
+    alert is never cleared twice. Raises AlertError as :func:`alerts.send_now` does; a paid
+    draft over ``max_paid_stars`` goes free, as there."""
     draft = await alerts.get(session, alert_id=alert_id)
     if draft is None:
         raise AlertError("no such alert")
@@ -119,4 +122,7 @@ async def send(session: AsyncSession, *, alert_id: int, now: datetime) -> Sent:
         if parent is not Standing.CURRENT:
             await alerts.cancel(session, alert_id=alert_id, now=now)
             return Sent(parent)
-    return Sent(Standing.CURRENT, await alerts.send_now(session, alert_id=alert_id, now=now))
+    count = await alerts.send_now(
+        session, alert_id=alert_id, now=now, max_paid_stars=max_paid_stars
+    )
+    return Sent(Standing.CURRENT, count)

@@ -34,6 +34,13 @@ wants a captcha, :class:`DeferringSender`) gets no claims meanwhile: its rows st
 spend no attempts; then one row at a time probes until the channel sends again. Several
 instances each pace themselves: give each ``limit / instances``, or run the outbox on one.
 
+Paid broadcast. A paid alert's rows on Telegram (:attr:`AlertView.paid`) are paced by a bucket
+of their own at ``FanoutConfig.paid_rate`` (Telegram allows 1,000 a second a bot, for 0.1 Stars
+a message; per instance as above) and sent with ``Reply.paid``, so the channel passes
+``allow_paid_broadcast``. Claims are gated by the paid bucket while a paid alert is being sent
+(learnt from the alerts of claimed rows); a free row claimed then still takes a token from its
+channel's own bucket before it goes, so free sends never exceed the free rate.
+
 When. The runner (:class:`bot.runner.BotService`) runs this at start-up, on every tick, at
 once when a handler queued deliveries ([Send now]: :meth:`Fanout.wake`), and at
 ``AlertTick.next_due``: a scheduled alert's minute, a retry, a lease lapsing. A run waiting
@@ -67,7 +74,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
 
@@ -82,6 +89,7 @@ from bot.db.models import Alert, Contact, Delivery
 from bot.domain import AlertStatus, Channel, DeliveryStatus
 from bot.privacy import AddressUnreadable, hour_of
 from bot.services import alerts, subscriptions
+from bot.services.alert_words import took_line, went_free_line
 from bot.services.alerts import AlertView, Tally
 
 log = logging.getLogger(__name__)
@@ -100,11 +108,10 @@ __all__ = [
     "run_alert_due",
 ]
 
-DEFAULT_RATES: Mapping[Channel, float] = {
-    Channel.TELEGRAM: 30.0,  # Telegram's broadcast limit, messages per second per bot
-    Channel.SIGNAL: 5.0,  # a cautious guess until the Signal channel measures its own
-}
+# Messages per second per bot: Telegram's broadcast limit, a cautious guess for Signal.
+DEFAULT_RATES: Mapping[Channel, float] = alerts.DEFAULT_RATES
 _FALLBACK_RATE = 1.0
+_PAID_CHANNEL = Channel.TELEGRAM
 _HOUSEKEEPING_EVERY = 1.0  # seconds between lease/expiry sweeps while pumping
 _IDLE_STEP = 0.05
 # How long a busy pump may wait for a few free slots to claim them in one transaction.
@@ -146,6 +153,7 @@ class FanoutConfig:
     """Knobs of the outbox; one per process.
 
     ``window`` bounds sends in flight per channel (and so duplicates after a crash).
+    ``paid_rate``: messages per second of a paid alert on Telegram, per instance.
     ``lease``: how long a claimed row stays ours without news. While its send is in flight the
     lease is renewed every third of it, so a send may take up to ``send_timeout`` whatever the
     lease; after a crash the rows in flight are taken back within one lease. ``budget`` bounds
@@ -153,6 +161,7 @@ class FanoutConfig:
     """
 
     rates: Mapping[Channel, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
+    paid_rate: float = alerts.PAID_RATE
     window: int = 16
     lease: timedelta = timedelta(seconds=15)
     send_timeout: float = 30.0
@@ -404,7 +413,7 @@ class Fanout:
     def __init__(self, engine: Engine, config: FanoutConfig | None = None) -> None:
         self.engine = engine
         self.config = config or FanoutConfig()
-        self._pacers: dict[Channel, TokenBucket] = {}
+        self._pacers: dict[tuple[Channel, bool], TokenBucket] = {}
         self._storms: dict[Channel, _Storm] = {}
         self._alerts: dict[int, _AlertCopy | None] = {}
         self._lock = asyncio.Lock()
@@ -416,13 +425,22 @@ class Fanout:
         """New work was committed: a run waiting for a retry stops waiting and claims."""
         self._woken.set()
 
-    def pacer(self, channel: Channel) -> TokenBucket:
-        """The channel's token bucket (made on first use)."""
-        bucket = self._pacers.get(channel)
+    def pacer(self, channel: Channel, *, paid: bool = False) -> TokenBucket:
+        """The channel's token bucket, or with ``paid`` its paid broadcast's (made on first
+        use; only Telegram has a paid one)."""
+        paid = paid and channel is _PAID_CHANNEL
+        bucket = self._pacers.get((channel, paid))
         if bucket is None:
-            rate = self.config.rates.get(channel, _FALLBACK_RATE)
-            bucket = self._pacers[channel] = TokenBucket(rate)
+            rate = self.config.paid_rate if paid else self.config.rates.get(channel, _FALLBACK_RATE)
+            bucket = self._pacers[channel, paid] = TokenBucket(rate)
         return bucket
+
+    def _paid_sending(self, channel: Channel) -> bool:
+        """Whether a paid alert seen this tick is being sent on ``channel``: claims are then
+        paced at the paid rate."""
+        return channel is _PAID_CHANNEL and any(
+            copy is not None and copy.view.paid for copy in self._alerts.values()
+        )
 
     def _storm(self, channel: Channel) -> _Storm:
         storm = self._storms.get(channel)
@@ -502,7 +520,11 @@ class Fanout:
             try:
                 async with self.engine.sessions.begin() as session:
                     fired = await alerts.fire(
-                        session, alert_id=alert_id, now=now, gazetteer=gazetteer
+                        session,
+                        alert_id=alert_id,
+                        now=now,
+                        gazetteer=gazetteer,
+                        max_paid_stars=self.engine.deps.config.pace.max_stars,
                     )
             except Exception:
                 log.exception("firing a scheduled alert failed")
@@ -511,6 +533,8 @@ class Fanout:
             if fired is None:
                 continue
             report.fired += 1
+            if fired.paid_dropped and fired.creator_contact_id is not None:
+                notices.append(Outbound(fired.creator_contact_id, _went_free_notice(fired)))
             if fired.missed:
                 report.missed += 1
                 if fired.creator_contact_id is not None:
@@ -571,7 +595,6 @@ class Fanout:
         """Send due deliveries of one channel until none is due or the deadline passes."""
         loop = asyncio.get_running_loop()
         sender = self.engine.senders[channel]
-        pacer = self.pacer(channel)
         slots = asyncio.Semaphore(self.config.window)
         tasks: set[asyncio.Task[None]] = set()
         in_flight: set[int] = set()
@@ -606,6 +629,8 @@ class Fanout:
                     held = await self._more_slots(slots, tasks, loop.time() + _CLAIM_LINGER)
                 else:
                     held = 1  # a probe: one row, so a challenge still in force costs one attempt
+                gate_paid = self._paid_sending(channel)
+                pacer = self.pacer(channel, paid=gate_paid)
                 tokens = await pacer.take(held)
                 if loop.time() >= deadline:
                     pacer.refund(tokens)
@@ -631,6 +656,7 @@ class Fanout:
                                 recipients.get(row.contact_id),
                                 recorder,
                                 report,
+                                gate_paid,
                             )
                         )
                         tasks.add(task)
@@ -803,6 +829,7 @@ class Fanout:
         recipient: _Recipient | None,
         recorder: _Recorder,
         report: AlertTick,
+        gate_paid: bool = False,
     ) -> None:
         if recipient is None:
             return  # the contact was deleted (/forget): its rows went with it
@@ -823,7 +850,14 @@ class Fanout:
                 outcome.status, outcome.last_error = DeliveryStatus.FAILED, "address"
             else:
                 t = self.engine.deps.words.for_locale(recipient.locale)
-                result = await self._send(sender, address, copy.reply(t, self._render))
+                reply = copy.reply(t, self._render)
+                paid = copy.view.paid and channel is _PAID_CHANNEL
+                if paid != gate_paid:
+                    # Claimed under the other bucket: this row's own pace holds too.
+                    await self.pacer(channel, paid=paid).take(1)
+                if paid:
+                    reply = replace(reply, paid=True)
+                result = await self._send(sender, address, reply)
                 self.engine.count_send(channel, result)
                 outcome = self._judge(row, result, self.engine.clock())
                 pause = self._storm(channel).record(
@@ -832,6 +866,7 @@ class Fanout:
                 if pause is not None:
                     log.warning("alert outbox: most sends refused; pausing %.0f s", pause)
                     self.pacer(channel).pause(pause)
+                    self.pacer(channel, paid=True).pause(pause)
         _count(report, outcome.status)
         await recorder.record(outcome)
 
@@ -931,7 +966,16 @@ def _report_notice(done: alerts.Finished) -> Callable[[Translator], Reply]:
             lines.append(
                 t("Unknown: delivered, but maybe twice (a send was cut off and repeated).")
             )
+        if done.took is not None and tally.total > tally.expired:
+            lines.append(took_line(t, done.took))
         return Reply("\n".join(lines))
+
+    return render
+
+
+def _went_free_notice(fired: alerts.Fired) -> Callable[[Translator], Reply]:
+    def render(t: Translator) -> Reply:
+        return Reply(went_free_line(t, f"A{fired.alert_id}"))
 
     return render
 

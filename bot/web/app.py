@@ -3,8 +3,8 @@
 ``/healthz`` judges the status the bot keeps at every tick (:func:`bot.health.judge`: its clock
 ticks, each channel answered at the last check) and asks the database ``SELECT 1`` on the bot's
 own pool; 200 when all pass, else 503, each part named with how it stands. ``/metrics`` is the
-Prometheus text of :class:`~bot.web.metrics.Metrics`, with the outbox backlog counted at each
-scrape. Neither says anything about people. Further routes (the Telegram webhook,
+Prometheus text of :class:`~bot.web.metrics.Metrics`, with the outbox backlog read from the
+database at each scrape. Neither says anything about people. Further routes (the Telegram webhook,
 :mod:`bot.web.webhook`) come in as ``routes``.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import func, select, text
@@ -23,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.core.engine import Engine
 from bot.db.models import Delivery, PendingMessage
-from bot.domain import DeliveryStatus
+from bot.domain import Channel, DeliveryStatus
 from bot.health import Check, Status, judge
 from bot.web.metrics import CONTENT_TYPE, Metrics
 
@@ -46,16 +47,40 @@ async def database_check(engine: Engine, *, within: float = DATABASE_TIMEOUT) ->
     return Check("database", True, "answers")
 
 
-async def backlog(engine: Engine) -> int:
-    """Messages waiting to be sent: pending alert deliveries plus queued messages."""
+@dataclass(frozen=True)
+class Backlog:
+    """What waits to be sent, database-wide: alert deliveries pending or being sent per
+    channel, how long the oldest pending one has waited, and queued messages."""
+
+    deliveries: Mapping[Channel, int]
+    oldest_pending: float
+    queued_messages: int
+
+
+async def backlog(engine: Engine) -> Backlog:
+    """The outbox's backlog, read at scrape time. One query on deliveries, answered from the
+    claim index (status, channel, priority, next_attempt_at) alone; the wait is counted from
+    ``next_attempt_at``: when a row was queued, or when its retry fell due."""
+    now = engine.clock()
     async with engine.sessions() as session:
-        deliveries = await session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.status == DeliveryStatus.PENDING)
+        rows = await session.execute(
+            select(
+                Delivery.channel,
+                Delivery.status,
+                func.count(),
+                func.min(Delivery.next_attempt_at),
+            )
+            .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+            .group_by(Delivery.channel, Delivery.status)
         )
         messages = await session.scalar(select(func.count()).select_from(PendingMessage))
-    return int(deliveries or 0) + int(messages or 0)
+    deliveries = dict.fromkeys(Channel, 0)
+    oldest = 0.0
+    for channel, status, count, first in rows.all():
+        deliveries[Channel(channel)] += int(count)
+        if status == DeliveryStatus.PENDING and first is not None:
+            oldest = max(oldest, (now - first).total_seconds())
+    return Backlog(deliveries, oldest, int(messages or 0))
 
 
 def make_app(
@@ -86,7 +111,11 @@ def make_app(
     async def metrics_page(request: Request) -> Response:
         try:
             async with asyncio.timeout(DATABASE_TIMEOUT):
-                metrics.backlog.set(await backlog(engine))
+                waiting = await backlog(engine)
+            for channel, count in waiting.deliveries.items():
+                metrics.backlog.labels(channel.value).set(count)
+            metrics.oldest_pending.set(waiting.oldest_pending)
+            metrics.queued.set(waiting.queued_messages)
         except Exception as exc:  # the counters still help while the database is away
             log.warning("metrics: cannot count the outbox backlog (%s)", type(exc).__name__)
         return Response(metrics.render(), media_type=CONTENT_TYPE)

@@ -2,7 +2,8 @@
 global one), so two bots or two tests in one process never mix their counts.
 
 Labels are channel, update kind, send result and refusal reason only: nothing that could
-identify anyone.
+identify anyone. The outbox gauges are read from the database at each scrape, so every instance
+reports the same database-wide figures.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class Metrics:
-    """The bot's counters (a :class:`bot.core.meter.Meter`) and the outbox backlog gauge."""
+    """The bot's counters (a :class:`bot.core.meter.Meter`) and the outbox gauges."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -56,7 +57,22 @@ class Metrics:
         )
         self.backlog = Gauge(
             "hrbot_outbox_backlog",
-            "Messages waiting to be sent: pending alert deliveries plus queued messages.",
+            "Alert deliveries pending or being sent, by channel; database-wide (every "
+            "instance reports the same figure).",
+            ("channel",),
+            registry=self.registry,
+        )
+        self.oldest_pending = Gauge(
+            "hrbot_outbox_oldest_pending_seconds",
+            "Age of the oldest pending alert delivery: seconds since it was queued or its "
+            "retry fell due (0 when none is waiting); database-wide (every instance reports "
+            "the same figure).",
+            registry=self.registry,
+        )
+        self.queued = Gauge(
+            "hrbot_queued_messages",
+            "Replies and notices a channel refused, queued to be sent again; database-wide "
+            "(every instance reports the same figure).",
             registry=self.registry,
         )
 

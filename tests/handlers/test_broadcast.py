@@ -292,7 +292,7 @@ async def test_update_and_all_clear_reach_exactly_the_parents_audience(
         [last] = await chat.tap("coco", "Skip")
     assert last.text.startswith("Preview of A2 for A1: this is exactly what people will get.")
     assert "🔁 Update to an earlier notice" in last.text
-    assert last.text.endswith("It goes to the 2 people who got A1.")
+    assert last.text.endswith("It goes to the 2 people who got A1.\nReaches everyone in about 1 s.")
     [typed] = await chat.say("coco", "send it")  # typing on the preview shows it again
     assert typed.text.startswith("Please choose one of the buttons.\n\nPreview of A2 for A1")
     [sent] = await chat.tap("coco", "Send now")
@@ -307,7 +307,9 @@ async def test_update_and_all_clear_reach_exactly_the_parents_audience(
     assert note.text.startswith("All clear for A1. Add a short note")
     [preview] = await chat.say("coco", "Checked: that batch is gone.")
     assert "Advice: Checked: that batch is gone." in preview.text
-    assert preview.text.endswith("It goes to the 2 people who got A1.")
+    assert preview.text.endswith(
+        "It goes to the 2 people who got A1.\nReaches everyone in about 1 s."
+    )
     await chat.tap("coco", "Send now")
     await run_alert_due(world.engine, budget=2.0)
     for who, count in (("ana", 1), ("cy", 1), ("bo", 0), ("dan", 0)):

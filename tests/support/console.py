@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.context import Config
 from bot.runner import BotService
+from bot.services.alerts import Pace
 from tests.handlers.peer_world import World, make_world
 from tests.support.chat import Clock, texts
 
@@ -64,9 +65,12 @@ async def console_world(
     *,
     clock: Clock | None = None,
     public_url: str = PUBLIC_URL,
+    pace: Pace | None = None,
 ) -> AsyncIterator[ConsoleWorld]:
-    """A peer world (coordinator ``coco``) whose web app is served until the block ends."""
-    world = await make_world(sessions, clock=clock, config=Config(console_url=public_url))
+    """A peer world (coordinator ``coco``) whose web app is served until the block ends;
+    ``pace`` sets how fast alerts go and the paid broadcast's cap."""
+    config = Config(console_url=public_url, pace=pace or Pace())
+    world = await make_world(sessions, clock=clock, config=config)
     service = BotService(world.engine, [], tick_seconds=3600, web=("127.0.0.1", 0))
     await service.start()
     try:

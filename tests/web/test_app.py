@@ -11,13 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.channels.signal import Reconnect, SignalChannel, SignalPacing
 from bot.channels.telegram import TelegramChannel, WebhookConfig
 from bot.core.engine import Engine
 from bot.core.messages import Incoming, InputKind, Reply, SendResult, SendStatus
-from bot.domain import Channel
+from bot.db.models import Delivery
+from bot.domain import Channel, DeliveryStatus
 from bot.emulator import TelegramEmulator
 from bot.runner import BotService
 from bot.services import alerts
@@ -182,7 +184,8 @@ async def test_metrics_count_updates_sends_and_429s_and_name_no_one(
         assert _sample(text, "hrbot_sends_total", channel="telegram", result="retry") == 1
         sent = _sample(text, "hrbot_sends_total", channel="telegram", result="sent")
         assert sent == len(sender.sent) >= 2
-        assert _sample(text, "hrbot_outbox_backlog") >= 1  # the refused reply waits, queued
+        assert _sample(text, "hrbot_queued_messages") >= 1  # the refused reply waits, queued
+        assert _sample(text, "hrbot_outbox_backlog", channel="telegram") == 0  # no alert
 
         # Nothing that could identify anyone: not the id, not the address, in any form.
         for secret in (SENDER_ID, ADDRESS, ADDRESS.lstrip("+"), "5550100001", "5550100002"):
@@ -195,7 +198,7 @@ async def test_metrics_count_updates_sends_and_429s_and_name_no_one(
         await service.tick()
         text = (await client.get("/metrics")).text
         assert _sample(text, "hrbot_sends_total", channel="telegram", result="sent") == sent + 1
-        assert _sample(text, "hrbot_outbox_backlog") == 0
+        assert _sample(text, "hrbot_queued_messages") == 0
 
 
 async def test_an_engine_without_a_meter_counts_nothing(
@@ -257,7 +260,8 @@ async def test_metrics_count_alert_sends_from_the_outbox(
         text = (await client.get("/metrics")).text
         assert _sample(text, "hrbot_sends_total", channel="telegram", result="sent") == 2
         assert _sample(text, "hrbot_updates_handled_total", channel="telegram", kind="command") == 0
-        assert _sample(text, "hrbot_outbox_backlog") == 0
+        assert _sample(text, "hrbot_outbox_backlog", channel="telegram") == 0
+        assert _sample(text, "hrbot_outbox_oldest_pending_seconds") == 0
 
 
 async def test_signal_429s_are_counted_as_rate_limited(
@@ -326,3 +330,57 @@ async def test_the_webhook_is_served_by_the_web_app_and_its_refusals_counted(
             labels = {"channel": "telegram", "kind": "command"}
             assert _sample(text, "hrbot_updates_handled_total", **labels) == 1
             assert str(ana.id) not in text
+
+
+async def test_metrics_read_the_outbox_backlog_database_wide(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Deliveries pending or being sent, by channel, and how long the oldest pending one has
+    waited, read from the database: two instances (no sender here, so nothing goes out)
+    report the same figures."""
+    clock = Clock()
+    async with sessions.begin() as session:
+        await add_subscribers(session, ["t1", "t2", "t3"], ["dtes"])
+        await add_subscribers(session, ["s1", "s2"], ["dtes"], channel=Channel.SIGNAL)
+        draft = await bad_batch_draft(
+            session, gazetteer=alert_engine(sessions).deps.content.gazetteer, now=clock()
+        )
+        await alerts.send_now(session, alert_id=draft.id, now=clock())
+        # One in flight, one put off for a retry two minutes from now.
+        ids = list(await session.scalars(select(Delivery.id).order_by(Delivery.id)))
+        await session.execute(
+            update(Delivery).where(Delivery.id == ids[0]).values(status=DeliveryStatus.SENDING)
+        )
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == ids[1])
+            .values(next_attempt_at=clock() + timedelta(minutes=2))
+        )
+    clock.advance(seconds=90)
+    texts = []
+    for _ in range(2):
+        service = BotService(
+            alert_engine(sessions, clock=clock), [], tick_seconds=3600, web=("127.0.0.1", 0)
+        )
+        async for client in _serving(service):
+            texts.append((await client.get("/metrics")).text)
+    first, second = texts
+    for text in texts:
+        assert _sample(text, "hrbot_outbox_backlog", channel="telegram") == 3
+        assert _sample(text, "hrbot_outbox_backlog", channel="signal") == 2
+        assert _sample(text, "hrbot_outbox_oldest_pending_seconds") == 90
+        assert "database-wide" in text  # said in HELP
+    assert [line for line in first.splitlines() if "outbox" in line] == [
+        line for line in second.splitlines() if "outbox" in line
+    ]
+
+    async with sessions.begin() as session:
+        await session.execute(update(Delivery).values(status=DeliveryStatus.SENT))
+    service = BotService(
+        alert_engine(sessions, clock=clock), [], tick_seconds=3600, web=("127.0.0.1", 0)
+    )
+    async for client in _serving(service):
+        text = (await client.get("/metrics")).text
+    assert _sample(text, "hrbot_outbox_backlog", channel="telegram") == 0
+    assert _sample(text, "hrbot_outbox_backlog", channel="signal") == 0
+    assert _sample(text, "hrbot_outbox_oldest_pending_seconds") == 0

@@ -88,6 +88,9 @@ class Alert(Base):
     # said) and the routes of use the advice is for (comma-separated, e.g. ``smoked,injected``).
     confidence: Mapped[str | None] = mapped_column(String(16))
     routes: Mapped[str | None] = mapped_column(String(64))
+    # Sent as Telegram's paid broadcast (up to 1,000 messages/s for 0.1 Stars each), as the
+    # coordinator chose after seeing the cost; turned off at sending when over the cap.
+    paid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AlertArea(Base):

@@ -35,6 +35,7 @@ The package, one responsibility a module (a new alert field touches :mod:`.field
     render      render_alert and preview: the text people get
     details     its "current until", confidence, route advice and nearest sites lines
     audience    who receives an alert; materialising their deliveries
+    reach       recipients per channel, a paid broadcast's cost and cap, time to reach all
     sending     send_now, cancel
     schedule    schedule_once, schedule_recurring, schedule_local
     firing      due_alert_ids, fire (the outbox tick)
@@ -46,7 +47,7 @@ Callers use this package's names (``from bot.services import alerts; alerts.send
 """
 
 from bot.db.models import FollowUp
-from bot.services.alerts.audience import audience_size
+from bot.services.alerts.audience import audience_by_channel, audience_size
 from bot.services.alerts.details import confidence_label, route_label
 from bot.services.alerts.drafts import create_draft, create_follow_up, mark_checked, update_draft
 from bot.services.alerts.fields import (
@@ -71,6 +72,15 @@ from bot.services.alerts.firing import due_alert_ids, fire
 from bot.services.alerts.model import AlertError, AlertView, Finished, Fired, Preview, Tally
 from bot.services.alerts.photos import drop_photo, has_photo, photo_for, remove_photo, set_photo
 from bot.services.alerts.purge import purge_deliveries
+from bot.services.alerts.reach import (
+    DEFAULT_RATES,
+    PAID_RATE,
+    STARS_PER_MESSAGE,
+    Pace,
+    Reach,
+    reach,
+    set_paid,
+)
 from bot.services.alerts.reading import get, get_many, list_alerts, list_current
 from bot.services.alerts.recurrence import (
     WHEN_FORMAT,
@@ -87,21 +97,27 @@ from bot.services.alerts.tallies import finish_done, progress, tallies
 __all__ = [
     "CONFIDENCES",
     "DEFAULT_LIFETIME",
+    "DEFAULT_RATES",
     "FIELD_LIMITS",
     "LIFETIME_CHOICES",
     "MAX_FIELDS_TOTAL",
     "MAX_LANGUAGES",
+    "PAID_RATE",
     "ROUTES",
     "SEVERITIES",
+    "STARS_PER_MESSAGE",
     "WHEN_FORMAT",
     "AlertError",
     "AlertView",
     "Finished",
     "Fired",
     "FollowUp",
+    "Pace",
     "Preview",
+    "Reach",
     "Recurrence",
     "Tally",
+    "audience_by_channel",
     "audience_size",
     "cancel",
     "check_confidence",
@@ -127,6 +143,7 @@ __all__ = [
     "preview",
     "progress",
     "purge_deliveries",
+    "reach",
     "remove_photo",
     "render_alert",
     "repeat_rule",
@@ -135,6 +152,7 @@ __all__ = [
     "schedule_once",
     "schedule_recurring",
     "send_now",
+    "set_paid",
     "set_photo",
     "tallies",
     "update_draft",

@@ -199,6 +199,9 @@ async def create_follow_up(
         created_at=now,
         confidence=parent.confidence if same else None,
         routes=parent.routes if same else None,
+        # Paid when its alert was: news about a batch goes out as fast as the alert did
+        # (the cap is checked again at sending; the preview can turn it off).
+        paid=bool(parent.paid),
     )
     session.add(alert)
     await session.flush()

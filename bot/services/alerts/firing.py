@@ -23,6 +23,7 @@ from bot.db.models import (
 from bot.domain import AlertStatus
 from bot.services.alerts.audience import _materialise
 from bot.services.alerts.model import Fired
+from bot.services.alerts.reach import hold_to_cap
 from bot.services.alerts.reading import _areas, _creator_contact
 from bot.services.alerts.recurrence import Recurrence, zone_for
 
@@ -39,19 +40,25 @@ async def due_alert_ids(session: AsyncSession, *, now: datetime, limit: int = 20
 
 
 async def fire(
-    session: AsyncSession, *, alert_id: int, now: datetime, gazetteer: Gazetteer
+    session: AsyncSession,
+    *,
+    alert_id: int,
+    now: datetime,
+    gazetteer: Gazetteer,
+    max_paid_stars: int = 0,
 ) -> Fired | None:
     """Send one due scheduled alert, if this caller wins it (None when another instance did,
     or it is not due). A recurring template moves on to its next occurrence in the same
     transaction; occurrences missed while the bot was down are not sent late, except the
-    latest if it is still current."""
+    latest if it is still current. A paid alert over ``max_paid_stars`` now goes free
+    (``Fired.paid_dropped``)."""
     alert = await session.get(Alert, alert_id, populate_existing=True)
     if alert is None or alert.status is not AlertStatus.SCHEDULED or alert.due_at is None:
         return None
     if alert.due_at > now:
         return None
     if alert.recurrence:
-        return await _fire_occurrence(session, alert, now, gazetteer)
+        return await _fire_occurrence(session, alert, now, gazetteer, max_paid_stars)
     lifetime = timedelta(seconds=alert.lifetime_seconds)
     expires = alert.due_at + lifetime
     missed = expires <= now
@@ -73,11 +80,14 @@ async def fire(
         return Fired(alert_id=alert.id, deliveries=0, missed=True, creator_contact_id=creator)
     await session.refresh(alert)
     count = await _materialise(session, alert, now)
-    return Fired(alert_id=alert.id, deliveries=count, creator_contact_id=creator)
+    dropped = await hold_to_cap(session, alert=alert, max_stars=max_paid_stars)
+    return Fired(
+        alert_id=alert.id, deliveries=count, creator_contact_id=creator, paid_dropped=dropped
+    )
 
 
 async def _fire_occurrence(
-    session: AsyncSession, template: Alert, now: datetime, gazetteer: Gazetteer
+    session: AsyncSession, template: Alert, now: datetime, gazetteer: Gazetteer, max_stars: int
 ) -> Fired | None:
     assert template.recurrence is not None
     assert template.due_at is not None
@@ -130,6 +140,7 @@ async def _fire_occurrence(
         lifetime_seconds=template.lifetime_seconds,
         confidence=template.confidence,
         routes=template.routes,
+        paid=template.paid,
         created_at=now,
         due_at=occurrence,
         issued_at=now,
@@ -140,9 +151,12 @@ async def _fire_occurrence(
     session.add_all([AlertArea(alert_id=instance.id, area_code=code) for code in areas])
     await session.flush()
     count = await _materialise(session, instance, now)
+    # The series stays paid: each occurrence is held to the cap as it goes out.
+    dropped = await hold_to_cap(session, alert=instance, max_stars=max_stars)
     return Fired(
         alert_id=instance.id,
         deliveries=count,
         template_id=template.id,
         creator_contact_id=creator,
+        paid_dropped=dropped,
     )

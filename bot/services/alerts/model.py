@@ -56,6 +56,8 @@ class AlertView:
     # use its advice is for (fields.ROUTES order).
     confidence: str | None = None
     routes: tuple[str, ...] = ()
+    # Sent (or to be sent) as Telegram's paid broadcast: faster, for Stars.
+    paid: bool = False
 
     @property
     def reference(self) -> str:
@@ -139,12 +141,18 @@ class Fired:
     missed: bool = False
     template_id: int | None = None
     creator_contact_id: int | None = None
+    # It was to go as a paid broadcast, but its cost had grown over the cap: it goes free.
+    paid_dropped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """An alert whose deliveries all reached a final state, and whom to tell."""
+    """An alert whose deliveries all reached a final state, and whom to tell.
+
+    ``took``: from sending to the last delivery's outcome, as the outbox noted it finished
+    (``finished_at - issued_at``)."""
 
     alert_id: int
     tally: Tally
     creator_contact_id: int | None
+    took: timedelta | None = None

@@ -48,6 +48,7 @@ def _view(alert: Alert, areas: Sequence[str]) -> AlertView:
         needs_check=bool(alert.needs_check),
         confidence=alert.confidence,
         routes=tuple(r for r in (alert.routes or "").split(",") if r),
+        paid=bool(alert.paid),
     )
 
 

@@ -20,15 +20,19 @@ from bot.services.alerts.audience import _materialise
 from bot.services.alerts.drafts import _refuse_unchecked
 from bot.services.alerts.model import AlertError
 from bot.services.alerts.photos import drop_photo
+from bot.services.alerts.reach import hold_to_cap
 from bot.services.alerts.reading import _require
 
 
-async def send_now(session: AsyncSession, *, alert_id: int, now: datetime) -> int:
+async def send_now(
+    session: AsyncSession, *, alert_id: int, now: datetime, max_paid_stars: int = 0
+) -> int:
     """Send a draft now: it becomes ``sending`` and its deliveries are queued in this
     transaction. Returns how many people it goes to. The outbox sends it at its next tick.
 
     For an all clear, the parent stops being current now and is not sent to anyone it had not
-    reached yet.
+    reached yet. A paid alert whose cost is now over ``max_paid_stars`` goes free (its view
+    says ``paid=False`` afterwards: tell the coordinator).
     """
     alert = await _require(session, alert_id)
     if alert.status is not AlertStatus.DRAFT:
@@ -46,7 +50,9 @@ async def send_now(session: AsyncSession, *, alert_id: int, now: datetime) -> in
     await session.refresh(alert)
     if alert.follow_up is FollowUp.ALL_CLEAR and alert.parent_id is not None:
         await _end_parent(session, alert.parent_id, now)
-    return await _materialise(session, alert, now)
+    count = await _materialise(session, alert, now)
+    await hold_to_cap(session, alert=alert, max_stars=max_paid_stars)
+    return count
 
 
 async def _end_parent(session: AsyncSession, parent_id: int, now: datetime) -> None:

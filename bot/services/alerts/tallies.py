@@ -98,11 +98,14 @@ async def finish_done(session: AsyncSession, *, now: datetime, limit: int = 50) 
                 update(Alert)
                 .where(Alert.id == alert_id, Alert.status == AlertStatus.SENDING, ~open_rows)
                 .values(status=AlertStatus.SENT, finished_at=now, tally=tally.as_dict())
-                .returning(Alert.id, Alert.created_by_id)
+                .returning(Alert.id, Alert.created_by_id, Alert.issued_at)
             )
         ).first()
         if won is None:
             continue
         creator = await _creator_contact(session, won.created_by_id)
-        finished.append(Finished(alert_id=alert_id, tally=tally, creator_contact_id=creator))
+        took = now - won.issued_at if won.issued_at is not None else None
+        finished.append(
+            Finished(alert_id=alert_id, tally=tally, creator_contact_id=creator, took=took)
+        )
     return finished

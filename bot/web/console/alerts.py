@@ -72,6 +72,8 @@ def problem(t: Translator, error: AlertError) -> str:
         return t("Choose one of the bot's languages, other than the one it is written in.")
     if code == "not_draft":
         return t("This alert is not a draft any more.")
+    if code == "paid":
+        return t("A paid broadcast is not possible for this alert now: it stays free.")
     return t("Something in this alert was not right. Nothing was changed.")
 
 
@@ -252,6 +254,22 @@ async def _render_alert(
     words = view.console.engine.deps.words
     previews: list[tuple[str, str, str]] = []  # (locale, language name, text)
     recipients = 0
+    # How long it takes, what a paid broadcast costs, and whether it may be chosen (drafts).
+    reach_lines: list[str] = []
+    paid_choice: str | None = None  # "paid" (may be chosen), "free" (chosen: back to free)
+    if alert.status is AlertStatus.DRAFT:
+        pace = view.console.engine.deps.config.pace
+        reach = await alerts.reach(view.session, alert_id=alert.id)
+        if reach.total:
+            allowed = reach.paid_allowed(pace)
+            reach_lines = [
+                alert_words.reach_line(view.t, reach, pace, paid=alert.paid and allowed),
+                *alert_words.paid_lines(view.t, reach, pace, paid=alert.paid),
+            ]
+            if alert.paid:
+                paid_choice = "free"
+            elif allowed and not alert.needs_check:
+                paid_choice = "paid"
     if alert.status is AlertStatus.DRAFT:
         shown = await alerts.preview(
             view.session,
@@ -301,6 +319,13 @@ async def _render_alert(
         tally=tally,
         previews=previews,
         recipients=recipients,
+        reach_lines=reach_lines,
+        paid_choice=paid_choice,
+        took=(
+            alert_words.took_line(t, alert.finished_at - alert.issued_at)
+            if alert.status is AlertStatus.SENT and alert.issued_at and alert.finished_at
+            else ""
+        ),
         can_follow=standing is Standing.CURRENT,
         masked=masked,
         zone=zone.key,
@@ -341,11 +366,34 @@ async def _act(view: View, action: Any, **values: Any) -> Response:
 
 async def send(view: View) -> Response:
     async def go(alert: AlertView) -> Response:
-        sent = await followups.send(view.session, alert_id=alert.id, now=view.now)
+        sent = await followups.send(
+            view.session,
+            alert_id=alert.id,
+            now=view.now,
+            max_paid_stars=view.console.engine.deps.config.pace.max_stars,
+        )
         if sent.standing is not Standing.CURRENT:
             return view.redirect(f"/alerts/{alert.id}", done="ended")
         view.scope.wake_outbox()
-        return view.redirect(f"/alerts/{alert.id}", done="sent")
+        after = await alerts.get(view.session, alert_id=alert.id)
+        went_free = alert.paid and after is not None and not after.paid
+        return view.redirect(f"/alerts/{alert.id}", done="free" if went_free else "sent")
+
+    return await _act(view, go)
+
+
+async def set_paid(view: View) -> Response:
+    """Choose Telegram's paid broadcast for a draft (``paid=yes``), or go back to free."""
+    paid = view.form.get("paid") == "yes"
+
+    async def go(alert: AlertView) -> Response:
+        await alerts.set_paid(
+            view.session,
+            alert_id=alert.id,
+            paid=paid,
+            pace=view.console.engine.deps.config.pace,
+        )
+        return view.redirect(f"/alerts/{alert.id}", done="saved")
 
     return await _act(view, go)
 
@@ -518,6 +566,7 @@ def routes(console: Console) -> list[BaseRoute]:
         page(cancel, "POST", f"{one}/cancel"),
         page(edit, "POST", f"{one}/edit"),
         page(set_details, "POST", f"{one}/details"),
+        page(set_paid, "POST", f"{one}/paid"),
         page(language, "POST", f"{one}/language"),
         page(update, "POST", f"{one}/update"),
         page(all_clear, "POST", f"{one}/clear"),
