@@ -19,6 +19,7 @@ from bot.db.base import utcnow
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.domain import Channel, Role
 from bot.health import STATUS_FILE, StatusError, judge, probe_database, read_status
+from bot.instance import InstanceBusy, InstanceLock, instance_lock
 from bot.logs import configure_logging
 from bot.services import consultations, invites, team
 from bot.services.outlets import StockPromised, import_outlets, list_outlets
@@ -120,7 +121,7 @@ def _with_runtime(
         return asyncio.run(main())
     except (SchemaError, ContentError, SettingsError) as exc:
         raise _fail(str(exc)) from None
-    except ChannelError as exc:
+    except (ChannelError, InstanceBusy) as exc:
         raise _fail(str(exc), 1) from None
     except ListenError as exc:  # an OSError: before the database's
         raise _fail(f"invalid setting {settings.web_setting}: {exc.strerror}") from None
@@ -134,8 +135,9 @@ def _with_runtime(
 def run() -> None:
     """Run the bot on every configured channel until Ctrl+C or SIGTERM.
 
-    SQLite is upgraded automatically. A channel whose server cannot be reached is retried
-    with back-off; a rejected token stops at once.
+    SQLite is upgraded automatically, and only one instance may run on an SQLite file
+    (:mod:`bot.instance`). A channel whose server cannot be reached is retried with back-off;
+    a rejected token stops at once.
     """
     settings = _settings()
     if not _configured_channels(settings):
@@ -147,45 +149,60 @@ def run() -> None:
         )
 
     async def work(runtime: Runtime) -> None:
-        from bot.channels.signal import SignalChannel
-        from bot.channels.telegram import TelegramChannel
-        from bot.runner import (
-            BotService,
-            ChannelService,
-            build_engine,
-            fanout_config,
-            serve,
-            signal_challenge_hook,
-        )
-        from bot.startup import ChannelFacts, announce
-        from handlers.routes import build_routes
+        lock = instance_lock(runtime.settings)
+        if lock is not None:
+            # Before migrating: a second instance on the file changes nothing of the first's.
+            lock.acquire()
+        try:
+            await prepare_database(runtime)
+            await _serve(runtime, lock)
+        finally:
+            if lock is not None:
+                lock.release()
 
-        settings = runtime.settings
-        engine = build_engine(runtime, build_routes(), clock=utcnow)
-        channels: list[ChannelService] = []
-        if settings.telegram_token is not None:
-            channels.append(TelegramChannel.from_settings(engine, settings))
-        if settings.signal_number or settings.signal_service:
-            channels.append(
-                SignalChannel.from_settings(
-                    engine, settings, on_rate_limit=signal_challenge_hook(engine)
-                )
+    _with_runtime(work, create=True, prepare=False, settings=settings)
+
+
+async def _serve(runtime: Runtime, lock: InstanceLock | None) -> None:
+    """Build the engine and the configured channels, and run them until stopped."""
+    from bot.channels.signal import SignalChannel
+    from bot.channels.telegram import TelegramChannel
+    from bot.runner import (
+        BotService,
+        ChannelService,
+        build_engine,
+        fanout_config,
+        serve,
+        signal_challenge_hook,
+    )
+    from bot.startup import ChannelFacts, announce
+    from handlers.routes import build_routes
+
+    settings = runtime.settings
+    engine = build_engine(runtime, build_routes(), clock=utcnow)
+    channels: list[ChannelService] = []
+    if settings.telegram_token is not None:
+        channels.append(TelegramChannel.from_settings(engine, settings))
+    if settings.signal_number or settings.signal_service:
+        channels.append(
+            SignalChannel.from_settings(
+                engine, settings, on_rate_limit=signal_challenge_hook(engine)
             )
-
-        async def ready() -> None:
-            facts = [ChannelFacts(c.name, c.username) for c in channels]
-            await announce(runtime, facts, now=engine.clock())
-
-        service = BotService(
-            engine,
-            channels,
-            fanout=fanout_config(settings),
-            status_file=settings.data_dir / STATUS_FILE,
-            web=settings.web_address,
         )
-        await serve(service, ready=ready)
 
-    _with_runtime(work, create=True, settings=settings)
+    async def ready() -> None:
+        facts = [ChannelFacts(c.name, c.username) for c in channels]
+        await announce(runtime, facts, now=engine.clock())
+
+    service = BotService(
+        engine,
+        channels,
+        fanout=fanout_config(settings),
+        status_file=settings.data_dir / STATUS_FILE,
+        web=settings.web_address,
+        lock=lock,
+    )
+    await serve(service, ready=ready)
 
 
 @app.command()

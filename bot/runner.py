@@ -36,6 +36,7 @@ from bot.core.routes import Routes
 from bot.core.words import Words
 from bot.domain import Channel
 from bot.health import Status, write_status
+from bot.instance import InstanceLock
 from bot.services.alerts import Pace
 from bot.services.notices import run_notices_due
 from bot.services.outbox import DEFAULT_RATES, AlertTick, Fanout, FanoutConfig, run_alert_due
@@ -92,14 +93,6 @@ class Backoff:
         while True:
             yield base * (1 + self.jitter * (2 * rand() - 1))
             base = min(base * 2, self.maximum)
-
-
-@runtime_checkable
-class ClaimingChannel(Protocol):
-    """A channel that must hold something to itself before it starts (Signal: the receiver
-    lock); ``stop`` gives it back."""
-
-    async def claim(self) -> None: ...
 
 
 @runtime_checkable
@@ -178,7 +171,8 @@ class BotService:
     ``status_file``, when given, receives the bot's status (:mod:`bot.health`). ``web``,
     when given as (host, port), serves ``/healthz``, ``/metrics`` and each channel's webhook
     there (:mod:`bot.web`) from start to stop, and counts for ``/metrics`` on the engine; a
-    channel in webhook mode needs it (ValueError otherwise).
+    channel in webhook mode needs it (ValueError otherwise). ``lock``, when given (SQLite:
+    :func:`bot.instance.instance_lock`), is taken before anything else and held until stop.
     """
 
     def __init__(
@@ -193,8 +187,10 @@ class BotService:
         status_file: Path | None = None,
         probe_seconds: float = PROBE_SECONDS,
         web: tuple[str, int] | None = None,
+        lock: InstanceLock | None = None,
     ) -> None:
         self.engine = engine
+        self.lock = lock
         self.channels = channels
         self.tick_seconds = tick_seconds
         self.backoff = backoff or Backoff()
@@ -235,14 +231,16 @@ class BotService:
         self._alarm.set(0)
 
     async def start(self) -> None:
-        """Claim what channels hold to themselves, connect every channel (each retried with
-        back-off while unreachable; meanwhile those already connected serve), catch up on due
-        work missed while down, then start the clock: due work may notify anyone, so it waits
-        for every channel.
+        """Take the instance lock (if any), connect every channel (each retried with back-off
+        while unreachable; meanwhile those already connected serve), catch up on due work
+        missed while down, then start the clock: due work may notify anyone, so it waits for
+        every channel.
 
-        Every claim comes first: a second instance refused Signal's receiver lock has not
-        started Telegram (whose polling would cut the first instance's off). On any failure
-        whatever was claimed or started is stopped again before the error is raised."""
+        The lock comes first: a second instance on one SQLite file
+        (:class:`~bot.instance.InstanceBusy`)
+        has written no status and started no channel (Telegram's polling would cut the first
+        instance's off). On any failure whatever was taken or started is stopped again before
+        the error is raised."""
         try:
             await self._start()
         except BaseException:
@@ -250,12 +248,10 @@ class BotService:
             raise
 
     async def _start(self) -> None:
+        if self.lock is not None:
+            self.lock.acquire()  # stop() gives it back
         self._publish()  # at once: a status left by an earlier run must not look current
         await self._start_web()  # first: a port in use fails before any channel starts
-        for channel in self.channels:
-            if isinstance(channel, ClaimingChannel):
-                self._started.append(channel)  # from now on stop() gives the claim back
-                await channel.claim()
         await self._connect_all()
         await self.tick()
         self._waker = asyncio.create_task(self._wake_loop(), name="alert-wake")
@@ -456,7 +452,10 @@ class BotService:
 
     async def stop(self) -> None:
         """Stop the clock, cutting a tick in progress short, then the channels (newest
-        first) once that tick has wound down: its last sends still need them."""
+        first) once that tick has wound down: its last sends still need them; then give the
+        instance lock back."""
+        if self.lock is not None and not self.lock.held:
+            return  # refused (or stopped already): nothing was started, nothing is written
         web, self.web = self.web, None
         if web is not None:  # first: nothing answers for a bot that is going away
             await web.stop()
@@ -477,6 +476,8 @@ class BotService:
             except Exception:
                 log.exception("channel did not stop cleanly")
         self._publish()  # every channel down: health fails at once, not once stale
+        if self.lock is not None:
+            self.lock.release()
 
 
 def signal_challenge_hook(engine: Engine) -> Callable[[object], Awaitable[None]]:

@@ -19,13 +19,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
-from bot.channels.signal import RECEIVER_LOCK_FILE, FileReceiverLock
 from bot.cli import app
 from bot.db.base import utcnow
 from bot.db.models import Consultation, Contact, Coordinator, Invite, Item, Outlet, Stock
 from bot.domain import Role
 from bot.emulator import TelegramEmulator
 from bot.health import STATUS_FILE, Status, write_status
+from bot.instance import InstanceLock
 from bot.privacy.redaction import scrub
 from bot.services import invites, stock
 from bot.startup import describe_database
@@ -595,11 +595,12 @@ async def test_run_serves_healthz_and_metrics_when_web_listen_is_set(
 
 
 async def test_run_in_webhook_mode_serves_the_webhook_and_health_on_one_port(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str], tmp_path: Path, backend: str
 ) -> None:
     """``HRBOT_WEBHOOK_URL`` without ``HRBOT_WEB_LISTEN``: the web app listens where
     ``HRBOT_WEBHOOK_LISTEN``/``PORT`` say, and serves the webhook, /healthz and /metrics; a
-    second bot on the same port stops in one line naming those settings."""
+    second bot on the same port stops in one line naming those settings (on SQLite, sooner:
+    one instance per database file)."""
     import httpx
 
     with socket.socket() as sock:
@@ -632,22 +633,29 @@ async def test_run_in_webhook_mode_serves_the_webhook_and_health_on_one_port(
     assert code == 0, bot.output
     assert health.status_code == 200, health.text
     assert 'hrbot_updates_handled_total{channel="telegram",kind="command"} 1.0' in metrics.text
-    assert second.process.returncode == 2
-    assert (
-        f"hrbot: invalid setting HRBOT_WEBHOOK_LISTEN/PORT: cannot listen on 127.0.0.1:{port}"
-        in refused
-    )
+    if backend == "sqlite":
+        assert second.process.returncode == 1
+        assert "hrbot: another hrbot instance is already running on the SQLite" in refused
+    else:
+        assert second.process.returncode == 2
+        assert (
+            f"hrbot: invalid setting HRBOT_WEBHOOK_LISTEN/PORT: cannot listen on 127.0.0.1:{port}"
+            in refused
+        )
     assert "Traceback" not in bot.output + refused
 
 
-async def test_a_second_receiver_refuses_in_one_line_before_calling_telegram(
-    env: dict[str, str], tmp_path: Path
+async def test_a_second_instance_on_one_sqlite_file_refuses_in_one_line(
+    env: dict[str, str], backend: str
 ) -> None:
-    """Another instance receives for this Signal number (it holds the receiver lock in the
-    data directory): a second ``hrbot run``, with Telegram configured too, refuses in one line,
-    having made no Bot API call (its polling would cut the first instance's off)."""
-    holder = FileReceiverLock(tmp_path / "data" / RECEIVER_LOCK_FILE)
-    assert await holder.acquire()
+    """Another ``hrbot run`` runs on this SQLite file (it holds the lock beside it): a second,
+    with Telegram and Signal configured, refuses in one line, having made no Bot API call (its
+    polling would cut the first instance's off). On PostgreSQL instances run side by side."""
+    if backend != "sqlite":
+        pytest.skip("no instance lock on PostgreSQL")
+    database = Path(env["HRBOT_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
+    holder = InstanceLock(database.with_name(database.name + ".lock"))
+    holder.acquire()
     try:
         async with TelegramEmulator(seed=2) as emu:
             # A process of its own, as a person runs it (it handles SIGINT and SIGTERM).
@@ -672,9 +680,10 @@ async def test_a_second_receiver_refuses_in_one_line_before_calling_telegram(
                 output, _ = await process.communicate()
             calls = [call.method for call in emu.calls]
     finally:
-        await holder.release()
+        holder.release()
     assert output.decode().splitlines() == [
-        "hrbot: another instance is already receiving for this Signal number; only one may"
+        f"hrbot: another hrbot instance is already running on the SQLite database {database}; "
+        "only one may (use PostgreSQL, HRBOT_DATABASE_URL, to run several)"
     ]
     assert process.returncode == 1
     assert calls == []

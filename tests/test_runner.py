@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.signal import FileReceiverLock, SignalChannel
+from bot.channels.signal import SignalChannel
 from bot.channels.telegram import TelegramChannel
 from bot.core.engine import Engine
 from bot.db.base import utcnow
@@ -23,6 +23,7 @@ from bot.domain import Channel, DeliveryStatus
 from bot.emulator import TelegramEmulator
 from bot.emulator.server import DEFAULT_TOKEN
 from bot.health import STATUS_FILE, Status, read_status
+from bot.instance import InstanceBusy, instance_lock
 from bot.runner import Backoff, BotService, alert_pace, fanout_config, serve
 from bot.services import alerts
 from bot.services.outbox import DEFAULT_RATES, FanoutConfig
@@ -269,9 +270,7 @@ async def test_stop_while_waiting_to_retry_is_clean(
 
 
 async def test_signal_comes_up_when_its_service_does(
-    sessions: async_sessionmaker[AsyncSession],
-    caplog: pytest.LogCaptureFixture,
-    tmp_path: Path,
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
     """signal-cli-rest-api not there yet (its container still starting): retried with
     back-off in one line each, no phone number in it, then connected."""
@@ -281,7 +280,6 @@ async def test_signal_comes_up_when_its_service_does(
         engine,
         number=SIGNAL_NUMBER,
         service=f"127.0.0.1:{port}",
-        receiver_lock=FileReceiverLock(tmp_path / "signal.lock"),
         ready_timeout=30,
     )
     waits = Waits()
@@ -446,7 +444,7 @@ async def test_a_send_cut_off_by_a_crash_is_resent_when_its_lease_lapses(
     assert tally.unknown == 1  # it may have arrived before the crash: counted as such
 
 
-# --- start-up: claims first, and a failure stops what started ------------------------------------
+# --- start-up: the instance lock first, and a failure stops what started --------------------------
 
 
 class _Channel:
@@ -469,31 +467,52 @@ class _Channel:
         return True
 
 
-class _Claiming(_Channel):
-    async def claim(self) -> None:
-        self.journal.append(f"claim {self.name}")
-        if self.fails == "claim":
-            raise RuntimeError(f"{self.name} is busy")
-
-
-@pytest.mark.parametrize(
-    ("fails", "journal"),
-    [
-        ("claim", ["claim signal", "stop signal"]),
-        (
-            "start",
-            ["claim signal", "start telegram", "start signal", "stop telegram", "stop signal"],
-        ),
-    ],
-)
-async def test_claims_come_before_any_start_and_a_failure_stops_what_started(
-    sessions: Sessions, fails: str, journal: list[str]
-) -> None:
+async def test_a_failure_at_start_stops_what_started(sessions: Sessions) -> None:
     done: list[str] = []
-    telegram, signal = _Channel("telegram", done), _Claiming("signal", done, fails=fails)
+    telegram, signal = _Channel("telegram", done), _Channel("signal", done, fails="start")
     service = BotService(make_engine(sessions, build_routes()), [telegram, signal])
     with pytest.raises(RuntimeError):
         await service.start()
+    # The channel that failed cleans up after itself; the one that started is stopped.
+    journal = ["start telegram", "start signal", "stop telegram"]
     assert done == journal
     await service.stop()  # nothing left to stop
     assert done == journal
+
+
+async def test_a_second_instance_on_one_sqlite_file_starts_nothing(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    """Another process holds the SQLite file's instance lock: start refuses before it writes a
+    status or starts any channel; once the lock is free it runs, and stop gives it back."""
+    settings = Settings(data_dir=tmp_path)
+    first, lock = instance_lock(settings), instance_lock(settings)
+    assert first is not None
+    assert lock is not None
+    assert lock.path == tmp_path / "hrbot.sqlite3.lock"
+    done: list[str] = []
+    status = tmp_path / STATUS_FILE
+    service = BotService(
+        make_engine(sessions, build_routes()),
+        [_Channel("signal", done)],
+        tick_seconds=3600,
+        status_file=status,
+        lock=lock,
+    )
+    first.acquire()
+    with pytest.raises(InstanceBusy, match=r"hrbot\.sqlite3; only one may"):
+        await service.start()
+    await service.stop()
+    assert (done, status.exists()) == ([], False)
+    first.release()
+    await service.start()
+    try:
+        assert lock.held
+        assert status.exists()
+    finally:
+        await service.stop()
+    assert done == ["start signal", "stop signal"]
+    assert not lock.held
+    first.acquire()  # given back: another instance may run now
+    first.release()
+    assert instance_lock(Settings(database_url="postgresql+asyncpg://bot@db/hrbot")) is None

@@ -6,15 +6,14 @@ what to answer is the engine's and its handlers' business. Signal has no buttons
 are a numbered list answered with a digit (or the option's label typed out), and there is no
 location button: a maps link with coordinates in a message counts as a shared location.
 
-**One receiver per Signal number.** signal-cli-rest-api (json-rpc mode) pushes every incoming
-message to *every* websocket connected for the number and keeps nothing for later. Two running
-instances would therefore each handle every message; the engine's de-duplication of update
-keys in the database makes that mostly harmless, but it is unsupported. Pass a
-:class:`ReceiverLock` (``from_settings`` uses a :class:`FileReceiverLock` in the data
-directory, which covers one host; across hosts use a database lock or lease) and a second
-instance refuses to start. For the same reason messages sent while this channel is not
-connected are lost: the receive loop reconnects with back-off, including after a clean
-websocket close (code 1000), after which signalbot's own loop would simply end.
+**Every instance receives (active-active).** signal-cli-rest-api (json-rpc mode) pushes every
+incoming message to *every* websocket connected for the number, in the same order, and keeps
+nothing for later. So every instance on one PostgreSQL database receives every message, and
+each answers it or skips it (see :mod:`bot.channels.sender_turns` for why each person's
+messages are answered exactly once and in order); a killed instance costs nothing while another
+is connected. (On SQLite only one instance runs: :mod:`bot.instance`.) Messages sent while *no*
+instance is connected are lost: the receive loop reconnects with back-off, including after a
+clean websocket close (code 1000), after which signalbot's own loop would simply end.
 
 **How signalbot is driven.** signalbot 2.2 is run inside the caller's event loop, and its
 private pieces are touched in a few marked places, for reasons given there:
@@ -40,21 +39,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
 import io
 import json
 import logging
-import os
 import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Protocol, Self, TypeVar
+from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
@@ -74,6 +70,7 @@ from signalbot import (
 )
 
 from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
+from bot.channels.sender_turns import DatabaseTurns, SenderQueues
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_PHOTO_BYTES,
@@ -91,7 +88,6 @@ from bot.core.text import clean, parse_command
 from bot.core.words import N_
 from bot.domain import Channel
 from bot.privacy import pseudonym, scrub, validate_location
-from bot.privacy.files import private_dir
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -112,8 +108,12 @@ LOCATION_HINT: Final = N_(
     "Or send a map link to where you are: Signal can't read it; "
     "the bot sees your exact position and keeps only a rough area."
 )
-RECEIVER_LOCK_FILE: Final = "signal-receiver.lock"
 _HEALTHY: Final = 204  # GET /v1/health when signal-cli is ready
+# People handled at once (signalbot's pipeline consumers; its own default is 3).
+DEFAULT_CONCURRENCY: Final = 4
+# With other instances: how long one without a person's list waits before taking the turn
+# for a digit, so that the instance that showed the list (and alone knows it) answers.
+MENU_GRACE: Final = 0.5
 SIGNALBOT_LOGGER: Final = LOGGER_NAME  # whose records this module reduces to templates
 # No "auto": signalbot would pick the scheme at run time, and sends here must use the same.
 ConnectionModeName = Literal["http_only", "https_only"]
@@ -140,10 +140,6 @@ class SignalUnavailable(ChannelError):
 
 class SignalUnreachable(SignalUnavailable, ChannelUnreachable):
     """signal-cli-rest-api cannot be reached or is not ready yet: worth retrying."""
-
-
-class SignalReceiverBusy(ChannelError):
-    """Another instance already receives for this Signal number."""
 
 
 @dataclass(frozen=True)
@@ -193,49 +189,6 @@ class RateLimitChallenge:
     hits: int = 1
 
 
-class ReceiverLock(Protocol):
-    """Guarantees one receiver per Signal number (a file lock, a database lock, a lease)."""
-
-    async def acquire(self) -> bool:
-        """Take the lock without waiting; False when someone else holds it."""
-        ...
-
-    async def release(self) -> None:
-        """Give the lock back (idempotent)."""
-        ...
-
-
-class FileReceiverLock:
-    """An exclusive ``flock`` on a file: one receiver per host (and per shared data volume).
-
-    The kernel drops the lock when the process dies, so a crash never leaves it stale. It
-    does not span hosts; network file systems may not honour it.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    async def acquire(self) -> bool:
-        if self._fd is not None:
-            return True
-        private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    async def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-
 class SignalChannel:
     """Runs signalbot for one Signal number and connects it to the engine.
 
@@ -253,30 +206,36 @@ class SignalChannel:
         connection_mode: ConnectionModeName = "http_only",
         pacing: SignalPacing | None = None,
         reconnect: Reconnect | None = None,
-        receiver_lock: ReceiverLock | None = None,
+        turns: DatabaseTurns | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
         on_rate_limit: RateLimitHook | None = None,
         ready_timeout: float = 30.0,
         send_timeout: float = 30.0,
         challenge_recheck: float = 600.0,
         drain_timeout: float = 10.0,
+        menu_grace: float = MENU_GRACE,
         number_hint: str = NUMBER_HINT,
         location_hint: str = LOCATION_HINT,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not _E164.fullmatch(number):
             raise ValueError("the Signal number must be in E.164 form, e.g. +16045550100")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.engine = engine
         self.name = Channel.SIGNAL.value
         self.number = number
         self.service = service
         self.connection_mode = connection_mode
         self.reconnect = reconnect or Reconnect()
-        self.receiver_lock = receiver_lock
+        self.turns = turns
+        self.concurrency = concurrency
         self.on_rate_limit = on_rate_limit
         self.ready_timeout = ready_timeout
         self.send_timeout = send_timeout
         self.challenge_recheck = challenge_recheck
         self.drain_timeout = drain_timeout
+        self.menu_grace = menu_grace
         self.number_hint = number_hint
         self.location_hint = location_hint
         self.username: str | None = None  # Signal bots have no public username
@@ -288,14 +247,14 @@ class SignalChannel:
         self._bot: SignalBot | None = None
         self._http: aiohttp.ClientSession | None = None
         self._receiver: asyncio.Task[None] | None = None
-        self._locked = False
         self._stopping = False
         self._hooks: set[asyncio.Task[None]] = set()
         # address → the options last shown there, so a digit or a label can answer them.
         self._menus: OrderedDict[str, tuple[Option, ...]] = OrderedDict()
-        # address → whether the turn being handled for it has already shown options.
-        self._turn_options: dict[str, bool] = {}
-        self._turns: dict[str, _Turn] = {}
+        # address → whether the turn being handled for it has already shown options (None:
+        # sent nothing yet).
+        self._turn_options: dict[str, bool | None] = {}
+        self._senders = SenderQueues()
 
     @classmethod
     def from_settings(
@@ -303,11 +262,13 @@ class SignalChannel:
         engine: Engine,
         settings: Settings,
         *,
-        receiver_lock: ReceiverLock | None = None,
         on_rate_limit: RateLimitHook | None = None,
+        pacing: SignalPacing | None = None,
     ) -> Self:
-        """Build from ``HRBOT_SIGNAL_NUMBER`` and ``HRBOT_SIGNAL_SERVICE``; without
-        ``receiver_lock``, a :class:`FileReceiverLock` in the data directory."""
+        """Build from ``HRBOT_SIGNAL_NUMBER`` and ``HRBOT_SIGNAL_SERVICE``. On PostgreSQL,
+        where other instances receive the same messages, each person's messages are handled
+        in turns (:class:`DatabaseTurns`); a turn in hand holds two pooled connections, so
+        fewer than half of ``HRBOT_DATABASE_POOL_SIZE`` people are handled at once."""
         number = settings.signal_number
         if not number:
             raise SettingsError("invalid setting HRBOT_SIGNAL_NUMBER: not set")
@@ -320,12 +281,22 @@ class SignalChannel:
             raise SettingsError(
                 "invalid setting HRBOT_SIGNAL_SERVICE: not set (host:port of signal-cli-rest-api)"
             )
-        lock = receiver_lock or FileReceiverLock(settings.data_dir / RECEIVER_LOCK_FILE)
+        turns, concurrency = None, DEFAULT_CONCURRENCY
+        if not settings.is_sqlite:
+            concurrency = min(DEFAULT_CONCURRENCY, (settings.database_pool_size - 1) // 2)
+            if concurrency < 1:
+                raise SettingsError(
+                    "invalid setting HRBOT_DATABASE_POOL_SIZE: Signal on PostgreSQL needs at "
+                    "least 3 connections (a message in hand holds two)"
+                )
+            turns = DatabaseTurns(engine.sessions)
         return cls(
             engine,
             number=number,
             service=settings.signal_service,
-            receiver_lock=lock,
+            turns=turns,
+            concurrency=concurrency,
+            pacing=pacing,
             on_rate_limit=on_rate_limit,
         )
 
@@ -355,29 +326,14 @@ class SignalChannel:
             return None
         return max(0.0, self._refused_at + self.challenge_recheck - self._monotonic())
 
-    async def claim(self) -> None:
-        """Take the receiver lock (idempotent; :meth:`stop` gives it back). The runner claims
-        before it starts any channel, so a refused second instance has called no platform.
-
-        Raises :class:`SignalReceiverBusy` when another instance holds it."""
-        if self.receiver_lock is None or self._locked:
-            return
-        if not await self.receiver_lock.acquire():
-            raise SignalReceiverBusy(
-                "another instance is already receiving for this Signal number; only one may"
-            )
-        self._locked = True
-
     async def start(self) -> None:
-        """Take the receiver lock, connect to signal-cli-rest-api, start receiving.
+        """Connect to signal-cli-rest-api, start receiving.
 
-        Raises :class:`SignalReceiverBusy` when another instance holds the lock,
-        :class:`SignalUnreachable` when the service cannot be reached or is not ready within
-        ``ready_timeout`` (worth retrying), :class:`SignalUnavailable` when it refuses.
+        Raises :class:`SignalUnreachable` when the service cannot be reached or is not ready
+        within ``ready_timeout`` (worth retrying), :class:`SignalUnavailable` when it refuses.
         """
         if self._bot is not None:
             raise RuntimeError("the Signal channel is already started")
-        await self.claim()
         self._stopping = False
         try:
             await self._start_bot()
@@ -414,7 +370,7 @@ class SignalChannel:
         _tame_signalbot_log(signalbot_log, handlers)
         bot.register(_Handler(self), contacts=True, groups=False)
         self._bot = bot
-        bot.init_task = asyncio.create_task(_initialise(bot), name="signal-init")
+        bot.init_task = asyncio.create_task(_initialise(bot, self.concurrency), name="signal-init")
         try:
             async with asyncio.timeout(self.ready_timeout):
                 await bot.wait_until_ready()
@@ -454,7 +410,7 @@ class SignalChannel:
 
     async def stop(self) -> None:
         """Stop receiving, let messages in hand finish (and their replies go out), close
-        connections, release the receiver lock (idempotent)."""
+        connections (idempotent)."""
         self._stopping = True
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
@@ -475,9 +431,6 @@ class SignalChannel:
             for task in hooks:
                 task.cancel()
             await asyncio.gather(*hooks, return_exceptions=True)
-            if self._locked and self.receiver_lock is not None:
-                self._locked = False
-                await self.receiver_lock.release()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -582,37 +535,58 @@ class SignalChannel:
         return message
 
     async def _on_message(self, message: DataMessage) -> None:
+        """Called by a pipeline consumer, in arrival order: nothing may be awaited before
+        the message is queued for its sender (:mod:`bot.channels.sender_turns`)."""
+        if message.is_group() or isinstance(message, EditMessage):
+            return
+        sender = message.source_uuid or message.source_number
+        if not sender or not _is_recipient(sender):
+            return
+
+        async def handle() -> None:
+            await self._handle(message, sender)
+
+        # One message per person at a time, in arrival order (the pipeline runs several
+        # consumers); different people are handled concurrently.
+        await self._senders.run(sender, handle)
+
+    async def _handle(self, message: DataMessage, sender: str) -> None:
         try:
-            if message.is_group() or isinstance(message, EditMessage):
-                return
-            sender = message.source_uuid or message.source_number
-            if not sender or not _is_recipient(sender):
-                return
-            # One message per person at a time, in arrival order (the pipeline runs
-            # several consumers); different people are handled concurrently.
-            async with self._turn(sender):
-                incoming = self._translate(message, sender)
-                self._turn_options[sender] = False
+            if (
+                self.turns is not None
+                and sender not in self._menus
+                and _CHOICE.fullmatch(clean(message.text or ""))
+            ):
+                # A digit with no list here: another instance answered this person last and
+                # holds the list it answers, if any. Let that one take the turn first.
+                await asyncio.sleep(self.menu_grace)
+            incoming = self._translate(message, sender)
+            async with self._turn(incoming):
+                self._turn_options[sender] = None
                 try:
                     await self.engine.handle(incoming)
                 finally:
-                    self._turn_options.pop(sender, None)
-                    await self._discard_attachments(message)
+                    sent_nothing = self._turn_options.pop(sender, None) is None
+                    if sent_nothing and self.turns is not None:
+                        # Another instance answered it (its key was seen), perhaps with other
+                        # options: the list kept here is no longer the one shown last.
+                        self._menus.pop(sender, None)
         except Exception as exc:
             # A fixed message: the message and the exception text may hold identifiers.
             log.error("signal message could not be handled (%s)", type(exc).__name__)
+        finally:
+            await self._discard_attachments(message)
 
     @contextlib.asynccontextmanager
-    async def _turn(self, sender: str) -> AsyncIterator[None]:
-        turn = self._turns.setdefault(sender, _Turn())
-        turn.waiting += 1
-        try:
-            async with turn.lock:
-                yield
-        finally:
-            turn.waiting -= 1
-            if turn.waiting == 0:  # nobody queued behind: forget the sender
-                self._turns.pop(sender, None)
+    async def _turn(self, incoming: Incoming) -> AsyncIterator[None]:
+        """The person's turn across instances, when other instances may receive too."""
+        if self.turns is None:
+            yield
+            return
+        keys = self.engine.deps.keys
+        alias = pseudonym(keys.pseudonym, incoming.channel.value, incoming.sender_id)
+        async with self.turns.hold(alias):
+            yield
 
     def _translate(self, message: DataMessage, sender: str) -> Incoming:
         key = pseudonym(
@@ -743,14 +717,18 @@ class SignalChannel:
         return None
 
     def _remember_menu(self, address: str, reply: Reply) -> None:
+        shown = self._turn_options.get(address)
         if reply.options:
             _remember(self._menus, address, reply.options)
             if address in self._turn_options:
                 self._turn_options[address] = True
-        elif not self._turn_options.get(address, False):
+            return
+        if not shown:
             # A plain reply (a question expecting a typed number, say) retires the old list;
             # a note after a list in the same turn does not.
             self._menus.pop(address, None)
+        if address in self._turn_options and shown is None:
+            self._turn_options[address] = False
 
     # -- sending -------------------------------------------------------------------------
 
@@ -937,14 +915,6 @@ class SignalChannel:
         return f"{scheme}://{self.service}{path}"
 
 
-@dataclass
-class _Turn:
-    """One sender's messages are handled one at a time, in arrival order."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    waiting: int = 0
-
-
 class _Handler(DataMessageHandler):
     """The one signalbot handler: hands every private data message to the channel."""
 
@@ -958,11 +928,11 @@ class _Handler(DataMessageHandler):
 # -- signalbot plumbing (private attributes used only here) ---------------------------------
 
 
-async def _initialise(bot: SignalBot) -> None:
+async def _initialise(bot: SignalBot, consumers: int) -> None:
     # SignalBot.start() would run this with signalbot's producer and retry failures forever
     # (printing tracebacks); here the channel owns receiving and start() reports failures.
     await bot._async_init()
-    await bot._pipeline.start(producers=0)
+    await bot._pipeline.start(producers=0, consumers=consumers)
 
 
 async def _drain(bot: SignalBot, within: float) -> bool:

@@ -8,6 +8,7 @@ a later message is answered every earlier one from that person has been handled 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
@@ -22,17 +23,16 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.errors import ChannelUnreachable
+from bot.channels.sender_turns import DatabaseTurns
 from bot.channels.signal import (
     LOCATION_HINT,
     MAX_PART_BYTES,
     NUMBER_HINT,
     SIGNALBOT_LOGGER,
-    FileReceiverLock,
     RateLimitChallenge,
     Reconnect,
     SignalChannel,
     SignalPacing,
-    SignalReceiverBusy,
     SignalUnavailable,
     _Pacer,
     _tame_signalbot_log,
@@ -281,30 +281,78 @@ async def test_stop_never_stops_the_event_loop(emu: SignalEmulator, engine: Engi
     assert await channel.send("+16045550101", Reply("after stop")) is SendStatus.RETRY
 
 
-async def test_second_receiver_is_refused(
-    emu: SignalEmulator, engine: Engine, tmp_path: pathlib.Path
+async def test_two_receivers_answer_each_message_once(
+    emu: SignalEmulator, engine: Engine, sessions: async_sessionmaker[AsyncSession], backend: str
 ) -> None:
-    path = tmp_path / "signal.lock"
-    first = SignalChannel(
-        engine, number=emu.number, service=emu.service, receiver_lock=FileReceiverLock(path)
-    )
-    second = SignalChannel(
-        engine, number=emu.number, service=emu.service, receiver_lock=FileReceiverLock(path)
-    )
-    await first.start()
-    try:
-        with pytest.raises(SignalReceiverBusy):
-            await second.start()
-        assert not second.running
-        await emu.wait_for_receivers()
-        assert emu.connections == 1
-    finally:
-        await first.stop()
-    try:
-        await second.start()  # the lock was released
-        assert second.running
-    finally:
-        await second.stop()
+    """Two channels on one number (two instances, in one process here) both receive every
+    message; each message is answered once, and each person's answers come in order.
+    PostgreSQL only: on SQLite one instance runs (bot.instance)."""
+    if backend != "postgresql":
+        pytest.skip("one instance per SQLite file")
+    other = make_engine(sessions, engine.routes)
+    other.limiter = RateLimiter(burst=100)
+    turns = DatabaseTurns(sessions)
+    first = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST, turns=turns)
+    second = SignalChannel(other, number=emu.number, service=emu.service, pacing=FAST, turns=turns)
+    people = [emu.person(name) for name in ("ana", "bob", "cy")]
+    async with first, second:
+        await emu.wait_for_receivers(2)
+        for n in range(5):
+            for person in people:
+                assert await emu.push(person.frame(f"m{n}")) == 2
+        await emu.wait_for(lambda: all(len(p.inbox) >= 5 for p in people))
+        await asyncio.sleep(0.2)  # a duplicate, were there one, would have arrived by now
+    for person in people:
+        assert person.texts == [f"you said: m{n}" for n in range(5)]
+
+
+async def test_with_two_receivers_a_digit_answers_the_list_shown_last(
+    emu: SignalEmulator, engine: Engine, sessions: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    """Only the instance that showed a list knows what its digits mean. The other one lets it
+    take the digit's turn first, and forgets a list of its own once another instance has
+    answered the person since: a digit never picks from an older list, whichever instance
+    answered last."""
+    if backend != "postgresql":
+        pytest.skip("one instance per SQLite file")
+    other = make_engine(sessions, engine.routes)
+    turns = DatabaseTurns(sessions)
+    first = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST, turns=turns)
+    second = SignalChannel(other, number=emu.number, service=emu.service, pacing=FAST, turns=turns)
+    slow: list[SignalChannel] = []  # the instance that reaches the turn late, for a step
+
+    def late_when_slow(channel: SignalChannel) -> None:
+        real = channel._turn
+
+        @contextlib.asynccontextmanager
+        async def turn(incoming: Incoming) -> AsyncIterator[None]:
+            if channel in slow:
+                await asyncio.sleep(0.2)  # less than the grace a list's owner is given
+            async with real(incoming):
+                yield
+
+        channel._turn = turn  # type: ignore[method-assign]
+
+    late_when_slow(first)
+    late_when_slow(second)
+
+    async def step(text: str, late: SignalChannel) -> list[str]:
+        slow[:] = [late]
+        return texts(await ana.say(text))
+
+    ana = emu.person("ana")
+    async with first, second:
+        await emu.wait_for_receivers(2)
+        # The list from the first instance; the digit reaches the second one first.
+        assert (await step("/choose", second))[0].startswith("Pick one")
+        assert await step("2", first) == ["picked pick:no"]
+        # A list from the second; the first, which still kept its own, gets the digit first.
+        assert (await step("/where", first))[0].startswith("Where are you?")
+        assert await step("1", second) == ["picked skip:loc"]
+        assert await step("/count", first) == ["How many?"]
+        assert await step("2", second) == ["you said: 2"]  # no list anywhere: a typed number
+        await asyncio.sleep(0.6)  # a duplicate, were there one, would have arrived by now
+    assert len(ana.inbox) == 6
 
 
 def test_from_settings(
@@ -318,8 +366,19 @@ def test_from_settings(
         Settings(signal_number="+16045550100", signal_service="127.0.0.1:8080", data_dir=tmp_path),
     )
     assert (channel.number, channel.service) == ("+16045550100", "127.0.0.1:8080")
-    assert isinstance(channel.receiver_lock, FileReceiverLock)
-    assert channel.receiver_lock.path.parent == tmp_path
+    assert channel.turns is None  # SQLite: one instance, turns in-process only
+    on_postgres = Settings(
+        signal_number="+16045550100",
+        signal_service="127.0.0.1:8080",
+        database_url="postgresql+asyncpg://bot@db/hrbot",
+        database_pool_size=10,
+    )
+    channel = SignalChannel.from_settings(engine, on_postgres)
+    assert isinstance(channel.turns, DatabaseTurns)
+    assert channel.concurrency == 4  # each person in hand holds two of the 10 connections
+    tiny = on_postgres.model_copy(update={"database_pool_size": 2})
+    with pytest.raises(SettingsError, match="HRBOT_DATABASE_POOL_SIZE"):
+        SignalChannel.from_settings(engine, tiny)
     with pytest.raises(SettingsError, match="HRBOT_SIGNAL_NUMBER"):
         SignalChannel.from_settings(engine, Settings(signal_service="127.0.0.1:8080"))
     with pytest.raises(SettingsError, match="HRBOT_SIGNAL_NUMBER") as raised:
@@ -625,6 +684,31 @@ async def test_one_person_in_order_others_in_parallel(
     assert ana.texts == [f"you said: a{n}" for n in range(4)]
     assert bob.texts == [f"you said: b{n}" for n in range(4)]
     assert overlap == []
+
+
+async def test_a_person_who_floods_does_not_hold_up_others(
+    emu: SignalEmulator, bot: SignalChannel, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More of one person's messages than the channel handles people at once: they queue
+    behind each other, and other people's messages are handled meanwhile."""
+    real_handle = engine.handle
+    release = asyncio.Event()
+
+    async def stuck(msg: Incoming) -> None:
+        if msg.text and msg.text.startswith("a"):
+            await release.wait()
+        await real_handle(msg)
+
+    monkeypatch.setattr(engine, "handle", stuck)
+    ana, bob = emu.person("ana"), emu.person("bob")
+    flood = bot.concurrency + 2
+    for n in range(flood):
+        await emu.push(ana.frame(f"a{n}"))
+    assert texts(await bob.say("b0")) == ["you said: b0"]
+    assert ana.inbox == []
+    release.set()
+    await emu.wait_for(lambda: len(ana.inbox) == flood)
+    assert ana.texts == [f"you said: a{n}" for n in range(flood)]
 
 
 # -- sending and its failures --------------------------------------------------------------
