@@ -34,6 +34,7 @@ from bot.channels.telegram import (
     TelegramChannel,
     WebhookConfig,
     split_text,
+    webhook_secret,
 )
 from bot.channels.telegram_request import AiohttpRequest
 from bot.core.context import Context
@@ -43,8 +44,10 @@ from bot.core.routes import MenuCommand, Routes
 from bot.core.text import clean, parse_command
 from bot.domain import Channel
 from bot.emulator import FakeUser, SentMessage, TelegramEmulator, utf16_len
+from bot.privacy import derive_keys
 from bot.services import contacts
 from bot.settings import Settings, SettingsError
+from bot.web.webhook import SECRET_PATTERN
 from tests.support.engine import TEST_KEYS, make_engine
 from tests.support.webhook import hooked
 
@@ -360,6 +363,26 @@ def test_from_settings(
     assert (channel.receiver.path, channel.receiver.secret) == ("/tg/hook", "s3cret" * 6)
     with pytest.raises(SettingsError, match="HRBOT_TELEGRAM_TOKEN"):
         TelegramChannel.from_settings(engine, Settings())
+
+
+def test_an_unset_webhook_secret_is_the_same_for_every_instance_with_the_key(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    """Two instances behind one URL: each registers its secret with Telegram, which keeps the
+    last one, so a secret of each instance's own would lock the others out."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("HRBOT_")]:
+        monkeypatch.delenv(name)
+    settings = Settings(telegram_token="123:abc", webhook_url="https://bot.example.org/hook")
+    secrets_seen = {TelegramChannel.from_settings(engine, settings)._secret for _ in range(2)}
+    assert secrets_seen == {webhook_secret(engine.deps.keys.pseudonym, "123:abc")}
+    [secret] = secrets_seen
+    assert secret is not None
+    assert SECRET_PATTERN.fullmatch(secret)
+    assert len(secret) == 64
+    other_key = derive_keys("another-master-secret-of-at-least-32-chars").pseudonym
+    assert webhook_secret(other_key, "123:abc") != secret
+    assert webhook_secret(engine.deps.keys.pseudonym, "123:other") != secret
 
 
 @pytest.mark.parametrize("rate", [12.5, 0.0])
