@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -475,14 +476,16 @@ class TelegramEmulator:
                         continue
                     task = asyncio.create_task(self._deliver_one(update), name="emulator-post")
                     in_flight[chat] = task
-                    task.add_done_callback(lambda _, chat=chat: self._delivered(in_flight, chat))
+                    task.add_done_callback(functools.partial(self._delivered, in_flight, chat))
                 await tick.wait()
         finally:
             for task in in_flight.values():
                 task.cancel()
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
-    def _delivered(self, in_flight: dict[object, asyncio.Task[None]], chat: object) -> None:
+    def _delivered(
+        self, in_flight: dict[object, asyncio.Task[None]], chat: object, _: object
+    ) -> None:
         in_flight.pop(chat, None)
         self._bump()
 
