@@ -37,6 +37,7 @@ from telegram import Location as TgLocation
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
     BadRequest,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -298,6 +299,7 @@ class TelegramChannel:
                 await self._start_webhook(app, self.webhook)
             else:
                 assert app.updater is not None
+                await self._warn_of_webhook(app)
                 await app.updater.start_polling(
                     timeout=int(self.poll_timeout),
                     allowed_updates=ALLOWED_UPDATES,
@@ -394,6 +396,20 @@ class TelegramChannel:
         if not await asyncio.shield(done):
             raise NotReady  # cut short by a stop: not answered, so Telegram sends it again
 
+    async def _warn_of_webhook(self, app: TelegramApp) -> None:
+        """Polling starts by deleting the webhook: say so when one is registered, since an
+        instance in webhook mode (another one behind the same bot) receives nothing after."""
+        try:
+            info = await app.bot.get_webhook_info()
+        except TelegramError:
+            return  # starting to poll reports an unreachable server
+        if info.url:
+            log.warning(
+                "telegram: a webhook is registered for this bot and polling removes it; an "
+                "instance in webhook mode receives nothing from now on (several instances: "
+                "every one in webhook mode)"
+            )
+
     def _on_poll_error(self, exc: TelegramError) -> None:
         """python-telegram-bot retries a failed ``getUpdates`` by itself (up to every 30 s);
         say so in one line per outage instead of its traceback per attempt."""
@@ -403,6 +419,15 @@ class TelegramChannel:
         )
         self._poll_failed_at = now
         level = logging.DEBUG if quiet else logging.WARNING
+        if isinstance(exc, Conflict):
+            # Telegram ends one long poll when another starts: two processes take turns at
+            # the updates, each losing some to the other's confirmations.
+            log.log(
+                level,
+                "telegram polling: another process polls this bot too (409 Conflict); only one "
+                "may poll (several instances: webhook mode)",
+            )
+            return
         log.log(level, "telegram polling failed: %s; retrying", self._reason(exc))
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
@@ -270,6 +271,42 @@ async def test_lost_connection_while_polling_is_one_line(
     ]
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
     assert emu.token not in caplog.text
+
+
+async def test_two_pollers_of_one_bot_are_named_for_what_they_are(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second instance polling the same bot: Telegram answers one of the two long polls with
+    409 Conflict, again and again; the log says what that means, not "polling failed"."""
+    first = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+    second = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+    async with first, second:
+        for _ in range(500):  # bounded for a broken build
+            if "409 Conflict" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    conflicts = [r for r in caplog.records if "another process polls" in r.getMessage()]
+    assert conflicts
+    assert conflicts[0].levelname == "WARNING"
+    assert "polling failed" not in caplog.text
+
+
+async def test_polling_says_it_takes_a_registered_webhook_away(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An instance left in polling mode beside instances in webhook mode deletes their
+    webhook at start: it says so."""
+    async with aiohttp.ClientSession() as http:
+        url = emu.api_url("setWebhook")
+        async with http.post(url, data={"url": "https://bot.example.org/hook"}) as answer:
+            assert answer.status == 200
+    async with TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1):
+        assert emu.webhook is None
+    assert "a webhook is registered for this bot and polling removes it" in caplog.text
+    caplog.clear()
+    async with TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1):
+        pass
+    assert "webhook" not in caplog.text  # none registered: nothing to say
 
 
 async def test_stop_leaves_no_long_poll_behind(
