@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Final
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.content import Content, load_content
@@ -18,6 +20,10 @@ from bot.privacy import AddressBox, Keys, derive_keys
 from bot.privacy.files import private_dir
 from bot.services.catalogue import sync_items
 from bot.settings import Settings, SettingsError, refuse_key_in_data, resolve_secret
+
+# A transaction-scoped advisory lock in the two-key space (people's locks use the one-key
+# space, which never overlaps it): "hrbt", "item".
+_CATALOGUE_LOCK: Final = text("SELECT pg_advisory_xact_lock(1752326772, 1769235821)")
 
 
 class SchemaError(Exception):
@@ -111,6 +117,9 @@ async def prepare_database(runtime: Runtime, *, auto_upgrade: bool | None = None
                 "run `hrbot db upgrade`"
             )
     async with runtime.sessions.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Instances starting together would each insert a new item: one at a time.
+            await session.execute(_CATALOGUE_LOCK)
         await sync_items(session, catalogue=runtime.content.catalogue)
 
 

@@ -205,6 +205,10 @@ class BotService:
         self._answered: dict[str, bool] = {}  # channel name → its server answered last time
         self._last_good_tick: datetime | None = None
         self._status_failed = False
+        # The status file as this process last left it (inode, mtime): another stamp means
+        # another process writes it too.
+        self._status_stamp: tuple[int, int] | None = None
+        self._status_shared = False
         self._alarm = _Alarm()
         self._waker: asyncio.Task[None] | None = None
         engine.on_outbox_work(self.wake_outbox)
@@ -422,8 +426,10 @@ class BotService:
         """Write the status file (when there is one); a failure is logged once, not fatal."""
         if self.status_file is None:
             return
+        self._notice_other_writer(self.status_file)
         try:
             write_status(self.status_file, self.status())
+            self._status_stamp = _stamp(self.status_file)
         except OSError as exc:
             if not self._status_failed:
                 log.warning(
@@ -434,6 +440,21 @@ class BotService:
             self._status_failed = True
         else:
             self._status_failed = False
+
+    def _notice_other_writer(self, path: Path) -> None:
+        """Warn once when the status file changed since this process wrote it: two instances
+        share a data folder, and `hrbot health` of each reads whichever wrote last."""
+        if self._status_stamp is None or self._status_shared:
+            return  # not written yet (a file left by an earlier run is fine), or said already
+        stamp = _stamp(path)
+        if stamp is not None and stamp != self._status_stamp:
+            self._status_shared = True
+            log.warning(
+                "the status file %s was rewritten by another process: another instance uses "
+                "this data folder; give each its own (HRBOT_DATA_DIR), or `hrbot health` "
+                "judges one instance by the other",
+                path,
+            )
 
     async def _clock_tick(self) -> None:
         """The clock's job: :meth:`tick`, which :meth:`stop` may cut short."""
@@ -478,6 +499,15 @@ class BotService:
         self._publish()  # every channel down: health fails at once, not once stale
         if self.lock is not None:
             self.lock.release()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """A file's inode and modification time (each write replaces the file), or None."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def signal_challenge_hook(engine: Engine) -> Callable[[object], Awaitable[None]]:

@@ -235,14 +235,15 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _strong_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        # Unset: a random one is made at each start. Set: long enough not to be guessed, in
-        # the alphabet Telegram allows for it.
+        # Unset: derived from the secret key and the bot's token, so every instance agrees
+        # (bot.channels.telegram.webhook_secret). Set: long enough not to be guessed, in the
+        # alphabet Telegram allows for it.
         if value is None or not value.get_secret_value():
             return None
         if not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
             raise ValueError(
                 "must be 32-256 characters of A-Z, a-z, 0-9, _ and - (or unset: one is "
-                "generated at each start)"
+                "derived from the secret key)"
             )
         return value
 

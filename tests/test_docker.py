@@ -94,3 +94,39 @@ def test_signal_cli_downloads_only_what_the_bot_needs() -> None:
         assert environment[f"JSON_RPC_IGNORE_{kind}"] == "true"
     assert environment["JSON_RPC_IGNORE_ATTACHMENTS"] == "false"
     assert environment["MODE"] == "json-rpc"
+
+
+def test_the_instances_profile_runs_two_bots_behind_a_proxy() -> None:
+    """A second instance beside the default one, on the same database and key (so the same
+    derived webhook secret), with a data volume of its own (its status file, which its health
+    check reads); Caddy in front forwards the webhook path and /healthz to both and is the
+    only published service."""
+    services = compose()["services"]
+    profile = {name for name, s in services.items() if "instances" in (s.get("profiles") or [])}
+    assert profile == {"hrbot-2", "proxy"}
+    first, second = services["hrbot"], services["hrbot-2"]
+    for key in ("build", "image", "env_file", "environment", "secrets", "command", "depends_on"):
+        assert second[key] == first[key], key
+    volumes = [v.split(":")[0] for s in (first, second) for v in s["volumes"]]
+    assert sorted(volumes) == ["hrbot-2-data", "hrbot-data"]
+    assert "hrbot-2-data" in compose()["volumes"]
+    assert "ports" not in second  # only through the proxy
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("caddy:")
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert set(proxy["depends_on"]) == {"hrbot", "hrbot-2"}
+    assert {p.split(":")[-1] for p in proxy["ports"]} == {"80", "443"}
+    published = {name for name, s in services.items() if "ports" in s}
+    assert published == {"proxy", "signal"}  # signal: 127.0.0.1 only, for linking
+
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text(encoding="utf-8")
+    lines = [line.split("#")[0].strip() for line in caddyfile.splitlines()]
+    assert "@bot path {$HRBOT_WEBHOOK_PATH} /healthz" in lines
+    assert "reverse_proxy hrbot:8443 hrbot-2:8443 {" in lines
+    assert "handle @bot {" in lines
+    assert "respond 404" in lines  # everything else, /metrics and /console included
+    assert not any("log" in line.split() for line in lines)  # no access log
+    code = " ".join(lines)
+    assert "/metrics" not in code
+    assert "/console" not in code
+    assert "lb_try_duration" in code  # a refused connection: the other instance

@@ -22,7 +22,7 @@ from bot.db.models import Delivery, SeenUpdate
 from bot.domain import Channel, DeliveryStatus
 from bot.emulator import TelegramEmulator
 from bot.emulator.server import DEFAULT_TOKEN
-from bot.health import STATUS_FILE, Status, read_status
+from bot.health import STATUS_FILE, Status, read_status, write_status
 from bot.instance import InstanceBusy, instance_lock
 from bot.runner import Backoff, BotService, alert_pace, fanout_config, serve
 from bot.services import alerts
@@ -340,6 +340,32 @@ async def test_status_file_follows_the_bot(
     assert status is not None
     assert status.channels == {"telegram": False}  # stopped: down at once, not once stale
     assert [p.name for p in path.parent.iterdir()] == [STATUS_FILE]  # no temporary files left
+
+
+async def test_a_status_file_written_by_another_instance_is_told_once(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two instances on one data folder (a shared volume) would each judge their health by
+    the other's status: the second write of another process is noticed, and said once."""
+    engine = make_engine(sessions, build_routes())
+    path = tmp_path / STATUS_FILE
+    write_status(path, Status(written_at=engine.clock(), tick_seconds=15, last_tick_at=None))
+    async with TelegramEmulator() as emu:
+        channel = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+        service = BotService(engine, [channel], tick_seconds=3600, status_file=path)
+        try:
+            await service.start()  # a file left by an earlier run: nothing to say
+            await service.tick()
+            assert "another process" not in caplog.text
+            other = Status(written_at=engine.clock(), tick_seconds=15, last_tick_at=None)
+            for _ in range(2):
+                write_status(path, other)  # the other instance's ticks
+                await service.tick()
+        finally:
+            await service.stop()
+    warned = [r for r in caplog.records if "rewritten by another process" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].levelname == "WARNING"
 
 
 async def test_status_file_is_written_while_connecting(

@@ -156,7 +156,7 @@ def test_webhook_secret_strong_or_unset(monkeypatch: pytest.MonkeyPatch) -> None
     assert secret is not None
     assert secret.get_secret_value() == strong
     monkeypatch.setenv("HRBOT_WEBHOOK_SECRET", "")
-    assert load_settings().webhook_secret is None  # generated at each start
+    assert load_settings().webhook_secret is None  # derived from the key
 
 
 def test_secret_generated_once_into_the_config_folder_apart_from_the_data(

@@ -37,6 +37,7 @@ from telegram import Location as TgLocation
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
     BadRequest,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -56,7 +57,7 @@ from telegram.request import BaseRequest
 
 from bot.channels.errors import ChannelError, ChannelUnreachable, failure_reason
 from bot.channels.telegram_request import AiohttpRequest
-from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor
+from bot.channels.telegram_updates import DEFAULT_CONCURRENCY, ChatOrderedProcessor, tracked
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_PHOTO_BYTES,
@@ -74,7 +75,7 @@ from bot.core.messages import (
 from bot.core.text import clean, parse_command
 from bot.core.words import DEFAULT_LOCALE, N_
 from bot.domain import Channel
-from bot.privacy import validate_location
+from bot.privacy import pseudonym, validate_location
 from bot.settings import Settings, SettingsError
 from bot.web.webhook import NotReady, Webhook
 
@@ -213,17 +214,21 @@ class TelegramChannel:
         """Build from ``HRBOT_TELEGRAM_*`` and ``HRBOT_WEBHOOK_*`` settings."""
         if settings.telegram_token is None:
             raise SettingsError("invalid setting HRBOT_TELEGRAM_TOKEN: not set")
+        token = settings.telegram_token.get_secret_value()
         webhook = None
         if settings.webhook_url is not None:
+            secret = settings.webhook_secret
             webhook = WebhookConfig(
                 url=str(settings.webhook_url),
                 secret=(
-                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                    secret.get_secret_value()
+                    if secret is not None
+                    else webhook_secret(engine.deps.keys.pseudonym, token)
                 ),
             )
         return cls(
             engine,
-            token=settings.telegram_token.get_secret_value(),
+            token=token,
             base_url=str(settings.telegram_api_url),
             webhook=webhook,
             max_rate=settings.telegram_max_rate,
@@ -294,6 +299,7 @@ class TelegramChannel:
                 await self._start_webhook(app, self.webhook)
             else:
                 assert app.updater is not None
+                await self._warn_of_webhook(app)
                 await app.updater.start_polling(
                     timeout=int(self.poll_timeout),
                     allowed_updates=ALLOWED_UPDATES,
@@ -364,17 +370,45 @@ class TelegramChannel:
         )
 
     async def _accept_update(self, data: Any) -> None:
-        """One update from the webhook (its secret checked) into PTB's queue, as PTB's own
-        webhook server does; raises ValueError when it is not an update."""
-        app = self._app
-        if app is None or not app.running:
+        """Handle one update from the webhook (its secret checked) and return once it has been
+        handled: committed, its replies sent or queued. Raises ValueError when it is not an
+        update, NotReady when the bot is not running or stopped before handling it.
+
+        Only then may the webhook answer 200: Telegram never sends again what got one, so an
+        update acknowledged while still in a queue would die with a killed process. And since
+        Telegram sends a chat's next update only once the request before it ended, answering
+        after handling keeps each chat in order across instances too. The update takes PTB's
+        own route (``process_update`` through the update processor, so each chat's order and
+        the concurrency limit hold), in a task of the application: ``stop()`` waits for it,
+        and a request cut off (the client gone, the web app stopping) leaves it running."""
+        app, processor = self._app, self._processor
+        if app is None or processor is None or not app.running:
             raise NotReady
         try:
             update = Update.de_json(data, app.bot)
         except Exception as exc:  # PTB raises whatever a malformed dict makes it raise
             raise ValueError("not an update") from exc
         app.bot.insert_callback_data(update)
-        await app.update_queue.put(update)
+        work, done = tracked(app.process_update(update))
+        app.create_task(
+            processor.process_update(update, work), update=update, name="telegram-webhook-update"
+        )
+        if not await asyncio.shield(done):
+            raise NotReady  # cut short by a stop: not answered, so Telegram sends it again
+
+    async def _warn_of_webhook(self, app: TelegramApp) -> None:
+        """Polling starts by deleting the webhook: say so when one is registered, since an
+        instance in webhook mode (another one behind the same bot) receives nothing after."""
+        try:
+            info = await app.bot.get_webhook_info()
+        except TelegramError:
+            return  # starting to poll reports an unreachable server
+        if info.url:
+            log.warning(
+                "telegram: a webhook is registered for this bot and polling removes it; an "
+                "instance in webhook mode receives nothing from now on (several instances: "
+                "every one in webhook mode)"
+            )
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         """python-telegram-bot retries a failed ``getUpdates`` by itself (up to every 30 s);
@@ -385,6 +419,15 @@ class TelegramChannel:
         )
         self._poll_failed_at = now
         level = logging.DEBUG if quiet else logging.WARNING
+        if isinstance(exc, Conflict):
+            # Telegram ends one long poll when another starts: two processes take turns at
+            # the updates, each losing some to the other's confirmations.
+            log.log(
+                level,
+                "telegram polling: another process polls this bot too (409 Conflict); only one "
+                "may poll (several instances: webhook mode)",
+            )
+            return
         log.log(level, "telegram polling failed: %s; retrying", self._reason(exc))
 
     async def stop(self) -> None:
@@ -789,6 +832,14 @@ class _RateLimiter(AIORateLimiter):
             args=args,
             kwargs=kwargs,
         )
+
+
+def webhook_secret(key: bytes, token: str) -> str:
+    """The webhook secret when ``HRBOT_WEBHOOK_SECRET`` is unset: a keyed hash of the bot's
+    token (64 hex digits), the same for every instance with the same key and token. A random
+    one per start would lock the other instances out: each start registers its own secret with
+    Telegram, which then sends only that one."""
+    return pseudonym(key, "webhook_secret", token)
 
 
 def file_url(base_url: str) -> str:

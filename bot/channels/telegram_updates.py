@@ -13,6 +13,11 @@ A queued update lets go of PTB's semaphore and ``update_queue`` at once (PTB cou
 processed); ``Application.stop()`` still waits for it, since the serving task is one of the
 application's tasks. :meth:`wait_idle` says when nothing is left.
 
+A webhook must answer Telegram only once its update has been handled (an acknowledged update
+that dies with the process is lost for good), so :func:`tracked` wraps an update's processing
+in an awaitable that reports, on a future, whether it ran to its end: also when it waited
+behind the chat's earlier updates and ran in another task.
+
 Privacy: the chat id is used as a dictionary key in memory only, while its updates are in hand.
 """
 
@@ -21,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Final
 
 from telegram import Update
@@ -96,6 +101,48 @@ def chat_key(update: object) -> int | None:
     if update.effective_user is not None:
         return update.effective_user.id
     return None
+
+
+class _Tracked:
+    """An update's processing that reports its end on ``done``: True once it ran (a failure
+    inside counts: it was handled as far as it goes, and the engine answered it), False when
+    it was cut short by cancellation or closed before it started."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], done: asyncio.Future[bool]) -> None:
+        self._coroutine = coroutine
+        self.done = done
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._run().__await__()
+
+    async def _run(self) -> None:
+        ended = False
+        try:
+            await self._coroutine
+            ended = True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            ended = True
+            raise
+        finally:
+            self._report(ended)
+
+    def close(self) -> None:
+        """Never started (its chat's serving task was cancelled): report it as not run."""
+        self._coroutine.close()
+        self._report(False)
+
+    def _report(self, ran: bool) -> None:
+        if not self.done.done():  # the waiter may have gone (its request was cancelled)
+            self.done.set_result(ran)
+
+
+def tracked(coroutine: Coroutine[Any, Any, Any]) -> tuple[Awaitable[None], asyncio.Future[bool]]:
+    """``coroutine`` as an awaitable to hand to the processor, and a future that says, once it
+    is over, whether it ran (True) or was cancelled or dropped unstarted (False)."""
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    return _Tracked(coroutine, done), done
 
 
 async def _run(coroutine: Awaitable[Any]) -> None:

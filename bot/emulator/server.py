@@ -16,7 +16,9 @@ ones, is answered 429 with ``retry_after`` (off by default, so tests and benchma
 faster are unchanged).
 
 Updates reach the bot by long polling (``getUpdates``) or, after ``setWebhook``, by POSTs to
-the webhook URL with the ``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does.
+the webhook URL with the ``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does: each
+until it is answered 2xx, a chat's next update only once the request before it ended, and up to
+``webhook_connections`` chats at once (1 by default: one update at a time).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -153,6 +156,8 @@ class TelegramEmulator:
         webhook_retry_delay: float = 0.05,
         broadcast_limits: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
+        webhook_connections: int = 1,
+        webhook_timeout: float = 5.0,
     ) -> None:
         bot_id = token.split(":", 1)[0]
         if not bot_id.isdigit():
@@ -172,6 +177,12 @@ class TelegramEmulator:
         self.host = host
         self.port = port
         self.webhook_retry_delay = webhook_retry_delay
+        if webhook_connections < 1:
+            raise ValueError("webhook_connections is at least 1")
+        # Webhook requests at once, each of a different chat (Telegram: up to setWebhook's
+        # max_connections); 1, the default, delivers every update in turn.
+        self.webhook_connections = webhook_connections
+        self.webhook_timeout = webhook_timeout
 
         self.users: dict[str, FakeUser] = {}
         self.chats: dict[int, FakeChat] = {}
@@ -250,7 +261,9 @@ class TelegramEmulator:
         assert isinstance(server, asyncio.Server)
         self.port = server.sockets[0].getsockname()[1]
         self._closing = False
-        self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        self._client = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)
+        )
         self._delivery = asyncio.create_task(self._deliver_webhooks(), name="emulator-webhook")
 
     async def stop(self) -> None:
@@ -467,29 +480,50 @@ class TelegramEmulator:
             return 0
 
     async def _deliver_webhooks(self) -> None:
-        # Telegram delivers to the webhook until it answers 2xx, retrying after failures.
-        while not self._closing:
-            tick = self._tick
-            update = self._next_deliverable() if self.webhook else None
-            if update is None:
+        # Telegram delivers to the webhook until it answers 2xx, retrying after failures; a
+        # chat's next update only once the request before it ended, other chats' meanwhile
+        # (up to webhook_connections requests at once).
+        in_flight: dict[object, asyncio.Task[None]] = {}  # chat → its request
+        try:
+            while not self._closing:
+                tick = self._tick
+                for update in self._deliverable() if self.webhook else ():
+                    if len(in_flight) >= self.webhook_connections:
+                        break
+                    chat = _chat_of(update)
+                    if chat in in_flight:
+                        continue
+                    task = asyncio.create_task(self._deliver_one(update), name="emulator-post")
+                    in_flight[chat] = task
+                    task.add_done_callback(functools.partial(self._delivered, in_flight, chat))
                 await tick.wait()
-                continue
-            status = await self.post_to_webhook(update)
-            self.webhook_deliveries.append((int(update["update_id"]), status))
-            if 200 <= status < 300:
-                if self._pending and self._pending[0] is update:
-                    self._pending.pop(0)
-                self._bump()
-            else:
-                await asyncio.sleep(self.webhook_retry_delay)
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
-    def _next_deliverable(self) -> JSONDict | None:
+    def _delivered(
+        self, in_flight: dict[object, asyncio.Task[None]], chat: object, _: object
+    ) -> None:
+        in_flight.pop(chat, None)
+        self._bump()
+
+    async def _deliver_one(self, update: JSONDict) -> None:
+        status = await self.post_to_webhook(update)
+        self.webhook_deliveries.append((int(update["update_id"]), status))
+        if 200 <= status < 300:
+            for index, waiting in enumerate(self._pending):
+                if waiting is update:
+                    del self._pending[index]
+                    break
+        else:
+            await asyncio.sleep(self.webhook_retry_delay)  # the chat waits for its retry
+
+    def _deliverable(self) -> list[JSONDict]:
         allowed = self.webhook.allowed_updates if self.webhook else None
-        while self._pending:
-            if _is_allowed(self._pending[0], allowed):
-                return self._pending[0]
-            self._pending.pop(0)  # Telegram drops what the bot did not ask for
-        return None
+        # Telegram drops what the bot did not ask for.
+        self._pending = [u for u in self._pending if _is_allowed(u, allowed)]
+        return list(self._pending)
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -956,6 +990,22 @@ _NOT_MODIFIED: Final = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
+
+
+def _chat_of(update: JSONDict) -> object:
+    """The chat an update belongs to (its sender's for a button), else the update itself."""
+    for kind in ("message", "edited_message", "channel_post", "callback_query"):
+        body = update.get(kind)
+        if not isinstance(body, dict):
+            continue
+        message = body.get("message", body) if kind == "callback_query" else body
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and "id" in chat:
+            return chat["id"]
+        sender = body.get("from")
+        if isinstance(sender, dict) and "id" in sender:
+            return sender["id"]
+    return ("update", update.get("update_id"))
 
 
 def _client_gone(request: web.Request) -> bool:

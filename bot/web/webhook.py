@@ -8,7 +8,9 @@ most :data:`MAX_PENDING_REJECTIONS` wait at once, beyond that a wrong guess gets
 :data:`MAX_BODY_BYTES` gets 413 at once; a body without one (chunked) is counted while it
 streams in and refused with 413 as soon as it passes the limit. Refusals close the connection:
 the only way not to read a body that was announced. Then the JSON goes to ``accept``, which
-the Telegram channel provides (it keeps private chats only: see ``TelegramChannel._translate``).
+the Telegram channel provides (it keeps private chats only: see ``TelegramChannel._translate``)
+and which returns only once the update has been handled: 200 means done, not queued, since
+Telegram never sends again what got a 200.
 
 Privacy: nothing here logs a body, a secret or a client address.
 """
@@ -40,8 +42,8 @@ MAX_PENDING_REJECTIONS: Final = 64
 # Telegram's alphabet and length for a webhook secret token.
 SECRET_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
-# Takes one parsed JSON update; raises ValueError when it is not an update, NotReady when
-# the bot cannot take updates yet.
+# Takes one parsed JSON update and returns once it is handled; raises ValueError when it is
+# not an update, NotReady when the bot cannot take (or finish) updates now.
 Accept = Callable[[Any], Awaitable[None]]
 
 

@@ -19,6 +19,7 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
@@ -34,6 +35,7 @@ from bot.channels.telegram import (
     TelegramChannel,
     WebhookConfig,
     split_text,
+    webhook_secret,
 )
 from bot.channels.telegram_request import AiohttpRequest
 from bot.core.context import Context
@@ -43,8 +45,10 @@ from bot.core.routes import MenuCommand, Routes
 from bot.core.text import clean, parse_command
 from bot.domain import Channel
 from bot.emulator import FakeUser, SentMessage, TelegramEmulator, utf16_len
+from bot.privacy import derive_keys
 from bot.services import contacts
 from bot.settings import Settings, SettingsError
+from bot.web.webhook import SECRET_PATTERN
 from tests.support.engine import TEST_KEYS, make_engine
 from tests.support.webhook import hooked
 
@@ -269,6 +273,42 @@ async def test_lost_connection_while_polling_is_one_line(
     assert emu.token not in caplog.text
 
 
+async def test_two_pollers_of_one_bot_are_named_for_what_they_are(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second instance polling the same bot: Telegram answers one of the two long polls with
+    409 Conflict, again and again; the log says what that means, not "polling failed"."""
+    first = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+    second = TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1)
+    async with first, second:
+        for _ in range(500):  # bounded for a broken build
+            if "409 Conflict" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    conflicts = [r for r in caplog.records if "another process polls" in r.getMessage()]
+    assert conflicts
+    assert conflicts[0].levelname == "WARNING"
+    assert "polling failed" not in caplog.text
+
+
+async def test_polling_says_it_takes_a_registered_webhook_away(
+    emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An instance left in polling mode beside instances in webhook mode deletes their
+    webhook at start: it says so."""
+    async with aiohttp.ClientSession() as http:
+        url = emu.api_url("setWebhook")
+        async with http.post(url, data={"url": "https://bot.example.org/hook"}) as answer:
+            assert answer.status == 200
+    async with TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1):
+        assert emu.webhook is None
+    assert "a webhook is registered for this bot and polling removes it" in caplog.text
+    caplog.clear()
+    async with TelegramChannel(engine, token=emu.token, base_url=emu.base_url, poll_timeout=1):
+        pass
+    assert "webhook" not in caplog.text  # none registered: nothing to say
+
+
 async def test_stop_leaves_no_long_poll_behind(
     emu: TelegramEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -360,6 +400,26 @@ def test_from_settings(
     assert (channel.receiver.path, channel.receiver.secret) == ("/tg/hook", "s3cret" * 6)
     with pytest.raises(SettingsError, match="HRBOT_TELEGRAM_TOKEN"):
         TelegramChannel.from_settings(engine, Settings())
+
+
+def test_an_unset_webhook_secret_is_the_same_for_every_instance_with_the_key(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    """Two instances behind one URL: each registers its secret with Telegram, which keeps the
+    last one, so a secret of each instance's own would lock the others out."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("HRBOT_")]:
+        monkeypatch.delenv(name)
+    settings = Settings(telegram_token="123:abc", webhook_url="https://bot.example.org/hook")
+    secrets_seen = {TelegramChannel.from_settings(engine, settings)._secret for _ in range(2)}
+    assert secrets_seen == {webhook_secret(engine.deps.keys.pseudonym, "123:abc")}
+    [secret] = secrets_seen
+    assert secret is not None
+    assert SECRET_PATTERN.fullmatch(secret)
+    assert len(secret) == 64
+    other_key = derive_keys("another-master-secret-of-at-least-32-chars").pseudonym
+    assert webhook_secret(other_key, "123:abc") != secret
+    assert webhook_secret(engine.deps.keys.pseudonym, "123:other") != secret
 
 
 @pytest.mark.parametrize("rate", [12.5, 0.0])

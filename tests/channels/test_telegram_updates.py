@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Chat, Message, Update, User
 
 from bot.channels.telegram import TelegramChannel
-from bot.channels.telegram_updates import ChatOrderedProcessor, chat_key
+from bot.channels.telegram_updates import ChatOrderedProcessor, chat_key, tracked
 from bot.core.context import Context
 from bot.core.engine import Engine
 from bot.core.messages import Incoming
@@ -203,3 +203,41 @@ def test_chat_key() -> None:
     assert chat_key("not an update") is None
     with pytest.raises(ValueError, match="positive"):
         ChatOrderedProcessor(0)
+
+
+async def test_tracked_says_whether_the_update_ran_to_its_end() -> None:
+    """What the webhook waits for: True once processing ended (a failure inside too), also
+    when it ran in the task serving its chat; False when it was cut short or never ran."""
+    processor = ChatOrderedProcessor()
+    gate = asyncio.Event()
+
+    async def first() -> None:
+        await gate.wait()
+
+    async def failing() -> None:
+        raise RuntimeError("a handler's bug")
+
+    async def endless() -> None:
+        await asyncio.sleep(10)
+
+    async with processor:
+        work, done = tracked(first())
+        serving = asyncio.create_task(processor.process_update(_update(1, 5), work))
+        await asyncio.sleep(0)
+        queued, queued_done = tracked(failing())
+        await processor.process_update(_update(2, 5), queued)  # behind the first: returns
+        assert not queued_done.done()
+        gate.set()
+        assert await done is True
+        assert await queued_done is True  # ran in the serving task; its failure was logged
+        await serving
+
+        work, done = tracked(endless())
+        serving = asyncio.create_task(processor.process_update(_update(3, 5), work))
+        await asyncio.sleep(0)
+        never, never_done = tracked(failing())
+        await processor.process_update(_update(4, 5), never)
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        assert (await done, await never_done) == (False, False)

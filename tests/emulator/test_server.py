@@ -608,3 +608,44 @@ async def test_webhook_delivery_retries_until_accepted(
         assert ok(await call(http, emu, "getUpdates")) == []
     finally:
         await runner.cleanup()
+
+
+async def test_webhook_delivery_runs_chats_side_by_side_each_in_order() -> None:
+    """With several connections, as Telegram uses them: another chat's update is delivered
+    while one request is held, but a chat's next update waits until its request ended."""
+    received: list[tuple[str, str]] = []
+    release = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.json()
+        text = body["message"]["text"]
+        received.append((body["message"]["from"]["first_name"].lower(), text))
+        if text == "hold":
+            await release.wait()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with TelegramEmulator(seed=5, webhook_connections=4) as emu:
+            server = site._server
+            assert isinstance(server, asyncio.Server)
+            port = server.sockets[0].getsockname()[1]
+            async with aiohttp.ClientSession() as http:
+                ok(await call(http, emu, "setWebhook", url=f"http://127.0.0.1:{port}/hook"))
+            ana, bob = emu.user("ana"), emu.user("bob")
+            await ana.say("hold", expect=0)
+            await ana.say("after", expect=0)
+            await bob.say("meanwhile", expect=0)
+            await emu.wait_for(lambda: len(received) == 2, within=3)
+            await asyncio.sleep(0.1)  # ana's second would have arrived by now if it could
+            assert received == [("ana", "hold"), ("bob", "meanwhile")]
+            release.set()
+            await emu.wait_until_consumed(within=3)
+            assert received[2:] == [("ana", "after")]
+    finally:
+        await runner.cleanup()
