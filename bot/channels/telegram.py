@@ -8,7 +8,7 @@ concurrently, each chat's in arrival order (:mod:`bot.channels.telegram_updates`
 
 Privacy: nothing here logs or keeps a user id, username, name, text or coordinates. Logs name
 an error class at most. Two small in-memory maps are keyed by chat id (which chats were told
-"private chat only", and the labels of a reply keyboard on screen); both are bounded, lost on
+"private chat only", and which chats have a reply keyboard on screen); both are bounded, lost on
 restart by design, and never written anywhere.
 """
 
@@ -202,7 +202,7 @@ class TelegramChannel:
         self._monotonic = monotonic
         self._poll_failed_at: float | None = None  # when getUpdates last failed
         self._told_groups: OrderedDict[int, None] = OrderedDict()
-        self._keyboards: OrderedDict[int, dict[str, str]] = OrderedDict()
+        self._keyboards: OrderedDict[int, bool] = OrderedDict()  # a reply keyboard is up
         _withhold_update_payloads()
         _quiet_bootstrap_failures()
         # Opt in to PTB's coming timedelta durations now: otherwise every 429 (RetryAfter)
@@ -536,10 +536,8 @@ class TelegramChannel:
             command = parse_command(message.text)
             if command is not None:
                 return make(InputKind.COMMAND, command=command[0], text=command[1])
-            payload = self._keyboards.get(chat.id, {}).get(clean(message.text))
-            if payload is not None:
-                # A reply-keyboard button sends its label; map it back to the option.
-                return make(InputKind.OPTION, option=payload)
+            # A reply-keyboard button sends its label: the engine reads it back as the option
+            # (bot.core.typed_options), whichever instance the tap reaches.
             return make(InputKind.TEXT, text=clean(message.text))
         if message.location is not None:
             location = _location(message.location)
@@ -770,11 +768,7 @@ class TelegramChannel:
         offered, the precise one second); also takes down a reply keyboard left on screen."""
         rows = _rows(reply.options, reply.columns)
         if reply.ask_location:
-            labels: dict[str, str] = {}
-            for option in reply.options:
-                # Compared cleaned: direction marks in a right-to-left label may not come back.
-                labels.setdefault(clean(option.label), option.payload)
-            _remember(self._keyboards, chat_id, labels)
+            _remember(self._keyboards, chat_id, True)
             label = self.engine.deps.words.for_locale(reply.locale)(self.location_label)
             keyboard: list[list[JSONDict]] = [[{"text": o.label} for o in row] for row in rows]
             keyboard.append([{"text": label, "request_location": True}])

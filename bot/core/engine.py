@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core import typed_options
 from bot.core.context import Context, Deps, Outbound, Person, Scope
 from bot.core.messages import Incoming, InputKind, Reply, SendResult, SendStatus
 from bot.core.meter import Meter
@@ -180,8 +181,10 @@ class Engine:
                 state=state,
                 pressed=msg.message_ref if msg.kind is InputKind.OPTION else None,
             )
+            msg = typed_options.resolve(msg, state)
             handler = self.routes.resolve(msg, state)
             await handler(msg, ctx)
+            typed_options.remember(ctx.state, ctx.replies)
             await self._keep_state(session, ctx, state_on)
         return ctx, queued
 

@@ -75,6 +75,7 @@ def build_routes(seen: list[Incoming]) -> Routes:
 
     async def where(msg: Incoming, ctx: Context) -> None:
         seen.append(msg)
+        ctx.goto("where", "asked")  # the labels on screen are kept with the conversation
         ctx.reply("Where are you?", [Option("Skip", "skip:loc")], ask_location=True)
 
     async def long(msg: Incoming, ctx: Context) -> None:
@@ -499,7 +500,7 @@ async def test_location_question_and_answers(emu: TelegramEmulator, seen: list[I
     assert seen[-1].kind is InputKind.LOCATION
 
     await ana.command("where")
-    # A reply-keyboard button sends its label as text; the channel maps it back.
+    # A reply-keyboard button sends its label as text; the engine maps it back.
     assert texts(await ana.tap("Skip")) == ["picked skip:loc"]
     assert (seen[-1].kind, seen[-1].option) == (InputKind.OPTION, "skip:loc")
 

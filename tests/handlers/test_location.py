@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.privacy import snap
+from handlers.routes import build_routes
 from tests.handlers.person_world import (
     MAIN_AND_HASTINGS,
     SEATTLE,
@@ -18,7 +19,8 @@ from tests.handlers.person_world import (
     labels,
     make_world,
 )
-from tests.support.chat import texts
+from tests.support.chat import Chat, texts
+from tests.support.engine import make_engine
 
 AREA_LIST_HEAD = ["Downtown Eastside", "Strathcona", "Chinatown", "Gastown"]
 # The first page of the demo gazetteer (ui.PAGE_SIZE areas).
@@ -269,3 +271,26 @@ async def test_a_street_through_several_areas_asks_which(
     await world.chat.say("ana", typed)
     [other] = await world.chat.tap("ana", "Other areas")
     assert labels(other)[:4] == AREA_LIST_HEAD
+
+
+@pytest.mark.parametrize(
+    ("tapped", "expected"),
+    [("Back to menu", "What do you need?"), ("More ›", "Choose your area:")],
+)
+async def test_a_reply_keyboard_tap_reaching_another_instance_is_read_as_its_button(
+    sessions: Sessions, tapped: str, expected: str
+) -> None:
+    """Telegram sends a tapped reply-keyboard button as its label's text; the labels on
+    screen are kept with the conversation, so another instance reads the tap as the button
+    (not as a place called "Back to menu")."""
+    world = await make_world(sessions)
+    await asked_where(world)
+    other = Chat(make_engine(sessions, build_routes(), clock=world.clock))
+    other.engine.limiter = world.engine.limiter
+    replies = await other.say("ana", tapped)
+    assert "I don't know a place" not in texts(replies)
+    assert expected in texts(replies)
+    # Typed text that is not a label is still a place.
+    await asked_where(world)
+    confirm = await other.say("ana", "Steam Clock")
+    assert "Area: Gastown" in confirm[0].text
