@@ -1,12 +1,16 @@
 """The engine: one update in, one transaction, replies and notices out after commit.
 
 Order of work for an update: flood control → de-duplication → contact by pseudonym →
-conversation state → handler → commit → send. An exception in a handler rolls the transaction
-back, is logged without identifiers, and the person gets a short apology: it never stops the bot.
+conversation state → handler → journal its messages → commit → send. An exception in a
+handler rolls the transaction back, is logged without identifiers, and the person gets a short
+apology: it never stops the bot.
 
-A message to a known contact that a channel refuses for now (RETRY: a 429, an outage, a
-captcha) is queued sealed and sent again by the tick (:mod:`bot.services.notices`), as are
-later messages to that contact until the queue is empty, so none overtakes another.
+The replies and notices are written sealed in the update's own transaction, in hand to this
+process, sent right after commit and then deleted in one statement: killed in between, it
+leaves them to the notices tick of any instance (:mod:`bot.services.journal`). A message to a
+known contact that a channel refuses for now (RETRY: a 429, an outage, a captcha) stays queued
+and is sent again by the tick (:mod:`bot.services.notices`), as are later messages to that
+contact until the queue is empty, so none overtakes another.
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ class Engine:
         self.senders: dict[Channel, Sender] = {}
         self._outbox_wakers: list[Callable[[], None]] = []
         self.meter = meter  # counts for /metrics (bot.web); None: nothing counted
+        self._sweeper = journal.Sweeper(sessions)  # deletes journaled messages once sent
 
     def count_send(self, channel: Channel, result: SendResult) -> None:
         """Tell the meter (if any) how a send on ``channel`` ended."""
@@ -210,14 +215,13 @@ class Engine:
         transaction: in hand to be sent after commit, or straight into the queue behind
         messages already waiting for that contact (or while the channel holds sends)."""
         mine = ctx.person.contact_id
+        spoken = ctx.t.locale if ctx.t is not None else None
         outgoing = [
             Outgoing(
                 channel=msg.channel,
                 address=msg.address,
-                # built without ctx.reply(): in the language the handler spoke
-                reply=reply
-                if reply.locale is not None or ctx.t is None
-                else replace(reply, locale=ctx.t.locale),
+                # one built without ctx.reply(): in the language the handler spoke
+                reply=replace(reply, locale=spoken) if reply.locale is None else reply,
                 contact_id=mine,
                 keep_for=notices.REPLY_TTL,
                 behind=queued,
@@ -448,6 +452,9 @@ class Engine:
             if item.behind:
                 continue  # written into the queue: the tick sends it in turn
             contact_id = cast(int, item.contact_id)
+            sender = self.senders.get(item.channel)
+            if sender is not None and notices.held(sender):
+                refused.add(contact_id)  # the channel began to hold sends since the commit
             if contact_id in refused or contact_id in outcome.blocked:
                 # Behind one refused (into the queue, untried) or to a contact that blocked
                 # us (drop_unreachable deletes its rows; sending again would not arrive).
@@ -464,6 +471,9 @@ class Engine:
             else:
                 outcome.done.append(item.row)
         if not outcome:
+            return
+        if not (outcome.release or outcome.refused or outcome.blocked):
+            await self._sweeper.sweep(outcome.done)  # the normal case: all sent
             return
         try:
             async with self.sessions.begin() as session:

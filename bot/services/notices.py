@@ -7,6 +7,11 @@ the address key: the database holds neither its text nor a pickup code in clear.
 good or expired, so nothing is kept longer than its use; a contact's rows go with the contact
 (``/forget``, the retention purge) and with a block (:func:`subscriptions.drop_unreachable`).
 
+The same table journals an update's messages while the engine sends them right after its
+commit (:mod:`bot.services.journal`): leased to the engine, never tried by the tick (``attempts
+= 0``), deleted once sent; the tick takes them back only once that lease lapses (the engine
+died) and sends them as doubtful.
+
 Which messages, and for how long. Every engine-delivered message to a known contact is kept:
 answers to a person's own message for :data:`REPLY_TTL` (a menu that turns up an hour later
 only confuses), notices to other contacts (a pickup code, an offer, a cascade or unrouted

@@ -556,3 +556,21 @@ async def test_a_reply_in_hand_elsewhere_does_not_hold_up_the_next(
     assert await chat.say("bob", "hello") == []
     await run_notices_due(chat.engine)
     assert texts(chat.inbox("bob")[-2:]) == "you were poked\nmenu"
+
+
+async def test_many_updates_at_once_leave_no_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Updates finishing together share the sweeps that delete their sent rows: every reply
+    arrives once and nothing stays behind for the tick."""
+    engine = make_engine(sessions, ROUTES)
+    sender = MemorySender()
+    engine.add_sender(Channel.TELEGRAM, sender)
+    await asyncio.gather(*(engine.handle(_update(f"p{n}", "hi", n)) for n in range(12)))
+    assert sorted(sender.sent) == sorted(f"telegram-p{n}" for n in range(12))
+    assert all(texts(replies) == "menu" for replies in sender.sent.values())
+    assert await _rows(sessions) == []
+    clock = engine.clock
+    assert isinstance(clock, Clock)
+    clock.advance(minutes=5)
+    assert not await run_notices_due(engine)
