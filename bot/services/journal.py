@@ -37,17 +37,6 @@ from bot.services.notices import SEND_TIMEOUT, in_hand, retry_delay, seal_reply
 
 log = logging.getLogger(__name__)
 
-_COLUMNS: Final = (
-    "contact_id",
-    "sealed",
-    "created_at",
-    "due_at",
-    "expires_at",
-    "attempts",
-    "doubtful",
-    "lease_until",
-)
-
 __all__ = [
     "JOURNAL_LEASE",
     "RENEW_MARGIN",
@@ -67,6 +56,16 @@ JOURNAL_LEASE: Final = timedelta(seconds=45)
 RENEW_MARGIN: Final = timedelta(seconds=SEND_TIMEOUT + 5)
 
 _PENDING: Final = cast(Table, PendingMessage.__table__)
+_COLUMNS: Final = (
+    "contact_id",
+    "sealed",
+    "created_at",
+    "due_at",
+    "expires_at",
+    "attempts",
+    "doubtful",
+    "lease_until",
+)
 # Built once: building a statement costs more CPU than SQLite takes to run it.
 _WRITE: Final = (
     insert(_PENDING).values({name: bindparam(name) for name in _COLUMNS}).returning(_PENDING.c.id)
