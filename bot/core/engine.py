@@ -1,12 +1,16 @@
 """The engine: one update in, one transaction, replies and notices out after commit.
 
 Order of work for an update: flood control → de-duplication → contact by pseudonym →
-conversation state → handler → commit → send. An exception in a handler rolls the transaction
-back, is logged without identifiers, and the person gets a short apology: it never stops the bot.
+conversation state → handler → journal its messages → commit → send. An exception in a
+handler rolls the transaction back, is logged without identifiers, and the person gets a short
+apology: it never stops the bot.
 
-A message to a known contact that a channel refuses for now (RETRY: a 429, an outage, a
-captcha) is queued sealed and sent again by the tick (:mod:`bot.services.notices`), as are
-later messages to that contact until the queue is empty, so none overtakes another.
+The replies and notices are written sealed in the update's own transaction, in hand to this
+process, sent right after commit and then deleted in one statement: killed in between, it
+leaves them to the notices tick of any instance (:mod:`bot.services.journal`). A message to a
+known contact that a channel refuses for now (RETRY: a 429, an outage, a captcha) stays queued
+and is sent again by the tick (:mod:`bot.services.notices`), as are later messages to that
+contact until the queue is empty, so none overtakes another.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, cast
 
@@ -48,7 +52,7 @@ from bot.db.models import (
 )
 from bot.domain import Channel
 from bot.privacy import AddressBox, AddressUnreadable, hour_of, pseudonym
-from bot.services import contacts, conversations, notices, subscriptions
+from bot.services import contacts, conversations, journal, notices, subscriptions
 from bot.services.conversations import State
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,34 @@ class Sender(Protocol):
     """What a channel offers the engine: deliver one reply to one address."""
 
     async def send(self, address: str, reply: Reply) -> SendStatus: ...
+
+
+@dataclass
+class Outgoing:
+    """One message to send after commit, addressed and rendered.
+
+    ``contact_id`` and ``keep_for``: whose queue it joins, and for how long, if refused (None:
+    nobody's, e.g. last words after /forget). ``row``: its journal row (see
+    :mod:`bot.services.journal`); ``behind``: messages wait for that contact, so it goes
+    into the queue without a try (with a row: already written there).
+    """
+
+    channel: Channel
+    address: str
+    reply: Reply
+    contact_id: int | None = None
+    keep_for: timedelta | None = None
+    behind: bool = False
+    row: int | None = None
+
+
+@dataclass
+class Batch:
+    """What one unit of work sends after commit; ``lease``: until when its journaled rows
+    in hand are this process's to send (None: nothing journaled)."""
+
+    items: list[Outgoing] = field(default_factory=list)
+    lease: datetime | None = None
 
 
 class Engine:
@@ -89,6 +121,7 @@ class Engine:
         self.senders: dict[Channel, Sender] = {}
         self._outbox_wakers: list[Callable[[], None]] = []
         self.meter = meter  # counts for /metrics (bot.web); None: nothing counted
+        self._sweeper = journal.Sweeper(sessions)  # deletes journaled messages once sent
 
     def count_send(self, channel: Channel, result: SendResult) -> None:
         """Tell the meter (if any) how a send on ``channel`` ended."""
@@ -147,25 +180,14 @@ class Engine:
             return
         if ran is None:
             return
-        ctx, behind = ran
+        ctx, batch = ran
         if ctx.wakes_outbox:
             self.wake_outbox()  # committed: the outbox may claim what the handler queued
-        for reply in ctx.replies:
-            if reply.locale is None and ctx.t is not None:  # built without ctx.reply()
-                reply = replace(reply, locale=ctx.t.locale)
-            status = await self._send(
-                msg.channel,
-                msg.address,
-                reply,
-                contact_id=ctx.person.contact_id,
-                keep_for=notices.REPLY_TTL,
-                behind=behind,
-            )
-            behind = behind or status is SendStatus.RETRY
-        await self.deliver(ctx.outbound)
+        await self._dispatch(batch)
 
-    async def _run(self, msg: Incoming, alias: str) -> tuple[Context, bool] | None:
-        """The handler's context after commit, and whether the sender has messages queued."""
+    async def _run(self, msg: Incoming, alias: str) -> tuple[Context, Batch] | None:
+        """The handler's context after commit, and its messages, journaled (see
+        :mod:`bot.services.journal`) with the update so that a crash after commit loses none."""
         now = self.clock()
         async with self.sessions.begin() as session:
             await self._serialise(session, alias)
@@ -186,7 +208,56 @@ class Engine:
             await handler(msg, ctx)
             typed_options.remember(ctx.state, ctx.replies)
             await self._keep_state(session, ctx, state_on)
-        return ctx, queued
+            batch = await self._journal(session, msg, ctx, queued)
+        return ctx, batch
+
+    async def _journal(
+        self, session: AsyncSession, msg: Incoming, ctx: Context, queued: bool
+    ) -> Batch:
+        """The update's replies (to the sender) and notices (to others), written in its
+        transaction: in hand to be sent after commit, or straight into the queue behind
+        messages already waiting for that contact (or while the channel holds sends)."""
+        mine = ctx.person.contact_id
+        spoken = ctx.t.locale if ctx.t is not None else None
+        outgoing = [
+            Outgoing(
+                channel=msg.channel,
+                address=msg.address,
+                # one built without ctx.reply(): in the language the handler spoke
+                reply=replace(reply, locale=spoken) if reply.locale is None else reply,
+                contact_id=mine,
+                keep_for=notices.REPLY_TTL,
+                behind=queued,
+            )
+            for reply in ctx.replies
+        ]
+        if outgoing and await session.get(Contact, mine) is None:
+            # /forget: nobody left to queue for; its last words go out unjournaled
+            outgoing = [replace(item, contact_id=None) for item in outgoing]
+        outgoing += await self._addressed(session, ctx.outbound)
+        now = self.clock()
+        kept = [
+            item
+            for item in outgoing
+            if item.contact_id is not None
+            and item.keep_for is not None
+            and item.channel in self.senders
+        ]
+        if not kept:
+            return Batch(outgoing)  # no statement for an update that answers nothing
+        entries = [
+            journal.Entry(
+                contact_id=cast(int, item.contact_id),
+                reply=item.reply,
+                keep_for=cast(timedelta, item.keep_for),
+                queued=item.behind or notices.held(self.senders[item.channel]),
+            )
+            for item in kept
+        ]
+        ids = await journal.write(session, box=self.box, entries=entries, now=now)
+        for item, entry, row in zip(kept, entries, ids, strict=True):
+            item.row, item.behind = row, entry.queued
+        return Batch(outgoing, lease=now + journal.JOURNAL_LEASE)
 
     async def _keep_state(self, session: AsyncSession, ctx: Context, state_on: int | None) -> None:
         """Store the conversation state the handler left: a staff flow's on the staff contact,
@@ -242,7 +313,7 @@ class Engine:
         read together by their two pseudonyms, which only the platform id connects.
         """
         staff_alias = contacts.staff_alias(self.deps.keys, msg.channel, msg.sender_id)
-        mine, staff = await self._known(session, alias, staff_alias)
+        mine, staff = await self._known(session, alias, staff_alias, now)
         if not mine:
             await contacts.add(
                 session,
@@ -255,7 +326,7 @@ class Engine:
             )
             # Normally the row just added; but another instance may have created it a moment
             # ago, roles and state included.
-            mine, staff = await self._known(session, alias, staff_alias)
+            mine, staff = await self._known(session, alias, staff_alias, now)
         first = mine[0]
         contact = first.Contact
         if any(row.peer_id is not None or row.coordinator_id is not None for row in mine):
@@ -271,7 +342,7 @@ class Engine:
                 now=now,
             )
             await contacts.move_roles(session, from_id=contact.id, to_id=staff_id)
-            mine, staff = await self._known(session, alias, staff_alias)
+            mine, staff = await self._known(session, alias, staff_alias, now)
             first = mine[0]
         staff_contact = staff[0].Contact if staff else None
         for found in (contact, staff_contact):
@@ -300,11 +371,12 @@ class Engine:
         return contact, person, state, state_on, bool(first.queued)
 
     async def _known(
-        self, session: AsyncSession, alias: str, staff_alias: str
+        self, session: AsyncSession, alias: str, staff_alias: str, now: datetime
     ) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
         """The rows of the person's own contact and of their staff contact (either may be
         empty), from one query."""
-        rows = (await session.execute(_KNOWN, {"alias": alias, "staff": staff_alias})).all()
+        values = {"alias": alias, "staff": staff_alias, "now": now}
+        rows = (await session.execute(_KNOWN, values)).all()
         mine = [row for row in rows if row.Contact.pseudonym == alias]
         staff = [row for row in rows if row.Contact.pseudonym == staff_alias]
         return mine, staff
@@ -314,14 +386,24 @@ class Engine:
         return Scope(session=session, now=now or self.clock(), deps=self.deps)
 
     async def deliver(self, outbound: list[Outbound]) -> None:
-        """Render each message in its recipient's language and send it on their channel."""
+        """Render each message in its recipient's language and send it on their channel
+        (not journaled: for due work that sends what its own transaction produced)."""
         if not outbound:
             return
-        ids = {o.contact_id for o in outbound}
         async with self.sessions() as session:
-            rows = (await session.scalars(select(Contact).where(Contact.id.in_(ids)))).all()
-            behind = await notices.queued_for(session, ids)
+            items = await self._addressed(session, outbound)
+        await self._dispatch(Batch(items))
+
+    async def _addressed(self, session: AsyncSession, outbound: list[Outbound]) -> list[Outgoing]:
+        """``outbound`` rendered for its recipients that can be reached, each marked
+        ``behind`` when messages already wait for its contact."""
+        if not outbound:
+            return []
+        ids = {o.contact_id for o in outbound}
+        rows = (await session.scalars(select(Contact).where(Contact.id.in_(ids)))).all()
+        behind = await notices.queued_for(session, ids, now=self.clock())
         by_id: Mapping[int, Contact] = {c.id: c for c in rows}
+        items: list[Outgoing] = []
         for item in outbound:
             contact = by_id.get(item.contact_id)
             if contact is None or not contact.reachable or contact.reply_address is None:
@@ -335,16 +417,93 @@ class Engine:
             reply = item.render(translator)
             if reply.locale is None:
                 reply = replace(reply, locale=translator.locale)
-            status = await self._send(
-                contact.channel,
-                address,
-                reply,
-                contact_id=contact.id,
-                keep_for=self.deps.config.request_ttl,  # may carry state: a code, an offer
-                behind=contact.id in behind,
+            items.append(
+                Outgoing(
+                    channel=contact.channel,
+                    address=address,
+                    reply=reply,
+                    contact_id=contact.id,
+                    keep_for=self.deps.config.request_ttl,  # may carry state: a code, an offer
+                    behind=contact.id in behind,
+                )
             )
-            if status is SendStatus.RETRY:
-                behind.add(contact.id)
+        return items
+
+    async def _dispatch(self, batch: Batch) -> None:
+        """Send a batch in order; a contact's messages after one refused queue behind it.
+
+        Journaled rows are settled afterwards in one transaction (normally one DELETE); a
+        message not journaled is queued on its own if refused, as :meth:`_send` does.
+        """
+        outcome = journal.Outcome(done=[], release=[], refused=[], blocked=set())
+        refused: set[int] = set()  # contacts with a message of this batch queued
+        lease = batch.lease
+        mine = [item.row for item in batch.items if item.row is not None and not item.behind]
+        for item in batch.items:
+            if item.row is None:  # not journaled
+                status = await self._send(
+                    item.channel,
+                    item.address,
+                    item.reply,
+                    contact_id=item.contact_id,
+                    keep_for=item.keep_for,
+                    behind=item.behind or item.contact_id in refused,
+                )
+                if status is SendStatus.RETRY and item.contact_id is not None:
+                    refused.add(item.contact_id)
+                continue
+            if item.behind:
+                continue  # written into the queue: the tick sends it in turn
+            contact_id = cast(int, item.contact_id)
+            sender = self.senders.get(item.channel)
+            if sender is not None and notices.held(sender):
+                refused.add(contact_id)  # the channel began to hold sends since the commit
+            if contact_id in refused or contact_id in outcome.blocked:
+                # Behind one refused (into the queue, untried) or to a contact that blocked
+                # us (drop_unreachable deletes its rows; sending again would not arrive).
+                outcome.release.append(item.row)
+                continue
+            if lease is not None and lease - self.clock() < journal.RENEW_MARGIN:
+                lease = await self._renew(mine, lease)
+            result = await self._attempt(item)
+            if result.status is SendStatus.RETRY:
+                outcome.refused.append((item.row, result))
+                refused.add(contact_id)
+            elif result.status is SendStatus.UNREACHABLE:
+                outcome.blocked.add(contact_id)
+            else:
+                outcome.done.append(item.row)
+        if not outcome:
+            return
+        if not (outcome.release or outcome.refused or outcome.blocked):
+            await self._sweeper.sweep(outcome.done)  # the normal case: all sent
+            return
+        try:
+            async with self.sessions.begin() as session:
+                await journal.settle(session, outcome=outcome, now=self.clock())
+        except Exception:
+            # The rows stay in hand until their lease lapses; then the tick sends them again.
+            log.exception("could not record sent messages; some may be sent twice")
+
+    async def _renew(self, rows: list[int], lease: datetime) -> datetime:
+        """A longer lease for the batch's rows in hand, before a send that could outlast it;
+        the old one if it cannot be written (a lapse costs a duplicate, never a loss)."""
+        try:
+            async with self.sessions.begin() as session:
+                return await journal.renew(session, ids=rows, now=self.clock())
+        except Exception:
+            log.exception("could not extend the lease of messages being sent")
+            return lease
+
+    async def _attempt(self, item: Outgoing) -> SendResult:
+        """One try of a journaled message (what becomes of it is :func:`journal.settle`'s)."""
+        sender = self.senders.get(item.channel)
+        if sender is None:
+            log.warning("no sender for channel %s; message dropped", item.channel.value)
+            return SendResult(SendStatus.FAILED)
+        result = await notices.attempt(sender, item.address, item.reply)
+        self.count_send(item.channel, result)
+        return result
 
     async def _send(
         self,
@@ -430,7 +589,7 @@ _KNOWN: Final = (
         .scalar_subquery()
         .label("coordinator_id"),
         select(PendingMessage.id)
-        .where(PendingMessage.contact_id == Contact.id)
+        .where(PendingMessage.contact_id == Contact.id, notices.waiting(bindparam("now")))
         .limit(1)
         .exists()
         .label("queued"),

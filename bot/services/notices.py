@@ -7,6 +7,11 @@ the address key: the database holds neither its text nor a pickup code in clear.
 good or expired, so nothing is kept longer than its use; a contact's rows go with the contact
 (``/forget``, the retention purge) and with a block (:func:`subscriptions.drop_unreachable`).
 
+The same table journals an update's messages while the engine sends them right after its
+commit (:mod:`bot.services.journal`): leased to the engine, never tried by the tick (``attempts
+= 0``), deleted once sent; the tick takes them back only once that lease lapses (the engine
+died) and sends them as doubtful.
+
 Which messages, and for how long. Every engine-delivered message to a known contact is kept:
 answers to a person's own message for :data:`REPLY_TTL` (a menu that turns up an hour later
 only confuses), notices to other contacts (a pickup code, an offer, a cascade or unrouted
@@ -34,10 +39,10 @@ import random
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -60,8 +65,10 @@ __all__ = [
     "held",
     "open_reply",
     "queued_for",
+    "retry_delay",
     "run_notices_due",
     "seal_reply",
+    "waiting",
 ]
 
 REPLY_TTL = timedelta(minutes=10)
@@ -144,13 +151,32 @@ async def attempt(sender: Any, address: str, reply: Reply) -> SendResult:
         return SendResult(SendStatus.RETRY, maybe_delivered=True)
 
 
-async def queued_for(session: AsyncSession, contact_ids: Collection[int]) -> set[int]:
+def in_hand() -> ColumnElement[bool]:
+    """Rows an engine is sending right after its commit (:mod:`bot.services.journal`): leased,
+    never tried (the tick's claim always counts an attempt)."""
+    return and_(PendingMessage.attempts == 0, PendingMessage.lease_until.is_not(None))
+
+
+def waiting(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """Rows that make a contact's later messages queue behind them: all but those in hand
+    under a live lease, which their writer is sending at this moment (as it did before they
+    were journaled). A lapsed one counts: its writer died, and the tick sends it first."""
+    return or_(
+        PendingMessage.lease_until.is_(None),
+        PendingMessage.attempts > 0,
+        PendingMessage.lease_until <= now,
+    )
+
+
+async def queued_for(
+    session: AsyncSession, contact_ids: Collection[int], *, now: datetime
+) -> set[int]:
     """Which of ``contact_ids`` have messages waiting (later ones must queue behind)."""
     if not contact_ids:
         return set()
     rows = await session.scalars(
         select(PendingMessage.contact_id)
-        .where(PendingMessage.contact_id.in_(sorted(contact_ids)))
+        .where(PendingMessage.contact_id.in_(sorted(contact_ids)), waiting(now))
         .distinct()
     )
     return set(rows)
@@ -167,7 +193,7 @@ async def enqueue(
     """Queue ``reply`` for ``contact_id``: due now, or after ``result``'s pause when a first
     try was refused. False (logged) if it could not be stored: the message is then lost."""
     now = engine.clock()
-    delay = _delay(result, 1) if result is not None else 0.0
+    delay = retry_delay(result, 1) if result is not None else 0.0
     try:
         async with engine.sessions.begin() as session:
             if await session.get(Contact, contact_id) is None:
@@ -391,7 +417,7 @@ async def _record(
                     .values(
                         lease_until=None,
                         doubtful=row.doubtful or result.maybe_delivered,
-                        due_at=now + timedelta(seconds=_delay(result, row.attempts)),
+                        due_at=now + timedelta(seconds=retry_delay(result, row.attempts)),
                     )
                     .execution_options(synchronize_session=False)
                 )
@@ -413,7 +439,7 @@ async def _record(
             await subscriptions.drop_unreachable(session, contact_ids=blocked)
 
 
-def _delay(result: SendResult | None, attempts: int) -> float:
+def retry_delay(result: SendResult | None, attempts: int) -> float:
     """Seconds before the next try: the platform's ``retry_after``, else a gentle back-off."""
     if result is not None and result.retry_after is not None:
         return max(0.0, result.retry_after)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -10,11 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.context import Context, Outbound, Person
 from bot.core.engine import lock_key
-from bot.core.messages import Incoming, InputKind, Reply
+from bot.core.messages import Incoming, InputKind, Reply, SendStatus
 from bot.core.routes import Routes
-from bot.db.models import Contact, ConversationState, Coordinator, PeerWorker, Subscription
+from bot.db.models import (
+    Contact,
+    ConversationState,
+    Coordinator,
+    PeerWorker,
+    PendingMessage,
+    Subscription,
+)
 from bot.domain import Channel
 from bot.services import subscriptions
+from bot.services.journal import JOURNAL_LEASE
+from bot.services.notices import run_notices_due
 from tests.services.factories import NOW, add_outlet
 from tests.support.chat import Chat, Clock, MemorySender, texts
 from tests.support.engine import make_engine
@@ -55,8 +66,19 @@ async def _whoami(msg: Incoming, ctx: Context) -> None:
     ctx.reply("noted")
 
 
+async def _poke(msg: Incoming, ctx: Context) -> None:
+    """Tell everyone else (as a peer hears of an offer), then answer twice."""
+    others = await ctx.session.scalars(
+        select(Contact.id).where(Contact.id != ctx.person.contact_id).order_by(Contact.id)
+    )
+    for other in others:
+        ctx.notify(other, lambda t: Reply("you were poked"))
+    ctx.reply("poked them")
+    ctx.reply("anything else?")
+
+
 ROUTES = Routes(
-    commands={"start": _start, "boom": _boom, "whoami": _whoami},
+    commands={"start": _start, "boom": _boom, "whoami": _whoami, "poke": _poke},
     options={},
     flows={"echo": _echo},
     fallback=_fallback,
@@ -325,3 +347,230 @@ def test_lock_keys_are_signed_64_bit_and_follow_the_pseudonym() -> None:
     assert lock_key("f" * 64) == -1
     assert lock_key("7fffffffffffffff" + "0" * 48) == 2**63 - 1
     assert lock_key("00000000000000010" + "0" * 47) == 1
+
+
+# -- replies journaled with the update: a crash between commit and send loses none ----------
+
+
+class Killed(BaseException):
+    """The process dies here (a SIGKILL): nothing after it runs, no handler catches it."""
+
+
+@dataclass
+class Dying:
+    """A sender whose process is killed at its first send, before anything leaves."""
+
+    attempts: int = 0
+
+    async def send(self, address: str, reply: Reply) -> SendStatus:
+        self.attempts += 1
+        raise Killed
+
+
+@dataclass
+class Spy:
+    """A sender that runs ``during`` inside each send (while the message is in hand)."""
+
+    during: Callable[[str, Reply], object]
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    status: list[SendStatus] = field(default_factory=list)  # per send, then SENT
+
+    async def send(self, address: str, reply: Reply) -> SendStatus:
+        result = self.during(address, reply)
+        if asyncio.iscoroutine(result):
+            await result
+        status = self.status.pop(0) if self.status else SendStatus.SENT
+        if status is SendStatus.SENT:
+            self.sent.append((address, reply.text))
+        return status
+
+
+def _update(who: str, text: str, n: int, *, command: str | None = None) -> Incoming:
+    return Incoming(
+        channel=Channel.TELEGRAM,
+        sender_id=f"id-{who}",
+        address=f"telegram-{who}",
+        update_key=f"journal:{who}:{n}",
+        kind=InputKind.COMMAND if command else InputKind.TEXT,
+        command=command,
+        text=text,
+    )
+
+
+async def _rows(sessions: async_sessionmaker[AsyncSession]) -> list[PendingMessage]:
+    async with sessions() as session:
+        return list(await session.scalars(select(PendingMessage).order_by(PendingMessage.id)))
+
+
+async def test_a_crash_between_commit_and_send_loses_no_reply(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Killed after the update committed, before anything was sent: the replies and the
+    notice are in the database, sealed and in hand; another instance's tick sends each of
+    them once the lease lapses, exactly once, and a re-delivered update is still dropped."""
+    clock = Clock()
+    bob = Chat(make_engine(sessions, ROUTES, clock=clock))
+    await bob.say("bob", "hi")  # someone to notify
+    doomed = make_engine(sessions, ROUTES, clock=clock)
+    dying = Dying()
+    doomed.add_sender(Channel.TELEGRAM, dying)
+    poke = _update("ana", "", 1, command="poke")
+    with pytest.raises(Killed):
+        await doomed.handle(poke)
+    assert dying.attempts == 1
+
+    rows = await _rows(sessions)
+    assert len(rows) == 3  # ana's two replies, bob's notice
+    assert all(row.lease_until == clock() + JOURNAL_LEASE and row.attempts == 0 for row in rows)
+    for row in rows:  # sealed: neither text nor address in clear
+        assert b"poke" not in row.sealed
+        assert b"telegram-" not in row.sealed
+
+    survivor = make_engine(sessions, ROUTES, clock=clock)
+    sender = MemorySender()
+    survivor.add_sender(Channel.TELEGRAM, sender)
+    await survivor.handle(poke)  # Telegram re-delivers: already handled, dropped
+    assert sender.sent == {}
+    clock.advance(seconds=JOURNAL_LEASE.total_seconds() - 1)
+    assert not await run_notices_due(survivor)  # the dead instance's lease still runs
+    clock.advance(seconds=2)
+    report = await run_notices_due(survivor)
+    # Taken back as doubtful: the dead process might have sent them (it did not, here).
+    assert (report.recovered, report.unknown, report.sent) == (3, 3, 0)
+    assert texts(sender.sent["telegram-ana"]) == "poked them\nanything else?"
+    assert texts(sender.sent["telegram-bob"]) == "you were poked"
+    clock.advance(minutes=5)
+    assert not await run_notices_due(survivor)
+    assert await _rows(sessions) == []
+    assert sum(len(replies) for replies in sender.sent.values()) == 3
+
+
+async def test_replies_are_journaled_before_the_send_and_gone_after(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """While a reply is sent its row is in the database (in hand, so a tick leaves it
+    alone); once the update's sends are done no row is left, the notice's included."""
+    clock = Clock()
+    engine = make_engine(sessions, ROUTES, clock=clock)
+    seen: list[int] = []
+
+    async def during(address: str, reply: Reply) -> None:
+        seen.append(len(await _rows(sessions)))
+        assert not await run_notices_due(engine)  # in hand: no tick takes it meanwhile
+
+    spy = Spy(during)
+    engine.add_sender(Channel.TELEGRAM, spy)
+    await engine.handle(_update("bob", "hi", 1))
+    await engine.handle(_update("ana", "", 2, command="poke"))
+    assert seen == [1, 3, 3, 3]
+    assert spy.sent[1:] == [
+        ("telegram-ana", "poked them"),
+        ("telegram-ana", "anything else?"),
+        ("telegram-bob", "you were poked"),
+    ]
+    assert await _rows(sessions) == []
+
+
+async def test_a_slow_send_keeps_its_lease(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Sends that together outlast the lease renew it: a tick meanwhile resends nothing."""
+    clock = Clock()
+    engine = make_engine(sessions, ROUTES, clock=clock)
+    others = make_engine(sessions, ROUTES, clock=clock)
+    others.add_sender(Channel.TELEGRAM, MemorySender())
+
+    async def during(address: str, reply: Reply) -> None:
+        clock.advance(seconds=25)  # each send slow, under the send timeout
+        assert not await run_notices_due(others)
+
+    spy = Spy(during)
+    engine.add_sender(Channel.TELEGRAM, spy)
+    await engine.handle(_update("bob", "hi", 1))
+    await engine.handle(_update("ana", "", 2, command="poke"))  # 3 sends: 75 s
+    assert [text for _, text in spy.sent] == [
+        "menu",
+        "poked them",
+        "anything else?",
+        "you were poked",
+    ]
+    assert await _rows(sessions) == []
+
+
+async def test_a_refused_reply_queues_the_rest_in_place(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A 429 on the first reply: it and the one after it wait in the queue (the second
+    untried), the other contact's notice still goes out; the tick sends them in order."""
+    clock = Clock()
+    engine = make_engine(sessions, ROUTES, clock=clock)
+    spy = Spy(lambda address, reply: None)
+    engine.add_sender(Channel.TELEGRAM, spy)
+    await engine.handle(_update("bob", "hi", 1))
+    spy.status = [SendStatus.RETRY]
+    await engine.handle(_update("ana", "", 2, command="poke"))
+    assert spy.sent[1:] == [("telegram-bob", "you were poked")]
+    rows = await _rows(sessions)
+    assert [(row.lease_until, row.attempts) for row in rows] == [(None, 1), (None, 0)]
+    # ana's next update joins the queue too (behind the refused ones), untried
+    await engine.handle(_update("ana", "again", 3))
+    assert len(spy.sent) == 2
+    clock.advance(minutes=2)
+    report = await run_notices_due(engine)
+    assert report.sent == 3
+    assert [text for address, text in spy.sent[2:]] == ["poked them", "anything else?", "menu"]
+    assert await _rows(sessions) == []
+
+
+async def test_a_reply_in_hand_elsewhere_does_not_hold_up_the_next(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Normal case: bob's notice is in hand (its instance is sending it) when bob's own
+    update is handled: his answer goes at once, not to the tick. Only a lapsed lease (its
+    sender died) makes later messages queue behind, and the tick keeps their order."""
+    clock = Clock()
+    gate = asyncio.Event()
+    sending = asyncio.Event()
+
+    async def during(address: str, reply: Reply) -> None:
+        if reply.text == "you were poked":
+            sending.set()
+            await gate.wait()
+
+    slow = make_engine(sessions, ROUTES, clock=clock)
+    slow.add_sender(Channel.TELEGRAM, Spy(during))
+    chat = Chat(make_engine(sessions, ROUTES, clock=clock))
+    await chat.say("bob", "hi")
+    poking = asyncio.create_task(slow.handle(_update("ana", "", 1, command="poke")))
+    await sending.wait()
+    assert len(await _rows(sessions)) == 3  # ana's replies (sent) and bob's notice, in hand
+    assert texts(await chat.say("bob", "hello")) == "menu"  # at once
+    gate.set()
+    await poking
+    assert await _rows(sessions) == []
+
+    # A dead instance's notice for bob, lapsed: bob's next answer waits behind it.
+    doomed = make_engine(sessions, ROUTES, clock=clock)
+    doomed.add_sender(Channel.TELEGRAM, Dying())
+    with pytest.raises(Killed):
+        await doomed.handle(_update("ana", "", 2, command="poke"))
+    clock.advance(seconds=JOURNAL_LEASE.total_seconds() + 1)
+    assert await chat.say("bob", "hello") == []
+    await run_notices_due(chat.engine)
+    assert texts(chat.inbox("bob")[-2:]) == "you were poked\nmenu"
+
+
+async def test_many_updates_at_once_leave_no_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Updates finishing together share the sweeps that delete their sent rows: every reply
+    arrives once and nothing stays behind for the tick."""
+    engine = make_engine(sessions, ROUTES)
+    sender = MemorySender()
+    engine.add_sender(Channel.TELEGRAM, sender)
+    await asyncio.gather(*(engine.handle(_update(f"p{n}", "hi", n)) for n in range(12)))
+    assert sorted(sender.sent) == sorted(f"telegram-p{n}" for n in range(12))
+    assert all(texts(replies) == "menu" for replies in sender.sent.values())
+    assert await _rows(sessions) == []
+    clock = engine.clock
+    assert isinstance(clock, Clock)
+    clock.advance(minutes=5)
+    assert not await run_notices_due(engine)

@@ -58,8 +58,10 @@ class World:
             return list(rows.all())
 
     async def until_queued(self, count: int) -> list[PendingMessage]:
+        """The queue once it holds ``count`` rows waiting for the tick (a row the engine
+        still has in hand, journaled while it sends it, does not count)."""
         for _ in range(250):
-            rows = await self.queued()
+            rows = [row for row in await self.queued() if row.lease_until is None]
             if len(rows) >= count:
                 return rows
             await asyncio.sleep(0.02)

@@ -12,7 +12,9 @@ from bot.db.models._columns import created_column, when_column
 
 
 class PendingMessage(Base):
-    """One message for one contact that a first send could not deliver.
+    """One message for one contact that a first send could not deliver, or that the engine is
+    sending right after the commit that wrote it (journaled: leased, ``attempts`` 0; see
+    :mod:`bot.services.journal`).
 
     ``sealed`` is the whole message (text and buttons) encrypted with the address key: the
     database never holds a message or a pickup code in clear. The row is deleted once the
