@@ -165,14 +165,17 @@ class Engine:
             await self.sleep(admission.wait)
         translator = self.deps.words.for_locale(msg.locale_hint)
         if verdict is Verdict.WARN:
-            text = translator("You are sending messages very fast. Please wait a moment.")
-            await self._send(msg.channel, msg.address, Reply(text, locale=translator.locale))
+            if await self._answer_once(msg):
+                text = translator("You are sending messages very fast. Please wait a moment.")
+                await self._send(msg.channel, msg.address, Reply(text, locale=translator.locale))
             return
         try:
             ran = await self._run(msg, alias)
         except Exception:
             # Only the type and where it happened: the update itself may hold identifiers.
             log.exception("update failed (channel=%s kind=%s)", msg.channel.value, msg.kind.value)
+            if not await self._answer_once(msg):
+                return
             sorry = translator(
                 "Sorry, something went wrong. Nothing was changed; please try again."
             )
@@ -184,6 +187,21 @@ class Engine:
         if ctx.wakes_outbox:
             self.wake_outbox()  # committed: the outbox may claim what the handler queued
         await self._dispatch(batch)
+
+    async def _answer_once(self, msg: Incoming) -> bool:
+        """Note an update answered outside its handler (a flood warning, an apology) as seen;
+        False when it already was. Every instance connected to Signal receives every message,
+        so without this each would warn, and the next would handle again a message that
+        failed here after the person was told "nothing was changed". True when the database
+        cannot say (the person is answered rather than left without a word)."""
+        if not msg.update_key:
+            return True
+        try:
+            async with self.sessions.begin() as session:
+                return await self._first_sight(session, msg.update_key, self.clock())
+        except Exception:
+            log.warning("could not note an update as answered; answering anyway")
+            return True
 
     async def _run(self, msg: Incoming, alias: str) -> tuple[Context, Batch] | None:
         """The handler's context after commit, and its messages, journaled (see

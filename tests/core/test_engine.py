@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.context import Context, Outbound, Person
 from bot.core.engine import lock_key
 from bot.core.messages import Incoming, InputKind, Reply, SendStatus
+from bot.core.ratelimit import RateLimiter
 from bot.core.routes import Routes
 from bot.db.models import (
     Contact,
@@ -574,3 +575,46 @@ async def test_many_updates_at_once_leave_no_row(
     assert isinstance(clock, Clock)
     clock.advance(minutes=5)
     assert not await run_notices_due(engine)
+
+
+async def test_an_update_answered_outside_its_handler_is_answered_by_one_instance_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Every instance connected to Signal receives every message: a message that failed on
+    one (the person was told nothing changed) is not handled again by the next, and a flood
+    warning comes once, not once per instance."""
+    sender = MemorySender()
+    engines = [make_engine(sessions, ROUTES) for _ in range(2)]
+    for engine in engines:
+        engine.add_sender(Channel.SIGNAL, sender)
+
+    def update(key: str, text: str, kind: InputKind = InputKind.TEXT) -> Incoming:
+        return Incoming(
+            channel=Channel.SIGNAL,
+            sender_id="id-ana",
+            address="ana",
+            update_key=key,
+            kind=kind,
+            command=text.lstrip("/") if kind is InputKind.COMMAND else None,
+            text="" if kind is InputKind.COMMAND else text,
+        )
+
+    for engine in engines:
+        await engine.handle(update("sig:start", "/start", InputKind.COMMAND))
+        await engine.handle(update("sig:boom", "/boom", InputKind.COMMAND))
+    said = texts(sender.sent["ana"]).splitlines()
+    assert said == [
+        "say something",
+        "Sorry, something went wrong. Nothing was changed; please try again.",
+    ]
+
+    for engine in engines:
+        engine.limiter = RateLimiter(burst=1, max_waiting=0)
+        engine.monotonic = lambda: 0.0
+    sender.sent.clear()
+    for n in range(2):
+        for engine in engines:
+            await engine.handle(update(f"sig:fast{n}", "x"))
+    said = texts(sender.sent["ana"]).splitlines()
+    assert said.count("heard 1") == 1
+    assert sum("very fast" in line for line in said) == 1
