@@ -9,7 +9,11 @@ to one instance or the other at random, so consecutive updates of a chat land on
 instances, and tries the other one when an instance refuses the connection.
 
 A reply "n" for the n-th message of every chat, each once and in order, proves no update was
-lost, repeated or handled on a stale state. Run with ``-s`` for the figures.
+lost, repeated or handled on a stale state. With one instance SIGKILLed mid-load, every count
+still arrives: updates it had not answered are sent again to the survivor, and replies it had
+journaled but not sent come from the survivor's tick once their lease lapses (shortened here
+by the worker's ``JOURNAL_LEASE``); a reply it had sent but not yet struck off comes twice, at
+most one per request it held. Run with ``-s`` for the figures.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ CONNECTIONS = 40  # Telegram's default max_connections
 HOOK_PATH = "/telegram/hook"
 START_WITHIN = 30.0
 LOAD_WITHIN = 60.0
+JOURNAL_LEASE_SECONDS = 3  # the shipped lease is 45 s: a shorter one keeps the test short
 
 
 @pytest.fixture(autouse=True)
@@ -154,6 +159,7 @@ def _env(db_url: str, emu: TelegramEmulator, proxy: Proxy, data_dir: Path) -> di
             "HRBOT_WEBHOOK_URL": proxy.url,  # the public URL: the proxy's
             "HRBOT_WEB_LISTEN": "127.0.0.1:0",
             "INSTANCE_TICK": "1",
+            "JOURNAL_LEASE": str(JOURNAL_LEASE_SECONDS),
         }
     )
     return env
@@ -333,28 +339,32 @@ async def test_an_instance_killed_mid_load_loses_no_update(db_url: str, tmp_path
         elapsed = time.monotonic() - started
         assert await asyncio.wait_for(victim.process.wait(), 5) == -signal.SIGKILL
         # The survivor carries on: one more message each, counted after all ten.
-        seen = {u.name: len(u.texts) for u in users}
         await asyncio.gather(*(u.say("one more", within=30) for u in users))
         survivor_after = proxy.forwarded[survivor.port] - at_kill["survivor_before"]
 
-    counts = {u.name: _counts(u)[: seen[u.name]] for u in users}
-    repeated = {name: c for name, c in counts.items() if len(set(c)) != len(c)}
-    out_of_range = {name: c for name, c in counts.items() if not set(c) <= set(range(1, 11))}
-    cut_off = CHATS * PER_CHAT - sum(len(c) for c in counts.values())
+        # Replies the victim had journaled and not sent yet come from the survivor's tick once
+        # their lease lapses (doubtful: one may come twice, if the victim had sent it).
+        await emu.wait_for(
+            lambda: all(set(range(1, 12)) <= set(_counts(u)) for u in users),
+            within=JOURNAL_LEASE_SECONDS + 20,
+            what="every count answered, the killed instance's replies by the survivor",
+        )
+
+    counts = {u.name: _counts(u) for u in users}
     late = sum(1 for c in counts.values() for a, b in itertools.pairwise(c) if b < a)
+    duplicates = sum(len(c) - len(set(c)) for c in counts.values())
     print(
         f"\nSIGKILL after {kill_at} replies, {at_kill['in_flight']} requests in flight on the "
         f"victim; {CHATS * PER_CHAT} updates in {elapsed:.1f} s; the survivor then took "
-        f"{survivor_after} requests; replies cut off between commit and send: {cut_off}; "
-        f"replies late (out of order): {late}"
+        f"{survivor_after} requests; replies resent by the survivor after the lease that the "
+        f"victim had sent (duplicates): {duplicates}; replies out of order: {late}"
     )
-    assert repeated == {}
-    assert out_of_range == {}
-    # Every update was counted exactly once, whichever instance handled it.
-    assert {u.name: u.texts[-1] for u in users} == {u.name: "11" for u in users}
-    # A reply is lost only when the victim had committed its update and not yet sent it:
-    # at most one per request it held. (With the reply journal, none: sent by the survivor.)
-    assert 0 <= cut_off <= at_kill["in_flight"]
+    # Every update was counted exactly once, whichever instance handled it, and answered.
+    assert {name: sorted(set(c)) for name, c in counts.items()} == {
+        u.name: list(range(1, 12)) for u in users
+    }
+    # A reply is doubtful only when the victim had it in hand: at most one per request.
+    assert duplicates <= at_kill["in_flight"]
     assert survivor_after > 0
 
 

@@ -8,7 +8,9 @@ Only the route table is the test's: every message adds one to a count kept in th
 conversation state and is answered with the count, so a lost, repeated or forked update
 shows in the replies. Prints ``ready <port>`` once serving. Knobs (test only):
 ``INSTANCE_TICK`` (seconds between due-work ticks), ``COUNT_PAUSE`` (at most this many
-seconds of work inside each update's transaction: room for a race to show).
+seconds of work inside each update's transaction: room for a race to show), ``JOURNAL_LEASE``
+(seconds a journaled reply stays with the process sending it: a killed instance's replies are
+sent by the survivor this long after, instead of the shipped 45 s).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import os
 import random
 import sys
+from datetime import timedelta
 
 from bot.app import build_runtime, prepare_database
 from bot.channels.telegram import TelegramChannel
@@ -28,6 +31,7 @@ from bot.db.base import utcnow
 from bot.health import STATUS_FILE
 from bot.logs import configure_logging
 from bot.runner import BotService, build_engine, serve
+from bot.services import journal
 from bot.settings import load_settings
 
 FLOW = "count"
@@ -58,6 +62,9 @@ async def main() -> int:
     settings = load_settings()
     configure_logging("WARNING")
     runtime = build_runtime(settings)
+    if "JOURNAL_LEASE" in os.environ:
+        lease = timedelta(seconds=float(os.environ["JOURNAL_LEASE"]))
+        journal.JOURNAL_LEASE = lease  # type: ignore[misc]  # a test knob on a constant
     try:
         await prepare_database(runtime)
         routes = counting_routes(float(os.environ.get("COUNT_PAUSE", "0.003")))
