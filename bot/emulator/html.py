@@ -64,6 +64,12 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _next(source: str, char: str, start: int) -> int:
+    """Where ``char`` next occurs in ``source`` from ``start``; its length when nowhere."""
+    found = source.find(char, start)
+    return len(source) if found < 0 else found
+
+
 def parse_html(source: str) -> Parsed:
     """Parse ``source`` as Telegram HTML; raise :class:`HtmlError` when the server would."""
     out: list[str] = []
@@ -83,9 +89,13 @@ def parse_html(source: str) -> Parsed:
             pos += utf16_len(decoded)
             continue
         if ch != "<":
-            out.append(ch)
-            pos += utf16_len(ch)
-            i += 1
+            # Plain text up to the next tag or entity, in one piece: counted a character at a
+            # time, this was most of the emulator's CPU time in a broadcast benchmark.
+            stop = min(_next(source, "<", i), _next(source, "&", i))
+            chunk = source[i:stop]
+            out.append(chunk)
+            pos += utf16_len(chunk)
+            i = stop
             continue
         end = source.find(">", i)
         if source.startswith("</", i):

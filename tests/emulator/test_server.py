@@ -223,6 +223,10 @@ def test_parse_html_counts_utf16_offsets() -> None:
     parsed = parse_html("💉 <b>ok</b>")
     assert parsed.text == "💉 ok"
     assert parsed.entities == [{"type": "bold", "offset": 3, "length": 2}]
+    # Plain text between entities and tags is counted a piece at a time.
+    parsed = parse_html("a💉&amp;b <i>💉x</i> &lt;y")
+    assert parsed.text == "a💉&b 💉x <y"
+    assert parsed.entities == [{"type": "italic", "offset": 6, "length": 3}]
     with pytest.raises(HtmlError):
         parse_html("<b><i>x</b></i>")
 
