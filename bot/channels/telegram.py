@@ -848,8 +848,12 @@ def file_url(base_url: str) -> str:
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
     """Cut ``text`` into parts of at most ``limit`` UTF-16 code units (Telegram's unit),
     at a line break where possible, else at a space, else anywhere. Blank parts are dropped."""
-    parts: list[str] = []
     rest = text.strip()
+    if len(rest) * 2 <= limit:
+        # Fits whatever its characters (at most two units each): an alert or a reply nearly
+        # always does, and counting units was 5 % of a broadcast's CPU time.
+        return [rest] if rest else []
+    parts: list[str] = []
     while rest:
         cut = _fitting_prefix(rest, limit)
         if cut == len(rest):

@@ -838,6 +838,7 @@ def test_split_text() -> None:
     assert split_text("abcdefgh", limit=3) == ["abc", "def", "gh"]
     # Emoji outside the BMP count twice, as in Telegram's UTF-16 length.
     assert split_text("💉💉💉", limit=4) == ["💉💉", "💉"]
+    assert split_text(" 💉💉 ", limit=4) == ["💉💉"]  # just fits: two units each
     parts = split_text(LONG_TEXT)
     assert all(utf16_len(p) <= 4096 for p in parts)
     assert "\n".join(parts) == LONG_TEXT
