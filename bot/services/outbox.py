@@ -13,10 +13,11 @@ One call of :func:`run_alert_due` (what the scheduler's tick calls) does, in ord
 Claiming. ``UPDATE deliveries SET status='sending', lease_until=now+lease, attempts=attempts+1
 WHERE id IN (due ids) AND status='pending' RETURNING ...`` where the due ids are ``SELECT id ...
 WHERE status='pending' AND next_attempt_at<=now ORDER BY priority, next_attempt_at LIMIT n FOR
-UPDATE SKIP LOCKED``. On PostgreSQL the ids are locked by a first statement in the same
-transaction (inside ``IN (...)`` the planner may re-run a LIMIT/SKIP LOCKED subquery and claim
-more than ``n``), so concurrent workers skip each other's rows; on SQLite it is one statement
-under the database's write lock. Either way a row is claimed by one worker at a time. A claim
+UPDATE SKIP LOCKED``. On PostgreSQL the ids are locked in a ``MATERIALIZED`` CTE of the same
+statement, which also returns the recipients (:mod:`bot.services.outbox_pg`; inside ``IN
+(...)`` the planner may re-run a LIMIT/SKIP LOCKED subquery and claim more than ``n``), so
+concurrent workers skip each other's rows; on SQLite it is one statement under the database's
+write lock. Either way a row is claimed by one worker at a time. A claim
 takes only as many rows as there are free send slots *and* rate tokens, so at most ``window``
 rows per process are ever ``sending``, and none waits between being marked and being sent.
 While a send is in flight its lease is renewed, so a slow send keeps its row and a dead
@@ -46,10 +47,11 @@ once when a handler queued deliveries ([Send now]: :meth:`Fanout.wake`), and at
 ``AlertTick.next_due``: a scheduled alert's minute, a retry, a lease lapsing. A run waiting
 for a retry claims new rows as soon as it is woken.
 
-Outcomes are written in small batches (one transaction per batch), each guarded by the claim's
-``attempts`` so a late result cannot overwrite a newer claim. A send's slot is freed only once
-its outcome is committed. Forbidden (blocked the bot) marks the row ``unreachable``, the contact
-unreachable and unsubscribed, and drops whatever else was queued for it.
+Outcomes are written in small batches (one statement per batch on PostgreSQL, from arrays),
+each guarded by the claim's ``attempts`` so a late result cannot overwrite a newer claim. A
+send's slot is freed only once its outcome is committed. Forbidden (blocked the bot) marks the
+row ``unreachable``, the contact unreachable and unsubscribed, and drops whatever else was
+queued for it.
 
 **Lease policy (crash or timeout).** Telegram's sendMessage has no idempotency key, so a send in
 flight when the process died, or one that timed out, may or may not have arrived. A row still
@@ -76,10 +78,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.core.context import Outbound
 from bot.core.engine import Engine
@@ -88,7 +90,7 @@ from bot.core.words import Translator
 from bot.db.models import Alert, Contact, Delivery
 from bot.domain import AlertStatus, Channel, DeliveryStatus
 from bot.privacy import AddressUnreadable, hour_of
-from bot.services import alerts, subscriptions
+from bot.services import alerts, outbox_pg, subscriptions
 from bot.services.alert_words import took_line, went_free_line
 from bot.services.alerts import AlertView, Tally
 
@@ -117,6 +119,8 @@ _IDLE_STEP = 0.05
 # How long a busy pump may wait for a few free slots to claim them in one transaction.
 _CLAIM_LINGER = 0.005
 _FLUSH_TRIES = 3
+_MAX_BURST = 20.0  # tokens: see TokenBucket
+_STEP_SECONDS = 0.01
 # A photo's caption: its first line only (Telegram allows 1024; a heading is far shorter).
 _CAPTION_CHARS = 200
 
@@ -152,7 +156,8 @@ class DeferringSender(Protocol):
 class FanoutConfig:
     """Knobs of the outbox; one per process.
 
-    ``window`` bounds sends in flight per channel (and so duplicates after a crash).
+    ``window`` bounds sends in flight per channel (and so duplicates after a crash); 64 keeps
+    1,000 sends a second going at round trips up to 60 ms.
     ``paid_rate``: messages per second of a paid alert on Telegram, per instance.
     ``lease``: how long a claimed row stays ours without news. While its send is in flight the
     lease is renewed every third of it, so a send may take up to ``send_timeout`` whatever the
@@ -162,7 +167,7 @@ class FanoutConfig:
 
     rates: Mapping[Channel, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     paid_rate: float = alerts.PAID_RATE
-    window: int = 16
+    window: int = 64
     lease: timedelta = timedelta(seconds=15)
     send_timeout: float = 30.0
     max_attempts: int = 30
@@ -184,19 +189,28 @@ class FanoutConfig:
 
 class TokenBucket:
     """``rate`` sends a second with bursts of at most ``burst`` (default a tenth of a second's
-    worth, so no one-second window holds more than ~1.1 × rate). A rate of 0 or infinity
-    means unlimited."""
+    worth, at most 20), so no one-second window holds more than ``rate + burst``. With
+    ``within``, ``rate`` is a limit no one-second window may pass (Telegram's paid broadcast:
+    1,000 a second, a 429 over it): tokens then come at ``rate - burst``. A rate of 0 or
+    infinity means unlimited.
+
+    ``step``: a claim at a high pace waits for this many tokens (10 ms worth, half the
+    burst), so it takes rows a few at a time, and a late wake-up (the event loop is busy)
+    finds the extra tokens still there instead of lost above the burst."""
 
     def __init__(
         self,
         rate: float,
         *,
         burst: float | None = None,
+        within: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.unlimited = rate <= 0 or not math.isfinite(rate)
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.burst = burst if burst is not None else max(1.0, min(rate / 10, _MAX_BURST))
+        self.limit = rate  # what no second passes with ``within``: then tokens come slower
+        self.rate = max(rate - self.burst, rate / 2) if within else rate
+        self.step = max(1, min(int(self.burst / 2), int(rate * _STEP_SECONDS)))
         self._monotonic = monotonic
         self._tokens = self.burst
         self._updated = monotonic()
@@ -206,21 +220,23 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
-    async def take(self, most: int) -> int:
-        """Wait for at least one token; take up to ``most`` of those available."""
+    async def take(self, most: int, least: int = 1) -> int:
+        """Wait for ``least`` tokens (at most ``most`` and the burst); take up to ``most`` of
+        those available."""
         if self.unlimited:
             return most
+        least = max(1, min(least, most, int(self.burst)))
         while True:
             now = self._monotonic()
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
             self._refill(now)
-            if self._tokens >= 1:
+            if self._tokens >= least:
                 taken = min(most, int(self._tokens))
                 self._tokens -= taken
                 return taken
-            await asyncio.sleep((1 - self._tokens) / self.rate)
+            await asyncio.sleep((least - self._tokens) / self.rate)
 
     def refund(self, count: int) -> None:
         """Give back tokens taken but not used."""
@@ -396,9 +412,18 @@ class _Recorder:
         blocked = {o.contact_id for o in outcomes if o.status is DeliveryStatus.UNREACHABLE}
         for attempt in range(1, _FLUSH_TRIES + 1):
             try:
+                direct = self._fanout.autocommit()
+                if direct is not None and not blocked:
+                    # One statement: atomic by itself, no BEGIN and COMMIT round trips.
+                    async with direct.connect() as connection:
+                        await outbox_pg.record(connection, params)
+                    return
                 async with self._fanout.engine.sessions.begin() as session:
                     connection = await session.connection()
-                    await connection.execute(_RECORD, params)
+                    if direct is not None:
+                        await outbox_pg.record(connection, params)
+                    else:
+                        await connection.execute(_RECORD, params)
                     if blocked:
                         await subscriptions.drop_unreachable(session, contact_ids=blocked)
                 return
@@ -419,6 +444,7 @@ class Fanout:
         self._lock = asyncio.Lock()
         self._woken = asyncio.Event()
         self._last_housekeeping = -math.inf
+        self._autocommit: AsyncEngine | Literal[False] | None = None
         self._rng = random.Random()  # noqa: S311 - back-off jitter, not a secret
 
     def wake(self) -> None:
@@ -432,8 +458,18 @@ class Fanout:
         bucket = self._pacers.get((channel, paid))
         if bucket is None:
             rate = self.config.paid_rate if paid else self.config.rates.get(channel, _FALLBACK_RATE)
-            bucket = self._pacers[channel, paid] = TokenBucket(rate)
+            bucket = self._pacers[channel, paid] = TokenBucket(rate, within=paid)
         return bucket
+
+    def autocommit(self) -> AsyncEngine | None:
+        """On PostgreSQL, the database without a transaction around each statement, for the
+        one-statement claims and outcomes (:mod:`bot.services.outbox_pg`); None on SQLite."""
+        if self._autocommit is None:
+            bind = self.engine.sessions.kw.get("bind")
+            self._autocommit = False
+            if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+                self._autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit or None
 
     def _paid_sending(self, channel: Channel) -> bool:
         """Whether a paid alert seen this tick is being sent on ``channel``: claims are then
@@ -595,6 +631,7 @@ class Fanout:
         """Send due deliveries of one channel until none is due or the deadline passes."""
         loop = asyncio.get_running_loop()
         sender = self.engine.senders[channel]
+        send = _send_call(sender)
         slots = asyncio.Semaphore(self.config.window)
         tasks: set[asyncio.Task[None]] = set()
         in_flight: set[int] = set()
@@ -631,7 +668,7 @@ class Fanout:
                     held = 1  # a probe: one row, so a challenge still in force costs one attempt
                 gate_paid = self._paid_sending(channel)
                 pacer = self.pacer(channel, paid=gate_paid)
-                tokens = await pacer.take(held)
+                tokens = await pacer.take(held, pacer.step)
                 if loop.time() >= deadline:
                     pacer.refund(tokens)
                     _release(slots, held)
@@ -651,7 +688,7 @@ class Fanout:
                         task = asyncio.create_task(
                             self._send_one(
                                 channel,
-                                sender,
+                                send,
                                 row,
                                 recipients.get(row.contact_id),
                                 recorder,
@@ -741,25 +778,37 @@ class Fanout:
             .limit(count)
             .with_for_update(skip_locked=True)
         )
-        async with self.engine.sessions.begin() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Lock the ids first: inside `IN (...)` PostgreSQL may run a LIMIT ... SKIP
-                # LOCKED subquery once per outer row, each run skipping the rows the last one
-                # locked, and so claim far more than `count` rows.
-                locked = list(await session.scalars(due))
-                if not locked:
-                    return [], {}
-                which: ColumnElement[bool] = Delivery.id.in_(locked) & (
-                    Delivery.status == DeliveryStatus.PENDING
+        direct = self.autocommit()
+        if direct is not None:
+            # One statement (atomic by itself: no BEGIN and COMMIT round trips).
+            async with direct.connect() as connection:
+                rows = await outbox_pg.claim(
+                    connection,
+                    channel=channel,
+                    count=count,
+                    now=now,
+                    lease_until=now + self.config.lease,
                 )
-            else:
-                # One statement under SQLite's write lock: the subquery's status test holds
-                # for the update too. (Repeating it outside makes SQLite's planner scan every
-                # pending row through the status index instead of looking the ids up.)
-                which = Delivery.id.in_(due.scalar_subquery())
+            batch = [
+                _Claimed(row.id, row.alert_id, row.contact_id, row.attempts, row.doubtful)
+                for row in rows
+            ]
+            recipients = {
+                row.contact_id: _Recipient(row.reply_address, row.locale, row.reachable)
+                for row in rows
+                if row.known is not None
+            }
+            if {row.alert_id for row in batch} - self._alerts.keys():
+                async with self.engine.sessions() as session:
+                    await self._load_alerts(session, {row.alert_id for row in batch})
+            return batch, recipients
+        async with self.engine.sessions.begin() as session:
+            # One statement under SQLite's write lock: the subquery's status test holds for the
+            # update too. (Repeating it outside makes SQLite's planner scan every pending row
+            # through the status index instead of looking the ids up.)
             result = await session.execute(
                 update(Delivery)
-                .where(which)
+                .where(Delivery.id.in_(due.scalar_subquery()))
                 .values(
                     status=DeliveryStatus.SENDING,
                     lease_until=now + self.config.lease,
@@ -824,7 +873,7 @@ class Fanout:
     async def _send_one(
         self,
         channel: Channel,
-        sender: Any,
+        send: _Send,
         row: _Claimed,
         recipient: _Recipient | None,
         recorder: _Recorder,
@@ -857,7 +906,7 @@ class Fanout:
                     await self.pacer(channel, paid=paid).take(1)
                 if paid:
                     reply = replace(reply, paid=True)
-                result = await self._send(sender, address, reply)
+                result = await self._send(send, address, reply)
                 self.engine.count_send(channel, result)
                 outcome = self._judge(row, result, self.engine.clock())
                 pause = self._storm(channel).record(
@@ -876,15 +925,10 @@ class Fanout:
             view, t, content.gazetteer, content.cards, directory=content.directory
         )
 
-    async def _send(self, sender: Any, address: str, reply: Reply) -> SendResult:
+    async def _send(self, send: _Send, address: str, reply: Reply) -> SendResult:
         try:
             async with asyncio.timeout(self.config.send_timeout):
-                if isinstance(sender, BulkSender):
-                    return await sender.send_bulk(address, reply)
-                if isinstance(sender, DetailedSender):
-                    return await sender.send_result(address, reply)
-                status = await sender.send(address, reply)
-                return SendResult(SendStatus(status))
+                return await send(address, reply)
         except TimeoutError:
             # The request may have arrived: ambiguous, like a crash mid-send.
             return SendResult(SendStatus.RETRY, maybe_delivered=True)
@@ -921,6 +965,23 @@ class Fanout:
         # it pauses the whole channel, longer each time.
         base = self.config.backoff_base * 1.5 ** min(max(attempts - 1, 0), 40)
         return float(min(self.config.backoff_cap, base * (1 + 0.25 * self._rng.random())))
+
+
+_Send = Callable[[str, Reply], Awaitable[SendResult]]
+
+
+def _send_call(sender: Any) -> _Send:
+    """The sender's best send for a broadcast, looked up once per pump (an ``isinstance`` of a
+    runtime protocol is slow enough to show in a broadcast's profile)."""
+    if isinstance(sender, BulkSender):
+        return sender.send_bulk
+    if isinstance(sender, DetailedSender):
+        return sender.send_result
+
+    async def send(address: str, reply: Reply) -> SendResult:
+        return SendResult(SendStatus(await sender.send(address, reply)))
+
+    return send
 
 
 def _release(slots: asyncio.Semaphore, count: int) -> None:

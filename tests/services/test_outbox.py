@@ -364,6 +364,39 @@ def test_token_bucket_arithmetic() -> None:
     assert asyncio.run(TokenBucket(0).take(7)) == 7
 
 
+def test_token_bucket_at_a_paid_pace_bursts_little_and_waits_for_a_few(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:  # the bucket's clock moves as it sleeps
+        slept.append(seconds)
+        clock[0] += seconds
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+
+    async def take(bucket: TokenBucket, most: int, least: int) -> int:
+        return await bucket.take(most, least)
+
+    bucket = TokenBucket(1000.0, monotonic=lambda: clock[0])
+    # At most 20 over the rate in any second (Telegram's paid limit is 1,000 a second).
+    assert bucket.burst == 20.0
+    assert bucket.step == 10
+    assert asyncio.run(take(bucket, 64, bucket.step)) == 20
+    clock[0] += 0.002  # two tokens: fewer than the step, so it waits for eight more
+    assert asyncio.run(take(bucket, 64, bucket.step)) == 10
+    assert slept == [pytest.approx(0.008)]
+    clock[0] += 0.013  # woken late: the three extra tokens are kept for the next claim
+    assert asyncio.run(take(bucket, 64, bucket.step)) == 13
+    assert TokenBucket(30.0).step == 1  # a slow pace claims as soon as one token is there
+    # A limit no second may pass: its burst comes out of the rate.
+    assert TokenBucket(1000.0, within=True).rate == 980.0
+    assert TokenBucket(30.0, within=True).rate == 27.0
+
+
 def test_storm_pauses_when_most_sends_are_refused() -> None:
     storm = _Storm(size=10, share=0.5)
     assert [storm.record(refused=i % 20 == 0, retry_after=None) for i in range(40)] == [None] * 40
