@@ -79,7 +79,8 @@ from bot.settings import Settings
 
 POSTGRES_ENV = "HRBOT_TEST_POSTGRES_URL"
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
-KEYS = derive_keys("bench-secret-" + "b" * 40)
+SECRET = "bench-secret-" + "b" * 40
+KEYS = derive_keys(SECRET)
 CHUNK = 5000
 AREA = "dtes"
 CRASH_AREA = "kitsilano"
@@ -100,9 +101,11 @@ TRANSLATIONS = {
 # --- the emulator, in its own process ------------------------------------------------------------
 
 
-async def _serve(users: int, rate_limit: float, server_error: float, seed: int) -> None:
+async def _serve(
+    users: int, rate_limit: float, server_error: float, seed: int, broadcast_limits: bool = False
+) -> None:
     faults = Faults(rate_limit=rate_limit, server_error=server_error, retry_after=1, seed=seed)
-    emu = TelegramEmulator(seed=seed, faults=faults)
+    emu = TelegramEmulator(seed=seed, faults=faults, broadcast_limits=broadcast_limits)
     # When each message arrived, on the monotonic clock (system-wide on Linux, so the bot's
     # process can compare its own readings with these).
     arrivals: list[float] = []
@@ -128,6 +131,7 @@ async def _serve(users: int, rate_limit: float, server_error: float, seed: int) 
                         "duplicates": sum((n - 1) * c for n, c in per_chat.items() if n > 1),
                         "rate_limited": injected.get(429, 0),
                         "server_errors": sum(n for code, n in injected.items() if code >= 500),
+                        "over_limit": sum(emu.broadcast_refused.values()),
                         "first_at": min(arrivals, default=None),
                         "last_at": max(arrivals, default=None),
                     }
@@ -151,8 +155,16 @@ class EmulatorProcess:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, users: int, *, rate_limit: float = 0.0, server_error: float = 0.0, seed: int = 1
+        cls,
+        users: int,
+        *,
+        rate_limit: float = 0.0,
+        server_error: float = 0.0,
+        seed: int = 1,
+        broadcast_limits: bool = False,
     ) -> AsyncIterator[EmulatorProcess]:
+        """The emulator with ``users`` people; ``broadcast_limits`` enforces Telegram's 30 free
+        and 1,000 paid messages a second (a 429 over either)."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -162,6 +174,7 @@ class EmulatorProcess:
             str(rate_limit),
             str(server_error),
             str(seed),
+            *(["--broadcast-limits"] if broadcast_limits else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=2**26,  # the first line lists every chat id
@@ -761,6 +774,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--serve-emulator", nargs=4, metavar=("USERS", "RATE_LIMIT", "SERVER_ERROR", "SEED")
     )
+    parser.add_argument("--broadcast-limits", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -768,7 +782,9 @@ if __name__ == "__main__":
     arguments = parse_args()
     if arguments.serve_emulator:
         users, share, errors, seed = arguments.serve_emulator
-        asyncio.run(_serve(int(users), float(share), float(errors), int(seed)))
+        asyncio.run(
+            _serve(int(users), float(share), float(errors), int(seed), arguments.broadcast_limits)
+        )
     else:
         # With max_retries=0 (the outbox takes retry_after itself) PTB's limiter logs every
         # injected 429 with a traceback; the table counts them instead.
