@@ -55,8 +55,8 @@ JOURNAL_LEASE_SECONDS = 3  # the shipped lease is 45 s: a shorter one keeps the 
 def postgresql_only(backend: str) -> None:
     if backend != "postgresql":
         pytest.skip(
-            "several instances share a PostgreSQL database (set HRBOT_TEST_POSTGRES_URL); "
-            "SQLite is one instance's file"
+            "several instances share a PostgreSQL database; SQLite is one instance's file "
+            "(this runs as [postgresql] when HRBOT_TEST_POSTGRES_URL is set)"
         )
 
 

@@ -91,7 +91,10 @@ async def test_two_instances_answer_each_message_once_in_order(
     db_url: str, backend: str, tmp_path: Path
 ) -> None:
     if backend != "postgresql":
-        pytest.skip("several instances need PostgreSQL (set HRBOT_TEST_POSTGRES_URL)")
+        pytest.skip(
+            "several instances share a PostgreSQL database; SQLite is one instance's file "
+            "(this runs as [postgresql] when HRBOT_TEST_POSTGRES_URL is set)"
+        )
     emu = Jittery(seed=18)
     await emu.start()
     env = _env(db_url, emu, tmp_path / "data")
