@@ -752,7 +752,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-error", type=float, default=0.02, help="share answered 502 (shipped run)"
     )
-    parser.add_argument("--window", type=int, default=16, help="sends in flight")
+    parser.add_argument("--window", type=int, default=FanoutConfig().window, help="sends in flight")
     parser.add_argument(
         "--rate-subscribers", type=int, default=1500, help="size of the run as shipped"
     )
