@@ -767,6 +767,9 @@ class Fanout:
         self, channel: Channel, count: int
     ) -> tuple[list[_Claimed], dict[int, _Recipient]]:
         now = self.engine.clock()
+        direct = self.autocommit()
+        if direct is not None:
+            return await self._claim_pg(direct, channel, count, now)
         due = (
             select(Delivery.id)
             .where(
@@ -778,30 +781,6 @@ class Fanout:
             .limit(count)
             .with_for_update(skip_locked=True)
         )
-        direct = self.autocommit()
-        if direct is not None:
-            # One statement (atomic by itself: no BEGIN and COMMIT round trips).
-            async with direct.connect() as connection:
-                rows = await outbox_pg.claim(
-                    connection,
-                    channel=channel,
-                    count=count,
-                    now=now,
-                    lease_until=now + self.config.lease,
-                )
-            batch = [
-                _Claimed(row.id, row.alert_id, row.contact_id, row.attempts, row.doubtful)
-                for row in rows
-            ]
-            recipients = {
-                row.contact_id: _Recipient(row.reply_address, row.locale, row.reachable)
-                for row in rows
-                if row.known is not None
-            }
-            if {row.alert_id for row in batch} - self._alerts.keys():
-                async with self.engine.sessions() as session:
-                    await self._load_alerts(session, {row.alert_id for row in batch})
-            return batch, recipients
         async with self.engine.sessions.begin() as session:
             # One statement under SQLite's write lock: the subquery's status test holds for the
             # update too. (Repeating it outside makes SQLite's planner scan every pending row
@@ -833,6 +812,32 @@ class Fanout:
             )
             recipients = {row[0]: _Recipient(row[1], row[2], row[3]) for row in people.all()}
             await self._load_alerts(session, {row.alert_id for row in batch})
+        return batch, recipients
+
+    async def _claim_pg(
+        self, direct: AsyncEngine, channel: Channel, count: int, now: datetime
+    ) -> tuple[list[_Claimed], dict[int, _Recipient]]:
+        """One statement, with the recipients (atomic by itself: no BEGIN and COMMIT)."""
+        async with direct.connect() as connection:
+            rows = await outbox_pg.claim(
+                connection,
+                channel=channel,
+                count=count,
+                now=now,
+                lease_until=now + self.config.lease,
+            )
+        batch = [
+            _Claimed(row.id, row.alert_id, row.contact_id, row.attempts, row.doubtful)
+            for row in rows
+        ]
+        recipients = {
+            row.contact_id: _Recipient(row.reply_address, row.locale, row.reachable)
+            for row in rows
+            if row.known is not None
+        }
+        if {row.alert_id for row in batch} - self._alerts.keys():
+            async with self.engine.sessions() as session:
+                await self._load_alerts(session, {row.alert_id for row in batch})
         return batch, recipients
 
     async def _load_alerts(self, session: AsyncSession, ids: set[int]) -> None:
