@@ -57,8 +57,9 @@ async def test_claims_at_most_its_count_and_skips_rows_another_claim_holds(
     assert len(held) == 12
     assert len(taken) == 18
     assert not {row.id for row in held} & {row.id for row in taken}
-    assert all(row.known is not None and row.reply_address for row in held + taken)
-    assert {row.attempts for row in held + taken} == {1}
+    both = [*held, *taken]
+    assert all(row.known is not None and row.reply_address for row in both)
+    assert {row.attempts for row in both} == {1}
     async with sessions() as session:
         statuses = set(await session.scalars(select(Delivery.status)))
     assert statuses == {DeliveryStatus.SENDING}
