@@ -7,8 +7,8 @@ process (its per-chat log is the witness for duplicates and losses). Each instan
 of its own, built as ``hrbot run`` builds it (settings, :func:`bot.app.build_runtime`,
 :func:`bot.runner.build_engine`, ``TelegramChannel.from_settings``, the outbox's knobs from
 :func:`bot.runner.fanout_config`); it calls the outbox's tick in a loop until nothing is
-outstanding, which is what ``BotService`` does while an alert is being sent (it runs the tick
-again at once while ``AlertTick.more``).
+outstanding, which is what ``BotService`` does while an alert is being sent (its alarm rings
+again at once while rows are due: ``AlertTick.next_due``).
 
 Rows:
 
