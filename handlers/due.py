@@ -40,6 +40,7 @@ from bot.services import (
     rollup,
     running,
     shifts,
+    shown_menus,
 )
 from bot.services.requests import RouteResult
 from handlers import offers, survey
@@ -74,6 +75,7 @@ class DueReport:
     addresses_dropped: int = 0
     console_purged: int = 0
     updates_purged: int = 0
+    menus_purged: int = 0
     closures_purged: int = 0
     weeks_rolled: int = 0
     weeks_carried: int = 0
@@ -315,11 +317,13 @@ def _closed_notice(view: consultations.ConsultationView) -> Callable[[Translator
 
 
 async def _housekeeping(scope: Scope, report: DueReport) -> int:
-    """Forget old update ids, lapsed conversation states, outlet closures that have ended,
-    spent console links and sessions, and the reply addresses of contacts with nothing open
-    any more (after the parts above closed what was due and sent what closing it said); roll
-    finished weeks of counters up and carry them into the outlets' running totals."""
+    """Forget old update ids, lists shown on Signal over a day ago, lapsed conversation
+    states, outlet closures that have ended, spent console links and sessions, and the reply
+    addresses of contacts with nothing open any more (after the parts above closed what was
+    due and sent what closing it said); roll finished weeks of counters up and carry them into
+    the outlets' running totals."""
     report.updates_purged += await retention.purge_seen_updates(scope.session, now=scope.now)
+    report.menus_purged += await shown_menus.purge(scope.session, now=scope.now)
     report.closures_purged += await closures.purge_ended(scope.session, now=scope.now)
     report.states_purged += await conversations.purge_stale(scope.session, now=scope.now)
     report.addresses_dropped += await contacts.drop_idle_addresses(scope.session, now=scope.now)

@@ -19,6 +19,7 @@ from bot.db.models import (
     PeerWorker,
     Request,
     SeenUpdate,
+    ShownMenu,
 )
 from bot.domain import OfferStatus
 from bot.privacy import pseudonym
@@ -169,10 +170,16 @@ async def test_housekeeping_purges_old_updates_and_lapsed_states(sessions: Sessi
         await session.execute(
             insert(SeenUpdate).values(key="tg:1", seen_at=world.clock.now - timedelta(days=2))
         )
+        await session.execute(
+            insert(ShownMenu).values(
+                holder="h", sealed=b"x", shown_at=world.clock.now - timedelta(days=2)
+            )
+        )
     world.clock.advance(hours=3)
     report = await run_due(world.engine)
     assert report.states_purged == 1
     assert report.updates_purged == 1
+    assert report.menus_purged == 1
     world.clock.advance(days=1, minutes=1)
     report = await run_due(world.engine)
     async with sessions() as session:

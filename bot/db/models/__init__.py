@@ -19,6 +19,7 @@ from bot.db.models.consultations import (
     ConsultationText,
 )
 from bot.db.models.counts import DailyCount, OutletRunningTotal, WeeklyCount, WeeklyRollup
+from bot.db.models.menus import ShownMenu
 from bot.db.models.notices import PendingMessage
 from bot.db.models.outlets import Item, Outlet, OutletClosure, Stock
 from bot.db.models.people import Contact, ConversationState, Coordinator, Invite, PeerWorker
@@ -59,6 +60,7 @@ __all__ = [
     "Request",
     "RequestItem",
     "SeenUpdate",
+    "ShownMenu",
     "Stock",
     "Subscription",
     "WeeklyCount",
