@@ -30,8 +30,10 @@ private pieces are touched in a few marked places, for reasons given there:
 
 Privacy: nothing here logs or keeps a number, UUID, profile name, text or coordinates. Logs name
 an error class or an HTTP status at most; signalbot's own log records are reduced to their
-fixed templates. Small in-memory maps are keyed by reply address (the numbered options last
-sent, for digits; pacing state); they are bounded, lost on restart by design, never written.
+fixed templates. The options last sent to an address are a row, so that any instance, and
+one restarted since, reads a digit as the option it picks (:mod:`bot.services.shown_menus`:
+under a keyed hash, sealed, kept a day at most). Pacing state is a small in-memory map keyed by
+reply address, bounded, lost on restart by design, never written.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ from bot.core.text import clean, parse_command
 from bot.core.words import N_
 from bot.domain import Channel
 from bot.privacy import pseudonym, scrub, validate_location
+from bot.services import shown_menus
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -111,9 +114,6 @@ LOCATION_HINT: Final = N_(
 _HEALTHY: Final = 204  # GET /v1/health when signal-cli is ready
 # People handled at once (signalbot's pipeline consumers; its own default is 3).
 DEFAULT_CONCURRENCY: Final = 4
-# With other instances: how long one without a person's list waits before taking the turn
-# for a digit, so that the instance that showed the list (and alone knows it) answers.
-MENU_GRACE: Final = 0.5
 SIGNALBOT_LOGGER: Final = LOGGER_NAME  # whose records this module reduces to templates
 # No "auto": signalbot would pick the scheme at run time, and sends here must use the same.
 ConnectionModeName = Literal["http_only", "https_only"]
@@ -213,7 +213,6 @@ class SignalChannel:
         send_timeout: float = 30.0,
         challenge_recheck: float = 600.0,
         drain_timeout: float = 10.0,
-        menu_grace: float = MENU_GRACE,
         number_hint: str = NUMBER_HINT,
         location_hint: str = LOCATION_HINT,
         monotonic: Callable[[], float] = time.monotonic,
@@ -235,7 +234,6 @@ class SignalChannel:
         self.send_timeout = send_timeout
         self.challenge_recheck = challenge_recheck
         self.drain_timeout = drain_timeout
-        self.menu_grace = menu_grace
         self.number_hint = number_hint
         self.location_hint = location_hint
         self.username: str | None = None  # Signal bots have no public username
@@ -249,10 +247,8 @@ class SignalChannel:
         self._receiver: asyncio.Task[None] | None = None
         self._stopping = False
         self._hooks: set[asyncio.Task[None]] = set()
-        # address → the options last shown there, so a digit or a label can answer them.
-        self._menus: OrderedDict[str, tuple[Option, ...]] = OrderedDict()
         # address → whether the turn being handled for it has already shown options (None:
-        # sent nothing yet).
+        # sent nothing yet). The options themselves are rows (bot.services.shown_menus).
         self._turn_options: dict[str, bool | None] = {}
         self._senders = SenderQueues()
 
@@ -552,25 +548,15 @@ class SignalChannel:
 
     async def _handle(self, message: DataMessage, sender: str) -> None:
         try:
-            if (
-                self.turns is not None
-                and sender not in self._menus
-                and _CHOICE.fullmatch(clean(message.text or ""))
-            ):
-                # A digit with no list here: another instance answered this person last and
-                # holds the list it answers, if any. Let that one take the turn first.
-                await asyncio.sleep(self.menu_grace)
-            incoming = self._translate(message, sender)
-            async with self._turn(incoming):
+            # Read in the person's turn: the list a digit answers is the one the last turn
+            # showed, whichever instance handled it.
+            async with self._turn(sender):
+                incoming = await self._translate(message, sender)
                 self._turn_options[sender] = None
                 try:
                     await self.engine.handle(incoming)
                 finally:
-                    sent_nothing = self._turn_options.pop(sender, None) is None
-                    if sent_nothing and self.turns is not None:
-                        # Another instance answered it (its key was seen), perhaps with other
-                        # options: the list kept here is no longer the one shown last.
-                        self._menus.pop(sender, None)
+                    self._turn_options.pop(sender, None)
         except Exception as exc:
             # A fixed message: the message and the exception text may hold identifiers.
             log.error("signal message could not be handled (%s)", type(exc).__name__)
@@ -578,17 +564,16 @@ class SignalChannel:
             await self._discard_attachments(message)
 
     @contextlib.asynccontextmanager
-    async def _turn(self, incoming: Incoming) -> AsyncIterator[None]:
+    async def _turn(self, sender: str) -> AsyncIterator[None]:
         """The person's turn across instances, when other instances may receive too."""
         if self.turns is None:
             yield
             return
-        keys = self.engine.deps.keys
-        alias = pseudonym(keys.pseudonym, incoming.channel.value, incoming.sender_id)
+        alias = pseudonym(self.engine.deps.keys.pseudonym, Channel.SIGNAL.value, sender)
         async with self.turns.hold(alias):
             yield
 
-    def _translate(self, message: DataMessage, sender: str) -> Incoming:
+    async def _translate(self, message: DataMessage, sender: str) -> Incoming:
         key = pseudonym(
             self.engine.deps.keys.pseudonym, "signal_update", f"{sender}:{message.timestamp}"
         )
@@ -619,7 +604,7 @@ class SignalChannel:
             if command is not None:
                 return make(InputKind.COMMAND, command=command[0], text=command[1])
             text = clean(raw)
-            payload = self._chosen(sender, text)
+            payload = _chosen(await self._shown(sender), text)
             if payload is not None:
                 return make(InputKind.OPTION, option=payload)
             return make(InputKind.TEXT, text=text)
@@ -698,37 +683,52 @@ class SignalChannel:
 
         return fetch
 
-    def _chosen(self, address: str, text: str) -> str | None:
-        """The payload a typed digit or label picks from the options last shown, if any."""
-        menu = self._menus.get(address)
-        if not menu:
-            return None  # after a restart, or no menu: plain text, and the handler re-asks
-        keys = option_keys(menu)
-        digits = _CHOICE.fullmatch(text)
-        wanted = str(int(digits.group(1))) if digits is not None else text.casefold()
-        for key, option in zip(keys, menu, strict=True):
-            if key == wanted:
-                return option.payload
-        if digits is not None:
-            return None  # a number that picks nothing: plain text, and the handler re-asks
-        for option in menu:
-            if clean(option.label).casefold() == wanted:
-                return option.payload
-        return None
+    async def _shown(self, address: str) -> tuple[Option, ...]:
+        """The options last shown to ``address``, by any instance; none if unreadable."""
+        engine = self.engine
+        try:
+            async with engine.sessions() as session:
+                return await shown_menus.load(
+                    session,
+                    holder=shown_menus.holder(engine.deps.keys.pseudonym, address),
+                    box=engine.box,
+                    now=engine.clock(),
+                )
+        except Exception as exc:
+            # Read as typed text then: the handler asks again.
+            log.warning("signal list not read (%s)", type(exc).__name__)
+            return ()
 
-    def _remember_menu(self, address: str, reply: Reply) -> None:
+    async def _remember_menu(self, address: str, reply: Reply) -> None:
+        """Store the options ``reply`` shows as the list its digits answer; a plain reply
+        retires the list, unless it follows a list in the same turn (a note under it)."""
         shown = self._turn_options.get(address)
         if reply.options:
-            _remember(self._menus, address, reply.options)
+            await self._store_menu(address, reply.options)
             if address in self._turn_options:
                 self._turn_options[address] = True
             return
         if not shown:
-            # A plain reply (a question expecting a typed number, say) retires the old list;
-            # a note after a list in the same turn does not.
-            self._menus.pop(address, None)
+            # A plain reply (a question expecting a typed number, say) retires the old list.
+            await self._store_menu(address, ())
         if address in self._turn_options and shown is None:
             self._turn_options[address] = False
+
+    async def _store_menu(self, address: str, options: Sequence[Option]) -> None:
+        engine = self.engine
+        holder = shown_menus.holder(engine.deps.keys.pseudonym, address)
+        try:
+            async with engine.sessions.begin() as session:
+                if options:
+                    await shown_menus.save(
+                        session, holder=holder, box=engine.box, options=options, now=engine.clock()
+                    )
+                else:
+                    await shown_menus.clear(session, holder=holder)
+        except Exception as exc:
+            # The message still goes: a digit answering it is then read as text, and the
+            # handler asks again.
+            log.warning("signal list not stored (%s)", type(exc).__name__)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -762,7 +762,7 @@ class SignalChannel:
             log.warning("empty signal reply not sent")
             return SendResult(SendStatus.FAILED)
         # Before sending: the answer to an out-of-turn message can arrive before send returns.
-        self._remember_menu(address, reply)
+        await self._remember_menu(address, reply)
         # A photo travels with the first part, in the same message: all or nothing.
         photo = _data_uri(reply.photo) if reply.photo is not None else None
         for index, part in enumerate(parts):
@@ -1203,6 +1203,24 @@ def _json(text: str) -> object:
         return json.loads(text) if text else None
     except ValueError:
         return None
+
+
+def _chosen(menu: Sequence[Option], text: str) -> str | None:
+    """The payload a typed digit or label picks from ``menu``, if any (none: plain text, and
+    the handler asks again)."""
+    if not menu:
+        return None
+    digits = _CHOICE.fullmatch(text)
+    wanted = str(int(digits.group(1))) if digits is not None else text.casefold()
+    for key, option in zip(option_keys(menu), menu, strict=True):
+        if key == wanted:
+            return option.payload
+    if digits is not None:
+        return None  # a number that picks nothing
+    for option in menu:
+        if clean(option.label).casefold() == wanted:
+            return option.payload
+    return None
 
 
 def _remember(store: OrderedDict[str, _T], key: str, value: _T) -> None:

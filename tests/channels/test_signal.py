@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from signalbot import DataMessage
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,7 +48,7 @@ from bot.core.messages import Incoming, InputKind, Location, Option, Reply, Send
 from bot.core.ratelimit import RateLimiter
 from bot.core.routes import Routes
 from bot.db.base import Base
-from bot.db.models import Contact
+from bot.db.models import Contact, ShownMenu
 from bot.domain import Channel
 from bot.privacy import RedactionFilter
 from bot.services.notices import run_notices_due
@@ -309,10 +310,9 @@ async def test_two_receivers_answer_each_message_once(
 async def test_with_two_receivers_a_digit_answers_the_list_shown_last(
     emu: SignalEmulator, engine: Engine, sessions: async_sessionmaker[AsyncSession], backend: str
 ) -> None:
-    """Only the instance that showed a list knows what its digits mean. The other one lets it
-    take the digit's turn first, and forgets a list of its own once another instance has
-    answered the person since: a digit never picks from an older list, whichever instance
-    answered last."""
+    """The list a digit answers is a row: whichever instance takes the digit's turn reads it
+    as the option it picks from the list shown last, by either instance, in a turn or not
+    (an offer sent by a tick), and a plain question retires it for both."""
     if backend != "postgresql":
         pytest.skip("one instance per SQLite file")
     other = make_engine(sessions, engine.routes)
@@ -320,39 +320,69 @@ async def test_with_two_receivers_a_digit_answers_the_list_shown_last(
     first = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST, turns=turns)
     second = SignalChannel(other, number=emu.number, service=emu.service, pacing=FAST, turns=turns)
     slow: list[SignalChannel] = []  # the instance that reaches the turn late, for a step
+    took: list[SignalChannel] = []  # which instance answered, each step
+    done: list[SignalChannel] = []  # each instance, for each message it is through with
+    through = asyncio.Condition()
 
     def late_when_slow(channel: SignalChannel) -> None:
-        real = channel._turn
+        real_turn, real_send, real_handle = channel._turn, channel.send_result, channel._handle
 
         @contextlib.asynccontextmanager
-        async def turn(incoming: Incoming) -> AsyncIterator[None]:
+        async def turn(sender: str) -> AsyncIterator[None]:
             if channel in slow:
-                await asyncio.sleep(0.2)  # less than the grace a list's owner is given
-            async with real(incoming):
+                await asyncio.sleep(0.3)
+            async with real_turn(sender):
                 yield
 
+        async def send_result(address: str, reply: Reply) -> SendResult:
+            took.append(channel)
+            return await real_send(address, reply)
+
+        async def handle(message: DataMessage, sender: str) -> None:
+            await real_handle(message, sender)
+            async with through:
+                done.append(channel)
+                through.notify_all()
+
         channel._turn = turn  # type: ignore[method-assign]
+        channel.send_result = send_result  # type: ignore[method-assign]
+        channel._handle = handle  # type: ignore[method-assign]
 
     late_when_slow(first)
     late_when_slow(second)
 
     async def step(text: str, late: SignalChannel) -> list[str]:
         slow[:] = [late]
-        return texts(await ana.say(text))
+        took.clear()
+        done.clear()
+        answer = texts(await ana.say(text))
+        assert took == [first if late is second else second]
+        async with asyncio.timeout(5), through:
+            # The late one is through too (it took the turn and skipped): the next step's
+            # race starts even.
+            await through.wait_for(lambda: len(done) == 2)
+        return answer
 
     ana = emu.person("ana")
     async with first, second:
         await emu.wait_for_receivers(2)
-        # The list from the first instance; the digit reaches the second one first.
+        # The list from the first instance; the second takes the digit.
         assert (await step("/choose", second))[0].startswith("Pick one")
         assert await step("2", first) == ["picked pick:no"]
-        # A list from the second; the first, which still kept its own, gets the digit first.
+        # A list from the second; the first takes the digit, and the label too.
         assert (await step("/where", first))[0].startswith("Where are you?")
         assert await step("1", second) == ["picked skip:loc"]
-        assert await step("/count", first) == ["How many?"]
-        assert await step("2", second) == ["you said: 2"]  # no list anywhere: a typed number
+        assert (await step("/choose", first))[0].startswith("Pick one")
+        assert await step("maybe later", second) == ["picked pick:?"]
+        # A list sent out of turn by one instance, answered on the other.
+        assert await first.send(ana.uuid, Reply("Can you take it?", CHOICES)) is SendStatus.SENT
+        assert await step("1", first) == ["picked pick:yes"]
+        # A plain question on one retires the list on both: a typed number, not option 2.
+        assert (await step("/choose", second))[0].startswith("Pick one")
+        assert await step("/count", second) == ["How many?"]
+        assert await step("2", first) == ["you said: 2"]
         await asyncio.sleep(0.6)  # a duplicate, were there one, would have arrived by now
-    assert len(ana.inbox) == 6
+    assert len(ana.inbox) == 11
 
 
 def test_from_settings(
@@ -461,7 +491,11 @@ async def test_a_plain_question_retires_the_old_menu(emu: SignalEmulator) -> Non
     assert texts(await ana.say("2")) == ["you said: 2"]  # a quantity, not option 2
 
 
-async def test_a_digit_after_a_restart_is_plain_text(emu: SignalEmulator, engine: Engine) -> None:
+async def test_a_digit_after_a_restart_picks_from_the_list_shown_before(
+    emu: SignalEmulator, engine: Engine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The list is a row, so a restarted bot reads the digit as the option; the row holds
+    neither the address nor the labels in clear, and a plain answer deletes it."""
     ana = emu.person("ana")
     channel = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST)
     await channel.start()
@@ -470,13 +504,23 @@ async def test_a_digit_after_a_restart_is_plain_text(emu: SignalEmulator, engine
         await ana.say("/choose")
     finally:
         await channel.stop()
+    async with sessions() as session:
+        [(holder, sealed)] = (
+            await session.execute(select(ShownMenu.holder, ShownMenu.sealed))
+        ).all()
+    for clear_text in (ana.uuid, ana.number, "Maybe later", "pick:"):
+        assert clear_text not in holder
+        assert clear_text.encode() not in sealed
     channel = SignalChannel(engine, number=emu.number, service=emu.service, pacing=FAST)
     await channel.start()
     try:
         await emu.wait_for_receivers()
-        assert texts(await ana.say("1")) == ["you said: 1"]
+        assert texts(await ana.say("1")) == ["picked pick:yes"]
+        assert texts(await ana.say("1")) == ["you said: 1"]  # the answer retired the list
     finally:
         await channel.stop()
+    async with sessions() as session:
+        assert (await session.execute(select(ShownMenu))).first() is None
 
 
 @pytest.mark.usefixtures("bot")
