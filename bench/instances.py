@@ -14,7 +14,8 @@ Rows:
 
 - **paid pace**: the alert is a paid broadcast and the emulator enforces Telegram's limits
   (1,000 paid messages a second, a 429 over it). Each of N instances runs with
-  ``HRBOT_PAID_BROADCAST_RATE = 1000 / N``, as README tells operators to set it.
+  ``HRBOT_INSTANCES = N`` and the default ``HRBOT_PAID_BROADCAST_RATE`` (1,000 for the whole
+  bot), as README tells operators to set them: each sends 1,000 / N a second.
 - **uncapped** (the outbox's ceiling, not a configuration anyone runs): the same alert sent
   free with every pace off (``HRBOT_TELEGRAM_MAX_RATE=0``: neither the outbox nor PTB's limiter
   paces it; a paid send would be held to 1,000/s by PTB) and no broadcast limit.
@@ -114,7 +115,7 @@ async def instance() -> None:
         telegram_api_url=AnyHttpUrl(config["base_url"]),
         # Webhook mode, as several instances run (only one process may poll); no update comes.
         webhook_url=AnyHttpUrl("http://127.0.0.1:9/telegram"),
-        paid_broadcast_rate=config["paid_rate"],
+        instances=config["instances"],
         paid_broadcast_max_stars=config["max_stars"],
         # Uncapped: PTB's limiter off too (it would pace paid sends at 1,000/s).
         telegram_max_rate=30.0 if paced else 0.0,
@@ -210,7 +211,7 @@ async def one_row(
             "database_url": db.url.render_as_string(hide_password=False),
             "token": emu.token,
             "base_url": emu.base_url,
-            "paid_rate": PAID_LIMIT / instances,
+            "instances": instances,
             "max_stars": subscribers,
             "paced": paced,
         }
@@ -256,8 +257,9 @@ async def main(args: argparse.Namespace) -> None:
         raise SystemExit(f"set {POSTGRES_ENV} to a PostgreSQL URL (a throw-away database is made)")
     print(
         f"paid alert, {args.fault_share:.0%} of sends answered 429 (retry_after 1 s); PostgreSQL; "
-        f"paid pace: HRBOT_PAID_BROADCAST_RATE = {PAID_LIMIT:.0f} / instances and the emulator "
-        "enforcing Telegram's 1,000/s; uncapped: sent free, no pacing, no limit (the ceiling)"
+        f"paid pace: HRBOT_INSTANCES = instances, HRBOT_PAID_BROADCAST_RATE = {PAID_LIMIT:.0f} "
+        "(each instance sends its share) and the emulator enforcing Telegram's 1,000/s; "
+        "uncapped: sent free, no pacing, no limit (the ceiling)"
     )
     print(
         f"{'row':<10} {'inst':>4} {'people':>8} {'reach s':>8} {'msgs/s':>8} {'sending/s':>9} "

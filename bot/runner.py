@@ -122,9 +122,10 @@ def build_engine(runtime: Runtime, routes: Routes, *, clock: Clock) -> Engine:
 
 
 def alert_pace(settings: Settings) -> Pace:
-    """How fast alerts go out: on Telegram at the bot's configured rate
-    (``HRBOT_TELEGRAM_MAX_RATE``, so the limiter never has to hold them back), a paid alert
-    at ``HRBOT_PAID_BROADCAST_RATE``, within ``HRBOT_PAID_BROADCAST_MAX_STARS``."""
+    """How fast alerts go out, for the whole bot (what a coordinator's estimate uses): on
+    Telegram at the bot's configured rate (``HRBOT_TELEGRAM_MAX_RATE``, so the limiter never
+    has to hold them back), a paid alert at ``HRBOT_PAID_BROADCAST_RATE``, within
+    ``HRBOT_PAID_BROADCAST_MAX_STARS``."""
     return Pace(
         rates={**DEFAULT_RATES, Channel.TELEGRAM: settings.telegram_max_rate},
         paid_rate=settings.paid_broadcast_rate,
@@ -133,9 +134,11 @@ def alert_pace(settings: Settings) -> Pace:
 
 
 def fanout_config(settings: Settings) -> FanoutConfig:
-    """The outbox's knobs from settings (:func:`alert_pace`)."""
+    """The outbox's knobs from settings: this instance's share of :func:`alert_pace`'s rates
+    (``HRBOT_INSTANCES`` send one alert together, and the platforms' limits are per bot)."""
     pace = alert_pace(settings)
-    return FanoutConfig(rates=pace.rates, paid_rate=pace.paid_rate)
+    rates = {channel: settings.share(rate) for channel, rate in pace.rates.items()}
+    return FanoutConfig(rates=rates, paid_rate=settings.share(pace.paid_rate))
 
 
 class _Alarm:

@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -161,6 +162,12 @@ class Settings(BaseSettings):
         default=POSTGRES_POOL_SIZE,
         description="PostgreSQL connections this process keeps open and uses at most.",
     )
+    instances: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1,
+        description="How many hrbot processes serve this bot together on one PostgreSQL "
+        "database. Telegram's and Signal's limits are per bot: each instance sends at the "
+        "configured rates divided by this.",
+    )
     content_dir: Path = Field(default_factory=default_content_dir)
     secret_key: SecretStr | None = Field(
         default=None, description="Master secret; wins over secret_key_file."
@@ -174,7 +181,9 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org/bot")
     telegram_max_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
-        default=30.0, description="Messages per second for the whole bot; 0 = no limit."
+        default=30.0,
+        description="Messages per second for the whole bot (each of HRBOT_INSTANCES sends "
+        "its share); 0 = no limit.",
     )
     paid_broadcast_max_stars: Annotated[int, Field(ge=0)] = Field(
         default=0,
@@ -184,8 +193,8 @@ class Settings(BaseSettings):
     )
     paid_broadcast_rate: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
         default=1000.0,
-        description="Messages per second this instance sends a paid alert at (Telegram allows "
-        "1,000 a bot). Several instances each pace themselves: give each rate / instances.",
+        description="Messages per second a paid alert goes at, for the whole bot (Telegram "
+        "allows 1,000 a bot); each of HRBOT_INSTANCES sends its share.",
     )
     telegram_http_client: Literal["aiohttp", "httpx"] = Field(
         default="aiohttp", description="The Bot API client: aiohttp (lighter) or PTB's httpx."
@@ -230,6 +239,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (async drivers)"
             )
+        return value
+
+    @field_validator("instances")
+    @classmethod
+    def _instances_share_postgres(cls, value: int, info: ValidationInfo) -> int:
+        url = info.data.get("database_url") or ""
+        if value > 1 and not url.startswith("postgresql"):
+            # A second process on a SQLite file is refused at start (bot.instance).
+            raise ValueError("above 1 needs PostgreSQL (HRBOT_DATABASE_URL)")
         return value
 
     @field_validator("webhook_secret")
@@ -302,6 +320,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / DATABASE_FILE_NAME).resolve()}"
+
+    def share(self, rate: float) -> float:
+        """This instance's share of ``rate``, messages per second for the whole bot (0, no
+        limit, stays 0)."""
+        return rate / self.instances
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,6 +26,7 @@ from bot.health import STATUS_FILE, Status, read_status, write_status
 from bot.instance import InstanceBusy, instance_lock
 from bot.runner import Backoff, BotService, alert_pace, fanout_config, serve
 from bot.services import alerts
+from bot.services.alerts import Reach
 from bot.services.outbox import DEFAULT_RATES, FanoutConfig
 from bot.settings import Settings, SettingsError
 from bot.signal_emulator import SignalEmulator
@@ -64,6 +65,25 @@ def test_paid_broadcast_settings_reach_the_outbox_and_the_previews(
     assert (pace.max_stars, pace.paid_rate) == (50, 250)
     assert pace.rate(Channel.TELEGRAM, paid=True) == 250
     assert pace.rate(Channel.SIGNAL, paid=True) == DEFAULT_RATES[Channel.SIGNAL]
+
+
+def test_several_instances_each_send_their_share_and_estimate_for_the_whole_bot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Telegram's limits (and Signal's) are per bot: two instances sending one alert each go
+    at half the rate, and the coordinator's estimate counts both."""
+    for name in ("HRBOT_TELEGRAM_MAX_RATE", "HRBOT_PAID_BROADCAST_RATE", "HRBOT_INSTANCES"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(instances=2, database_url="postgresql+asyncpg://bot@db/hrbot")
+    config = fanout_config(settings)
+    assert config.paid_rate == 500
+    assert config.rates[Channel.TELEGRAM] == 15
+    assert config.rates[Channel.SIGNAL] == DEFAULT_RATES[Channel.SIGNAL] / 2
+    pace = alert_pace(settings)
+    assert pace.rate(Channel.TELEGRAM, paid=True) == 1000
+    assert pace.rate(Channel.TELEGRAM) == 30
+    # 100,000 people: the estimate is the bot's 1,000 a second, not one instance's 500.
+    assert Reach({Channel.TELEGRAM: 100_000}).seconds(pace, paid=True) == 100
 
 
 async def test_stop_cuts_a_tick_short_cleanly(

@@ -46,6 +46,17 @@ def test_defaults_use_sqlite_in_the_user_data_dir(data_home: Path) -> None:
     assert settings.telegram_max_rate == 30.0
     assert settings.paid_broadcast_max_stars == 0  # paid broadcast off
     assert settings.paid_broadcast_rate == 1000.0
+    assert settings.instances == 1
+
+
+def test_instances_share_the_bots_rates_on_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HRBOT_DATABASE_URL", raising=False)
+    settings = load_settings(instances=4, database_url="postgresql+asyncpg://bot@db/hrbot")
+    assert (settings.share(1000.0), settings.share(30.0), settings.share(0.0)) == (250, 7.5, 0)
+    assert load_settings().share(30.0) == 30.0  # one instance: all of it
+    # On SQLite one instance runs (bot.instance): more would be a mistake worth a word.
+    with pytest.raises(SettingsError, match=r"^invalid setting HRBOT_INSTANCES: .*PostgreSQL"):
+        load_settings(instances=2)
 
 
 def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -76,6 +87,8 @@ def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ("HRBOT_PAID_BROADCAST_MAX_STARS", "-1"),
         ("HRBOT_PAID_BROADCAST_RATE", "0"),
         ("HRBOT_PAID_BROADCAST_RATE", "1001"),
+        ("HRBOT_INSTANCES", "0"),
+        ("HRBOT_INSTANCES", "two"),
         ("HRBOT_WEBHOOK_SECRET", "x"),
         ("HRBOT_WEBHOOK_SECRET", "a" * 31),
         ("HRBOT_WEBHOOK_SECRET", "a" * 31 + "!"),

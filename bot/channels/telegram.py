@@ -231,7 +231,7 @@ class TelegramChannel:
             token=token,
             base_url=str(settings.telegram_api_url),
             webhook=webhook,
-            max_rate=settings.telegram_max_rate,
+            max_rate=settings.share(settings.telegram_max_rate),
             request=AiohttpRequest if settings.telegram_http_client == "aiohttp" else None,
         )
 

@@ -393,6 +393,11 @@ def test_from_settings(
     channel = TelegramChannel.from_settings(engine, hooked)
     assert channel.base_url == "http://127.0.0.1:8081/bot"
     assert channel.max_rate == 12.5
+    # One of two instances: half of the bot's rate.
+    two = hooked.model_copy(
+        update={"instances": 2, "database_url": "postgresql+asyncpg://bot@db/hrbot"}
+    )
+    assert TelegramChannel.from_settings(engine, two).max_rate == 6.25
     assert channel.webhook == WebhookConfig(
         url="https://bot.example.org/tg/hook", secret="s3cret" * 6
     )
