@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from sqlalchemy import Executable, Row, Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import ConversationState
+from bot.db.upsert import upserts
 
 
 @dataclass
@@ -79,20 +78,10 @@ async def save(
     )
 
 
-def _upsert(insert: postgresql.Insert | sqlite.Insert) -> Executable:
-    values = ("flow", "step", "data", "updated_at", "expires_at")
-    statement = insert.values({name: bindparam(name) for name in ("contact_id", *values)})
-    return statement.on_conflict_do_update(
-        index_elements=["contact_id"], set_={name: statement.excluded[name] for name in values}
-    )
-
-
-# Built once: save() runs on almost every update, and building the statement cost more CPU
-# than running it. On the table, not the mapped class: no ORM bulk-insert machinery.
-_UPSERT: Final[Mapping[str, Executable]] = {
-    "postgresql": _upsert(postgresql.insert(cast(Table, ConversationState.__table__))),
-    "sqlite": _upsert(sqlite.insert(cast(Table, ConversationState.__table__))),
-}
+# save() runs on almost every update: built once (bot.db.upsert).
+_UPSERT: Final = upserts(
+    ConversationState, "contact_id", ("flow", "step", "data", "updated_at", "expires_at")
+)
 _DELETE: Final = delete(ConversationState).where(
     ConversationState.contact_id == bindparam("contact_id")
 )

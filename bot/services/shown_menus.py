@@ -12,16 +12,16 @@ hour it was shown, and goes a day after that hour or as soon as a plain message 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Final, cast
+from typing import Final
 
-from sqlalchemy import Executable, Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Option, Reply
 from bot.db.models import ShownMenu
+from bot.db.upsert import upserts
 from bot.privacy import AddressBox, AddressUnreadable, hour_of, pseudonym
 from bot.services.notices import open_reply, seal_reply
 
@@ -82,16 +82,5 @@ async def purge(session: AsyncSession, *, now: datetime) -> int:
     return len(result.all())
 
 
-def _upsert(insert: postgresql.Insert | sqlite.Insert) -> Executable:
-    statement = insert.values({name: bindparam(name) for name in ("holder", "sealed", "shown_at")})
-    return statement.on_conflict_do_update(
-        index_elements=["holder"],
-        set_={name: statement.excluded[name] for name in ("sealed", "shown_at")},
-    )
-
-
-_UPSERT: Final[Mapping[str, Executable]] = {
-    "postgresql": _upsert(postgresql.insert(cast(Table, ShownMenu.__table__))),
-    "sqlite": _upsert(sqlite.insert(cast(Table, ShownMenu.__table__))),
-}
+_UPSERT: Final = upserts(ShownMenu, "holder", ("sealed", "shown_at"))
 _DELETE: Final = delete(ShownMenu).where(ShownMenu.holder == bindparam("holder"))

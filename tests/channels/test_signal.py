@@ -15,11 +15,11 @@ import os
 import pathlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from signalbot import DataMessage
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -338,15 +338,15 @@ async def test_with_two_receivers_a_digit_answers_the_list_shown_last(
             took.append(channel)
             return await real_send(address, reply)
 
-        async def handle(message: DataMessage, sender: str) -> None:
-            await real_handle(message, sender)
+        async def handle(*message_and_sender: Any) -> None:
+            await real_handle(*message_and_sender)
             async with through:
                 done.append(channel)
                 through.notify_all()
 
         channel._turn = turn  # type: ignore[method-assign]
         channel.send_result = send_result  # type: ignore[method-assign]
-        channel._handle = handle  # type: ignore[method-assign]
+        channel._handle = handle  # type: ignore[method-assign,assignment]
 
     late_when_slow(first)
     late_when_slow(second)
